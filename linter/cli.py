@@ -1,0 +1,82 @@
+"""``oomguard lint``: options → config → lint → output → exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from oomguard.linter.output import FORMATS
+from oomguard.linter.run import LintResult, UsageError, lint_paths
+from oomguard.rules import RULES
+from oomguard.rules.config import DEFAULT_CONFIG, Config, ConfigError, find_config, load_config
+from oomguard.rules.engine import with_overrides
+from oomguard.rules.model import SEVERITY_RANK, Finding, at_least
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        if not args.paths:
+            raise UsageError("give files or directories to lint, or - to read stdin")
+        result = lint_paths(args.paths, config)
+    except (UsageError, ConfigError) as exc:
+        print(f"oomguard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.fix or args.diff:
+        from oomguard.linter.fix import apply_fixes
+
+        result = apply_fixes(result, config, args.paths, write=args.fix, diff=args.diff)
+
+    shown = _threshold(args.min_severity, args.fail_on)
+    findings = [f for f in result.findings if at_least(f.severity, shown)]
+    render = _renderer(args.format)
+    colour = (
+        args.format == "text"
+        and not args.no_color
+        and "NO_COLOR" not in os.environ
+        and sys.stdout.isatty()
+    )
+    sys.stdout.write(render(result, findings, config, colour=colour, quiet=args.quiet))
+    if not args.quiet:
+        for notice in result.notices:
+            print(f"oomguard: notice: {notice}", file=sys.stderr)
+    for problem in result.unreadable:
+        print(f"oomguard: cannot read {problem}", file=sys.stderr)
+    for crash in result.crashes:
+        print(f"oomguard: internal error: {crash} (please report this)", file=sys.stderr)
+    return exit_code(result, findings, args.fail_on)
+
+
+def exit_code(result: LintResult, findings: list[Finding], fail_on: str) -> int:
+    if result.crashes:
+        return EXIT_INTERNAL
+    if result.unreadable:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if any(at_least(f.severity, fail_on) for f in findings) else EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> Config:
+    unknown = [rule for rule in (*args.enable, *args.disable) if rule not in RULES]
+    if unknown:
+        raise UsageError(f"unknown rule {unknown[0]!r} (`oomguard rules` lists them)")
+    path = Path(args.config) if args.config else find_config(Path.cwd())
+    if args.config and not path.is_file():
+        raise UsageError(f"config file {args.config}: no such file")
+    config = load_config(path) if path else DEFAULT_CONFIG
+    return with_overrides(config, args.enable, args.disable)
+
+
+def _threshold(min_severity: str, fail_on: str) -> str:
+    """Findings that can fail the run are always shown."""
+    return min(min_severity, fail_on, key=SEVERITY_RANK.__getitem__)
+
+
+def _renderer(name: str):
+    if name not in FORMATS:
+        from oomguard.linter import ci_formats  # noqa: F401  (registers sarif and github)
+    return FORMATS[name]

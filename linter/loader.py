@@ -1,0 +1,333 @@
+"""Reading manifest files fast, with positions, and without trusting them.
+
+libyaml (through PyYAML's C parser) produces events; :func:`build_documents` turns them into
+plain dicts and lists in one pass with an explicit stack, recording where every value starts
+(ruamel.yaml's line/column numbering, shown 1-based). Doing it from events rather than from
+composed nodes is faster, and it bounds what hostile input can cost: nesting depth, alias
+expansion and document size are checked as the events arrive. ruamel.yaml's round-trip loader
+is used only by ``--fix``.
+
+Documents whose ``kind:`` (read from the text at column 0) cannot concern memory, such as
+CustomResourceDefinitions, are not parsed at all; a document whose kind cannot be read that
+way is parsed in full.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from oomguard.rules.workload import POD_SPEC_PATHS, SOURCE_KINDS
+from yaml import events as ev
+
+MAX_DEPTH = 100  # Kubernetes objects nest ~20 deep; deeper input is hostile or broken
+MAX_NODES = 2_000_000  # values per document, aliases counted at their expanded size
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+INTERESTING_KINDS = frozenset(POD_SPEC_PATHS) | frozenset(SOURCE_KINDS)
+_DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
+_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z][A-Za-z0-9]*)", re.M)
+_DIRECTIVE = re.compile(r"^%", re.M)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
+
+_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
+_CONSTRUCTORS = {
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
+}
+
+
+class LoadError(Exception):
+    """A document that cannot be read; ``line``/``column`` are 0-based when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class Document:
+    """One YAML/JSON document: its data and where each value starts."""
+
+    index: int
+    data: Any
+    positions: dict[int, Any] = field(repr=False, default_factory=dict)
+    root: tuple[int, int] = (0, 0)
+    problems: list[LoadError] = field(default_factory=list)  # e.g. duplicate keys
+
+    def position(self, path: tuple) -> tuple[int, int]:
+        """0-based (line, column) of the deepest node along ``path`` that exists."""
+        where = self.root
+        node = self.data
+        for part in path:
+            marks = self.positions.get(id(node))
+            try:
+                child = node[part]
+                mark = marks[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            node, where = child, mark
+        return where
+
+
+@dataclass
+class LoadedFile:
+    documents: list[Document] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    skipped: str | None = None  # why the whole file was not linted (a notice, not an error)
+    documents_seen: int = 0
+
+
+def decode(data: bytes) -> str:
+    """Text of a manifest file: UTF-8 (BOM allowed) or UTF-16/32 with a BOM."""
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if b"\0" in data[:8192]:
+        raise LoadError("binary file (NUL bytes), not a YAML or JSON manifest", 0, 0)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start)
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
+        raise LoadError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
+
+
+def looks_like_template(text: str) -> bool:
+    return "{{" in text and _TEMPLATE.search(text) is not None
+
+
+def load_text(text: str, in_chart: bool = False) -> LoadedFile:
+    """All interesting documents of a manifest file's text."""
+    loaded = LoadedFile()
+    if looks_like_template(text) and in_chart:
+        loaded.skipped = "unrendered Helm template"
+        return loaded
+    for index, (offset, chunk) in enumerate(split_documents(text)):
+        loaded.documents_seen += 1
+        kind = _KIND_LINE.search(chunk)
+        if kind and not _interesting(kind.group(1)):
+            continue
+        try:
+            for document in build_documents(chunk, offset, index):
+                loaded.documents.append(document)
+        except LoadError as exc:
+            if looks_like_template(chunk):
+                loaded.skipped = "unrendered Helm template"
+                loaded.documents.clear()
+                loaded.errors.clear()
+                return loaded
+            loaded.errors.append(exc)
+    return loaded
+
+
+def split_documents(text: str) -> list[tuple[int, str]]:
+    """(first line, text) of each document; one chunk when directives make splitting unsafe."""
+    if _DIRECTIVE.search(text):
+        return [(0, text)]
+    chunks = []
+    start = 0
+    line = 0
+    for match in _DOC_MARKER.finditer(text):
+        if match.start() > start or chunks:
+            chunks.append((line, text[start : match.start()]))
+        line += text.count("\n", start, match.start())
+        start = match.start()
+    chunks.append((line, text[start:]))
+    return [(first, chunk) for first, chunk in chunks if _has_content(chunk)]
+
+
+def _has_content(chunk: str) -> bool:
+    for raw in chunk.splitlines():
+        stripped = raw.strip()
+        if stripped and not stripped.startswith("#") and stripped not in ("---", "..."):
+            return True
+    return False
+
+
+def _interesting(kind: str) -> bool:
+    return kind in INTERESTING_KINDS or kind.endswith("List")
+
+
+def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> list[Document]:
+    """Plain data and positions for every document in ``text`` (see module doc)."""
+    documents: list[Document] = []
+    stack: list[list[Any]] = []  # [container, pending key, merges, anchor, start count]
+    anchors: dict[str, tuple[Any, int]] = {}
+    open_anchors: set[str] = set()
+    positions: dict[int, Any] = {}
+    problems: list[LoadError] = []
+    count = 0
+    root: Any = None
+    root_mark = (line_offset, 0)
+
+    def place(value: Any, mark: Any) -> None:
+        nonlocal root, root_mark
+        where = (mark.line + line_offset, mark.column)
+        if not stack:
+            root, root_mark = value, where
+            return
+        frame = stack[-1]
+        container = frame[0]
+        if type(container) is list:
+            container.append(value)
+            positions[id(container)].append(where)
+            return
+        key = frame[1]
+        if key is _NO_KEY:
+            if isinstance(value, dict | list):
+                raise LoadError("a mapping or list used as a mapping key", *where)
+            frame[1] = value if _hashable(value) else str(value)
+            return
+        frame[1] = _NO_KEY
+        if key == "<<" and isinstance(value, dict | list):
+            frame[2].append(value)
+            return
+        if key in container:
+            problems.append(LoadError(f"duplicate key {key!r} in a mapping", *where))
+        container[key] = value
+        positions[id(container)][key] = where
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            cls = event.__class__
+            count += 1
+            if count > MAX_NODES:
+                raise LoadError(
+                    f"document has more than {MAX_NODES:,} values", *_mark(event, line_offset)
+                )
+            if cls is ev.ScalarEvent:
+                value = _scalar(event)
+                place(value, event.start_mark)
+                if event.anchor:
+                    anchors[event.anchor] = (value, 1)
+            elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
+                if len(stack) >= MAX_DEPTH:
+                    raise LoadError(
+                        f"nested deeper than {MAX_DEPTH} levels", *_mark(event, line_offset)
+                    )
+                new: Any = {} if cls is ev.MappingStartEvent else []
+                positions[id(new)] = {} if cls is ev.MappingStartEvent else []
+                place(new, event.start_mark)
+                stack.append([new, _NO_KEY, [], event.anchor, count])
+                if event.anchor:
+                    open_anchors.add(event.anchor)
+            elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
+                container, _, merges, anchor, started = stack.pop()
+                for merged in merges:
+                    _merge(container, merged, positions)
+                if anchor:
+                    open_anchors.discard(anchor)
+                    anchors[anchor] = (container, count - started + 1)
+            elif cls is ev.AliasEvent:
+                if event.anchor in open_anchors:
+                    raise LoadError(f"recursive alias *{event.anchor}", *_mark(event, line_offset))
+                if event.anchor not in anchors:
+                    raise LoadError(f"unknown alias *{event.anchor}", *_mark(event, line_offset))
+                value, size = anchors[event.anchor]
+                count += size
+                if count > MAX_NODES:
+                    raise LoadError(
+                        f"aliases expand to more than {MAX_NODES:,} values (an alias bomb?)",
+                        *_mark(event, line_offset),
+                    )
+                place(value, event.start_mark)
+            elif cls is ev.DocumentEndEvent:
+                documents.append(
+                    Document(first_index + len(documents), root, positions, root_mark, problems)
+                )
+                root, positions, problems, anchors, count = None, {}, [], {}, 0
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        if mark is None:
+            raise LoadError(message) from None
+        raise LoadError(message, mark.line + line_offset, mark.column) from None
+    except yaml.YAMLError as exc:
+        raise LoadError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
+    return documents
+
+
+class _NoKey:
+    __slots__ = ()
+
+
+_NO_KEY = _NoKey()
+
+
+def _scalar(event: ev.ScalarEvent) -> Any:
+    value = event.value
+    tag = event.tag
+    if tag is not None and tag != "!":
+        if tag in _CONSTRUCTORS:
+            return _construct(tag, value)
+        return value  # !!str and application tags: the text
+    if not event.implicit[0]:  # quoted, literal or folded
+        return value
+    for resolved, regexp in _RESOLVERS.get(value[:1], ()):
+        if regexp.match(value):
+            return _construct(resolved, value) if resolved in _CONSTRUCTORS else value
+    return value
+
+
+def _construct(tag: str, value: str) -> Any:
+    try:
+        return _CONSTRUCTORS[tag](yaml.ScalarNode(tag, value))
+    except (ValueError, yaml.YAMLError):
+        return value
+
+
+def _merge(container: Any, merged: Any, positions: dict[int, Any]) -> None:
+    sources = merged if isinstance(merged, list) else [merged]
+    if type(container) is not dict:
+        return
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        for key, value in source.items():
+            if key not in container:
+                container[key] = value
+                positions[id(container)][key] = positions.get(id(source), {}).get(key, (0, 0))
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _mark(event: Any, line_offset: int) -> tuple[int, int]:
+    return event.start_mark.line + line_offset, event.start_mark.column
+
+
+def load_json(text: str) -> LoadedFile:
+    """A JSON file that libyaml refused (JSON allows what YAML 1.1 does not, e.g. tabs):
+    parsed with the json module; positions are those of the document start."""
+    import json
+
+    loaded = LoadedFile(documents_seen=1)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        line, column = getattr(exc, "lineno", 1) - 1, getattr(exc, "colno", 1) - 1
+        loaded.errors.append(LoadError(getattr(exc, "msg", "invalid JSON"), line, column))
+        return loaded
+    loaded.documents.append(Document(0, data))
+    return loaded

@@ -1,0 +1,3 @@
+"""oomguard: catch Kubernetes OOMKills before they happen."""
+
+__version__ = "0.1.0"

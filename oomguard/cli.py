@@ -1,0 +1,95 @@
+"""The ``oomguard`` command: ``lint``, ``rules`` and ``serve``.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage error
+(bad flag, bad config, unreadable path), one line on stderr, no traceback; 3 internal error
+(a rule crashed: a bug to report).
+Heavy imports (flask, gunicorn, the kubernetes client) happen only in the command that needs
+them, so ``oomguard lint`` starts fast enough for every pre-commit run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from oomguard import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SEVERITY_CHOICES = ("error", "warning", "info")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        self.exit(
+            EXIT_USAGE, f"oomguard: {message} (see oomguard {self.prog.split()[-1]} --help)\n"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="oomguard", description="Catch Kubernetes OOMKills before they happen.")
+    parser.add_argument("--version", action="version", version=f"oomguard {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
+
+    lint = commands.add_parser("lint", help="check manifest files", description="Check manifests.")
+    lint.add_argument("paths", nargs="*", metavar="PATH", help="files, directories, or - for stdin")
+    lint.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    lint.add_argument(
+        "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
+    )
+    lint.add_argument("--fix", action="store_true", help="rewrite files with the available fixes")
+    lint.add_argument("--diff", action="store_true", help="print the fixes as a unified diff")
+    lint.add_argument(
+        "--fail-on",
+        choices=SEVERITY_CHOICES,
+        default="error",
+        help="lowest severity that makes the exit code 1 (default: error)",
+    )
+    lint.add_argument(
+        "--min-severity",
+        choices=SEVERITY_CHOICES,
+        default="warning",
+        help="lowest severity reported (default: warning)",
+    )
+    lint.add_argument(
+        "--enable", action="append", default=[], metavar="RULE", help="turn a rule on"
+    )
+    lint.add_argument(
+        "--disable", action="append", default=[], metavar="RULE", help="turn a rule off"
+    )
+    lint.add_argument("--no-color", action="store_true", help="never colour the text output")
+    lint.add_argument("--quiet", action="store_true", help="no summary line and no notices")
+
+    rules = commands.add_parser("rules", help="list the rule catalogue")
+    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    serve = commands.add_parser("serve", help="run the admission webhook (TLS)")
+    serve.add_argument("--cert", required=True, metavar="FILE", help="TLS certificate (PEM)")
+    serve.add_argument("--key", required=True, metavar="FILE", help="TLS private key (PEM)")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--config", metavar="FILE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "lint":
+            from oomguard.linter.cli import run_lint
+
+            return run_lint(args)
+        if args.command == "rules":
+            from oomguard.rules.catalogue_docs import render_catalogue
+
+            sys.stdout.write(render_catalogue(args.format))
+            return EXIT_OK
+        from oomguard.webhook.server import run_server
+
+        return run_server(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -1,0 +1,85 @@
+"""The pod is BestEffort: no container sets any cpu or memory request or limit.
+
+BestEffort pods get `oom_score_adj` 1000: under node memory pressure they are the first
+processes the kernel kills and the first pods the kubelet evicts. QoS is computed as
+Kubernetes does, over init and regular containers (ephemeral containers excluded), or from
+pod-level `spec.resources` when it is set.
+
+**Fix:** through `memory-limit-missing` and `memory-request-missing`, when `defaults` are
+configured.
+
+PASS:
+```yaml
+apiVersion: batch/v1
+kind: Job
+metadata: {name: report}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: report
+          image: example/report:2
+          resources:
+            requests: {cpu: 100m, memory: 64Mi}
+            limits: {memory: 64Mi}
+```
+
+FAIL:
+```yaml
+apiVersion: batch/v1
+kind: Job
+metadata: {name: report}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: report
+          image: example/report:2
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.fixes import set_value
+from oomguard.rules.model import Problem
+from oomguard.rules.qos import pod_qos
+from oomguard.rules.workload import Workload
+
+ID = "best-effort-pod"
+SEVERITY = "error"
+SUMMARY = "no container in the pod sets any cpu or memory request or limit (QoS BestEffort)"
+FIX = "add"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    if not workload.containers or pod_qos(workload) != "BestEffort":
+        return
+    fix = []
+    for container in workload.containers:
+        if config.default_memory_request:
+            fix.append(
+                set_value(
+                    (*container.path, "resources", "requests", "memory"),
+                    config.default_memory_request,
+                )
+            )
+        if config.default_memory_limit:
+            fix.append(
+                set_value(
+                    (*container.path, "resources", "limits", "memory"), config.default_memory_limit
+                )
+            )
+    count = len(workload.containers)
+    yield Problem(
+        f"the pod is BestEffort: none of its {count} container{'s' if count > 1 else ''} "
+        f"sets a cpu or memory request or limit, so it is the first killed under memory "
+        f"pressure (oom_score_adj 1000)",
+        (*workload.pod_path, "containers"),
+        None,
+        tuple(fix),
+    )

@@ -1,0 +1,165 @@
+"""The configuration shared by ``oomguard lint`` and ``oomguard serve``.
+
+One file (``.oomguard.yaml``), one JSON Schema (``config.schema.json`` beside this module).
+The schema is checked with jsonschema, imported only when a config file is actually read so
+that a lint run without one starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from oomguard.rules.quantity import QuantityError, parse_quantity
+
+CONFIG_FILE_NAME = ".oomguard.yaml"
+MODES = ("enforce", "warn", "audit")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the bad key."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_limit: Fraction = Fraction(16 * 1024**2)
+    max_limit_request_ratio: Fraction = Fraction(2)
+    jvm_heap_ratio: Fraction = Fraction(3, 4)
+    go_memlimit_ratio: Fraction = Fraction(9, 10)
+    node_heap_ratio: Fraction = Fraction(3, 4)
+    dotnet_heap_ratio: Fraction = Fraction(3, 4)
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    enabled: bool | None = None
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    rules: dict[str, RuleSetting] = field(default_factory=dict)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    default_memory_request: str | None = None
+    default_memory_limit: str | None = None
+    fix_limit_ratio: Fraction = Fraction(1)
+    fix_enable: frozenset[str] | None = None
+    mutate: frozenset[str] = frozenset()
+    mode: str = "enforce"
+    namespace_modes: dict[str, str] = field(default_factory=dict)
+    honor_ignore_annotations: bool = True
+    exclude: tuple[str, ...] = ()
+    source: str | None = None
+
+
+DEFAULT_CONFIG = Config()
+
+
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema of the config file."""
+    text = resources.files("oomguard.rules").joinpath("config.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def config_from_data(data: Any, source: str = "config") -> Config:
+    """Validate a parsed config document and build a :class:`Config`."""
+    if data is None:
+        data = {}
+    _validate(data, source)
+    thresholds = data.get("thresholds", {})
+    defaults = data.get("defaults", {})
+    fix = data.get("fix", {})
+    for key, value in defaults.items():
+        _quantity(value, source, f"defaults.{key}")
+    return Config(
+        rules={
+            rule: RuleSetting(setting.get("enabled"), setting.get("severity"))
+            for rule, setting in data.get("rules", {}).items()
+        },
+        thresholds=Thresholds(
+            min_limit=_quantity(
+                thresholds.get("min_limit", "16Mi"), source, "thresholds.min_limit"
+            ),
+            **{
+                key: Fraction(str(thresholds[key]))
+                for key in (
+                    "max_limit_request_ratio",
+                    "jvm_heap_ratio",
+                    "go_memlimit_ratio",
+                    "node_heap_ratio",
+                    "dotnet_heap_ratio",
+                )
+                if key in thresholds
+            },
+        ),
+        default_memory_request=_text(defaults.get("memory_request")),
+        default_memory_limit=_text(defaults.get("memory_limit")),
+        fix_limit_ratio=Fraction(str(fix.get("limit_ratio", 1))),
+        fix_enable=frozenset(fix["enable"]) if "enable" in fix else None,
+        mutate=frozenset(data.get("mutate", ())),
+        mode=data.get("mode", "enforce"),
+        namespace_modes=dict(data.get("namespace_modes", {})),
+        honor_ignore_annotations=data.get("honor_ignore_annotations", True),
+        exclude=tuple(data.get("exclude", ())),
+        source=source,
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, parse and validate a config file. Raises :class:`ConfigError`."""
+    import yaml  # the libyaml reader the linter already uses; safe loading only
+
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {_reason(exc)}") from None
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"config {path}{where}: {problem}") from None
+    return config_from_data(data, str(path))
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``.oomguard.yaml`` in ``start`` or a parent folder."""
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        path = candidate / CONFIG_FILE_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+def _validate(data: Any, source: str) -> None:
+    import jsonschema  # only when a config is read: it costs ~70 ms to import
+
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        message = error.message
+        if error.validator == "enum" and len(error.validator_value) > len(MODES):
+            message = f"{error.instance!r} is not a rule ID (`oomguard rules` lists them)"
+        raise ConfigError(f"config {source}: {where}: {message}")
+
+
+def _quantity(value: Any, source: str, key: str) -> Fraction:
+    try:
+        return parse_quantity(value)
+    except QuantityError as exc:
+        raise ConfigError(f"config {source}: {key}: {exc}") from None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

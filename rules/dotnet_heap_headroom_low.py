@@ -1,0 +1,59 @@
+"""The .NET GC heap hard limit leaves too little of the memory limit for native memory.
+
+Above `thresholds.dotnet_heap_ratio` (default 0.75, also the runtime's own default share)
+of the limit, the runtime, JIT, native libraries and thread stacks can push the process over
+the limit. Exactly at the ratio does not fire.
+
+**Fix:** rewrite the value to `dotnet_heap_ratio` × limit, in hexadecimal.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: api
+      image: mcr.microsoft.com/dotnet/aspnet:8.0
+      env:
+        - {name: DOTNET_GCHeapHardLimitPercent, value: "0x46"}
+      resources:
+        limits: {memory: 1Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: api
+      image: mcr.microsoft.com/dotnet/aspnet:8.0
+      env:
+        - {name: DOTNET_GCHeapHardLimitPercent, value: "0x5A"}
+      resources:
+        limits: {memory: 1Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.heap import dotnet_heap_check, headroom_low
+from oomguard.rules.model import Problem
+from oomguard.rules.workload import Workload
+
+ID = "dotnet-heap-headroom-low"
+SEVERITY = "warning"
+SUMMARY = "the .NET GC heap limit is above thresholds.dotnet_heap_ratio (default 0.75) of the limit"
+FIX = "rewrite"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        problem = headroom_low(dotnet_heap_check(container, config))
+        if problem is not None:
+            yield problem

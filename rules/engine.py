@@ -1,0 +1,132 @@
+"""Running the catalogue over one object: enabled rules, severities, suppression annotations.
+
+Both front ends call :func:`check_object`; neither knows anything about individual rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from oomguard.rules import CATALOGUE, RULES
+from oomguard.rules.config import Config, RuleSetting
+from oomguard.rules.model import Finding, Path
+from oomguard.rules.workload import Lookup, build_workload, is_workload, no_lookup
+
+ALL = "all"
+
+
+@dataclass
+class Evaluation:
+    """Findings for one object, plus rules that crashed on it (a bug, never the user's fault)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    checked: bool = False  # the object was a workload
+
+
+def rule_setting(rule_id: str, config: Config) -> RuleSetting:
+    return config.rules.get(rule_id, RuleSetting())
+
+
+def rule_enabled(rule_id: str, config: Config) -> bool:
+    enabled = rule_setting(rule_id, config).enabled
+    return True if enabled is None else enabled
+
+
+def rule_severity(rule_id: str, config: Config) -> str:
+    return rule_setting(rule_id, config).severity or RULES[rule_id].SEVERITY
+
+
+def lint_fix_enabled(rule_id: str, config: Config) -> bool:
+    """Whether ``oomguard lint --fix`` applies this rule's fix: rewrites of existing values by
+    default; fixes that add values when ``defaults`` are configured; or exactly ``fix.enable``."""
+    if config.fix_enable is not None:
+        return rule_id in config.fix_enable
+    kind = RULES[rule_id].FIX
+    if kind == "rewrite":
+        return True
+    return (
+        kind == "add"
+        and rule_id in _DEFAULTS_DRIVEN
+        and bool(config.default_memory_limit or config.default_memory_request)
+    )
+
+
+def mutation_enabled(rule_id: str, config: Config) -> bool:
+    """Whether the mutating webhook applies this rule's fix (``mutate: [...]``); never for
+    fixes that guess the author's intent from the text (``memory-quantity-millibytes``)."""
+    return rule_id in config.mutate and rule_id not in _LINT_ONLY_FIXES
+
+
+_DEFAULTS_DRIVEN = frozenset({"memory-limit-missing", "memory-request-missing", "best-effort-pod"})
+_LINT_ONLY_FIXES = frozenset({"memory-quantity-millibytes"})
+
+
+def check_object(
+    obj: Any,
+    config: Config,
+    *,
+    lookup: Lookup = no_lookup,
+    prefix: Path = (),
+    honor_ignore: bool | None = None,
+) -> Evaluation:
+    """Every enabled rule over one object (non-workloads yield nothing)."""
+    result = Evaluation()
+    if not is_workload(obj):
+        return result
+    result.checked = True
+    workload = build_workload(obj, lookup)
+    honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
+    for rule in CATALOGUE:
+        if not rule_enabled(rule.ID, config):
+            continue
+        try:
+            problems = list(rule.check(workload, config))
+        except Exception as exc:  # a rule bug must not hide the other rules' findings
+            result.crashes.append(
+                f"rule {rule.ID} failed on {workload.kind}/{workload.name}: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        severity = rule_severity(rule.ID, config)
+        for problem in problems:
+            if honor and _suppressed(workload, rule.ID, problem.container):
+                continue
+            result.findings.append(
+                Finding(
+                    rule=rule.ID,
+                    severity=severity,
+                    message=problem.message,
+                    path=(*prefix, *problem.path),
+                    kind=workload.kind,
+                    namespace=workload.namespace,
+                    name=workload.name,
+                    container=problem.container,
+                    fix=tuple({**op, "path": (*prefix, *op["path"])} for op in problem.fix),
+                )
+            )
+    return result
+
+
+def invalid_document(message: str, **where: Any) -> Finding:
+    """A ``manifest-invalid`` finding for input that never became an object."""
+    return Finding(
+        rule="manifest-invalid",
+        severity=RULES["manifest-invalid"].SEVERITY,
+        message=message,
+        **where,
+    )
+
+
+def with_overrides(config: Config, enable: list[str], disable: list[str]) -> Config:
+    """``config`` with rules turned on or off from the command line."""
+    rules = dict(config.rules)
+    for rule_id, enabled in [*((r, True) for r in enable), *((r, False) for r in disable)]:
+        rules[rule_id] = replace(rules.get(rule_id, RuleSetting()), enabled=enabled)
+    return replace(config, rules=rules)
+
+
+def _suppressed(workload, rule_id: str, container: str | None) -> bool:
+    ignored = workload.ignored_rules(container)
+    return rule_id in ignored or ALL in ignored

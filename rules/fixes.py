@@ -1,0 +1,164 @@
+"""Fixes as data: the JSON-Patch operations rules attach to their problems.
+
+Rules write *intents* in RFC 6902 shape with tuple paths relative to the object: ``replace``
+of an existing value, ``add`` of a value whose parents may not exist yet, ``remove``.
+:func:`materialize` turns the intents of several problems into one strict RFC 6902 patch
+against the real object (parents created, duplicates dropped, removals last and from the
+end of each list), with RFC 6901-escaped pointers. The mutating webhook returns that patch;
+``oomguard lint --fix`` applies the same operations to the round-trip YAML document.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from oomguard.rules.model import PatchOp, Path, pointer
+from oomguard.rules.runtimes.argv import Token, rewrite_occurrence
+
+if TYPE_CHECKING:
+    from oomguard.rules.workload import Container, Workload
+
+MIB = 1024**2
+
+
+def target_bytes(limit: Fraction, ratio: Fraction) -> int:
+    """``ratio`` × ``limit`` rounded down to a whole MiB (never below 1 MiB)."""
+    return max(1, int(limit * ratio) // MIB) * MIB
+
+
+def value_at(obj: Any, path: Path) -> Any:
+    for part in path:
+        obj = obj[part]
+    return obj
+
+
+def set_value(path: Path, value: Any) -> PatchOp:
+    """Set ``path`` to ``value``, creating missing parents."""
+    return {"op": "add", "path": path, "value": value}
+
+
+def rewrite_token(workload: Workload, token: Token, new_text: str) -> tuple[PatchOp, ...]:
+    """Replace one flag where it is written; () when it is not written in the object."""
+    if token.path is None:
+        return ()
+    try:
+        current = value_at(workload.obj, token.path)
+    except (KeyError, IndexError, TypeError):
+        return ()
+    if not isinstance(current, str):
+        return ()
+    rewritten = rewrite_occurrence(current, token.text, new_text, token.occurrence)
+    if rewritten is None:
+        return ()
+    return ({"op": "replace", "path": token.path, "value": rewritten},)
+
+
+def remove_token(workload: Workload, token: Token) -> tuple[PatchOp, ...]:
+    """Remove one flag: the whole argv element when it is alone, else the word in its string."""
+    if token.path is None:
+        return ()
+    try:
+        current = value_at(workload.obj, token.path)
+    except (KeyError, IndexError, TypeError):
+        return ()
+    if current == token.text and token.path[-2] in ("command", "args"):
+        return ({"op": "remove", "path": token.path},)
+    if not isinstance(current, str):
+        return ()
+    rewritten = rewrite_occurrence(current, token.text, "", token.occurrence)
+    if rewritten is None:
+        return ()
+    return ({"op": "replace", "path": token.path, "value": rewritten},)
+
+
+def set_env(container: Container, name: str, value: str) -> tuple[PatchOp, ...]:
+    """Give env var ``name`` the literal ``value``: rewrite its entry, or append one."""
+    existing = container.env.get(name)
+    if existing is not None and existing.path is not None:
+        if existing.literal:
+            return ({"op": "replace", "path": (*existing.path, "value"), "value": value},)
+        return ({"op": "replace", "path": existing.path, "value": {"name": name, "value": value}},)
+    return (
+        {
+            "op": "add",
+            "path": (*container.path, "env", "-"),
+            "value": {"name": name, "value": value},
+        },
+    )
+
+
+def materialize(obj: Any, intents: Iterable[PatchOp]) -> list[dict[str, Any]]:
+    """One strict RFC 6902 patch for ``obj`` from fix intents (see module doc)."""
+    work = copy.deepcopy(obj)
+    patch: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    ordered = [op for op in intents if op["op"] != "remove"]
+    removals = sorted(
+        (op for op in intents if op["op"] == "remove"),
+        key=lambda op: tuple(-p if isinstance(p, int) else 0 for p in op["path"]),
+    )
+    for op in [*ordered, *removals]:
+        key = repr((op["op"], op["path"], op.get("value")))
+        if key in seen:
+            continue
+        seen.add(key)
+        patch.extend(_strict(work, op))
+    return patch
+
+
+def _strict(work: Any, op: PatchOp) -> list[dict[str, Any]]:
+    path: Path = tuple(op["path"])
+    parent_path, last = path[:-1], path[-1]
+    try:
+        parent = value_at(work, parent_path)
+    except (KeyError, IndexError, TypeError):
+        parent = None
+    if op["op"] == "remove":
+        if isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+            del parent[last]
+            return [{"op": "remove", "path": pointer(path)}]
+        return []
+    value = copy.deepcopy(op["value"])
+    if parent is None:
+        # create the first missing parent with the rest of the path nested inside it
+        for depth in range(len(parent_path)):
+            try:
+                value_at(work, path[: depth + 1])
+            except (KeyError, IndexError, TypeError):
+                nested: Any = value
+                for part in reversed(path[depth + 1 :]):
+                    nested = {part: nested}
+                container = value_at(work, path[:depth])
+                if not isinstance(container, dict):
+                    return []
+                container[path[depth]] = nested
+                return [
+                    {
+                        "op": "add",
+                        "path": pointer(path[: depth + 1]),
+                        "value": copy.deepcopy(nested),
+                    }
+                ]
+        return []
+    if isinstance(parent, list):
+        if last == "-":
+            parent.append(value)
+            return [{"op": "add", "path": pointer(path), "value": value}]
+        if isinstance(last, int) and last < len(parent):
+            if parent[last] == value:
+                return []
+            parent[last] = value
+            return [{"op": "replace", "path": pointer(path), "value": value}]
+        return []
+    if not isinstance(parent, dict):
+        return []
+    if last in parent:
+        if parent[last] == value:
+            return []
+        parent[last] = value
+        return [{"op": "replace", "path": pointer(path), "value": value}]
+    parent[last] = value
+    return [{"op": "add", "path": pointer(path), "value": value}]

@@ -1,0 +1,59 @@
+"""`GOMEMLIMIT` leaves too little of the memory limit for memory Go does not manage.
+
+Above `thresholds.go_memlimit_ratio` (default 0.9) of the limit, goroutine stacks, cgo
+allocations and the runtime's own overhead can push the process over the limit before the GC
+reacts. Exactly at the ratio does not fire.
+
+**Fix:** set `GOMEMLIMIT` to `go_memlimit_ratio` × limit in MiB.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: worker}
+spec:
+  containers:
+    - name: worker
+      image: example/worker:1
+      env:
+        - {name: GOMEMLIMIT, value: 460MiB}
+      resources:
+        limits: {memory: 512Mi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: worker}
+spec:
+  containers:
+    - name: worker
+      image: example/worker:1
+      env:
+        - {name: GOMEMLIMIT, value: 500MiB}
+      resources:
+        limits: {memory: 512Mi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.heap import go_heap_check, headroom_low
+from oomguard.rules.model import Problem
+from oomguard.rules.workload import Workload
+
+ID = "go-memlimit-headroom-low"
+SEVERITY = "warning"
+SUMMARY = "GOMEMLIMIT is above thresholds.go_memlimit_ratio (default 0.9) of the limit"
+FIX = "rewrite"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        problem = headroom_low(go_heap_check(container, config))
+        if problem is not None:
+            yield problem

@@ -1,0 +1,192 @@
+"""Runtime heap sizes against the container's memory limit, for every runtime alike.
+
+Each ``*_heap_check`` returns what the ``*-exceeds-limit`` and ``*-headroom-low`` rules of
+that runtime compare: the effective heap in bytes, the limit, the configured ratio, the
+setting that decides the heap (named in messages), where it is written and the rewrite that
+brings it to ``ratio`` × limit. The two rules of a runtime then differ only in the
+comparison (:func:`exceeds_limit`, :func:`headroom_low`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from oomguard.rules.config import Config
+from oomguard.rules.fixes import rewrite_token, set_env, target_bytes
+from oomguard.rules.model import PatchOp, Path, Problem
+from oomguard.rules.runtimes import dotnet, go, jvm, node
+from oomguard.rules.text import format_bytes, format_percent
+from oomguard.rules.workload import Container, MemoryValue
+
+
+@dataclass(frozen=True, slots=True)
+class HeapCheck:
+    container: Container
+    size: Fraction  # effective heap (or soft limit) in bytes
+    limit: MemoryValue
+    ratio: Fraction  # the configured share of the limit the heap may take
+    setting: str  # how the heap is set, for messages: '-Xmx2g (env JAVA_OPTS)'
+    path: Path  # the most specific node that sets it
+    fix: tuple[PatchOp, ...]
+
+    @property
+    def target(self) -> int:
+        return target_bytes(self.limit.usable, self.ratio)
+
+
+def exceeds_limit(check: HeapCheck | None) -> Problem | None:
+    if check is None or check.size < check.limit.usable:
+        return None
+    return Problem(
+        f"{check.setting} is {_share(check)} of the {check.limit.text} memory limit of "
+        f"{check.container.label}: heap plus off-heap memory will pass the limit and the "
+        f"kernel will kill the container (exit 137); use at most "
+        f"{format_percent(check.ratio, 1)} ({format_bytes(check.target)})",
+        check.path,
+        check.container.name,
+        check.fix,
+    )
+
+
+def headroom_low(check: HeapCheck | None) -> Problem | None:
+    if check is None:
+        return None
+    limit = check.limit.usable
+    if not check.ratio * limit < check.size < limit:
+        return None
+    return Problem(
+        f"{check.setting} is {_share(check)} of the {check.limit.text} memory limit of "
+        f"{check.container.label}, above the {format_percent(check.ratio, 1)} that leaves "
+        f"room for off-heap memory; use at most {format_bytes(check.target)}",
+        check.path,
+        check.container.name,
+        check.fix,
+    )
+
+
+def _share(check: HeapCheck) -> str:
+    return format_percent(check.size, check.limit.usable)
+
+
+def jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
+    limit = container.limit
+    if limit is None or not limit.usable:
+        return None
+    heap = jvm.effective_jvm_heap(container.derive(jvm.jvm_settings), limit.usable)
+    if heap is None:
+        return None
+    ratio = config.thresholds.jvm_heap_ratio
+    flag = heap.flag
+    if heap.basis == "MaxHeapSize":
+        size = target_bytes(limit.usable, ratio)
+        prefix = flag.text[: len(flag.text) - len(flag.value)]
+        fix = rewrite_token(
+            container.workload, flag.token, prefix + jvm.format_jvm_size(size, flag.value)
+        )
+        setting = flag.described
+    elif (
+        flag.name == "MaxRAMPercentage"
+        and container.derive(jvm.jvm_settings).last("MaxRAM") is None
+    ):
+        percent = _percent_text(ratio, flag.value)
+        fix = rewrite_token(container.workload, flag.token, f"-XX:MaxRAMPercentage={percent}")
+        setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))},"
+    else:
+        fix = ()
+        setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))},"
+    return HeapCheck(
+        container, heap.size, limit, ratio, setting, flag.token.path or container.path, fix
+    )
+
+
+def go_heap_check(container: Container, config: Config) -> HeapCheck | None:
+    limit = container.limit
+    settings = container.derive(go.go_settings)
+    if limit is None or not limit.usable or settings.memlimit_bytes is None:
+        return None
+    ratio = config.thresholds.go_memlimit_ratio
+    memlimit = settings.memlimit
+    value = go.format_gomemlimit(
+        target_bytes(limit.usable, ratio), memlimit.value if memlimit.literal else None
+    )
+    described = f"GOMEMLIMIT={memlimit.value}"
+    if not memlimit.literal:
+        described += f" ({memlimit.origin.removeprefix('env GOMEMLIMIT ')})"
+    return HeapCheck(
+        container,
+        Fraction(settings.memlimit_bytes),
+        limit,
+        ratio,
+        described,
+        env_path(container, memlimit),
+        set_env(container, "GOMEMLIMIT", value),
+    )
+
+
+def node_heap_check(container: Container, config: Config) -> HeapCheck | None:
+    limit = container.limit
+    if limit is None or not limit.usable:
+        return None
+    flag = container.derive(node.node_settings).effective()
+    if flag is None:
+        return None
+    ratio = config.thresholds.node_heap_ratio
+    size = node.node_heap(flag, limit.usable)
+    name = flag.token.text.split("=", 1)[0]
+    if "=" not in flag.token.text:
+        fix: tuple[PatchOp, ...] = ()
+    elif flag.percentage:
+        fix = rewrite_token(
+            container.workload, flag.token, f"{name}={_percent_text(ratio, flag.value)}"
+        )
+    else:
+        fix = rewrite_token(
+            container.workload, flag.token, f"{name}={target_bytes(limit.usable, ratio) // 1024**2}"
+        )
+    setting = (
+        flag.described if not flag.percentage else f"{flag.described}, {format_bytes(int(size))},"
+    )
+    return HeapCheck(container, size, limit, ratio, setting, flag.token.path or container.path, fix)
+
+
+def dotnet_heap_check(container: Container, config: Config) -> HeapCheck | None:
+    limit = container.limit
+    if limit is None or not limit.usable:
+        return None
+    settings = container.derive(dotnet.dotnet_settings)
+    effective = dotnet.effective_dotnet_heap(settings, limit.usable)
+    if effective is None:
+        return None
+    size, setting = effective
+    ratio = config.thresholds.dotnet_heap_ratio
+    if setting.setting == "GCHeapHardLimit":
+        new = dotnet.format_dotnet_hex(target_bytes(limit.usable, ratio), setting.env.value)
+        described = f"{setting.text} (hexadecimal: {format_bytes(int(size))})"
+    else:
+        new = dotnet.format_dotnet_hex(int(ratio * 100), setting.env.value)
+        described = f"{setting.text} ({setting.number}% = {format_bytes(int(size))})"
+    return HeapCheck(
+        container,
+        size,
+        limit,
+        ratio,
+        described,
+        env_path(container, setting.env),
+        set_env(container, setting.env.name, new),
+    )
+
+
+def env_path(container: Container, value) -> Path:
+    if value.path is None:
+        return container.path
+    return (*value.path, "value") if value.literal else value.path
+
+
+def _percent_text(ratio: Fraction, like: str) -> str:
+    """``ratio`` as a percentage number, with a decimal point when the old value had one."""
+    percent = ratio * 100
+    whole = percent.denominator == 1
+    if "." in like:
+        return f"{float(percent):.1f}" if whole else f"{float(percent):g}"
+    return str(percent.numerator) if whole else f"{float(percent):g}"

@@ -1,0 +1,67 @@
+"""The JVM's maximum heap is at or above the container's memory limit.
+
+The heap is only part of a JVM's memory: metaspace, code cache, thread stacks, GC structures
+and direct buffers come on top. With `-Xmx` (or `-XX:MaxHeapSize`, or
+`-XX:MaxRAMPercentage` ≥ 100) at the limit, the process passes the cgroup limit as the heap
+fills and the kernel kills it with SIGKILL (exit 137) without a Java `OutOfMemoryError`.
+Flags are read in the JVM's own order: `JAVA_TOOL_OPTIONS`, `JDK_JAVA_OPTIONS`, the command
+line (including `$JAVA_OPTS` where the command expands it), `_JAVA_OPTIONS`; the last wins.
+
+Options: `thresholds.jvm_heap_ratio` (default 0.75) sets the fixed value.
+
+**Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB
+(`-Xmx2g` → `-Xmx1536m` for a 2Gi limit).
+
+PASS:
+```yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders}
+spec:
+  template:
+    spec:
+      containers:
+        - name: orders
+          image: eclipse-temurin:21-jre
+          command: [java, -Xmx1536m, -jar, /app/orders.jar]
+          resources:
+            limits: {memory: 2Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders}
+spec:
+  template:
+    spec:
+      containers:
+        - name: orders
+          image: eclipse-temurin:21-jre
+          command: [java, -Xmx2g, -jar, /app/orders.jar]
+          resources:
+            limits: {memory: 2Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.heap import exceeds_limit, jvm_heap_check
+from oomguard.rules.model import Problem
+from oomguard.rules.workload import Workload
+
+ID = "jvm-heap-exceeds-limit"
+SEVERITY = "error"
+SUMMARY = "the JVM's effective max heap is at or above the container memory limit"
+FIX = "rewrite"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        problem = exceeds_limit(jvm_heap_check(container, config))
+        if problem is not None:
+            yield problem

@@ -1,0 +1,60 @@
+"""The JVM's maximum heap leaves too little of the memory limit for everything else.
+
+Above `thresholds.jvm_heap_ratio` (default 0.75) of the limit, metaspace, thread stacks, the
+code cache and direct buffers have too little room, and a full heap pushes the process over
+the limit. 50–75% is the usual band (`-XX:MaxRAMPercentage=75`). Exactly at the ratio does
+not fire.
+
+**Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: search}
+spec:
+  containers:
+    - name: search
+      image: eclipse-temurin:21-jre
+      env:
+        - {name: JAVA_TOOL_OPTIONS, value: "-XX:MaxRAMPercentage=75"}
+      resources:
+        limits: {memory: 4Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: search}
+spec:
+  containers:
+    - name: search
+      image: eclipse-temurin:21-jre
+      env:
+        - {name: JAVA_TOOL_OPTIONS, value: "-XX:MaxRAMPercentage=90"}
+      resources:
+        limits: {memory: 4Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.heap import headroom_low, jvm_heap_check
+from oomguard.rules.model import Problem
+from oomguard.rules.workload import Workload
+
+ID = "jvm-heap-headroom-low"
+SEVERITY = "warning"
+SUMMARY = "the JVM's max heap is above thresholds.jvm_heap_ratio (default 0.75) of the limit"
+FIX = "rewrite"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        problem = headroom_low(jvm_heap_check(container, config))
+        if problem is not None:
+            yield problem

@@ -1,0 +1,84 @@
+"""A container has no memory limit.
+
+Without `limits.memory` (and no pod-level `spec.resources.limits.memory`) a container may
+grow until the node runs out of memory; then the kernel's OOM killer picks victims across
+the node, and a BestEffort or Burstable pod that did nothing wrong can be the one killed.
+The limit is also what every runtime heap setting is measured against.
+
+**Fix:** set the limit to the request × `fix.limit_ratio` (default 1.0) when there is a
+request, else to `defaults.memory_limit` when configured.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: app
+      image: example/api:1.0
+      resources:
+        requests: {memory: 256Mi}
+        limits: {memory: 256Mi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: app
+      image: example/api:1.0
+      resources:
+        requests: {memory: 256Mi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.fixes import set_value
+from oomguard.rules.model import Problem
+from oomguard.rules.text import format_bytes
+from oomguard.rules.workload import Workload
+
+ID = "memory-limit-missing"
+SEVERITY = "error"
+SUMMARY = "a container has no memory limit (and no pod-level limit)"
+FIX = "add"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        if container.limit is not None:
+            continue
+        request = container.request
+        fix = ()
+        if request is not None and request.usable:
+            value = (
+                request.raw
+                if config.fix_limit_ratio == 1
+                else format_bytes(int(request.usable * config.fix_limit_ratio))
+            )
+            fix = (set_value((*container.path, "resources", "limits", "memory"), value),)
+            hint = f"; its request is {request.text}"
+        else:
+            if config.default_memory_limit:
+                fix = (
+                    set_value(
+                        (*container.path, "resources", "limits", "memory"),
+                        config.default_memory_limit,
+                    ),
+                )
+            hint = ""
+        yield Problem(
+            f"{container.label} has no memory limit{hint}: it can use the node's memory until "
+            f"the OOM killer picks a victim",
+            container.path,
+            container.name,
+            fix,
+        )

@@ -1,0 +1,69 @@
+"""The memory limit is more than `thresholds.max_limit_request_ratio` (default 2.0) times the
+request.
+
+The scheduler reserves the request; the limit is what the container may really use. With a
+wide gap the node is overcommitted: when several pods use more than they requested at once,
+the node runs out of memory and the kernel kills one of them, even though each stayed under
+its own limit.
+
+Options: `thresholds.max_limit_request_ratio` (number, default `2.0`). Exactly at the ratio
+does not fire.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: app
+      image: example/api:1.0
+      resources:
+        requests: {memory: 512Mi}
+        limits: {memory: 1Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: app
+      image: example/api:1.0
+      resources:
+        requests: {memory: 256Mi}
+        limits: {memory: 2Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.model import Problem
+from oomguard.rules.workload import Workload
+
+ID = "memory-limit-request-ratio"
+SEVERITY = "warning"
+SUMMARY = "limit / request is above thresholds.max_limit_request_ratio (default 2.0)"
+FIX = None
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    maximum = config.thresholds.max_limit_request_ratio
+    for container in workload.containers:
+        request, limit = container.own_memory("requests"), container.own_memory("limits")
+        if request is None or limit is None or not request.usable or limit.usable is None:
+            continue
+        ratio = limit.usable / request.usable
+        if ratio > maximum:
+            yield Problem(
+                f"memory limit {limit.text} of {container.label} is {float(ratio):.3g}× its "
+                f"request {request.text}, above the {float(maximum):g}× maximum: the node is "
+                f"overcommitted by the difference",
+                limit.path,
+                container.name,
+            )

@@ -1,0 +1,64 @@
+"""A memory limit is below `thresholds.min_limit` (default 16Mi).
+
+No real process starts in a few MiB: the runtime, shared libraries and the first allocations
+pass such a limit at once, and the container is OOMKilled in a restart loop. A tiny limit is
+almost always a unit mistake (`16` bytes meant as `16Mi`, `64k` meant as `64Mi`).
+
+Options: `thresholds.min_limit` (quantity, default `16Mi`).
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: app
+      image: example/api:1.0
+      resources:
+        limits: {memory: 64Mi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: app
+      image: example/api:1.0
+      resources:
+        limits: {memory: "64"}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.model import Problem
+from oomguard.rules.text import format_bytes
+from oomguard.rules.workload import Workload
+
+ID = "memory-limit-too-low"
+SEVERITY = "warning"
+SUMMARY = "a memory limit is below thresholds.min_limit (default 16Mi)"
+FIX = None
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    minimum = config.thresholds.min_limit
+    for container in workload.containers:
+        limit = container.limit
+        if limit is None or limit.usable is None or limit.usable >= minimum:
+            continue
+        if limit.pod_level and container is not workload.containers[0]:
+            continue  # one pod-level limit, one finding
+        yield Problem(
+            f"memory limit {limit.text} of {container.label} is {format_bytes(limit.usable)}, "
+            f"below the {format_bytes(minimum)} minimum: it will be OOMKilled as it starts",
+            limit.path,
+            None if limit.pod_level else container.name,
+        )

@@ -1,0 +1,67 @@
+"""A memory request is greater than the memory limit.
+
+The API server rejects such a pod (`must be less than or equal to memory limit`); on a
+controller the error only appears later, as a ReplicaSet or Job that silently fails to create
+pods. Checked per container and for pod-level `spec.resources`.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: cache}
+spec:
+  containers:
+    - name: redis
+      image: redis:7
+      resources:
+        requests: {memory: 512Mi}
+        limits: {memory: 1Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: cache}
+spec:
+  containers:
+    - name: redis
+      image: redis:7
+      resources:
+        requests: {memory: 2Gi}
+        limits: {memory: 1Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.model import Problem
+from oomguard.rules.text import format_percent
+from oomguard.rules.workload import Workload
+
+ID = "memory-request-exceeds-limit"
+SEVERITY = "error"
+SUMMARY = "a memory request is greater than its limit (the API server rejects it)"
+FIX = None
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    pairs = [
+        (c.label, c.name, c.own_memory("requests"), c.own_memory("limits"))
+        for c in workload.containers
+    ]
+    pairs.append(("the pod", None, workload.pod_memory("requests"), workload.pod_memory("limits")))
+    for label, name, request, limit in pairs:
+        if request is None or limit is None or request.value is None or limit.value is None:
+            continue
+        if request.value > limit.value:
+            yield Problem(
+                f"memory request {request.text} of {label} is greater than its limit "
+                f"{limit.text} ({format_percent(request.value, limit.value)} of it); the API "
+                f"server rejects this pod",
+                request.path,
+                name,
+            )

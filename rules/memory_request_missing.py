@@ -1,0 +1,70 @@
+"""A container has neither a memory request nor a memory limit.
+
+The scheduler places pods by their requests. A container with no memory request counts as
+needing none, so nodes get overcommitted, and under node memory pressure the kubelet evicts
+it early. (A limit alone is fine: the API server defaults the request to the limit.)
+
+**Fix:** set the request to `defaults.memory_request` when configured.
+
+PASS:
+```yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          resources:
+            limits: {memory: 128Mi}
+```
+
+FAIL:
+```yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.fixes import set_value
+from oomguard.rules.model import Problem
+from oomguard.rules.workload import Workload
+
+ID = "memory-request-missing"
+SEVERITY = "warning"
+SUMMARY = "a container has neither a memory request nor a memory limit"
+FIX = "add"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        if container.request is not None or container.limit is not None:
+            continue
+        fix = ()
+        if config.default_memory_request:
+            fix = (
+                set_value(
+                    (*container.path, "resources", "requests", "memory"),
+                    config.default_memory_request,
+                ),
+            )
+        yield Problem(
+            f"{container.label} has no memory request: the scheduler assumes it needs none",
+            container.path,
+            container.name,
+            fix,
+        )

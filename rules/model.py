@@ -1,0 +1,71 @@
+"""The data every rule and every front end shares: severities, problems and findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+SEVERITIES = ("info", "warning", "error")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+Path = tuple[str | int, ...]
+PatchOp = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What a rule's ``check()`` yields: a message about one node of the object.
+
+    ``path`` is relative to the object (``("spec", "template", …)``); ``fix`` is a list of
+    RFC 6902 operations whose paths are relative to the object too.
+    """
+
+    message: str
+    path: Path = ()
+    container: str | None = None
+    fix: tuple[PatchOp, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A problem attributed to a rule, an object and (once a front end knows it) a place."""
+
+    rule: str
+    severity: str
+    message: str
+    path: Path = ()
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    container: str | None = None
+    fix: tuple[PatchOp, ...] = ()
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    document: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def fixable(self) -> bool:
+        return bool(self.fix)
+
+    @property
+    def object_ref(self) -> str:
+        """``Deployment/shop/api`` style reference, for messages."""
+        parts = [self.kind or "?"]
+        if self.namespace:
+            parts.append(self.namespace)
+        parts.append(self.name or "?")
+        return "/".join(parts)
+
+    def located(self, **where: Any) -> Finding:
+        return replace(self, **where)
+
+
+def pointer(path: Path) -> str:
+    """RFC 6901 JSON Pointer for a path: ``~`` → ``~0`` and ``/`` → ``~1``."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def at_least(severity: str, threshold: str) -> bool:
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]

@@ -1,0 +1,76 @@
+"""Pod QoS class, computed as Kubernetes computes it (``ComputePodQOS``).
+
+cpu and memory over init and regular containers (ephemeral excluded); a quantity counts only
+when it is greater than zero. Requests are taken after API defaulting (a resource with only a
+limit gets a request equal to it), because that is the pod that will run, even though a
+controller's template is stored undefaulted. When pod-level ``spec.resources`` is set, the
+class comes from the pod-level values.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from oomguard.rules.quantity import QuantityError, parse_quantity
+from oomguard.rules.workload import Workload
+
+QOS_RESOURCES = ("cpu", "memory")
+
+
+def pod_qos(workload: Workload) -> str:
+    """``Guaranteed``, ``Burstable`` or ``BestEffort``."""
+    return (
+        "Guaranteed"
+        if not guaranteed_gaps(workload)
+        else ("BestEffort" if _best_effort(workload) else "Burstable")
+    )
+
+
+def guaranteed_gaps(workload: Workload) -> list[tuple[str | None, str]]:
+    """Why the pod is not Guaranteed: (container name or None for the pod, reason) pairs."""
+    if workload.pod_resources.get("requests") or workload.pod_resources.get("limits"):
+        return [(None, reason) for reason in _gaps(workload.pod_resources)]
+    gaps = []
+    for container in workload.containers:
+        gaps.extend((container.name, reason) for reason in _gaps(container.resources))
+    if not workload.containers:
+        gaps.append((None, "it has no containers"))
+    return gaps
+
+
+def _best_effort(workload: Workload) -> bool:
+    sources = (
+        [workload.pod_resources]
+        if (workload.pod_resources.get("requests") or workload.pod_resources.get("limits"))
+        else [c.resources for c in workload.containers]
+    )
+    return not any(
+        _positive(resources.get(section, {}).get(name))
+        for resources in sources
+        for section in ("requests", "limits")
+        for name in QOS_RESOURCES
+    )
+
+
+def _gaps(resources: dict[str, dict[str, Any]]) -> list[str]:
+    requests, limits = resources.get("requests", {}), resources.get("limits", {})
+    gaps = []
+    for name in QOS_RESOURCES:
+        limit = _positive(limits.get(name))
+        request = _positive(requests.get(name)) if name in requests else limit
+        if limit is None:
+            gaps.append(f"no {name} limit")
+        elif request != limit:
+            gaps.append(f"{name} request {requests.get(name)} ≠ limit {limits.get(name)}")
+    return gaps
+
+
+def _positive(raw: Any) -> Fraction | None:
+    if raw is None:
+        return None
+    try:
+        value = parse_quantity(raw)
+    except QuantityError:
+        return None
+    return value if value > 0 else None

@@ -1,0 +1,86 @@
+"""The pod is Burstable: requests differ from limits (reported per container concerned).
+
+Guaranteed pods (every container with cpu and memory limits equal to its requests) get
+`oom_score_adj` -997 and are the last to be killed or evicted under node memory pressure.
+For critical workloads raise this rule to `warning` or `error` in the config.
+
+Severity `info`: shown with `--min-severity info`.
+
+**Fix:** set each memory (and cpu) request equal to its limit.
+
+PASS:
+```yaml
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  template:
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:16
+          resources:
+            requests: {cpu: "1", memory: 2Gi}
+            limits: {cpu: "1", memory: 2Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  template:
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:16
+          resources:
+            requests: {cpu: 500m, memory: 1Gi}
+            limits: {cpu: "1", memory: 2Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.fixes import set_value
+from oomguard.rules.model import Problem
+from oomguard.rules.qos import QOS_RESOURCES, guaranteed_gaps, pod_qos
+from oomguard.rules.workload import Workload
+
+ID = "qos-not-guaranteed"
+SEVERITY = "info"
+SUMMARY = "the pod is Burstable (requests ≠ limits); raise for critical workloads"
+FIX = "add"
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    if not workload.containers or pod_qos(workload) != "Burstable":
+        return
+    reasons: dict[str | None, list[str]] = {}
+    for name, reason in guaranteed_gaps(workload):
+        reasons.setdefault(name, []).append(reason)
+    for name, gaps in reasons.items():
+        container = workload.container(name) if name is not None else None
+        if container is None:
+            yield Problem(
+                f"the pod is Burstable, not Guaranteed: pod-level {', '.join(gaps)}",
+                (*workload.pod_path, "resources"),
+            )
+            continue
+        limits = container.resources.get("limits", {})
+        fix = tuple(
+            set_value((*container.path, "resources", "requests", resource), limits[resource])
+            for resource in QOS_RESOURCES
+            if resource in limits
+            and container.resources.get("requests", {}).get(resource) != limits[resource]
+        )
+        yield Problem(
+            f"the pod is Burstable, not Guaranteed: {container.label} has {', '.join(gaps)}",
+            (*container.path, "resources") if "resources" in container.spec else container.path,
+            container.name,
+            fix,
+        )

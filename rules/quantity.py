@@ -1,0 +1,84 @@
+"""Kubernetes ``resource.Quantity`` parsing in exact arithmetic.
+
+The grammar is the one in ``k8s.io/apimachinery/pkg/api/resource/quantity.go``::
+
+    <quantity>        ::= <signedNumber><suffix>
+    <number>          ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
+    <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
+    <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
+    <decimalSI>       ::= m | "" | k | M | G | T | P | E
+    <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
+
+Values are :class:`fractions.Fraction` byte counts, so ``512m`` is exactly 64/125 bytes and
+comparisons never suffer float rounding. Runtime heap flags have their own grammars and are
+parsed in :mod:`oomguard.rules.runtimes`, never here.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from oomguard.rules.text import type_name
+
+_QUANTITY = re.compile(
+    r"(?P<sign>[+-]?)(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:(?P<binary>[KMGTPE]i)|(?P<decimal>[mkMGTPE])|[eE](?P<exponent>[+-]?[0-9]+))?"
+)
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"m": -1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+# Quantities this large are not memory sizes; bounding them keeps hostile input cheap.
+_MAX_TEXT = 128
+_MAX_EXPONENT = 64
+
+
+class QuantityError(ValueError):
+    """A value that Kubernetes would refuse as a resource quantity."""
+
+
+def parse_quantity(value: object) -> Fraction:
+    """Return the exact number of bytes a Kubernetes quantity denotes.
+
+    Accepts strings in the quantity grammar and JSON numbers (which Kubernetes also accepts).
+    Raises :class:`QuantityError` for anything else.
+    """
+    if isinstance(value, bool):
+        raise QuantityError(f"{str(value).lower()} is not a quantity")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise QuantityError(f"{value} is not a quantity")
+        if abs(value) >= 1e64:
+            raise QuantityError(f"{value} is out of range")
+        return Fraction(repr(value))
+    if not isinstance(value, str):
+        raise QuantityError(f"a quantity must be a string or a number, not {type_name(value)}")
+    if len(value) > _MAX_TEXT:
+        raise QuantityError(f"{value[:20]}… is too long to be a quantity")
+    match = _QUANTITY.fullmatch(value)
+    if match is None:
+        raise QuantityError(f"{value!r} is not a valid quantity")
+    number = Fraction(match["number"])
+    if match["sign"] == "-":
+        number = -number
+    if match["binary"]:
+        return number * 1024 ** _BINARY[match["binary"]]
+    if match["decimal"]:
+        return number * Fraction(1000) ** _DECIMAL[match["decimal"]]
+    if match["exponent"]:
+        exponent = int(match["exponent"])
+        if abs(exponent) > _MAX_EXPONENT:
+            raise QuantityError(f"{value!r} is out of range")
+        return number * Fraction(10) ** exponent
+    return number
+
+
+def is_millibytes(value: object) -> bool:
+    """True for a quantity string with the ``m`` (milli) suffix, e.g. ``512m`` = 0.512 bytes."""
+    return (
+        isinstance(value, str)
+        and len(value) > 1
+        and value[-1] == "m"
+        and value[-2] in "0123456789."
+    )

@@ -1,0 +1,86 @@
+"""A heap flag the runtime cannot parse.
+
+The JVM refuses to start on `-Xmx2GB` or `-Xmx1.5g` (sizes are digits with one of `k m g t`)
+and on `-XX:MaxRAMPercentage` outside 0–100; a Go program aborts at start-up on a malformed
+`GOMEMLIMIT` (`512Mi`, `1G`, `1GB`, `1.5GiB`: Go wants `512MiB`); Node rejects
+`--max-old-space-size=2g` (a whole number of MiB); .NET ignores a GC setting that is not
+hexadecimal.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: api
+      image: example/api:1
+      env:
+        - {name: GOMEMLIMIT, value: 460MiB}
+      resources:
+        limits: {memory: 512Mi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: api
+      image: example/api:1
+      env:
+        - {name: GOMEMLIMIT, value: 460Mi}
+      resources:
+        limits: {memory: 512Mi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.heap import env_path
+from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.dotnet import dotnet_settings
+from oomguard.rules.runtimes.go import go_settings
+from oomguard.rules.runtimes.jvm import jvm_settings
+from oomguard.rules.runtimes.node import node_settings
+from oomguard.rules.workload import Workload
+
+ID = "runtime-flag-invalid"
+SEVERITY = "error"
+SUMMARY = "a heap flag the runtime cannot parse (-Xmx2GB, GOMEMLIMIT=1G, --max-old-space-size=2g)"
+FIX = None
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        where = container.label
+        for flag in container.derive(jvm_settings).invalid:
+            yield Problem(
+                f"{flag.described} in {where}: {flag.error}; the JVM refuses to start",
+                flag.token.path or container.path,
+                container.name,
+            )
+        go = container.derive(go_settings)
+        if go.memlimit_error:
+            yield Problem(
+                f"{go.memlimit_error} in {where}; the Go program aborts at start-up",
+                env_path(container, go.memlimit),
+                container.name,
+            )
+        for flag in container.derive(node_settings).invalid:
+            yield Problem(
+                f"{flag.described} in {where}: {flag.error}; node rejects it",
+                flag.token.path or container.path,
+                container.name,
+            )
+        for setting in container.derive(dotnet_settings).invalid:
+            yield Problem(
+                f"{setting.text} in {where}: {setting.error}; the runtime ignores it",
+                env_path(container, setting.env),
+                container.name,
+            )

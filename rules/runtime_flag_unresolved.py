@@ -1,0 +1,87 @@
+"""A heap flag's value cannot be known from the input.
+
+The value comes from a ConfigMap or Secret that is not in the linted files (or, in the
+webhook, not readable), or from `resourceFieldRef: limits.memory` on a container without a
+limit (which resolves to the node's allocatable memory). oomguard cannot check what it
+cannot see; lint the ConfigMap together with the workload to have it checked.
+
+Severity `info`: shown with `--min-severity info`.
+
+PASS:
+```yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: jvm}
+data: {JAVA_TOOL_OPTIONS: "-XX:MaxRAMPercentage=70"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: api
+      image: eclipse-temurin:21-jre
+      env:
+        - name: JAVA_TOOL_OPTIONS
+          valueFrom:
+            configMapKeyRef: {name: jvm, key: JAVA_TOOL_OPTIONS}
+      resources:
+        limits: {memory: 1Gi}
+```
+
+FAIL:
+```yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: api}
+spec:
+  containers:
+    - name: api
+      image: eclipse-temurin:21-jre
+      env:
+        - name: JAVA_TOOL_OPTIONS
+          valueFrom:
+            configMapKeyRef: {name: jvm, key: JAVA_TOOL_OPTIONS}
+      resources:
+        limits: {memory: 1Gi}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oomguard.rules.config import Config
+from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.dotnet import dotnet_settings
+from oomguard.rules.runtimes.go import go_settings
+from oomguard.rules.runtimes.jvm import jvm_settings
+from oomguard.rules.runtimes.node import node_settings
+from oomguard.rules.workload import Workload
+
+ID = "runtime-flag-unresolved"
+SEVERITY = "info"
+SUMMARY = "a heap flag's value comes from a ConfigMap/Secret not in the input (or not readable)"
+FIX = None
+
+
+def check(workload: Workload, config: Config) -> Iterator[Problem]:
+    for container in workload.containers:
+        values = [
+            *container.derive(jvm_settings).unresolved,
+            *container.derive(node_settings).unresolved,
+            *container.derive(dotnet_settings).unresolved,
+        ]
+        memlimit = container.derive(go_settings).memlimit
+        if memlimit is not None and memlimit.value is None and memlimit.unresolved:
+            values.append(memlimit)
+        seen = set()
+        for value in values:
+            if value.name in seen:
+                continue
+            seen.add(value.name)
+            yield Problem(
+                f"{value.origin} in {container.label} cannot be checked: {value.unresolved}",
+                value.path or container.path,
+                container.name,
+            )

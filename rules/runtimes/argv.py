@@ -1,0 +1,248 @@
+"""What a container runs: its command lines as tokens that remember where they were written.
+
+``command`` + ``args`` form one argv after Kubernetes ``$(VAR)`` expansion. When that argv is
+``sh -c SCRIPT`` (or bash, ash, dash, zsh), the script is split into simple commands
+(``;``, ``&&``, ``||``, ``|``, newlines), ``exec``/``env``/``VAR=value`` prefixes are
+stripped, and ``$VAR``/``${VAR}``/``${VAR:-default}`` expand from the container's
+environment and from assignments earlier in the script. Every token records the string it
+came from (a path into the object, or a ConfigMap) so a fix can rewrite exactly that text.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from oomguard.rules.model import Path
+
+if TYPE_CHECKING:
+    from oomguard.rules.workload import Container
+
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
+_PREFIX_COMMANDS = frozenset({"exec", "env", "nohup", "time", "command", "su-exec", "gosu", "tini"})
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "{", "}", "then", "do", "else"})
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
+_K8S_WHOLE_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_SHELL_REF = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
+# Longest script worth tokenising; longer ones are data, not launch commands.
+_MAX_SCRIPT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One argv word and where its text is written."""
+
+    text: str
+    origin: str  # for messages: 'args', 'command', 'env JAVA_OPTS', …
+    path: Path | None = None  # the string that holds the text; None when not in the object
+    occurrence: int = 0  # which occurrence of `text` in that string this is
+
+
+@dataclass
+class CommandLine:
+    """One simple command: a program and its arguments."""
+
+    program: str  # basename of the executable ('' when the image's entrypoint runs)
+    args: list[Token]
+    references: set[str] = field(default_factory=set)  # env names the line expands
+
+
+def command_lines(container: Container) -> list[CommandLine]:
+    """The command lines a container runs, in order (the last is usually the long-lived one)."""
+    env = container.env
+    known = {name: value for name, value in env.values.items()}
+    references: set[str] = set()
+    argv: list[Token] = []
+    has_command = isinstance(container.spec.get("command"), list)
+    for key in ("command", "args"):
+        items = container.spec.get(key)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                argv.extend(
+                    _expand_k8s(item, (*container.path, key, index), key, known, references)
+                )
+    if not argv:
+        return []
+    if not has_command:
+        # args only: the image's entrypoint receives them; its program is unknown
+        return [CommandLine("", argv, references)]
+    script = _shell_script(argv)
+    if script is None:
+        return [_strip_prefixes(argv, references)]
+    return _script_lines(script, known, references)
+
+
+def _expand_k8s(
+    text: str, path: Path, origin: str, known: dict, references: set[str]
+) -> list[Token]:
+    """Kubernetes ``$(VAR)`` expansion of one argv element."""
+    whole = _K8S_WHOLE_REF.fullmatch(text)
+    if whole and whole.group(1) in known:
+        name = whole.group(1)
+        references.add(name)
+        return env_words(known[name], references)
+    for match in _K8S_WHOLE_REF.finditer(text):
+        references.add(match.group(1))
+    from oomguard.rules.runtimes.env import expand_references
+
+    defined = {n: v.value for n, v in known.items() if v.value is not None}
+    expanded = expand_references(text, defined)
+    return [Token(expanded, origin, path if expanded in text else None)]
+
+
+def env_words(value, references: set[str]) -> list[Token]:
+    """The words of an env value used as arguments (word-split, as a shell would)."""
+    if value.value is None:
+        return []
+    counts: dict[str, int] = {}
+    tokens = []
+    for word in value.value.split():
+        tokens.append(
+            Token(
+                word,
+                value.origin,
+                value.path + ("value",) if value.literal else None,
+                counts.get(word, 0),
+            )
+        )
+        counts[word] = counts.get(word, 0) + 1
+    return tokens
+
+
+def _shell_script(argv: list[Token]) -> Token | None:
+    """The script of ``sh -c SCRIPT …``, or None when argv is not a shell invocation."""
+    if _basename(argv[0].text) not in SHELLS:
+        return None
+    for position, token in enumerate(argv[1:4], start=1):
+        if token.text.startswith("-") and "c" in token.text[1:] and position + 1 < len(argv):
+            return argv[position + 1]
+    return None
+
+
+def _script_lines(script: Token, known: dict, references: set[str]) -> list[CommandLine]:
+    text = script.text[:_MAX_SCRIPT].replace("\\\n", " ")
+    local: dict[str, str] = {}
+    lines: list[CommandLine] = []
+    counts: dict[str, int] = {}
+    for words in _simple_commands(text):
+        tokens: list[Token] = []
+        for word in words:
+            for expanded in _expand_shell(word, known, local, references):
+                if isinstance(expanded, Token):
+                    tokens.append(expanded)
+                else:
+                    occurrence = counts.get(expanded, 0)
+                    counts[expanded] = occurrence + 1
+                    tokens.append(Token(expanded, script.origin, script.path, occurrence))
+        assignments = _leading_assignments(tokens)
+        if assignments == len(tokens) or (tokens and tokens[0].text == "export"):
+            for token in tokens:
+                match = _ASSIGNMENT.fullmatch(token.text)
+                if match:
+                    local[match.group(1)] = match.group(2)
+            continue
+        if tokens:
+            lines.append(_strip_prefixes(tokens, set(references)))
+    return lines
+
+
+def _simple_commands(script: str) -> list[list[str]]:
+    commands: list[list[str]] = []
+    for line in script.splitlines():
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
+            lexer.whitespace_split = True
+            words = list(lexer)
+        except ValueError:  # unbalanced quotes: fall back to plain words
+            words = line.split()
+        current: list[str] = []
+        for word in words:
+            if word in _SEPARATORS:
+                if current:
+                    commands.append(current)
+                current = []
+            else:
+                current.append(word)
+        if current:
+            commands.append(current)
+    return commands
+
+
+def _expand_shell(word: str, known: dict, local: dict[str, str], references: set[str]):
+    """Expand ``$VAR`` forms in one shell word; a word that is only a reference is word-split."""
+    whole = _SHELL_REF.fullmatch(word)
+    if whole:
+        name = whole.group(1) or whole.group(3)
+        references.add(name)
+        if name in local:
+            return local[name].split()
+        if name in known and known[name].value is not None:
+            return env_words(known[name], references)
+        return (whole.group(2) or "").split()
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(3)
+        references.add(name)
+        if name in local:
+            return local[name]
+        if name in known and known[name].value is not None:
+            return known[name].value
+        return match.group(2) or ""
+
+    return [_SHELL_REF.sub(substitute, word)] if "$" in word else [word]
+
+
+def _leading_assignments(tokens: list[Token]) -> int:
+    count = 0
+    for token in tokens:
+        if not _ASSIGNMENT.fullmatch(token.text):
+            break
+        count += 1
+    return count
+
+
+def _strip_prefixes(tokens: list[Token], references: set[str]) -> CommandLine:
+    """Drop ``exec``, ``env``, ``VAR=value`` and similar wrappers before the real program."""
+    start = 0
+    while start < len(tokens):
+        word = tokens[start].text
+        if (
+            _basename(word) in _PREFIX_COMMANDS
+            or _ASSIGNMENT.fullmatch(word)
+            or word == "--"
+            or word.startswith("-")
+            and start > 0
+            and _basename(tokens[start - 1].text) == "env"
+        ):
+            start += 1
+        else:
+            break
+    if start >= len(tokens):
+        return CommandLine("", [], references)
+    return CommandLine(_basename(tokens[start].text), tokens[start + 1 :], references)
+
+
+def _basename(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
+def rewrite_occurrence(text: str, old: str, new: str, occurrence: int) -> str | None:
+    """``text`` with the ``occurrence``-th whole-word ``old`` replaced by ``new`` (an empty
+    ``new`` also takes one neighbouring blank with it); None if there is no such word."""
+    pattern = re.compile(r"(?<![^\s'\"=])" + re.escape(old) + r"(?![^\s'\";&|)])")
+    for index, match in enumerate(pattern.finditer(text)):
+        if index == occurrence:
+            start, end = match.start(), match.end()
+            if not new:
+                if end < len(text) and text[end] == " ":
+                    end += 1
+                elif start > 0 and text[start - 1] == " ":
+                    start -= 1
+            return text[:start] + new + text[end:]
+    return None

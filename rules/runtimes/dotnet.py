@@ -1,0 +1,103 @@
+""".NET GC heap limits from the environment: ``DOTNET_GCHeapHardLimit`` (bytes) and
+``DOTNET_GCHeapHardLimitPercent``, also with the legacy ``COMPlus_`` prefix (``DOTNET_`` wins).
+
+Environment values are **hexadecimal** with or without ``0x``: ``GCHeapHardLimitPercent=75``
+is 0x75 = 117 %, which the runtime ignores (it honours only 0 < p < 100), and
+``GCHeapHardLimit=209715200`` is 0x209715200 bytes, about 8 GiB. The percent is ignored when
+``GCHeapHardLimit`` is set. With a container limit and no setting, the default is
+max(20 MB, 75 % of the limit): no finding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oomguard.rules.runtimes.env import EnvValue
+    from oomguard.rules.workload import Container
+
+PREFIXES = ("DOTNET_", "COMPlus_")
+_HEX = re.compile(r"(0[xX])?([0-9a-fA-F]{1,16})")
+
+
+@dataclass(frozen=True, slots=True)
+class DotnetSetting:
+    env: EnvValue
+    setting: str  # 'GCHeapHardLimit' or 'GCHeapHardLimitPercent'
+    number: int | None  # parsed hexadecimal value
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.env.name}={self.env.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class DotnetSettings:
+    hard_limit: DotnetSetting | None
+    percent: DotnetSetting | None
+    unresolved: tuple[EnvValue, ...] = ()
+
+    @property
+    def invalid(self) -> list[DotnetSetting]:
+        return [s for s in (self.hard_limit, self.percent) if s is not None and s.error]
+
+    @property
+    def percent_honoured(self) -> bool:
+        return (
+            self.percent is not None
+            and self.percent.number is not None
+            and 0 < self.percent.number < 100
+            and (self.hard_limit is None or self.hard_limit.number is None)
+        )
+
+
+def parse_dotnet_hex(text: str) -> int:
+    """The number a .NET runtime reads from an environment value (hexadecimal)."""
+    match = _HEX.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not hexadecimal (the runtime reads env values as hex)")
+    return int(match.group(2), 16)
+
+
+def format_dotnet_hex(number: int, like: str | None) -> str:
+    """``number`` as hex, with ``0x`` when the old value had it (or there was none)."""
+    prefix = "" if like is not None and not like.strip().lower().startswith("0x") else "0x"
+    return f"{prefix}{number:X}"
+
+
+def dotnet_settings(container: Container) -> DotnetSettings:
+    found: dict[str, DotnetSetting] = {}
+    unresolved = []
+    for setting in ("GCHeapHardLimit", "GCHeapHardLimitPercent"):
+        for prefix in PREFIXES:  # DOTNET_ first: it takes precedence
+            value = container.env.get(prefix + setting)
+            if value is None:
+                continue
+            if value.value is None:
+                if value.unresolved:
+                    unresolved.append(value)
+                break
+            try:
+                found[setting] = DotnetSetting(value, setting, parse_dotnet_hex(value.value))
+            except ValueError as exc:
+                found[setting] = DotnetSetting(value, setting, None, str(exc))
+            break
+    return DotnetSettings(
+        found.get("GCHeapHardLimit"), found.get("GCHeapHardLimitPercent"), tuple(unresolved)
+    )
+
+
+def effective_dotnet_heap(
+    settings: DotnetSettings, limit: Fraction
+) -> tuple[Fraction, DotnetSetting] | None:
+    """The GC hard limit in bytes and the setting that decides it (None: runtime default)."""
+    hard = settings.hard_limit
+    if hard is not None and hard.number is not None:
+        return Fraction(hard.number), hard
+    if settings.percent_honoured:
+        return limit * settings.percent.number / 100, settings.percent
+    return None

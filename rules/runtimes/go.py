@@ -1,0 +1,130 @@
+"""Go's memory settings: ``GOMEMLIMIT`` and ``GOGC``, read from the environment.
+
+``GOMEMLIMIT`` follows ``runtime.parseByteCount``: ``^[0-9]+(([KMGT]i)?B)?$`` (``1073741824``,
+``900MiB``, ``1GiB``); ``512Mi``, ``1G``, ``1GB`` and ``1.5GiB`` abort the program at start-up.
+Empty or ``off`` means no limit. ``GOGC=off`` turns the collector off until the memory limit
+is reached, so without ``GOMEMLIMIT`` the heap grows until the kernel kills the container.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oomguard.rules.runtimes.env import EnvValue
+    from oomguard.rules.workload import Container
+
+_MEMLIMIT = re.compile(r"([0-9]+)(?:([KMGT]i)?B)?")
+_UNITS = {None: 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+# Images of well-known Go programs (matched on the last path segment of the repository).
+GO_IMAGES = frozenset(
+    {
+        "golang",
+        "prometheus",
+        "alertmanager",
+        "node-exporter",
+        "node_exporter",
+        "pushgateway",
+        "blackbox-exporter",
+        "kube-state-metrics",
+        "prometheus-operator",
+        "prometheus-config-reloader",
+        "coredns",
+        "etcd",
+        "traefik",
+        "consul",
+        "vault",
+        "minio",
+        "thanos",
+        "loki",
+        "promtail",
+        "tempo",
+        "mimir",
+        "grafana",
+        "argocd",
+        "cert-manager-controller",
+        "external-dns",
+        "cluster-autoscaler",
+        "metrics-server",
+        "kube-rbac-proxy",
+        "pilot",
+        "flannel",
+        "cilium",
+        "velero",
+        "jaeger-all-in-one",
+        "jaeger-collector",
+        "cloudflared",
+        "caddy",
+        "registry",
+    }
+)
+_GO_COMMAND = re.compile(r"^/ko-app/|^go$")
+
+
+@dataclass(frozen=True, slots=True)
+class GoSettings:
+    memlimit: EnvValue | None  # the GOMEMLIMIT variable, when set
+    memlimit_bytes: int | None  # None when unset, off, invalid or unresolved
+    memlimit_error: str | None
+    gogc_off: EnvValue | None
+    evidence: str | None  # why we believe a Go program runs here
+
+
+def parse_gomemlimit(text: str) -> int | None:
+    """Bytes for a GOMEMLIMIT value; None for no limit (empty/off); ValueError if Go aborts."""
+    if text in ("", "off"):
+        return None
+    match = _MEMLIMIT.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"GOMEMLIMIT={text} is malformed (Go accepts e.g. 1073741824, 900MiB, 1GiB)"
+        )
+    size = int(match.group(1)) * _UNITS[match.group(2)]
+    if size >= 2**63:
+        raise ValueError(f"GOMEMLIMIT={text} overflows")
+    return size
+
+
+def format_gomemlimit(size: int, like: str | None) -> str:
+    """``size`` bytes as GOMEMLIMIT text: in GiB when the old value used GiB and it divides,
+    else MiB (``1843MiB``)."""
+    if like and like.endswith("GiB") and size % 1024**3 == 0:
+        return f"{size // 1024**3}GiB"
+    return f"{size // 1024**2}MiB"
+
+
+def go_settings(container: Container) -> GoSettings:
+    env = container.env
+    memlimit = env.get("GOMEMLIMIT")
+    size = error = None
+    if memlimit is not None and memlimit.value is not None:
+        try:
+            size = parse_gomemlimit(memlimit.value)
+        except ValueError as exc:
+            error = str(exc)
+    gogc = env.get("GOGC")
+    return GoSettings(
+        memlimit=memlimit,
+        memlimit_bytes=size,
+        memlimit_error=error,
+        gogc_off=gogc if gogc is not None and gogc.value == "off" else None,
+        evidence=_go_evidence(container),
+    )
+
+
+def _go_evidence(container: Container) -> str | None:
+    for line in container.commands:
+        if line.program == "go" or (
+            line.args and line.program and _GO_COMMAND.search(line.program)
+        ):
+            return f'its command runs "{line.program}"'
+    command = container.spec.get("command")
+    first = command[0] if isinstance(command, list) and command else None
+    if isinstance(first, str) and first.startswith("/ko-app/"):
+        return f'its command "{command[0]}" is a ko-built Go binary'
+    repository = container.image.split("@")[0].rsplit(":", 1)[0] if container.image else ""
+    if repository.rsplit("/", 1)[-1] in GO_IMAGES:
+        return f'its image "{container.image}" is a Go program'
+    return None

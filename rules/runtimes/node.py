@@ -1,0 +1,117 @@
+"""Node.js heap flags: ``--max-old-space-size=N`` (MiB) on the node command line or in
+``NODE_OPTIONS``; ``--max-old-space-size-percentage=P`` takes precedence over it.
+
+Node reads ``NODE_OPTIONS`` first and the command line after it, so for one flag the command
+line wins. Without a flag current Node sizes its heap from the cgroup limit, so an unset flag
+is not a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from oomguard.rules.runtimes.argv import Token, env_words
+
+if TYPE_CHECKING:
+    from oomguard.rules.runtimes.env import EnvValue
+    from oomguard.rules.workload import Container
+
+NODE_PROGRAMS = frozenset({"node", "nodejs"})
+_FLAG = re.compile(r"--max[-_]old[-_]space[-_]size(?P<pct>[-_]percentage)?(?:=(?P<value>.*))?")
+_PERCENT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFlag:
+    token: Token
+    percentage: bool  # --max-old-space-size-percentage
+    value: str
+    mib: int | None = None
+    percent: Fraction | None = None
+    error: str | None = None
+
+    @property
+    def described(self) -> str:
+        return f"{self.token.text} ({self.token.origin})"
+
+
+@dataclass
+class NodeSettings:
+    flags: list[NodeFlag] = field(default_factory=list)
+    unresolved: list[EnvValue] = field(default_factory=list)
+
+    def effective(self) -> NodeFlag | None:
+        """The flag that sizes the old space: the last valid percentage flag, else the last
+        valid size flag."""
+        valid = [flag for flag in self.flags if flag.error is None]
+        percentage = [flag for flag in valid if flag.percentage]
+        if percentage:
+            return percentage[-1]
+        return valid[-1] if valid else None
+
+    @property
+    def invalid(self) -> list[NodeFlag]:
+        return [flag for flag in self.flags if flag.error is not None]
+
+
+def node_settings(container: Container) -> NodeSettings:
+    settings = NodeSettings()
+    options = container.env.get("NODE_OPTIONS")
+    if options is not None:
+        if options.value is None and options.unresolved:
+            settings.unresolved.append(options)
+        _collect(settings, env_words(options, set()))
+    node_lines = [line for line in container.commands if line.program in NODE_PROGRAMS]
+    if node_lines:
+        _collect(settings, _node_options(node_lines[-1].args))
+    return settings
+
+
+def node_heap(flag: NodeFlag, limit: Fraction) -> Fraction:
+    """Old-space size in bytes that ``flag`` sets for ``limit``."""
+    if flag.percentage:
+        return limit * flag.percent / 100
+    return Fraction(flag.mib * 1024**2)
+
+
+def _node_options(args: list[Token]) -> list[Token]:
+    """Node options come before the script name."""
+    options = []
+    for token in args:
+        if not token.text.startswith("-"):
+            break
+        options.append(token)
+    return options
+
+
+def _collect(settings: NodeSettings, tokens: list[Token]) -> None:
+    for index, token in enumerate(tokens):
+        match = _FLAG.fullmatch(token.text)
+        if match is None:
+            continue
+        value = match["value"]
+        if value is None:  # "--max-old-space-size 4096"
+            if index + 1 >= len(tokens):
+                continue
+            value = tokens[index + 1].text
+        percentage = match["pct"] is not None
+        if percentage:
+            if not _PERCENT.fullmatch(value) or not 0 < Fraction(value) <= 100:
+                flag = NodeFlag(
+                    token, True, value, error=f"{value!r} is not a percentage in (0, 100]"
+                )
+            else:
+                flag = NodeFlag(token, True, value, percent=Fraction(value))
+        elif value.isdigit() and value.isascii():
+            flag = NodeFlag(token, False, value, mib=int(value))
+        else:
+            flag = NodeFlag(
+                token,
+                False,
+                value,
+                error=f"{value!r} is not a whole number of MiB (write e.g. 1536)",
+            )
+        settings.flags.append(flag)

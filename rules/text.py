@@ -1,0 +1,54 @@
+"""Formatting shared by every rule message: sizes, percentages and YAML type names."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+MI = 1024**2
+
+
+def format_bytes(value: Fraction | int) -> str:
+    """Render a byte count the way people write limits: ``2Gi``, ``1536Mi``, ``1.5Mi``, ``100M``."""
+    value = Fraction(value)
+    if value.denominator != 1:
+        return f"{float(value):.3g} bytes"
+    n = int(value)
+    for suffix, power in (("Ei", 6), ("Pi", 5), ("Ti", 4), ("Gi", 3), ("Mi", 2), ("Ki", 1)):
+        unit = 1024**power
+        if n and n % unit == 0:
+            return f"{n // unit}{suffix}"
+    for suffix, power in (("G", 3), ("M", 2), ("k", 1)):
+        unit = 1000**power
+        if n and n % unit == 0:
+            return f"{n // unit}{suffix}"
+    if n >= 1024 * MI:
+        return f"{n / (1024 * MI):.1f}Gi"
+    if n >= MI:
+        return f"{n / MI:.1f}Mi"
+    return f"{n} bytes" if n != 1 else "1 byte"
+
+
+def format_percent(part: Fraction | int, whole: Fraction | int) -> str:
+    """``part`` as a percentage of ``whole``: ``75%``, ``87.5%``, ``133.3%``."""
+    ratio = Fraction(part) / Fraction(whole) * 100
+    if ratio.denominator == 1:
+        return f"{ratio.numerator}%"
+    text = f"{float(ratio):.1f}"
+    return f"{text.rstrip('0').rstrip('.')}%"
+
+
+def type_name(value: object) -> str:
+    """The YAML/JSON name of a Python value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__

@@ -1,0 +1,359 @@
+"""From a plain Kubernetes object (dicts and lists) to the views rules check.
+
+This is the boundary where shapes are checked: anything of the wrong type becomes a
+``manifest-invalid`` problem here, so rules only ever see well-typed views. Paths are tuples
+relative to the object (``("spec", "template", "spec", "containers", 0)``), the same paths
+fixes use as JSON Pointers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from typing import Any
+
+from oomguard.rules.model import Path, Problem
+from oomguard.rules.quantity import QuantityError, is_millibytes, parse_quantity
+from oomguard.rules.text import type_name
+
+# Where each workload kind keeps its pod spec.
+POD_SPEC_PATHS: dict[str, Path] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "PodTemplate": ("template", "spec"),
+}
+# Kinds whose data heap flags may be read from (envFrom, configMapKeyRef, secretKeyRef).
+SOURCE_KINDS = ("ConfigMap", "Secret")
+
+IGNORE_ANNOTATION = "oomguard.io/ignore"
+
+# (kind, namespace, name) -> data, or None when the source is not available.
+Lookup = Callable[[str, str | None, str], dict[str, str] | None]
+
+
+def no_lookup(kind: str, namespace: str | None, name: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryValue:
+    """One ``requests.memory`` / ``limits.memory`` value as written, and what it means."""
+
+    raw: Any
+    path: Path
+    pod_level: bool = False
+    value: Fraction | None = None  # bytes; None when it does not parse
+    error: str | None = None  # why it does not parse
+
+    @property
+    def millibytes(self) -> bool:
+        return is_millibytes(self.raw)
+
+    @property
+    def usable(self) -> Fraction | None:
+        """The byte count other rules may compare against: not for invalid or ``m`` values,
+        whose own rules report them first."""
+        return None if self.millibytes else self.value
+
+    @property
+    def text(self) -> str:
+        return str(self.raw)
+
+
+def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
+    try:
+        value = parse_quantity(raw)
+    except QuantityError as exc:
+        return MemoryValue(raw, path, pod_level, None, str(exc))
+    if value < 0:
+        return MemoryValue(raw, path, pod_level, None, f"{raw!r} is negative")
+    return MemoryValue(raw, path, pod_level, value)
+
+
+@dataclass
+class Container:
+    """One entry of ``containers`` or ``initContainers``."""
+
+    name: str
+    path: Path
+    spec: dict[str, Any]
+    init: bool
+    sidecar: bool
+    workload: Workload = field(repr=False)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _derived: dict = field(default_factory=dict, repr=False)
+
+    def derive(self, compute: Callable[[Container], Any]) -> Any:
+        """``compute(self)``, once: rules share the runtime settings they read."""
+        if compute not in self._derived:
+            self._derived[compute] = compute(self)
+        return self._derived[compute]
+
+    @property
+    def label(self) -> str:
+        return f'init container "{self.name}"' if self.init else f'container "{self.name}"'
+
+    def own_memory(self, section: str) -> MemoryValue | None:
+        """``resources.<section>.memory`` of this container as written."""
+        values = self.resources.get(section)
+        if values is None or "memory" not in values:
+            return None
+        return memory_value(values["memory"], (*self.path, "resources", section, "memory"))
+
+    @cached_property
+    def limit(self) -> MemoryValue | None:
+        """The memory limit that applies: the container's own, else the pod-level one."""
+        return self.own_memory("limits") or self.workload.pod_memory("limits")
+
+    @cached_property
+    def request(self) -> MemoryValue | None:
+        """The memory request as written (container, else pod level); not defaulted."""
+        return self.own_memory("requests") or self.workload.pod_memory("requests")
+
+    @property
+    def limit_bytes(self) -> Fraction | None:
+        return self.limit.usable if self.limit else None
+
+    @cached_property
+    def env(self) -> Env:
+        from oomguard.rules.runtimes.env import resolve_env
+
+        return resolve_env(self)
+
+    @cached_property
+    def commands(self) -> list:
+        from oomguard.rules.runtimes.argv import command_lines
+
+        return command_lines(self)
+
+    @property
+    def image(self) -> str:
+        image = self.spec.get("image")
+        return image if isinstance(image, str) else ""
+
+
+@dataclass
+class Env:
+    """A container's resolved environment, in Kubernetes' precedence."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # name -> runtimes.env.EnvValue
+    unresolved_sources: list[str] = field(default_factory=list)  # envFrom sources not found
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+@dataclass
+class Workload:
+    """A workload object and its pod spec, with shape problems found while reading it."""
+
+    obj: dict[str, Any]
+    kind: str
+    name: str | None
+    namespace: str | None
+    pod_path: Path
+    pod: dict[str, Any]
+    containers: list[Container] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    lookup: Lookup = field(default=no_lookup, repr=False)
+    pod_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def pod_memory(self, section: str) -> MemoryValue | None:
+        values = self.pod_resources.get(section)
+        if values is None or "memory" not in values:
+            return None
+        return memory_value(
+            values["memory"], (*self.pod_path, "resources", section, "memory"), True
+        )
+
+    def container(self, name: str) -> Container | None:
+        return next((c for c in self.containers if c.name == name), None)
+
+    def ignored_rules(self, container: str | None) -> set[str]:
+        """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
+        ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule."""
+        names = {IGNORE_ANNOTATION}
+        if container is not None:
+            names.add(f"{IGNORE_ANNOTATION}.{container}")
+        ignored: set[str] = set()
+        for key in names:
+            value = self.annotations.get(key)
+            if isinstance(value, str):
+                ignored.update(part.strip() for part in value.split(",") if part.strip())
+        return ignored
+
+
+def is_workload(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") in POD_SPEC_PATHS
+
+
+def iter_objects(doc: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Top-level objects of a document with their paths, expanding ``List``/``*List`` items."""
+    if not isinstance(doc, dict):
+        return
+    kind = doc.get("kind")
+    items = doc.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield ("items", index), item
+    else:
+        yield (), doc
+
+
+class _Shape:
+    """Collects manifest-invalid problems while typed views are built."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def expect(
+        self, value: Any, kind: type, path: Path, what: str, container: str | None = None
+    ) -> bool:
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return True
+        expected = {dict: "a mapping", list: "a list", str: "a string"}[kind]
+        self.problems.append(
+            Problem(f"{what} must be {expected}, not {type_name(value)}", path, container)
+        )
+        return False
+
+    def mapping(self, parent: dict, key: str, path: Path, what: str, container=None) -> dict:
+        """``parent[key]`` when it is a mapping; {} when absent or null-free and wrong."""
+        if parent.get(key) is None:
+            return {}
+        value = parent[key]
+        return value if self.expect(value, dict, (*path, key), what, container) else {}
+
+
+def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
+    """Build the typed view of a workload object (``kind`` must be in POD_SPEC_PATHS)."""
+    shape = _Shape()
+    kind = obj["kind"]
+    metadata = shape.mapping(obj, "metadata", (), "metadata")
+    name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
+    namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
+    pod_path = POD_SPEC_PATHS[kind]
+
+    annotations = _annotations(shape, metadata, ("metadata",))
+    node: Any = obj
+    walked: Path = ()
+    for key in pod_path:
+        if not isinstance(node, dict):
+            break
+        if key == "spec" and walked and "metadata" in node and isinstance(node["metadata"], dict):
+            # the pod template's own annotations apply too
+            annotations.update(_annotations(shape, node["metadata"], (*walked, "metadata")))
+        node = shape.mapping(node, key, walked, ".".join(map(str, (*walked, key))))
+        walked = (*walked, key)
+    pod = node if isinstance(node, dict) else {}
+
+    workload = Workload(obj, kind, name, namespace, pod_path, pod, annotations=annotations)
+    workload.lookup = lookup
+    workload.pod_resources = _resources(shape, pod, pod_path, None)
+    for section, init in (("initContainers", True), ("containers", False)):
+        if section not in pod:
+            continue
+        entries = pod[section]
+        if entries is None and section == "initContainers":
+            continue
+        if not shape.expect(entries, list, (*pod_path, section), section):
+            continue
+        for index, spec in enumerate(entries):
+            path = (*pod_path, section, index)
+            if not shape.expect(spec, dict, path, f"{section}[{index}]"):
+                continue
+            cname = spec.get("name")
+            if not isinstance(cname, str):
+                shape.expect(cname, str, (*path, "name"), f"{section}[{index}].name")
+                cname = f"{section}[{index}]"
+            _check_container_fields(shape, spec, path, cname)
+            workload.containers.append(
+                Container(
+                    name=cname,
+                    path=path,
+                    spec=spec,
+                    init=init,
+                    sidecar=init and spec.get("restartPolicy") == "Always",
+                    workload=workload,
+                    resources=_resources(shape, spec, path, cname),
+                )
+            )
+    workload.problems = shape.problems
+    return workload
+
+
+def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
+    annotations = shape.mapping(metadata, "annotations", path, "metadata.annotations")
+    return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> dict:
+    what = "resources" if container is None else f"container {container!r} resources"
+    resources = shape.mapping(spec, "resources", path, what, container)
+    sections = {}
+    for section in ("requests", "limits"):
+        values = shape.mapping(
+            resources, section, (*path, "resources"), f"{what}.{section}", container
+        )
+        if "memory" in values and isinstance(values["memory"], dict | list):
+            shape.expect(
+                values["memory"],
+                str,
+                (*path, "resources", section, "memory"),
+                f"{what}.{section}.memory",
+                container,
+            )
+            values = {k: v for k, v in values.items() if k != "memory"}
+        sections[section] = values
+    return sections
+
+
+def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) -> None:
+    """Types the runtime resolvers rely on: argv strings and env entries."""
+    for key in ("command", "args"):
+        if spec.get(key) is not None and shape.expect(spec[key], list, (*path, key), key, name):
+            for index, item in enumerate(spec[key]):
+                shape.expect(item, str, (*path, key, index), f"{key}[{index}]", name)
+    for key in ("env", "envFrom"):
+        if key in spec and spec[key] is not None:
+            if not shape.expect(spec[key], list, (*path, key), key, name):
+                continue
+            for index, entry in enumerate(spec[key]):
+                where = (*path, key, index)
+                if not shape.expect(entry, dict, where, f"{key}[{index}]", name):
+                    continue
+                if key == "env":
+                    shape.expect(
+                        entry.get("name"), str, (*where, "name"), f"env[{index}].name", name
+                    )
+                    if "value" in entry and entry["value"] is not None:
+                        shape.expect(
+                            entry["value"],
+                            str,
+                            (*where, "value"),
+                            f"env {entry.get('name')!s} value",
+                            name,
+                        )
+
+
+def memory_values(workload: Workload) -> Iterator[tuple[str, str | None, MemoryValue]]:
+    """Every memory request and limit as written: (whose, container name, value)."""
+    for container in workload.containers:
+        for section in ("requests", "limits"):
+            value = container.own_memory(section)
+            if value is not None:
+                yield container.label, container.name, value
+    for section in ("requests", "limits"):
+        value = workload.pod_memory(section)
+        if value is not None:
+            yield "the pod", None, value
