@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--disable", action="append", default=[], metavar="RULE", help="turn a rule off"
     )
     lint.add_argument("--no-color", action="store_true", help="never colour the text output")
-    lint.add_argument("--quiet", action="store_true", help="no summary line and no notices")
+    lint.add_argument("-q", "--quiet", action="store_true", help="no summary line and no notices")
 
     rules = commands.add_parser("rules", help="list the rule catalogue")
     rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")

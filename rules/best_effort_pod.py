@@ -57,7 +57,7 @@ FIX = "add"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    if not workload.containers or pod_qos(workload) != "BestEffort":
+    if not workload.complete_pod or pod_qos(workload) != "BestEffort":
         return
     fix = []
     for container in workload.containers:

@@ -55,12 +55,12 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
     ]
     pairs.append(("the pod", None, workload.pod_memory("requests"), workload.pod_memory("limits")))
     for label, name, request, limit in pairs:
-        if request is None or limit is None or request.value is None or limit.value is None:
+        if request is None or limit is None or request.usable is None or limit.usable is None:
             continue
-        if request.value > limit.value:
+        if request.usable > limit.usable:
             yield Problem(
                 f"memory request {request.text} of {label} is greater than its limit "
-                f"{limit.text} ({format_percent(request.value, limit.value)} of it); the API "
+                f"{limit.text} ({format_percent(request.usable, limit.usable)} of it); the API "
                 f"server rejects this pod",
                 request.path,
                 name,

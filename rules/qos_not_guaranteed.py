@@ -58,7 +58,7 @@ FIX = "add"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    if not workload.containers or pod_qos(workload) != "Burstable":
+    if not workload.complete_pod or pod_qos(workload) != "Burstable":
         return
     reasons: dict[str | None, list[str]] = {}
     for name, reason in guaranteed_gaps(workload):

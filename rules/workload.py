@@ -175,6 +175,12 @@ class Workload:
             values["memory"], (*self.pod_path, "resources", section, "memory"), True
         )
 
+    @property
+    def complete_pod(self) -> bool:
+        """The pod spec has regular containers; a kustomize patch that only adds init
+        containers is not a pod whose QoS class can be judged."""
+        return any(not container.init for container in self.containers)
+
     def container(self, name: str) -> Container | None:
         return next((c for c in self.containers if c.name == name), None)
 
