@@ -32,6 +32,32 @@ def run_lint(args: argparse.Namespace) -> int:
 
         result = apply_fixes(result, config, args.paths, write=args.fix, diff=args.diff)
 
+    return report(result, config, args)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """``oomguard audit``: the same rules and output over a live cluster."""
+    from oomguard.linter.audit import ApiError, audit, connect, tty_progress
+
+    try:
+        config = _config(args, enable=[], disable=[])
+        cluster, default_namespace = connect(args.kubeconfig, args.context, args.timeout)
+    except (UsageError, ConfigError, ApiError) as exc:
+        print(f"oomguard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    namespaces = None if args.all_namespaces else (args.namespace or [default_namespace])
+    progress = tty_progress if sys.stderr.isatty() and not args.quiet else (lambda message: None)
+    result = audit(cluster, namespaces, config, progress)
+    if progress is tty_progress:
+        sys.stderr.write("\r\033[K")
+    for error in result.api_errors:
+        print(f"oomguard: API error: {error}", file=sys.stderr)
+    code = report(result, config, args)
+    return EXIT_USAGE if result.api_errors and code == EXIT_OK else code
+
+
+def report(result: LintResult, config: Config, args: argparse.Namespace) -> int:
+    """Print findings in the chosen format, notices on stderr; return the exit code."""
     shown = _threshold(args.min_severity, args.fail_on)
     findings = [f for f in result.findings if at_least(f.severity, shown)]
     render = _renderer(args.format)
@@ -60,15 +86,19 @@ def exit_code(result: LintResult, findings: list[Finding], fail_on: str) -> int:
     return EXIT_FINDINGS if any(at_least(f.severity, fail_on) for f in findings) else EXIT_OK
 
 
-def _config(args: argparse.Namespace) -> Config:
-    unknown = [rule for rule in (*args.enable, *args.disable) if rule not in RULES]
+def _config(
+    args: argparse.Namespace, enable: list[str] | None = None, disable: list[str] | None = None
+) -> Config:
+    enable = args.enable if enable is None else enable
+    disable = args.disable if disable is None else disable
+    unknown = [rule for rule in (*enable, *disable) if rule not in RULES]
     if unknown:
         raise UsageError(f"unknown rule {unknown[0]!r} (`oomguard rules` lists them)")
     path = Path(args.config) if args.config else find_config(Path.cwd())
     if args.config and not path.is_file():
         raise UsageError(f"config file {args.config}: no such file")
     config = load_config(path) if path else DEFAULT_CONFIG
-    return with_overrides(config, args.enable, args.disable)
+    return with_overrides(config, enable, disable)
 
 
 def _threshold(min_severity: str, fail_on: str) -> str:

@@ -30,8 +30,7 @@ def summary_line(result: LintResult, findings: list[Finding], config: Config) ->
     parts = [_plural(totals["error"], "error"), _plural(totals["warning"], "warning")]
     if totals["info"]:
         parts.append(_plural(totals["info"], "info"))
-    scope = f"{_plural(result.files, 'file')}, {_plural(result.objects, 'workload')}"
-    line = f"{scope}: {', '.join(parts)}"
+    line = f"{result.scope}, {_plural(result.objects, 'workload')}: {', '.join(parts)}"
     fixes = sum(fixable(f, config) for f in findings)
     if fixes:
         line += f" ({fixes} fixable with --fix)"
@@ -63,7 +62,8 @@ def render_text(
         else:
             rule = f.rule
             suffix = f" [{where}]" if where else ""
-        lines.append(f"{f.file}:{f.line}:{f.column}: {severity} {rule}: {f.message}{suffix}")
+        where_in_file = f.file if f.line is None else f"{f.file}:{f.line}:{f.column}"
+        lines.append(f"{where_in_file}: {severity} {rule}: {f.message}{suffix}")
     if not quiet:
         lines.append(summary_line(result, findings, config))
     return "\n".join(lines) + ("\n" if lines else "")
@@ -90,7 +90,7 @@ def render_json(result: LintResult, findings: list[Finding], config: Config, **_
             for f in findings
         ],
         "summary": {
-            "files": result.files,
+            **result.read_counts(),
             "objects": result.objects,
             "errors": totals["error"],
             "warnings": totals["warning"],

@@ -47,6 +47,15 @@ class LintResult:
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
 
+    @property
+    def scope(self) -> str:
+        """What was read, for the summary line."""
+        return f"{self.files} file{'' if self.files == 1 else 's'}"
+
+    def read_counts(self) -> dict[str, int]:
+        """What was read, for the JSON summary."""
+        return {"files": self.files}
+
 
 class Sources:
     """ConfigMaps and Secrets of the input set, for env resolution."""

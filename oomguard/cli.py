@@ -63,6 +63,28 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rule catalogue")
     rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
+    audit = commands.add_parser("audit", help="check the workloads of a live cluster")
+    audit.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    audit.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    where = audit.add_mutually_exclusive_group()
+    where.add_argument(
+        "-n", "--namespace", metavar="NS", action="append", help="namespace (repeatable)"
+    )
+    where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    audit.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    audit.add_argument(
+        "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
+    )
+    audit.add_argument("--fail-on", choices=SEVERITY_CHOICES, default="error")
+    audit.add_argument("--min-severity", choices=SEVERITY_CHOICES, default="warning")
+    audit.add_argument("--timeout", type=float, default=10.0, help="seconds per API call")
+    audit.add_argument("--no-color", action="store_true")
+    audit.add_argument("-q", "--quiet", action="store_true")
+
     serve = commands.add_parser("serve", help="run the admission webhook (TLS)")
     serve.add_argument("--cert", required=True, metavar="FILE", help="TLS certificate (PEM)")
     serve.add_argument("--key", required=True, metavar="FILE", help="TLS private key (PEM)")
@@ -80,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             from oomguard.linter.cli import run_lint
 
             return run_lint(args)
+        if args.command == "audit":
+            from oomguard.linter.cli import run_audit
+
+            return run_audit(args)
         if args.command == "rules":
             from oomguard.rules.catalogue_docs import render_catalogue
 

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from oomguard.rules import (
     best_effort_pod,
+    container_oomkilled,
     dotnet_heap_exceeds_limit,
     dotnet_heap_headroom_low,
     dotnet_heap_percent_ignored,
@@ -62,5 +63,6 @@ CATALOGUE: tuple[ModuleType, ...] = (
     runtime_flag_unresolved,
     runtime_heap_unset,
     manifest_invalid,
+    container_oomkilled,  # needs a pod status: oomguard audit, or Pod dumps
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}

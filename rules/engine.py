@@ -70,13 +70,16 @@ def check_object(
     lookup: Lookup = no_lookup,
     prefix: Path = (),
     honor_ignore: bool | None = None,
+    observed: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Evaluation:
-    """Every enabled rule over one object (non-workloads yield nothing)."""
+    """Every enabled rule over one object (non-workloads yield nothing). ``observed`` carries
+    container terminations seen in a live cluster (``oomguard audit``)."""
     result = Evaluation()
     if not is_workload(obj):
         return result
     result.checked = True
     workload = build_workload(obj, lookup)
+    workload.observed = observed or {}
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
     for rule in CATALOGUE:
         if not rule_enabled(rule.ID, config):

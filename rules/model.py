@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 SEVERITIES = ("info", "warning", "error")
@@ -43,7 +43,6 @@ class Finding:
     line: int | None = None
     column: int | None = None
     document: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def fixable(self) -> bool:

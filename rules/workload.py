@@ -166,6 +166,9 @@ class Workload:
     problems: list[Problem] = field(default_factory=list)
     lookup: Lookup = field(default=no_lookup, repr=False)
     pod_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What a live cluster observed, per container name (``oomguard audit`` only):
+    # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
+    observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from oomguard.rules.model import Path
+from oomguard.rules.runtimes.env import expand_references
 
 if TYPE_CHECKING:
     from oomguard.rules.workload import Container
@@ -89,8 +90,6 @@ def _expand_k8s(
         return env_words(known[name], references)
     for match in _K8S_WHOLE_REF.finditer(text):
         references.add(match.group(1))
-    from oomguard.rules.runtimes.env import expand_references
-
     defined = {n: v.value for n, v in known.items() if v.value is not None}
     expanded = expand_references(text, defined)
     return [Token(expanded, origin, path if expanded in text else None)]

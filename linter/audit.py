@@ -1,0 +1,273 @@
+"""``oomguard audit``: the same rules over a live cluster, plus its OOMKilled history.
+
+Workloads are listed through the kubernetes client with paged list calls (``limit`` +
+``continue``) per namespace, so a 403 or a timeout in one namespace is reported and the audit
+goes on. A pod owned by a controller is judged once, through its controller (a Deployment's
+pods through the Deployment, a CronJob's through the CronJob); pods whose controller is not a
+workload kind (an operator's custom resource) are judged once per controller. The pods'
+``OOMKilled`` terminations are attached to the object that is judged, for the
+``container-oomkilled`` rule. ConfigMaps and Secrets that heap flags refer to are read on
+demand and cached.
+
+The kubernetes client is imported here only, never on the ``oomguard lint`` start-up path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from oomguard.linter.run import LintResult
+from oomguard.rules.config import Config
+from oomguard.rules.container_oomkilled import terminations
+from oomguard.rules.engine import check_object
+from oomguard.rules.runtimes.env import source_data
+
+PAGE_SIZE = 250
+# (kind, API path of the namespaced collection), in the order they are listed.
+COLLECTIONS = (
+    ("Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"),
+    ("StatefulSet", "/apis/apps/v1/namespaces/{ns}/statefulsets"),
+    ("DaemonSet", "/apis/apps/v1/namespaces/{ns}/daemonsets"),
+    ("ReplicaSet", "/apis/apps/v1/namespaces/{ns}/replicasets"),
+    ("ReplicationController", "/api/v1/namespaces/{ns}/replicationcontrollers"),
+    ("CronJob", "/apis/batch/v1/namespaces/{ns}/cronjobs"),
+    ("Job", "/apis/batch/v1/namespaces/{ns}/jobs"),
+    ("Pod", "/api/v1/namespaces/{ns}/pods"),
+)
+SOURCE_PATHS = {
+    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
+    "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
+}
+
+
+class ApiError(Exception):
+    """An API call that failed: HTTP status (0 for a connection problem) and reason."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(f"{status} {reason}" if status else reason)
+        self.status = status
+
+
+class Cluster:
+    """GET requests against the API server, with the kubernetes client's auth and TLS."""
+
+    def __init__(self, api_client: Any, timeout: float = 10.0):
+        self.api_client = api_client
+        self.timeout = timeout
+
+    def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        method, url, headers, body, post = self.api_client.param_serialize(
+            "GET",
+            path,
+            query_params=query or [],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api_client.call_api(
+                method, url, headers, body, post, _request_timeout=self.timeout
+            )
+            data = response.read()
+        except ApiException as exc:
+            raise ApiError(exc.status or 0, exc.reason or "error") from None
+        except (HTTPError, OSError) as exc:
+            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+        if response.status >= 400:
+            raise ApiError(response.status, _reason(data, response.reason))
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ApiError(
+                response.status, "the API server answered with something not JSON"
+            ) from None
+
+    def list(self, path: str, kind: str) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, page by page, with ``kind`` filled in (list items
+        carry no kind of their own)."""
+        token = None
+        while True:
+            query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
+            if token:
+                query.append(("continue", token))
+            page = self.get(path, query)
+            for item in page.get("items") or ():
+                if isinstance(item, dict):
+                    item.setdefault("kind", kind)
+                    yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+
+def connect(kubeconfig: str | None, context: str | None, timeout: float) -> tuple[Cluster, str]:
+    """A Cluster from a kubeconfig (``--kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``) or,
+    inside a pod, the service account; and the namespace to audit by default."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    namespace = "default"
+    try:
+        config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        chosen = context or (active or {}).get("name")
+        for entry in config.list_kube_config_contexts(config_file=kubeconfig)[0]:
+            if entry.get("name") == chosen:
+                namespace = (entry.get("context") or {}).get("namespace") or namespace
+    except (ConfigException, OSError, TypeError) as exc:
+        if kubeconfig or context:
+            raise ApiError(0, f"kubeconfig: {exc}") from None
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+        except ConfigException:
+            raise ApiError(0, f"no kubeconfig and not in a cluster ({exc})") from None
+        namespace = _incluster_namespace() or namespace
+    return Cluster(client.ApiClient(configuration), timeout), namespace
+
+
+def _incluster_namespace() -> str | None:
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+@dataclass
+class AuditResult(LintResult):
+    namespaces: int = 0
+    api_errors: list[str] = field(default_factory=list)
+
+    @property
+    def scope(self) -> str:
+        return f"{self.namespaces} namespace{'' if self.namespaces == 1 else 's'}"
+
+    def read_counts(self) -> dict[str, int]:
+        return {"files": 0, "namespaces": self.namespaces}
+
+
+def audit(
+    cluster: Cluster,
+    namespaces: list[str] | None,
+    config: Config,
+    progress: Callable[[str], None] = lambda message: None,
+) -> AuditResult:
+    """Check every workload in ``namespaces`` (None: all namespaces)."""
+    result = AuditResult()
+    if namespaces is None:
+        try:
+            namespaces = sorted(
+                (item.get("metadata") or {}).get("name", "")
+                for item in cluster.list("/api/v1/namespaces", "Namespace")
+            )
+        except ApiError as exc:
+            result.api_errors.append(f"listing namespaces: {exc}")
+            return result
+    for index, namespace in enumerate(namespaces, start=1):
+        progress(f"[{index}/{len(namespaces)}] {namespace}")
+        try:
+            objects = {
+                kind: list(cluster.list(path.format(ns=namespace), kind))
+                for kind, path in COLLECTIONS
+            }
+        except ApiError as exc:
+            result.api_errors.append(f"namespace {namespace}: {exc}")
+            continue
+        result.namespaces += 1
+        lookup = _SourceCache(cluster, result.api_errors)
+        for obj, observed in judged_objects(objects):
+            evaluation = check_object(obj, config, lookup=lookup, observed=observed)
+            result.objects += evaluation.checked
+            result.crashes.extend(evaluation.crashes)
+            where = f"{namespace}/{obj['kind']}/{(obj.get('metadata') or {}).get('name')}"
+            result.findings.extend(f.located(file=where) for f in evaluation.findings)
+    return result
+
+
+def judged_objects(objects: dict[str, list[dict]]) -> Iterator[tuple[dict, dict]]:
+    """The objects to check in one namespace, each once, with the OOM kills of its pods."""
+    by_uid = {_uid(obj): obj for items in objects.values() for obj in items if _uid(obj)}
+
+    def top(obj: dict) -> dict:
+        """The outermost workload controlling ``obj`` (Pod → ReplicaSet → Deployment)."""
+        seen = set()
+        while True:
+            owner = _controller(obj)
+            if owner is None or owner not in by_uid or owner in seen:
+                return obj
+            seen.add(owner)
+            obj = by_uid[owner]
+
+    observed: dict[tuple, dict[str, list[dict]]] = {}
+    judged: dict[tuple, dict] = {}
+    for kind, items in objects.items():
+        for obj in items:
+            root = top(obj)
+            if kind == "Pod" and root is obj and _controller(obj):
+                # owned by something that is not a workload kind: one pod per controller
+                key: tuple = ("owner", _controller(obj))
+            else:
+                key = ("object", id(root))
+            judged.setdefault(key, root)
+            if kind == "Pod":
+                for container, records in terminations(obj).items():
+                    observed.setdefault(key, {}).setdefault(container, []).extend(records)
+    for key, obj in judged.items():
+        yield obj, observed.get(key, {})
+
+
+class _SourceCache:
+    """ConfigMap/Secret look-ups for env resolution, read once each."""
+
+    def __init__(self, cluster: Cluster, errors: list[str]):
+        self.cluster = cluster
+        self.errors = errors
+        self.cache: dict[tuple[str, str | None, str], dict[str, str] | None] = {}
+
+    def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
+        key = (kind, namespace, name)
+        if key not in self.cache:
+            try:
+                obj = self.cluster.get(SOURCE_PATHS[kind].format(ns=namespace, name=name))
+                obj.setdefault("kind", kind)
+                self.cache[key] = source_data(obj)
+            except ApiError as exc:
+                if exc.status not in (404,):
+                    self.errors.append(f"{kind} {namespace}/{name}: {exc}")
+                self.cache[key] = None
+        return self.cache[key]
+
+
+def _uid(obj: dict) -> str | None:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return metadata.get("uid")
+
+
+def _controller(obj: dict) -> str | None:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    for owner in metadata.get("ownerReferences") or ():
+        if isinstance(owner, dict) and owner.get("controller"):
+            return owner.get("uid")
+    return None
+
+
+def _reason(data: bytes, fallback: str | None) -> str:
+    try:
+        return json.loads(data).get("message") or fallback or "error"
+    except (ValueError, AttributeError):
+        return fallback or "error"
+
+
+def tty_progress(message: str) -> None:
+    """A one-line progress indicator on stderr (only when stderr is a terminal)."""
+    sys.stderr.write(f"\r\033[Koomguard audit {message}")
+    sys.stderr.flush()
