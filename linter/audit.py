@@ -9,16 +9,15 @@ workload kind (an operator's custom resource) are judged once per controller. Th
 ``container-oomkilled`` rule. ConfigMaps and Secrets that heap flags refer to are read on
 demand and cached.
 
-The kubernetes client is imported here only, never on the ``oomguard lint`` start-up path.
+The kubernetes client is imported (through :mod:`oomguard.kube`) only by this command, never
+on the ``oomguard lint`` start-up path.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from oomguard.linter.run import LintResult
 from oomguard.rules.config import Config
@@ -26,7 +25,8 @@ from oomguard.rules.container_oomkilled import terminations
 from oomguard.rules.engine import check_object
 from oomguard.rules.runtimes.env import source_data
 
-PAGE_SIZE = 250
+from oomguard.kube import ApiError, Cluster
+
 # (kind, API path of the namespaced collection), in the order they are listed.
 COLLECTIONS = (
     ("Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"),
@@ -42,104 +42,6 @@ SOURCE_PATHS = {
     "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
     "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
 }
-
-
-class ApiError(Exception):
-    """An API call that failed: HTTP status (0 for a connection problem) and reason."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(f"{status} {reason}" if status else reason)
-        self.status = status
-
-
-class Cluster:
-    """GET requests against the API server, with the kubernetes client's auth and TLS."""
-
-    def __init__(self, api_client: Any, timeout: float = 10.0):
-        self.api_client = api_client
-        self.timeout = timeout
-
-    def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        method, url, headers, body, post = self.api_client.param_serialize(
-            "GET",
-            path,
-            query_params=query or [],
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
-        try:
-            response = self.api_client.call_api(
-                method, url, headers, body, post, _request_timeout=self.timeout
-            )
-            data = response.read()
-        except ApiException as exc:
-            raise ApiError(exc.status or 0, exc.reason or "error") from None
-        except (HTTPError, OSError) as exc:
-            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
-        if response.status >= 400:
-            raise ApiError(response.status, _reason(data, response.reason))
-        try:
-            return json.loads(data)
-        except ValueError:
-            raise ApiError(
-                response.status, "the API server answered with something not JSON"
-            ) from None
-
-    def list(self, path: str, kind: str) -> Iterator[dict[str, Any]]:
-        """Every item of a collection, page by page, with ``kind`` filled in (list items
-        carry no kind of their own)."""
-        token = None
-        while True:
-            query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
-            if token:
-                query.append(("continue", token))
-            page = self.get(path, query)
-            for item in page.get("items") or ():
-                if isinstance(item, dict):
-                    item.setdefault("kind", kind)
-                    yield item
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return
-
-
-def connect(kubeconfig: str | None, context: str | None, timeout: float) -> tuple[Cluster, str]:
-    """A Cluster from a kubeconfig (``--kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``) or,
-    inside a pod, the service account; and the namespace to audit by default."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    configuration = client.Configuration()
-    namespace = "default"
-    try:
-        config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=configuration
-        )
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = context or (active or {}).get("name")
-        for entry in config.list_kube_config_contexts(config_file=kubeconfig)[0]:
-            if entry.get("name") == chosen:
-                namespace = (entry.get("context") or {}).get("namespace") or namespace
-    except (ConfigException, OSError, TypeError) as exc:
-        if kubeconfig or context:
-            raise ApiError(0, f"kubeconfig: {exc}") from None
-        try:
-            config.load_incluster_config(client_configuration=configuration)
-        except ConfigException:
-            raise ApiError(0, f"no kubeconfig and not in a cluster ({exc})") from None
-        namespace = _incluster_namespace() or namespace
-    return Cluster(client.ApiClient(configuration), timeout), namespace
-
-
-def _incluster_namespace() -> str | None:
-    try:
-        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
-            return handle.read().strip() or None
-    except OSError:
-        return None
 
 
 @dataclass
@@ -258,13 +160,6 @@ def _controller(obj: dict) -> str | None:
         if isinstance(owner, dict) and owner.get("controller"):
             return owner.get("uid")
     return None
-
-
-def _reason(data: bytes, fallback: str | None) -> str:
-    try:
-        return json.loads(data).get("message") or fallback or "error"
-    except (ValueError, AttributeError):
-        return fallback or "error"
 
 
 def tty_progress(message: str) -> None:

@@ -37,7 +37,9 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     """``oomguard audit``: the same rules and output over a live cluster."""
-    from oomguard.linter.audit import ApiError, audit, connect, tty_progress
+    from oomguard.linter.audit import audit, tty_progress
+
+    from oomguard.kube import ApiError, connect
 
     try:
         config = _config(args, enable=[], disable=[])

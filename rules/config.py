@@ -53,6 +53,10 @@ class Config:
     namespace_modes: dict[str, str] = field(default_factory=dict)
     honor_ignore_annotations: bool = True
     exclude: tuple[str, ...] = ()
+    lookup_namespace_labels: bool = False
+    lookup_configmaps: bool = False
+    lookup_budget_ms: int = 50
+    lookup_cache_seconds: int = 30
     source: str | None = None
 
 
@@ -73,6 +77,7 @@ def config_from_data(data: Any, source: str = "config") -> Config:
     thresholds = data.get("thresholds", {})
     defaults = data.get("defaults", {})
     fix = data.get("fix", {})
+    lookups = data.get("lookups", {})
     for key, value in defaults.items():
         _quantity(value, source, f"defaults.{key}")
     return Config(
@@ -105,6 +110,10 @@ def config_from_data(data: Any, source: str = "config") -> Config:
         namespace_modes=dict(data.get("namespace_modes", {})),
         honor_ignore_annotations=data.get("honor_ignore_annotations", True),
         exclude=tuple(data.get("exclude", ())),
+        lookup_namespace_labels=lookups.get("namespace_labels", False),
+        lookup_configmaps=lookups.get("configmaps", False),
+        lookup_budget_ms=lookups.get("budget_ms", 50),
+        lookup_cache_seconds=lookups.get("cache_seconds", 30),
         source=source,
     )
 
@@ -163,3 +172,11 @@ def _text(value: Any) -> str | None:
 
 def _reason(exc: BaseException) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def namespace_mode(config: Config, namespace: str | None, label: str | None = None) -> str:
+    """The webhook mode for a namespace: its ``oomguard.io/mode`` label (when namespace
+    look-ups are on and the label holds a valid mode), else ``namespace_modes``, else ``mode``."""
+    if label in MODES:
+        return label
+    return config.namespace_modes.get(namespace or "", config.mode)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,20 +47,43 @@ def status(code: int, reason: str, message: str) -> dict:
 
 class FakeApiServer:
     def __init__(
-        self, objects: list[dict], forbidden: set[str] = frozenset(), hang: set[str] = frozenset()
+        self,
+        objects: list[dict],
+        forbidden: set[str] = frozenset(),
+        hang: set[str] = frozenset(),
+        namespace_labels: dict | None = None,
     ):
         self.objects = objects
+        self.namespace_labels = namespace_labels or {}  # name -> labels
+        self.watch_events: queue.Queue = queue.Queue()  # events to stream; None ends a watch
         self.forbidden = forbidden  # path prefixes answered with 403
         self.hang = hang  # path prefixes that never answer in time
         self.requests: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args):  # keep test output clean
                 pass
 
             def do_GET(self):
                 server.requests.append(self.path)
+                authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}"
+                if "watch=true" in self.path and authorized:
+                    # a watch streams one JSON event per line in HTTP chunks, as the API does
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        while (event := server.watch_events.get()) is not None:
+                            line = json.dumps(event).encode() + b"\n"
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                            self.wfile.flush()
+                        self.wfile.write(b"0\r\n\r\n")
+                    self.close_connection = True
+                    return
                 code, body = server.answer(self.path, self.headers.get("Authorization"))
                 payload = json.dumps(body).encode()
                 self.send_response(code)
@@ -119,8 +143,20 @@ class FakeApiServer:
         if any(url.path.startswith(prefix) for prefix in self.forbidden):
             return 403, status(403, "Forbidden", f'forbidden: cannot list resource at "{url.path}"')
         if url.path == "/api/v1/namespaces":
-            namespaces = sorted({o["metadata"]["namespace"] for o in self.objects})
-            items = [{"metadata": {"name": ns, "uid": f"ns-{ns}"}} for ns in namespaces]
+            namespaces = sorted(
+                {o["metadata"]["namespace"] for o in self.objects} | set(self.namespace_labels)
+            )
+            items = [
+                {
+                    "metadata": {
+                        "name": ns,
+                        "uid": f"ns-{ns}",
+                        "resourceVersion": "100",
+                        "labels": self.namespace_labels.get(ns, {}),
+                    }
+                }
+                for ns in namespaces
+            ]
             return 200, self._page("NamespaceList", items, query)
         for kind, template in COLLECTION_PATHS.items():
             for obj in self.objects:

@@ -10,10 +10,12 @@ import json
 import pytest
 import yaml
 from fake_apiserver import FakeApiServer
-from oomguard.linter import audit as audit_module
-from oomguard.linter.audit import audit, connect
+from oomguard.linter.audit import audit
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
+
+from oomguard import kube
+from oomguard.kube import connect
 
 
 def _meta(name, ns, uid, owner=None):
@@ -201,7 +203,7 @@ def server():
 
 
 def _run(server, tmp_path, namespaces, monkeypatch, page_size=2):
-    monkeypatch.setattr(audit_module, "PAGE_SIZE", page_size)
+    monkeypatch.setattr(kube, "PAGE_SIZE", page_size)
     cluster, default = connect(server.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
     return audit(cluster, namespaces, DEFAULT_CONFIG), default
 

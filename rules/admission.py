@@ -1,0 +1,240 @@
+"""Admission policy: from an object's findings to an admission decision and a patch.
+
+This is the webhook's whole policy, kept here so that ``oomguard serve`` holds no rule logic
+(it parses AdmissionReviews, calls :func:`review` and serialises the answer):
+
+* **modes** — ``enforce`` denies on errors and shows warnings; ``warn`` never denies and shows
+  errors and warnings as warnings; ``audit`` allows silently (log and metrics only). The
+  namespace's entry in ``namespace_modes`` overrides ``mode``.
+* **UPDATE ratchet** — an UPDATE is denied only for errors the old object did not already
+  have (same rule, container and message), so metadata edits, finalizer removal and garbage
+  collection of objects created before oomguard (or in ``warn`` mode) keep working; the
+  existing errors are shown as warnings.
+* **warnings** follow the API server's limits: each at most :data:`WARNING_CHARS`
+  characters (cut on a word, ending in an ellipsis), all together under
+  :data:`WARNINGS_BYTES` bytes; the last one says how many were left out.
+* **rule crashes** (a bug in oomguard, never the user's fault) follow ``on_crash``:
+  ``allow`` (like ``failurePolicy: Ignore``, the default) or ``deny``.
+* **mutation** applies the fixes of rules listed in ``mutate:`` (see
+  :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode and never on a
+  Pod UPDATE (the API server forbids changing a running pod's containers).
+* ``info`` findings are never shown to the user; they are counted and logged only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from oomguard.rules.config import Config
+from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
+from oomguard.rules.fixes import materialize
+from oomguard.rules.model import Finding
+from oomguard.rules.workload import is_workload
+
+ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
+ALLOW, DENY = "allow", "deny"
+CHECKED_OPERATIONS = ("CREATE", "UPDATE")
+
+WARNING_CHARS = 120  # the API server's advice for one warning (longer ones may be cut at 256)
+WARNINGS_BYTES = 4000  # the API server drops warnings past 4096 bytes in total
+ELLIPSIS = "…"
+
+# Results, also the ``result`` label of the webhook's metrics.
+ALLOWED, WARNED, DENIED, PATCHED, SKIPPED = "allowed", "warned", "denied", "patched", "skipped"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the webhook answers for one object, and what it logs and counts about it."""
+
+    allowed: bool
+    result: str  # allowed | warned | denied | patched | skipped
+    mode: str
+    code: int | None = None  # status code of a denial
+    reason: str | None = None  # status reason of a denial
+    message: str | None = None  # status message of a denial
+    warnings: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()  # everything that fired (all severities)
+    crashes: tuple[str, ...] = ()
+    patch: tuple[dict[str, Any], ...] = ()  # RFC 6902 operations (``/mutate`` only)
+
+    @property
+    def rules(self) -> list[str]:
+        """Rule IDs that fired, each once, in catalogue order of first appearance."""
+        return list(dict.fromkeys(f.rule for f in self.findings))
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of an AdmissionRequest the policy needs."""
+
+    operation: str
+    obj: Any
+    old_obj: Any = None
+    namespace: str | None = None
+    on_crash: str = ALLOW
+
+
+def admission_mode(namespace: str | None, config: Config) -> str:
+    """The mode for a namespace: its ``namespace_modes`` entry, else ``mode``."""
+    if namespace and namespace in config.namespace_modes:
+        return config.namespace_modes[namespace]
+    return config.mode
+
+
+def is_checked(request: Request) -> bool:
+    """Only CREATE and UPDATE of Pods and workload controllers are judged."""
+    return request.operation in CHECKED_OPERATIONS and is_workload(request.obj)
+
+
+def validate(request: Request, config: Config) -> Decision:
+    """The validating webhook's decision for one AdmissionRequest."""
+    mode = admission_mode(request.namespace, config)
+    if not is_checked(request):
+        return Decision(allowed=True, result=SKIPPED, mode=mode)
+    evaluation = check_object(request.obj, config)
+    existing = _existing_errors(request, config)
+    return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
+
+
+def mutate(request: Request, config: Config) -> Decision:
+    """The mutating webhook's answer: always allowed, with the enabled fixes as a patch."""
+    mode = admission_mode(request.namespace, config)
+    if not is_checked(request) or not config.mutate:
+        return Decision(allowed=True, result=SKIPPED, mode=mode)
+    evaluation = check_object(request.obj, config)
+    findings = tuple(evaluation.findings)
+    crashes = tuple(evaluation.crashes)
+    if mode == AUDIT or (request.operation == "UPDATE" and request.obj.get("kind") == "Pod"):
+        return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)
+    patch = mutation_patch(request.obj, evaluation.findings, config)
+    result = PATCHED if patch else ALLOWED
+    return Decision(True, result, mode, findings=findings, crashes=crashes, patch=tuple(patch))
+
+
+def mutation_patch(obj: Any, findings: list[Finding], config: Config) -> list[dict[str, Any]]:
+    """One RFC 6902 patch from the fixes of the findings whose rule may mutate."""
+    intents = [op for f in findings if mutation_enabled(f.rule, config) for op in f.fix]
+    return materialize(obj, intents) if intents else []
+
+
+def decide(
+    evaluation: Evaluation,
+    mode: str,
+    *,
+    existing: frozenset[tuple[str, str | None, str]] = frozenset(),
+    on_crash: str = ALLOW,
+) -> Decision:
+    """Map findings to a decision under ``mode`` (see the module doc for the policy)."""
+    findings = tuple(evaluation.findings)
+    crashes = tuple(evaluation.crashes)
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    new_errors = [f for f in errors if _key(f) not in existing]
+    old_errors = [f for f in errors if _key(f) in existing]
+    crash_notes = [f"oomguard could not finish its checks ({crash})" for crash in crashes]
+
+    if mode == AUDIT:
+        return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)
+    if crashes and on_crash == DENY and mode == ENFORCE:
+        return Decision(
+            False,
+            DENIED,
+            mode,
+            code=500,
+            reason="InternalError",
+            message="oomguard: internal error, denied by its failure policy: " + "; ".join(crashes),
+            findings=findings,
+            crashes=crashes,
+        )
+    if mode == ENFORCE and new_errors:
+        shown = limit_warnings([*map(warning_text, [*old_errors, *warnings]), *crash_notes])
+        return Decision(
+            False,
+            DENIED,
+            mode,
+            code=403,
+            reason="Forbidden",
+            message=denial_message(new_errors),
+            warnings=tuple(shown),
+            findings=findings,
+            crashes=crashes,
+        )
+    shown = limit_warnings([*map(warning_text, [*errors, *warnings]), *crash_notes])
+    return Decision(
+        True,
+        WARNED if shown else ALLOWED,
+        mode,
+        warnings=tuple(shown),
+        findings=findings,
+        crashes=crashes,
+    )
+
+
+def denial_message(errors: list[Finding]) -> str:
+    """The status message of a denial: one line per error with rule, container and numbers."""
+    first = errors[0]
+    subject = f"{first.kind} {first.namespace + '/' if first.namespace else ''}{first.name}"
+    count = f"{len(errors)} memory error{'' if len(errors) == 1 else 's'}"
+    lines = [f"oomguard: {subject} has {count}:"]
+    for f in errors:
+        where = f" (container {f.container})" if f.container else ""
+        lines.append(f"- {f.rule}{where}: {f.message}")
+    return "\n".join(lines)
+
+
+def warning_text(finding: Finding) -> str:
+    return f"{finding.rule}: {finding.message}"
+
+
+def limit_warnings(
+    texts: list[str], *, each: int = WARNING_CHARS, total: int = WARNINGS_BYTES
+) -> list[str]:
+    """Warnings within the API server's limits; the last says how many did not fit."""
+    shortened = [shorten(_printable(text), each) for text in texts]
+    kept: list[str] = []
+    used = 0
+    for index, text in enumerate(shortened):
+        size = len(text.encode())
+        rest = len(shortened) - index - 1
+        # keep room for the "N more" note unless this is the last warning
+        reserve = len(_more_note(rest + 1).encode()) if rest else 0
+        if used + size + reserve > total:
+            kept.append(_more_note(len(shortened) - index))
+            return kept
+        kept.append(text)
+        used += size
+    return kept
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters on a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ELLIPSIS)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ELLIPSIS
+
+
+def _more_note(count: int) -> str:
+    plural = "" if count == 1 else "s"
+    return f"oomguard: {count} more warning{plural} not shown (run oomguard lint)"
+
+
+def _printable(text: str) -> str:
+    # the API server rejects warnings with control characters; messages quote user input
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _key(finding: Finding) -> tuple[str, str | None, str]:
+    return (finding.rule, finding.container, finding.message)
+
+
+def _existing_errors(request: Request, config: Config) -> frozenset[tuple[str, str | None, str]]:
+    if request.operation != "UPDATE" or not is_workload(request.old_obj):
+        return frozenset()
+    old = check_object(request.old_obj, config)
+    return frozenset(_key(f) for f in old.findings if f.severity == "error")

@@ -1,0 +1,195 @@
+"""Optional cluster look-ups for the webhook, kept off the admission hot path.
+
+* :class:`NamespaceModes`: namespace → ``oomguard.io/mode`` label, held in memory and fed by
+  a watch on namespaces (list, then watch from the list's resourceVersion; relist on 410 or
+  errors, with backoff), so a review never waits for the API server to learn a mode.
+* :class:`SourceCache`: ConfigMap/Secret reads for heap flags, cached for
+  ``lookups.cache_seconds``. A review may spend at most ``lookups.budget_ms`` on misses; past
+  that, or while the API server is failing, the flag stays unresolved
+  (``runtime-flag-unresolved``) and the fallback is counted.
+
+Both are off unless enabled in the config (``lookups:``); the chart grants the RBAC only then.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from oomguard.rules.runtimes.env import source_data
+
+from oomguard.kube import ApiError, Cluster
+
+MODE_LABEL = "oomguard.io/mode"
+SOURCE_PATHS = {
+    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
+    "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
+}
+# After an API failure, misses fall back at once for this long instead of waiting again.
+FAILURE_HOLD_SECONDS = 5.0
+
+
+class NamespaceModes:
+    """Namespace labels, kept current by a background watch."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        watch_seconds: int = 300,
+        on_error: Callable[[str], None] = lambda message: None,
+    ):
+        self.cluster = cluster
+        self.watch_seconds = watch_seconds
+        self.on_error = on_error
+        self.labels: dict[str, str] = {}
+        self.synced = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="oomguard-namespace-watch", daemon=True
+        )
+
+    def start(self) -> NamespaceModes:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def label(self, namespace: str | None) -> str | None:
+        """The namespace's ``oomguard.io/mode`` label, as last seen."""
+        return self.labels.get(namespace or "")
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                version = self._list()
+                backoff = 1.0
+                while not self._stop.is_set():
+                    version = self._watch(version)
+            except ApiError as exc:
+                if exc.status != 410:  # 410 Gone: the resourceVersion expired, relist now
+                    self.on_error(f"namespace watch: {exc}")
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+
+    def _list(self) -> str:
+        labels = {}
+        page_version = ""
+        token = None
+        while True:
+            query: list[tuple[str, Any]] = [("limit", 500)]
+            if token:
+                query.append(("continue", token))
+            page = self.cluster.get("/api/v1/namespaces", query)
+            for item in page.get("items") or ():
+                name, mode = _mode_of(item)
+                if name and mode:
+                    labels[name] = mode
+            metadata = page.get("metadata") or {}
+            page_version = metadata.get("resourceVersion", page_version)
+            token = metadata.get("continue")
+            if not token:
+                break
+        self.labels = labels
+        self.synced.set()
+        return page_version
+
+    def _watch(self, version: str) -> str:
+        for event in self.cluster.watch("/api/v1/namespaces", version, self.watch_seconds):
+            if self._stop.is_set():
+                break
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                raise ApiError(int(obj.get("code") or 0), str(obj.get("message") or "watch error"))
+            version = (obj.get("metadata") or {}).get("resourceVersion", version)
+            if kind == "BOOKMARK":
+                continue
+            name, mode = _mode_of(obj)
+            if not name:
+                continue
+            labels = dict(self.labels)  # replace, never mutate: readers need no lock
+            if kind == "DELETED" or not mode:
+                labels.pop(name, None)
+            else:
+                labels[name] = mode
+            self.labels = labels
+        return version
+
+
+class SourceCache:
+    """ConfigMap and Secret data for env resolution, with a TTL and a per-review budget."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        ttl_seconds: float = 30.0,
+        budget_ms: int = 50,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.cluster = cluster
+        self.ttl = ttl_seconds
+        self.budget = budget_ms / 1000
+        self.clock = clock
+        self.entries: dict[tuple[str, str | None, str], tuple[float, dict[str, str] | None]] = {}
+        self.failing_until = 0.0
+        self.lock = threading.Lock()
+
+    def for_review(self) -> ReviewLookup:
+        """A lookup for one review: its misses share one time budget."""
+        return ReviewLookup(self, self.clock() + self.budget)
+
+    def cached(self, key: tuple[str, str | None, str]) -> tuple[bool, dict[str, str] | None]:
+        with self.lock:
+            entry = self.entries.get(key)
+        if entry is not None and entry[0] > self.clock():
+            return True, entry[1]
+        return False, None
+
+    def fetch(self, key: tuple[str, str | None, str], timeout: float) -> dict[str, str] | None:
+        kind, namespace, name = key
+        try:
+            path = SOURCE_PATHS[kind].format(ns=namespace, name=name)
+            obj = self.cluster.get(path, timeout=timeout)
+            obj.setdefault("kind", kind)
+            data: dict[str, str] | None = source_data(obj)
+        except ApiError as exc:
+            if exc.status != 404:
+                self.failing_until = self.clock() + FAILURE_HOLD_SECONDS
+                raise
+            data = None
+        with self.lock:
+            self.entries[key] = (self.clock() + self.ttl, data)
+        return data
+
+
+class ReviewLookup:
+    """The :data:`~oomguard.rules.workload.Lookup` one review uses; records its fallbacks."""
+
+    def __init__(self, cache: SourceCache, deadline: float):
+        self.cache = cache
+        self.deadline = deadline
+        self.fallbacks: list[str] = []
+
+    def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
+        key = (kind, namespace, name)
+        hit, data = self.cache.cached(key)
+        if hit:
+            return data
+        remaining = self.deadline - self.cache.clock()
+        if remaining <= 0 or self.cache.clock() < self.cache.failing_until:
+            self.fallbacks.append(f"{kind} {namespace}/{name}: look-up budget spent or API failing")
+            return None
+        try:
+            return self.cache.fetch(key, remaining)
+        except ApiError as exc:
+            self.fallbacks.append(f"{kind} {namespace}/{name}: {exc}")
+            return None
+
+
+def _mode_of(namespace: dict) -> tuple[str | None, str | None]:
+    metadata = namespace.get("metadata") if isinstance(namespace.get("metadata"), dict) else {}
+    labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+    return metadata.get("name"), labels.get(MODE_LABEL)
