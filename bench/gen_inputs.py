@@ -106,9 +106,8 @@ def _runtime_container(rng: random.Random, name: str) -> dict:
         elif style == 2:
             env.append({"name": "JAVA_TOOL_OPTIONS", "value": f"-Xms256m -Xmx{heap}"})
         else:
-            env.append(
-                {"name": "JAVA_TOOL_OPTIONS", "value": f"-XX:MaxRAMPercentage={rng.randint(40, 99)}"}
-            )
+            percent = rng.randint(40, 99)
+            env.append({"name": "JAVA_TOOL_OPTIONS", "value": f"-XX:MaxRAMPercentage={percent}"})
     elif runtime == "go":
         container["image"] = rng.choice(("gcr.io/distroless/static", "golang:1.22", "app:1"))
         container["command"] = ["/server"]
@@ -126,7 +125,8 @@ def _runtime_container(rng: random.Random, name: str) -> dict:
     else:
         container["image"] = "mcr.microsoft.com/dotnet/aspnet:8.0"
         if rng.random() < 0.6:
-            env.append({"name": "DOTNET_GCHeapHardLimitPercent", "value": rng.choice(_DOTNET_PERCENTS)})
+            percent = rng.choice(_DOTNET_PERCENTS)
+            env.append({"name": "DOTNET_GCHeapHardLimitPercent", "value": percent})
         else:
             env.append({"name": "DOTNET_GCHeapHardLimit", "value": rng.choice(_DOTNET_LIMITS)})
     if rng.random() < 0.1:

@@ -30,7 +30,11 @@ def run_lint(args: argparse.Namespace) -> int:
     if args.fix or args.diff:
         from oomguard.linter.fix import apply_fixes
 
-        result = apply_fixes(result, config, args.paths, write=args.fix, diff=args.diff)
+        # the diff must not break a JSON or SARIF document on stdout
+        diff_out = sys.stderr if args.format in ("json", "sarif") else sys.stdout
+        result = apply_fixes(
+            result, config, args.paths, write=args.fix, diff=args.diff, out=diff_out
+        )
 
     return report(result, config, args)
 

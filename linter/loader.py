@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from oomguard.rules.workload import POD_SPEC_PATHS, SOURCE_KINDS
 from yaml import events as ev
+from yaml._yaml import CParser
 
 MAX_DEPTH = 100  # Kubernetes objects nest ~20 deep; deeper input is hostile or broken
 MAX_NODES = 2_000_000  # values per document, aliases counted at their expanded size
@@ -165,9 +166,15 @@ def _interesting(kind: str) -> bool:
 
 
 def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> list[Document]:
-    """Plain data and positions for every document in ``text`` (see module doc)."""
+    """Plain data and positions for every document in ``text`` (see module doc).
+
+    This loop runs once per YAML event, so it is written for speed: events come straight
+    from libyaml's parser (no generator in between), scalars are placed inline, and plain
+    scalars are resolved through a bounded cache, since manifests repeat keys and values.
+    """
     documents: list[Document] = []
-    stack: list[list[Any]] = []  # [container, pending key, merges, anchor, start count]
+    # frames: [container, pending key, merges, anchor, start count, the container's marks]
+    stack: list[list[Any]] = []
     anchors: dict[str, tuple[Any, int]] = {}
     open_anchors: set[str] = set()
     positions: dict[int, Any] = {}
@@ -175,66 +182,56 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
     count = 0
     root: Any = None
     root_mark = (line_offset, 0)
-
-    def place(value: Any, mark: Any) -> None:
-        nonlocal root, root_mark
-        where = (mark.line + line_offset, mark.column)
-        if not stack:
-            root, root_mark = value, where
-            return
-        frame = stack[-1]
-        container = frame[0]
-        if type(container) is list:
-            container.append(value)
-            positions[id(container)].append(where)
-            return
-        key = frame[1]
-        if key is _NO_KEY:
-            if isinstance(value, dict | list):
-                raise LoadError("a mapping or list used as a mapping key", *where)
-            frame[1] = value if _hashable(value) else str(value)
-            return
-        frame[1] = _NO_KEY
-        if key == "<<" and isinstance(value, dict | list):
-            frame[2].append(value)
-            return
-        if key in container:
-            problems.append(LoadError(f"duplicate key {key!r} in a mapping", *where))
-        container[key] = value
-        positions[id(container)][key] = where
+    plain = _PLAIN_SCALARS
+    no_key = _NO_KEY
+    get_event = CParser(text).get_event
 
     try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        while (event := get_event()) is not None:
             cls = event.__class__
             count += 1
             if count > MAX_NODES:
                 raise LoadError(
                     f"document has more than {MAX_NODES:,} values", *_mark(event, line_offset)
                 )
-            if cls is ev.ScalarEvent:
-                value = _scalar(event)
-                place(value, event.start_mark)
+            if cls is _SCALAR:
+                if event.tag is None and event.implicit[0]:
+                    raw = event.value
+                    value = plain.get(raw, _MISSING)
+                    if value is _MISSING:
+                        value = _scalar(event)
+                        if len(raw) <= _PLAIN_CACHE_TEXT and len(plain) < _PLAIN_CACHE_SIZE:
+                            plain[raw] = value
+                else:
+                    value = _scalar(event)
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
-            elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
+            elif cls is _MAPPING_START or cls is _SEQUENCE_START:
                 if len(stack) >= MAX_DEPTH:
                     raise LoadError(
                         f"nested deeper than {MAX_DEPTH} levels", *_mark(event, line_offset)
                     )
-                new: Any = {} if cls is ev.MappingStartEvent else []
-                positions[id(new)] = {} if cls is ev.MappingStartEvent else []
-                place(new, event.start_mark)
-                stack.append([new, _NO_KEY, [], event.anchor, count])
+                new: Any
+                marks: Any
+                new, marks = ({}, {}) if cls is _MAPPING_START else ([], [])
+                positions[id(new)] = marks
+                if stack:
+                    _place(stack[-1], new, _mark(event, line_offset), problems)
+                else:
+                    root, root_mark = new, _mark(event, line_offset)
+                stack.append([new, no_key, [], event.anchor, count, marks])
                 if event.anchor:
                     open_anchors.add(event.anchor)
-            elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
-                container, _, merges, anchor, started = stack.pop()
+                continue
+            elif cls is _MAPPING_END or cls is _SEQUENCE_END:
+                container, _, merges, anchor, started, _ = stack.pop()
                 for merged in merges:
                     _merge(container, merged, positions)
                 if anchor:
                     open_anchors.discard(anchor)
                     anchors[anchor] = (container, count - started + 1)
-            elif cls is ev.AliasEvent:
+                continue
+            elif cls is _ALIAS:
                 if event.anchor in open_anchors:
                     raise LoadError(f"recursive alias *{event.anchor}", *_mark(event, line_offset))
                 if event.anchor not in anchors:
@@ -246,12 +243,28 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
                         f"aliases expand to more than {MAX_NODES:,} values (an alias bomb?)",
                         *_mark(event, line_offset),
                     )
-                place(value, event.start_mark)
-            elif cls is ev.DocumentEndEvent:
+            elif cls is _DOCUMENT_END:
                 documents.append(
                     Document(first_index + len(documents), root, positions, root_mark, problems)
                 )
                 root, positions, problems, anchors, count = None, {}, [], {}, 0
+                continue
+            else:
+                continue
+            # a scalar or an alias value: place it (the common case, inlined)
+            mark = event.start_mark
+            if not stack:
+                root, root_mark = value, (mark.line + line_offset, mark.column)
+                continue
+            frame = stack[-1]
+            container = frame[0]
+            if type(container) is list:
+                container.append(value)
+                frame[5].append((mark.line + line_offset, mark.column))
+            elif frame[1] is no_key and type(value) is str:
+                frame[1] = value
+            else:
+                _place(frame, value, (mark.line + line_offset, mark.column), problems)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
@@ -263,11 +276,44 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
     return documents
 
 
+def _place(frame: list[Any], value: Any, where: tuple[int, int], problems: list) -> None:
+    """Put a value into the open container of ``frame``, as its next key or value."""
+    container = frame[0]
+    if type(container) is list:
+        container.append(value)
+        frame[5].append(where)
+        return
+    key = frame[1]
+    if key is _NO_KEY:
+        if isinstance(value, dict | list):
+            raise LoadError("a mapping or list used as a mapping key", *where)
+        frame[1] = value if _hashable(value) else str(value)
+        return
+    frame[1] = _NO_KEY
+    if key == "<<" and isinstance(value, dict | list):
+        frame[2].append(value)
+        return
+    if key in container:
+        problems.append(LoadError(f"duplicate key {key!r} in a mapping", *where))
+    container[key] = value
+    frame[5][key] = where
+
+
 class _NoKey:
     __slots__ = ()
 
 
 _NO_KEY = _NoKey()
+_MISSING = object()
+_SCALAR, _ALIAS = ev.ScalarEvent, ev.AliasEvent
+_MAPPING_START, _MAPPING_END = ev.MappingStartEvent, ev.MappingEndEvent
+_SEQUENCE_START, _SEQUENCE_END = ev.SequenceStartEvent, ev.SequenceEndEvent
+_DOCUMENT_END = ev.DocumentEndEvent
+# Plain scalar text -> resolved value (str, int, float, bool or None: all immutable). Bounded
+# so that hostile input with millions of distinct scalars cannot grow it without limit.
+_PLAIN_SCALARS: dict[str, Any] = {}
+_PLAIN_CACHE_SIZE = 50_000
+_PLAIN_CACHE_TEXT = 64
 
 
 def _scalar(event: ev.ScalarEvent) -> Any:

@@ -92,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--config", metavar="FILE")
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker (default: 4)")
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=6 * 1024 * 1024,
+        metavar="N",
+        help="larger AdmissionReview bodies get HTTP 413 (default: 6 MiB)",
+    )
+    serve.add_argument(
+        "--on-rule-error",
+        choices=("allow", "deny"),
+        default="allow",
+        help="decision when a rule fails internally (default: allow, like failurePolicy Ignore)",
+    )
     return parser
 
 

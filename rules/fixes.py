@@ -130,7 +130,7 @@ def _strict(work: Any, op: PatchOp) -> list[dict[str, Any]]:
             except (KeyError, IndexError, TypeError):
                 nested: Any = value
                 for part in reversed(path[depth + 1 :]):
-                    nested = {part: nested}
+                    nested = [nested] if part == "-" else {part: nested}  # "-": a new list
                 container = value_at(work, path[:depth])
                 if not isinstance(container, dict):
                     return []

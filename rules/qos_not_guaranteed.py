@@ -49,6 +49,7 @@ from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_value
 from oomguard.rules.model import Problem
 from oomguard.rules.qos import QOS_RESOURCES, guaranteed_gaps, pod_qos
+from oomguard.rules.quantity import QuantityError, parse_quantity
 from oomguard.rules.workload import Workload
 
 ID = "qos-not-guaranteed"
@@ -77,6 +78,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             for resource in QOS_RESOURCES
             if resource in limits
             and container.resources.get("requests", {}).get(resource) != limits[resource]
+            and _copyable(resource, limits[resource], container)
         )
         yield Problem(
             f"the pod is Burstable, not Guaranteed: {container.label} has {', '.join(gaps)}",
@@ -84,3 +86,14 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             container.name,
             fix,
         )
+
+
+def _copyable(resource: str, value: object, container) -> bool:
+    """Only a valid limit is copied: copying `1GB` or `512m` would add a second error."""
+    if resource == "memory":
+        return container.limit is not None and container.limit.usable is not None
+    try:
+        parse_quantity(value)
+    except QuantityError:
+        return False
+    return True

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 from oomguard.rules.text import type_name
 
@@ -54,6 +55,11 @@ def parse_quantity(value: object) -> Fraction:
         return Fraction(repr(value))
     if not isinstance(value, str):
         raise QuantityError(f"a quantity must be a string or a number, not {type_name(value)}")
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)  # manifests repeat the same few quantities; Fractions are immutable
+def _parse_text(value: str) -> Fraction:
     if len(value) > _MAX_TEXT:
         raise QuantityError(f"{value[:20]}… is too long to be a quantity")
     match = _QUANTITY.fullmatch(value)

@@ -1,0 +1,349 @@
+"""Load test of ``oomguard serve``: TLS, keep-alive, real AdmissionReviews, fixed rates.
+
+Starts ``oomguard serve`` (a dev certificate from trustme, its log to a file) unless ``--url``
+points at a running one, then drives it from separate client processes, one keep-alive
+connection each. Fixed-rate runs schedule every request in advance and measure latency from
+the *scheduled* send time, so a slow answer that delays the next request is counted against
+the server (no coordinated omission). The saturation run sends back to back on
+``--connections`` connections and reports what the server sustains.
+
+    python bench/webhook_load.py                       # 100, 500, 1000/s for 60 s + saturation
+    python bench/webhook_load.py --rates 500 --duration 10 --saturation 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def deployment_review(uid: str) -> bytes:
+    """A 3-container Deployment (JVM app, Go sidecar, log shipper) as the API server sends it;
+    it passes, with one headroom warning."""
+
+    def container(name, image, memory, env):
+        return {
+            "name": name,
+            "image": image,
+            "env": [{"name": k, "value": v} for k, v in env.items()],
+            "resources": {
+                "requests": {"cpu": "250m", "memory": memory},
+                "limits": {"cpu": "1", "memory": memory},
+            },
+        }
+
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "checkout", "namespace": "shop", "labels": {"app": "checkout"}},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "checkout"}},
+            "template": {
+                "metadata": {"labels": {"app": "checkout"}},
+                "spec": {
+                    "containers": [
+                        container(
+                            "checkout",
+                            "example.com/shop/checkout:3.2.0",
+                            "2Gi",
+                            {"JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=80 -XX:+UseG1GC"},
+                        ),
+                        container(
+                            "proxy", "example.com/mesh/proxy:1.9", "256Mi", {"GOMEMLIMIT": "200MiB"}
+                        ),
+                        container("log-shipper", "fluent/fluent-bit:3.1", "128Mi", {}),
+                    ]
+                },
+            },
+        },
+    }
+    gvk = {"group": "apps", "version": "v1", "kind": "Deployment"}
+    gvr = {"group": "apps", "version": "v1", "resource": "deployments"}
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": gvk,
+            "resource": gvr,
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "name": "checkout",
+            "namespace": "shop",
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:ci:deployer", "groups": ["ci"]},
+            "object": obj,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        },
+    }
+    return json.dumps(review).encode()
+
+
+# --- client side (runs in separate processes) --------------------------------------------------
+
+
+def _connect(host: str, port: int, ca: str) -> http.client.HTTPSConnection:
+    context = ssl.create_default_context(cafile=ca)
+    conn = http.client.HTTPSConnection(host, port, context=context, timeout=10)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+_TEMPLATE = deployment_review(_PLACEHOLDER).split(_PLACEHOLDER.encode())
+
+
+def _one(conn: http.client.HTTPSConnection, path: str) -> bool:
+    uid = str(uuid.uuid4())
+    body = uid.encode().join(_TEMPLATE)  # the same review, a fresh uid, no per-request dumps
+    conn.request("POST", path, body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    return response.status == 200 and f'"uid":"{uid}"'.encode() in data
+
+
+def client(job: dict) -> dict:
+    """One connection: fixed-rate (``interval`` > 0) or back to back until ``end``."""
+    # The load generator shares the 2 CPUs with the server: at the lowest priority it takes
+    # the CPU only when the server does not need it, as a separate machine would.
+    os.nice(job["nice"])
+    conn = _connect(job["host"], job["port"], job["ca"])
+    for _ in range(20):  # warm the connection and the server's code paths
+        _one(conn, job["path"])
+    latencies, errors = [], 0
+    start, end, interval = job["start"], job["end"], job["interval"]
+    scheduled = start + job["offset"]
+    while True:
+        now = time.monotonic()
+        if interval:
+            if scheduled >= end:
+                break
+            if scheduled > now:
+                time.sleep(scheduled - now)
+            began = scheduled
+            scheduled += interval
+        else:
+            if now >= end:
+                break
+            began = now if now >= start else None
+            if began is None:
+                time.sleep(start - now)
+                continue
+        try:
+            ok = _one(conn, job["path"])
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+            conn = _connect(job["host"], job["port"], job["ca"])
+        latencies.append(time.monotonic() - began)
+        errors += not ok
+    conn.close()
+    return {"latencies": latencies, "errors": errors}
+
+
+def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict:
+    """``rate`` reviews/s spread over ``connections`` processes (0 = back to back)."""
+    start = time.monotonic() + 2.0  # time to fork and warm up
+    end = start + duration
+    interval = connections / rate if rate else 0.0
+    jobs = [
+        {
+            "host": host,
+            "port": port,
+            "ca": ca,
+            "path": path,
+            "start": start,
+            "end": end,
+            "interval": interval,
+            "offset": index / rate if rate else 0.0,
+            "nice": nice,
+        }
+        for index in range(connections)
+    ]
+    with ProcessPoolExecutor(connections) as pool:
+        results = list(pool.map(client, jobs))
+    latencies = sorted(x for r in results for x in r["latencies"])
+    errors = sum(r["errors"] for r in results)
+    return summarise(latencies, errors, duration, rate)
+
+
+def summarise(latencies: list[float], errors: int, duration: float, rate: float) -> dict:
+    def pct(p: float) -> float:
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+
+    return {
+        "target_rate": rate or "max",
+        "requests": len(latencies),
+        "achieved_rate": round(len(latencies) / duration, 1),
+        "errors": errors,
+        "p50_ms": round(pct(50), 2),
+        "p90_ms": round(pct(90), 2),
+        "p99_ms": round(pct(99), 2),
+        "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
+    }
+
+
+# --- server side -------------------------------------------------------------------------------
+
+
+def server_pids(pid: int) -> list[int]:
+    """The master and its workers."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *map(int, children)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by the server's processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in server_pids(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of the server: the master and its workers."""
+    total = 0
+    for each in server_pids(pid):
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def start_server(folder: Path, workers: int, threads: int) -> tuple[subprocess.Popen, int, str]:
+    import trustme
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key, ca_file = folder / "tls.crt", folder / "tls.key", folder / "ca.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (folder / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oomguard", "serve", "--cert", str(cert), "--key", str(key)]
+        + ["--host", "127.0.0.1", "--port", str(port)]
+        + ["--workers", str(workers), "--threads", str(threads)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    context = ssl.create_default_context(cafile=str(ca_file))
+    for _ in range(200):
+        try:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=1)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return process, port, str(ca_file)
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"server did not start; see {folder / 'serve.log'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="100,500,1000", help="reviews/s, comma-separated")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
+    parser.add_argument("--connections", type=int, default=8, help="client processes")
+    parser.add_argument("--saturation", type=float, default=30.0, help="seconds (0: skip)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--endpoint", choices=("validate", "mutate"), default="validate")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="oomguard-bench-"))
+    process, port, ca = start_server(folder, args.workers, args.threads)
+    path = f"/{args.endpoint}"
+    results = []
+    try:
+        rss_before = rss_mib(process.pid)
+        runs = [(float(r), args.duration) for r in args.rates.split(",") if r]
+        if args.saturation:
+            runs.append((0.0, args.saturation))
+        for rate, duration in runs:
+            cpu_before = cpu_seconds(process.pid)
+            result = run_load("127.0.0.1", port, ca, path, rate, duration, args.connections)
+            cpu_used = cpu_seconds(process.pid) - cpu_before  # includes the warm-up requests
+            warmup = 20 * args.connections
+            result["server_cpu_ms_per_review"] = round(
+                cpu_used * 1000 / (result["requests"] + warmup), 3
+            )
+            result["rss_mib_after"] = rss_mib(process.pid)
+            results.append(result)
+            print(json.dumps(result), file=sys.stderr, flush=True)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    summary = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpus": os.cpu_count(),
+        "server": {"workers": args.workers, "threads": args.threads, "endpoint": path},
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "rss_mib_before": rss_before,
+        "runs": results,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(
+        f"{summary['date']}, {summary['cpus']} CPUs, server {summary['server']}, "
+        f"{args.connections} keep-alive TLS connections, RSS before {rss_before} MiB"
+    )
+    columns = [
+        ("rate/s", "target_rate"),
+        ("requests", "requests"),
+        ("achieved/s", "achieved_rate"),
+        ("errors", "errors"),
+        ("p50 ms", "p50_ms"),
+        ("p90 ms", "p90_ms"),
+        ("p99 ms", "p99_ms"),
+        ("max ms", "max_ms"),
+        ("server CPU ms/review", "server_cpu_ms_per_review"),
+        ("RSS after MiB", "rss_mib_after"),
+    ]
+    print("| " + " | ".join(title for title, _ in columns) + " |")
+    print("|" + "---|" * len(columns))
+    for r in results:
+        print("| " + " | ".join(str(r[key]) for _, key in columns) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

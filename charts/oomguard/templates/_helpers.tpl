@@ -1,0 +1,121 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "oomguard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: the release name, prefixed with the chart name unless it already contains it. */}}
+{{- define "oomguard.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "oomguard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "oomguard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "oomguard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "oomguard.labels" -}}
+helm.sh/chart: {{ include "oomguard.chart" . }}
+{{ include "oomguard.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: admission-webhook
+app.kubernetes.io/part-of: oomguard
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "oomguard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "oomguard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "oomguard.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the server talks to the Kubernetes API (any look-up enabled), else "". */}}
+{{- define "oomguard.lookupsEnabled" -}}
+{{- if or .Values.lookups.namespaceLabels .Values.lookups.configMaps }}true{{ end }}
+{{- end }}
+
+{{/* The Secret holding tls.crt / tls.key (and ca.crt unless brought by the user). */}}
+{{- define "oomguard.tlsSecretName" -}}
+{{- if eq .Values.tls.source "existingSecret" }}
+{{- .Values.tls.existingSecret.name }}
+{{- else }}
+{{- printf "%s-tls" (include "oomguard.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The Service's in-cluster DNS names: the serving certificate's SANs. */}}
+{{- define "oomguard.dnsNames" -}}
+{{- $svc := include "oomguard.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
+{{- end }}
+
+{{/* The oomguard config file, from .Values.config plus the look-up switches. */}}
+{{- define "oomguard.configFile" -}}
+{{- $cfg := deepCopy .Values.config }}
+{{- $lookups := dict "namespace_labels" .Values.lookups.namespaceLabels "configmaps" .Values.lookups.configMaps "budget_ms" (int .Values.lookups.budgetMs) "cache_seconds" (int .Values.lookups.cacheSeconds) }}
+{{- $_ := set $cfg "lookups" $lookups }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/* namespaceSelector and objectSelector shared by both webhooks. */}}
+{{- define "oomguard.webhookSelectors" -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- range (append .Values.webhooks.excludeNamespaces .Release.Namespace | uniq) }}
+        - {{ . | quote }}
+        {{- end }}
+    - key: {{ .Values.webhooks.optOutLabel | quote }}
+      operator: NotIn
+      values: ["true"]
+objectSelector:
+  matchExpressions:
+    - key: {{ .Values.webhooks.optOutLabel | quote }}
+      operator: NotIn
+      values: ["true"]
+{{- end }}
+
+{{/* Admission rules: Pods and every workload controller with a pod template. */}}
+{{- define "oomguard.webhookRules" -}}
+rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE", "UPDATE"]
+    resources: ["pods", "replicationcontrollers", "podtemplates"]
+    scope: Namespaced
+  - apiGroups: ["apps"]
+    apiVersions: ["v1"]
+    operations: ["CREATE", "UPDATE"]
+    resources: ["deployments", "statefulsets", "daemonsets", "replicasets"]
+    scope: Namespaced
+  - apiGroups: ["batch"]
+    apiVersions: ["v1"]
+    operations: ["CREATE", "UPDATE"]
+    resources: ["jobs", "cronjobs"]
+    scope: Namespaced
+{{- end }}

@@ -1,0 +1,841 @@
+"""charts/oomguard: linted and rendered by real Helm (helm-sdkpy, see tests/helm_support.py)
+under every documented value set, schema-checked, and run through oomguard's own linter.
+
+Needs .venv-helm (scripts/helm-venv.sh); without it every Helm test fails, none is skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from helm_support import (
+    CHART,
+    HELM_PYTHON,
+    NAMESPACE,
+    REPO,
+    HelmResult,
+    default_values,
+    helm,
+    merge_values,
+    require_helm,
+)
+
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+CONFIG_SCHEMA = json.loads((REPO / "rules" / "config.schema.json").read_text())
+FULLNAME = "oomguard"
+CA_BUNDLE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+CA_BUNDLE = CA_BUNDLE.decode()
+
+WEBHOOK_RESOURCES = {
+    ("", "pods"),
+    ("", "replicationcontrollers"),
+    ("", "podtemplates"),
+    ("apps", "deployments"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("apps", "replicasets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+}
+
+# Every documented value set (README "Value sets"): name -> overrides.
+VALUE_SETS = {
+    "defaults": {},
+    "cert-manager": {"tls": {"source": "certManager"}},
+    "cert-manager-cluster-issuer": {
+        "tls": {
+            "source": "certManager",
+            "certManager": {"issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}},
+        }
+    },
+    "existing-secret": {
+        "tls": {
+            "source": "existingSecret",
+            "existingSecret": {"name": "my-webhook-tls", "caBundle": CA_BUNDLE},
+        }
+    },
+    "validating-off": {"webhooks": {"validating": {"enabled": False}}},
+    "mutating-off": {"webhooks": {"mutating": {"enabled": False}}},
+    "webhooks-off": {
+        "webhooks": {"validating": {"enabled": False}, "mutating": {"enabled": False}}
+    },
+    "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "lookups": {"lookups": {"namespaceLabels": True, "configMaps": True}},
+    "enforce-fail-closed": {
+        "config": {"mode": "enforce", "mutate": ["jvm-heap-exceeds-limit"]},
+        "webhooks": {
+            "validating": {"failurePolicy": "Fail"},
+            "mutating": {"failurePolicy": "Fail", "reinvocationPolicy": "IfNeeded"},
+        },
+    },
+    "minimal": {
+        "networkPolicy": {"enabled": False},
+        "podDisruptionBudget": {"enabled": False},
+        "serviceAccount": {"create": False, "name": "existing-sa"},
+        "replicaCount": 1,
+    },
+    "pinned-digest": {"image": {"digest": "sha256:" + "ab" * 32}},
+}
+
+
+@pytest.fixture(scope="module")
+def render(tmp_path_factory):
+    """Render a value set once per module: render(name_or_overrides) -> HelmResult."""
+    cache: dict[str, HelmResult] = {}
+
+    def _render(key: str | dict, **kwargs) -> HelmResult:
+        overrides = VALUE_SETS[key] if isinstance(key, str) else key
+        cache_key = json.dumps([overrides, kwargs], sort_keys=True)
+        if cache_key not in cache:
+            cache[cache_key] = helm(tmp_path_factory.mktemp("chart"), overrides, **kwargs)
+        return cache[cache_key]
+
+    return _render
+
+
+def _container(result: HelmResult) -> dict:
+    deployment = result.one("Deployment", FULLNAME)
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _config(result: HelmResult) -> dict:
+    return yaml.safe_load(result.one("ConfigMap", FULLNAME)["data"]["oomguard.yaml"])
+
+
+# --- Helm environment -------------------------------------------------------------------
+
+
+def test_helm_venv_is_installed():
+    require_helm()  # fails (never skips) with the command that creates .venv-helm
+
+
+def test_helm_version_is_helm_4_library():
+    require_helm()
+
+    out = subprocess.run(
+        [str(HELM_PYTHON), "-c", "import helm_sdkpy; print(helm_sdkpy.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out == "0.1.32"
+
+
+# --- values.yaml / values.schema.json ---------------------------------------------------
+
+
+def test_schema_is_valid_draft7():
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+    assert SCHEMA["additionalProperties"] is False
+
+
+def test_values_yaml_is_valid_against_schema():
+    jsonschema.Draft7Validator(SCHEMA).validate(default_values())
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_value_sets_are_valid_against_schema(name):
+    jsonschema.Draft7Validator(SCHEMA).validate(merge_values(default_values(), VALUE_SETS[name]))
+
+
+def _leaf_paths(values: dict, prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            paths.extend(_leaf_paths(value, path + "."))
+        else:
+            paths.append(path)
+    return paths
+
+
+def _schema_at(path: str) -> dict:
+    node = SCHEMA
+    for part in path.split("."):
+        while "$ref" in node:
+            node = SCHEMA["definitions"][node["$ref"].rsplit("/", 1)[1]]
+        assert part in node.get("properties", {}), f"values.schema.json has no {path}"
+        node = node["properties"][part]
+    return node
+
+
+def test_schema_describes_every_value():
+    paths = _leaf_paths(default_values())
+    assert len(paths) > 60
+    for path in paths:
+        assert _schema_at(path), path
+    # Every object value with fixed keys is closed: a typo is an error, not ignored.
+    for path in (
+        "image",
+        "config",
+        "lookups",
+        "server",
+        "webhooks",
+        "webhooks.validating",
+        "webhooks.mutating",
+        "tls",
+        "tls.certManager",
+        "tls.existingSecret",
+        "service",
+        "resources",
+        "probes",
+        "networkPolicy",
+        "serviceMonitor",
+    ):
+        assert _schema_at(path)["additionalProperties"] is False, path
+
+
+def test_schema_config_matches_the_oomguard_config_schema():
+    config = _schema_at("config")
+    assert SCHEMA["definitions"]["rule"]["enum"] == CONFIG_SCHEMA["$defs"]["rule"]["enum"]
+    assert SCHEMA["definitions"]["mode"]["enum"] == CONFIG_SCHEMA["$defs"]["mode"]["enum"]
+    # Look-ups are chart values (they drive RBAC); everything else maps 1:1.
+    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups"}
+    for key in ("thresholds", "defaults", "fix"):
+        assert set(config["properties"][key]["properties"]) == set(
+            CONFIG_SCHEMA["properties"][key]["properties"]
+        ), key
+
+
+def test_readme_values_table_lists_every_value():
+    readme = (CHART / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z0-9_.]+)` \|", readme, re.M))
+    missing = [p for p in _leaf_paths(default_values()) if p not in documented]
+    assert not missing, f"README values table lacks {missing}"
+
+
+def test_readme_has_install_upgrade_uninstall_and_rollout():
+    readme = (CHART / "README.md").read_text()
+    for needle in (
+        "helm install oomguard ./charts/oomguard --namespace oomguard-system --create-namespace",
+        "helm upgrade oomguard ./charts/oomguard",
+        "helm uninstall oomguard --namespace oomguard-system",
+        "--set config.mode=audit",
+        "--set config.mode=warn",
+        "--set config.mode=enforce",
+        "oomguard.io/ignore=true",
+    ):
+        assert needle in readme, needle
+
+
+def test_values_comment_explains_when_to_choose_fail():
+    text = (CHART / "values.yaml").read_text()
+    block = text[text.index("validating:") : text.index("failurePolicy: Ignore")]
+    assert "Choose Fail only once you run in enforce mode" in block
+    assert "fail open" in block and "fail closed" in block
+
+
+# --- Helm lint under every value set ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_is_clean(render, name):
+    result = render(name)
+    assert result.problems == [], result.stderr
+    assert result.fails == []
+    assert result.returncode == 0
+    kinds = {doc["kind"] for doc in result.documents()}
+    assert {"Deployment", "Service", "ConfigMap"} <= kinds
+
+
+BAD_VALUES = {
+    "unknown-top-level-key": {"replicas": 3},
+    "failure-policy": {"webhooks": {"validating": {"failurePolicy": "Sometimes"}}},
+    "timeout-over-30s": {"webhooks": {"mutating": {"timeoutSeconds": 31}}},
+    "tls-source": {"tls": {"source": "vault"}},
+    "existing-secret-without-ca": {
+        "tls": {"source": "existingSecret", "existingSecret": {"name": "x"}}
+    },
+    "issuer-ref-without-name": {
+        "tls": {"source": "certManager", "certManager": {"issuerRef": {"kind": "ClusterIssuer"}}}
+    },
+    "config-mode": {"config": {"mode": "block"}},
+    "config-unknown-rule": {"config": {"mutate": ["not-a-rule"]}},
+    "config-unknown-key": {"config": {"severity": "error"}},
+    "millibyte-memory-limit": {"resources": {"limits": {"memory": "512m"}}},
+    "memory-limit-removed": {"resources": {"limits": {"memory": None}}},
+    "latest-tag": {"image": {"tag": "latest"}},
+    "privileged-port": {"server": {"port": 443}},
+    "zero-replicas": {"replicaCount": 0},
+    "kube-system-not-excluded": {"webhooks": {"excludeNamespaces": ["default"]}},
+    "lookup-budget": {"lookups": {"budgetMs": 0}},
+    "string-boolean": {"webhooks": {"mutating": {"enabled": "yes"}}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_bad_values_are_rejected_by_the_schema(tmp_path, name):
+    values = merge_values(default_values(), BAD_VALUES[name])
+    errors = list(jsonschema.Draft7Validator(SCHEMA).iter_errors(values))
+    assert errors, f"jsonschema accepted {name}"
+
+    rejected = helm(tmp_path / "with-schema", values=values, render=False)
+    assert {"severity": "ERROR", "path": "values.yaml"} in rejected.messages
+    assert rejected.returncode == 1
+
+    # The same values without values.schema.json: the values.yaml error disappears, so it
+    # was the schema that rejected them.
+    control = helm(tmp_path / "no-schema", values=values, render=False, schema=False)
+    assert {"severity": "ERROR", "path": "values.yaml"} not in control.messages
+
+
+# --- What the default values render ----------------------------------------------------
+
+
+def test_default_deployment(render):
+    deployment = render("defaults").one("Deployment", FULLNAME)
+    spec = deployment["spec"]
+    assert deployment["metadata"]["namespace"] == NAMESPACE
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == FULLNAME
+    assert pod["automountServiceAccountToken"] is False
+    selector = spec["selector"]["matchLabels"]
+    assert selector == {
+        "app.kubernetes.io/name": "oomguard",
+        "app.kubernetes.io/instance": "oomguard",
+    }
+    assert selector.items() <= spec["template"]["metadata"]["labels"].items()
+    anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert anti[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert anti[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == selector
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert spread["labelSelector"]["matchLabels"] == selector
+
+
+def test_default_container_runs_oomguard_serve_with_mounted_tls_and_config(render):
+    result = render("defaults")
+    container = _container(result)
+    pod = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
+    assert container["image"] == "ghcr.io/oomguard/oomguard:0.1.0"
+    assert "command" not in container  # the image's entrypoint is `oomguard serve`
+    assert container["args"] == [
+        "--cert", "/etc/oomguard/tls/tls.crt",
+        "--key", "/etc/oomguard/tls/tls.key",
+        "--port", "8443",
+        "--workers", "2",
+        "--config", "/etc/oomguard/config/oomguard.yaml",
+    ]  # fmt: skip
+    assert container["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["tls"]["mountPath"] == "/etc/oomguard/tls"
+    assert mounts["config"]["mountPath"] == "/etc/oomguard/config"
+    assert not any("subPath" in m for m in container["volumeMounts"])  # rotation reaches pods
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "oomguard-tls"
+    assert volumes["config"]["configMap"]["name"] == FULLNAME
+    assert volumes["tmp"]["emptyDir"] == {"sizeLimit": "64Mi"}  # not tmpfs: no memory charge
+    assert {"name": "PYTHONUNBUFFERED", "value": "1"} in container["env"]
+
+
+def test_default_resources_make_the_pod_guaranteed(render):
+    resources = _container(render("defaults"))["resources"]
+    assert resources == {
+        "requests": {"cpu": "500m", "memory": "256Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+
+
+def test_default_probes_use_https_readyz_and_healthz(render):
+    container = _container(render("defaults"))
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": "/readyz",
+        "port": "https",
+        "scheme": "HTTPS",
+    }
+    assert container["livenessProbe"]["httpGet"] == {
+        "path": "/healthz",
+        "port": "https",
+        "scheme": "HTTPS",
+    }
+    assert container["readinessProbe"]["periodSeconds"] == 5
+    assert container["livenessProbe"]["failureThreshold"] == 3
+
+
+def test_default_security_context(render):
+    result = render("defaults")
+    pod = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert _container(result)["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_default_pdb_service_and_service_account(render):
+    result = render("defaults")
+    pdb = result.one("PodDisruptionBudget", FULLNAME)
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "oomguard",
+                "app.kubernetes.io/instance": "oomguard",
+            }
+        },
+    }
+    service = result.one("Service", FULLNAME)
+    assert service["spec"]["ports"] == [
+        {"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}
+    ]
+    assert service["spec"]["selector"] == pdb["spec"]["selector"]["matchLabels"]
+    sa = result.one("ServiceAccount", FULLNAME)
+    assert sa["automountServiceAccountToken"] is False
+
+
+def test_default_has_no_rbac(render):
+    kinds = {doc["kind"] for doc in render("defaults").documents()}
+    assert not kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+
+
+def test_default_config_map_is_a_valid_oomguard_config(render):
+    result = render("defaults")
+    config = _config(result)
+    jsonschema.Draft202012Validator(CONFIG_SCHEMA).validate(config)
+    assert config == {
+        "mode": "audit",
+        "namespace_modes": {},
+        "rules": {},
+        "thresholds": {},
+        "defaults": {},
+        "mutate": [],
+        "honor_ignore_annotations": True,
+        "lookups": {
+            "namespace_labels": False,
+            "configmaps": False,
+            "budget_ms": 50,
+            "cache_seconds": 30,
+        },
+    }
+    # Pods roll when the config changes.
+    text = result.one("ConfigMap", FULLNAME)["data"]["oomguard.yaml"]
+    annotations = result.one("Deployment", FULLNAME)["spec"]["template"]["metadata"]
+    checksum = annotations["annotations"]["checksum/config"]
+    assert checksum == hashlib.sha256(text.rstrip("\n").encode()).hexdigest()
+
+
+def test_default_webhook_configurations(render):
+    result = render("defaults")
+    for kind, name, path in (
+        ("ValidatingWebhookConfiguration", "validate.oomguard.io", "/validate"),
+        ("MutatingWebhookConfiguration", "mutate.oomguard.io", "/mutate"),
+    ):
+        (webhook,) = result.one(kind, FULLNAME)["webhooks"]
+        assert webhook["name"] == name
+        assert webhook["admissionReviewVersions"] == ["v1"]
+        assert webhook["sideEffects"] == "None"
+        assert webhook["failurePolicy"] == "Ignore"
+        assert webhook["timeoutSeconds"] == 5
+        assert webhook["matchPolicy"] == "Equivalent"
+        assert webhook["clientConfig"]["service"] == {
+            "name": FULLNAME,
+            "namespace": NAMESPACE,
+            "path": path,
+            "port": 443,
+        }
+        covered = set()
+        for rule in webhook["rules"]:
+            assert rule["operations"] == ["CREATE", "UPDATE"]
+            assert rule["apiVersions"] == ["v1"]
+            assert rule["scope"] == "Namespaced"
+            covered |= {(group, res) for group in rule["apiGroups"] for res in rule["resources"]}
+        assert covered == WEBHOOK_RESOURCES
+        assert webhook["namespaceSelector"]["matchExpressions"] == [
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "NotIn",
+                "values": ["kube-system", NAMESPACE],
+            },
+            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]},
+        ]
+        assert webhook["objectSelector"]["matchExpressions"] == [
+            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]}
+        ]
+    (mutating,) = result.one("MutatingWebhookConfiguration", FULLNAME)["webhooks"]
+    assert mutating["reinvocationPolicy"] == "Never"
+
+
+def _verify_signed_by(cert: x509.Certificate, ca: x509.Certificate) -> None:
+    key = ca.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(
+            cert.signature,
+            cert.tbs_certificate_bytes,
+            padding.PKCS1v15(),
+            cert.signature_hash_algorithm,
+        )
+    else:
+        key.verify(
+            cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
+        )
+
+
+def test_self_signed_ca_signs_the_serving_cert_and_is_in_both_ca_bundles(render):
+    result = render("defaults")
+    secret = result.one("Secret", "oomguard-tls")
+    assert secret["type"] == "kubernetes.io/tls"
+    ca_pem = base64.b64decode(secret["data"]["ca.crt"])
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    assert b"PRIVATE KEY" in base64.b64decode(secret["data"]["tls.key"])
+    _verify_signed_by(cert, ca)
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(sans.get_values_for_type(x509.DNSName)) == {
+        "oomguard",
+        "oomguard.oomguard-system",
+        "oomguard.oomguard-system.svc",
+        "oomguard.oomguard-system.svc.cluster.local",
+    }
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        (webhook,) = result.one(kind, FULLNAME)["webhooks"]
+        assert webhook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
+        assert "annotations" not in result.one(kind, FULLNAME)["metadata"]
+    assert not result.find("Certificate")
+
+
+def test_default_network_policy_admits_only_the_server_port_and_denies_egress(render):
+    policy = render("defaults").one("NetworkPolicy", FULLNAME)["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [{"ports": [{"port": "https", "protocol": "TCP"}]}]
+    assert policy["egress"] == []
+
+
+# --- Other value sets -------------------------------------------------------------------
+
+
+def test_cert_manager_issues_the_certificate_and_injects_the_ca(render):
+    result = render("cert-manager")
+    assert not result.find("Secret")
+    cert = result.one("Certificate", "oomguard-tls")["spec"]
+    assert cert["secretName"] == "oomguard-tls"
+    assert cert["dnsNames"] == [
+        "oomguard",
+        "oomguard.oomguard-system",
+        "oomguard.oomguard-system.svc",
+        "oomguard.oomguard-system.svc.cluster.local",
+    ]
+    assert cert["issuerRef"] == {
+        "name": "oomguard-ca",
+        "kind": "Issuer",
+        "group": "cert-manager.io",
+    }
+    assert cert["privateKey"]["rotationPolicy"] == "Always"
+    root = result.one("Certificate", "oomguard-ca")["spec"]
+    assert root["isCA"] is True and root["secretName"] == "oomguard-ca"
+    assert root["issuerRef"]["name"] == "oomguard-selfsigned"
+    assert result.one("Issuer", "oomguard-selfsigned")["spec"] == {"selfSigned": {}}
+    assert result.one("Issuer", "oomguard-ca")["spec"] == {"ca": {"secretName": "oomguard-ca"}}
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        doc = result.one(kind, FULLNAME)
+        assert doc["metadata"]["annotations"] == {
+            "cert-manager.io/inject-ca-from": "oomguard-system/oomguard-tls"
+        }
+        assert "caBundle" not in doc["webhooks"][0]["clientConfig"]
+    volumes = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "tls", "secret": {"secretName": "oomguard-tls", "defaultMode": 0o440}} in (
+        volumes
+    )
+
+
+def test_cert_manager_with_an_existing_cluster_issuer(render):
+    result = render("cert-manager-cluster-issuer")
+    assert not result.find("Issuer")
+    assert [c["metadata"]["name"] for c in result.find("Certificate")] == ["oomguard-tls"]
+    assert result.one("Certificate")["spec"]["issuerRef"] == {
+        "name": "corp-ca",
+        "kind": "ClusterIssuer",
+        "group": "cert-manager.io",
+    }
+
+
+def test_existing_secret_is_mounted_and_its_ca_bundle_used(render):
+    result = render("existing-secret")
+    assert not result.find("Secret") and not result.find("Certificate")
+    pod = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
+    tls = next(v for v in pod["volumes"] if v["name"] == "tls")
+    assert tls["secret"]["secretName"] == "my-webhook-tls"
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        assert result.one(kind, FULLNAME)["webhooks"][0]["clientConfig"]["caBundle"] == CA_BUNDLE
+
+
+@pytest.mark.parametrize(
+    ("name", "validating", "mutating"),
+    [("validating-off", 0, 1), ("mutating-off", 1, 0), ("webhooks-off", 0, 0)],
+)
+def test_each_webhook_can_be_turned_off(render, name, validating, mutating):
+    result = render(name)
+    assert len(result.find("ValidatingWebhookConfiguration")) == validating
+    assert len(result.find("MutatingWebhookConfiguration")) == mutating
+    # The server and its TLS stay: the other webhook, probes and metrics still need them.
+    assert result.one("Secret", "oomguard-tls")
+    assert result.one("Deployment", FULLNAME)
+
+
+def test_service_monitor_scrapes_metrics_over_https(render):
+    monitor = render("service-monitor").one("ServiceMonitor", FULLNAME)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == NAMESPACE
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    assert monitor["spec"]["endpoints"] == [
+        {
+            "port": "https",
+            "path": "/metrics",
+            "scheme": "https",
+            "interval": "30s",
+            "scrapeTimeout": "10s",
+            "tlsConfig": {
+                "serverName": "oomguard.oomguard-system.svc",
+                "ca": {"secret": {"name": "oomguard-tls", "key": "ca.crt"}},
+            },
+        }
+    ]
+    assert not render("defaults").find("ServiceMonitor")
+
+
+@pytest.mark.parametrize(
+    ("lookups", "resources"),
+    [
+        ({"namespaceLabels": True}, ["namespaces"]),
+        ({"configMaps": True}, ["configmaps"]),
+        ({"namespaceLabels": True, "configMaps": True}, ["namespaces", "configmaps"]),
+    ],
+)
+def test_lookups_grant_exactly_the_read_access_they_need(render, lookups, resources):
+    result = render({"lookups": lookups})
+    assert result.problems == []
+    role = result.one("ClusterRole", FULLNAME)
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": [r], "verbs": ["get", "list", "watch"]} for r in resources
+    ]
+    binding = result.one("ClusterRoleBinding", FULLNAME)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": FULLNAME,
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
+    ]
+    pod = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    assert result.one("ServiceAccount", FULLNAME)["automountServiceAccountToken"] is True
+    config = _config(result)
+    jsonschema.Draft202012Validator(CONFIG_SCHEMA).validate(config)
+    assert config["lookups"]["namespace_labels"] is bool(lookups.get("namespaceLabels"))
+    assert config["lookups"]["configmaps"] is bool(lookups.get("configMaps"))
+    egress = result.one("NetworkPolicy", FULLNAME)["spec"]["egress"]
+    assert egress == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]},
+    ]
+
+
+def test_enforce_mode_and_fail_closed(render):
+    result = render("enforce-fail-closed")
+    config = _config(result)
+    jsonschema.Draft202012Validator(CONFIG_SCHEMA).validate(config)
+    assert config["mode"] == "enforce"
+    assert config["mutate"] == ["jvm-heap-exceeds-limit"]
+    (validating,) = result.one("ValidatingWebhookConfiguration")["webhooks"]
+    (mutating,) = result.one("MutatingWebhookConfiguration")["webhooks"]
+    assert validating["failurePolicy"] == mutating["failurePolicy"] == "Fail"
+    assert mutating["reinvocationPolicy"] == "IfNeeded"
+    # Fail-closed never covers the namespace oomguard itself runs in.
+    assert NAMESPACE in validating["namespaceSelector"]["matchExpressions"][0]["values"]
+
+
+def test_minimal_value_set(render):
+    result = render("minimal")
+    kinds = {doc["kind"] for doc in result.documents()}
+    assert not kinds & {"NetworkPolicy", "PodDisruptionBudget", "ServiceAccount"}
+    deployment = result.one("Deployment", FULLNAME)
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "existing-sa"
+
+
+def test_pinned_digest(render):
+    assert _container(render("pinned-digest"))["image"] == (
+        "ghcr.io/oomguard/oomguard@sha256:" + "ab" * 32
+    )
+
+
+def test_release_name_and_namespace_drive_names_and_exclusions(tmp_path):
+    result = helm(tmp_path, {}, release="platform", namespace="tools")
+    assert result.problems == []
+    deployment = result.one("Deployment", "platform-oomguard")
+    assert deployment["metadata"]["namespace"] == "tools"
+    (webhook,) = result.one("ValidatingWebhookConfiguration", "platform-oomguard")["webhooks"]
+    assert webhook["clientConfig"]["service"]["namespace"] == "tools"
+    assert webhook["namespaceSelector"]["matchExpressions"][0]["values"] == [
+        "kube-system",
+        "tools",
+    ]
+    cert = result.one("Secret", "platform-oomguard-tls")["data"]["tls.crt"]
+    sans = x509.load_pem_x509_certificate(base64.b64decode(cert)).extensions
+    names = sans.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "platform-oomguard.tools.svc" in names.get_values_for_type(x509.DNSName)
+
+
+# --- The chart passes its own linter ----------------------------------------------------
+
+
+def test_rendered_chart_passes_oomguard_lint(render, run_oomguard):
+    rendered = render("defaults").rendered
+    proc = run_oomguard(
+        "lint", "--min-severity", "warning", "--fail-on", "warning", "-", stdin=rendered
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", ["defaults", "lookups", "cert-manager"])
+def test_rendered_chart_has_no_findings_at_any_severity(render, run_oomguard, name):
+    proc = run_oomguard(
+        "lint", "--format", "json", "--min-severity", "info", "--fail-on", "info", "-",
+        stdin=render(name).rendered,
+    )  # fmt: skip
+    report = json.loads(proc.stdout)
+    assert report["findings"] == [], proc.stdout
+    assert report["summary"]["objects"] >= 1
+    assert proc.returncode == 0
+
+
+def test_oomguard_lint_does_read_the_rendered_deployment(render, run_oomguard):
+    """Control: a Burstable variant of the same chart is reported, so the clean result above
+    comes from checking the Deployment, not from skipping it."""
+    rendered = render({"resources": {"requests": {"memory": "128Mi"}}}).rendered
+    proc = run_oomguard("lint", "--format", "json", "--min-severity", "info", "-", stdin=rendered)
+    findings = json.loads(proc.stdout)["findings"]
+    assert [(f["rule"], f["kind"], f["name"], f["container"]) for f in findings] == [
+        ("qos-not-guaranteed", "Deployment", FULLNAME, "oomguard")
+    ]
+
+
+def test_chart_files_exist():
+    for name in ("Chart.yaml", "values.yaml", "values.schema.json", "README.md", ".helmignore"):
+        assert (CHART / name).is_file(), name
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert chart["name"] == "oomguard"
+    project = (REPO / "pyproject.toml").read_text()
+    version = re.search(r'^version = "([^"]+)"', project, re.M).group(1)
+    assert chart["appVersion"] == version
+    assert Path(CHART / "templates" / "NOTES.txt").is_file()
+
+
+# --- The server runs with what the chart renders ----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["defaults", "lookups", "enforce-fail-closed"])
+def test_rendered_config_loads_in_oomguard(render, tmp_path, name):
+    from oomguard.rules.config import load_config
+
+    path = tmp_path / "oomguard.yaml"
+    path.write_text(render(name).one("ConfigMap", FULLNAME)["data"]["oomguard.yaml"])
+    config = load_config(path)
+    assert config is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _https_get(context: ssl.SSLContext, port: int, host: str, path: str) -> str:
+    """The status line of GET path over TLS to 127.0.0.1:port, verified for host."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with context.wrap_socket(raw, server_hostname=host) as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        return tls.recv(4096).decode().split("\r\n", 1)[0]
+
+
+def test_server_starts_with_the_rendered_args_secret_and_config(render, tmp_path):
+    """`oomguard serve` with the Deployment's args, the generated Secret and the ConfigMap
+    mounted as the chart mounts them: the probes answer over TLS, verified against the CA the
+    webhook configurations carry, for the Service's DNS name."""
+    result = render("defaults")
+    container = _container(result)
+    secret = result.one("Secret", "oomguard-tls")["data"]
+    config_data = result.one("ConfigMap", FULLNAME)["data"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    files = {f"{mounts['tls']}/{k}": base64.b64decode(v) for k, v in secret.items()}
+    files.update({f"{mounts['config']}/{k}": v.encode() for k, v in config_data.items()})
+    root = tmp_path / "root"
+    for mount_path, content in files.items():
+        (root / mount_path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / mount_path.lstrip("/")).write_bytes(content)
+    port = _free_port()
+    args = [
+        str(root / a.lstrip("/")) if a.startswith("/etc/oomguard/") else a
+        for a in container["args"]
+    ]
+    args[args.index("--port") + 1] = str(port)
+    args[args.index("--workers") + 1] = "1"
+    env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}}
+    env["TMPDIR"] = str(tmp_path)
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oomguard", "serve", "--host", "127.0.0.1", *args],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        context = ssl.create_default_context(cadata=files[f"{mounts['tls']}/ca.crt"].decode())
+        host = f"{FULLNAME}.{NAMESPACE}.svc"
+        answers = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(answers) < 2:
+            assert proc.poll() is None, log.read_text()
+            try:
+                for probe in ("readinessProbe", "livenessProbe"):
+                    path = container[probe]["httpGet"]["path"]
+                    answers[path] = _https_get(context, port, host, path)
+            except OSError:  # not listening yet
+                time.sleep(0.2)
+        expected = {"/readyz": "HTTP/1.1 200 OK", "/healthz": "HTTP/1.1 200 OK"}
+        assert answers == expected, log.read_text()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,222 @@
+"""Dockerfile and .dockerignore: the invariants that can be checked without a Docker engine,
+plus stage 1's wheel build re-run on exactly the files the Dockerfile copies."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+CHART_VALUES = yaml.safe_load((REPO / "charts" / "oomguard" / "values.yaml").read_text())
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def parse_dockerfile(text: str) -> tuple[dict[str, str], list[dict]]:
+    """Global ARG defaults and the stages, each {base, name, instructions: [(op, args)]}."""
+    logical, current = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):  # comment inside a continued instruction
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    assert not current, "Dockerfile ends in a line continuation"
+    args: dict[str, str] = {}
+    stages: list[dict] = []
+    for line in logical:
+        op, _, rest = line.partition(" ")
+        op, rest = op.upper(), rest.strip()
+        if op == "ARG" and not stages:
+            name, _, default = rest.partition("=")
+            args[name] = default
+        elif op == "FROM":
+            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+            assert match, line
+            base = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m[1] or m[2]], match[1])
+            stages.append({"base": base, "name": match[2], "instructions": []})
+        else:
+            assert stages, f"{op} before FROM"
+            stages[-1]["instructions"].append((op, rest))
+    return args, stages
+
+
+ARGS, STAGES = parse_dockerfile(DOCKERFILE.read_text())
+BUILD, RUNTIME = STAGES[0], STAGES[-1]
+
+
+def ops(stage: dict, op: str) -> list[str]:
+    return [rest for o, rest in stage["instructions"] if o == op]
+
+
+def exec_form(value: str) -> list[str]:
+    parsed = json.loads(value)  # shell form would not be JSON: it needs /bin/sh at run time
+    assert isinstance(parsed, list) and all(isinstance(a, str) for a in parsed)
+    return parsed
+
+
+def test_multi_stage_build_then_runtime():
+    assert len(STAGES) == 2
+    assert BUILD["name"] == "build" and RUNTIME["name"] == "runtime"
+
+
+@pytest.mark.parametrize("stage", [0, 1])
+def test_base_images_are_pinned_slim_python(stage):
+    base = STAGES[stage]["base"]
+    image, _, tag = base.partition(":")
+    assert image == "python"
+    assert tag and tag != "latest" and "latest" not in tag
+    assert re.fullmatch(r"3\.\d+\.\d+-slim-[a-z]+", tag), tag  # full patch version + distro
+    major_minor = tuple(int(x) for x in tag.split("-")[0].split(".")[:2])
+    required = re.fullmatch(r">=(\d+)\.(\d+)", PYPROJECT["project"]["requires-python"])
+    assert major_minor >= (int(required[1]), int(required[2]))
+    assert STAGES[0]["base"] == STAGES[1]["base"]  # the wheel is built by the same Python
+
+
+def test_stage_one_builds_the_wheel_and_stage_two_installs_only_it():
+    assert any("pip wheel --no-deps --wheel-dir /dist ." in run for run in ops(BUILD, "RUN"))
+    copies = ops(RUNTIME, "COPY")
+    assert copies == ["--from=build /dist/ /tmp/dist/"]  # no sources in the runtime image
+    (install,) = ops(RUNTIME, "RUN")
+    assert "pip install /tmp/dist/oomguard-*.whl" in install
+    assert "rm -rf /tmp/dist" in install
+
+
+def test_runtime_runs_as_a_non_root_numeric_user():
+    users = ops(RUNTIME, "USER")
+    assert users, "no USER in the runtime stage"
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit() and int(uid) > 0
+    assert gid.isdigit() and int(gid) > 0
+    # USER comes after the last RUN, so nothing after it runs as root.
+    names = [op for op, _ in RUNTIME["instructions"]]
+    assert names.index("USER") > max(i for i, op in enumerate(names) if op == "RUN")
+    # The chart runs the pod with the same IDs.
+    for context in ("podSecurityContext", "securityContext"):
+        assert CHART_VALUES[context]["runAsUser"] == int(uid)
+        assert CHART_VALUES[context]["runAsGroup"] == int(gid)
+        assert CHART_VALUES[context]["runAsNonRoot"] is True
+
+
+def test_entrypoint_is_exec_form_oomguard_serve_without_a_shell():
+    (entrypoint,) = ops(RUNTIME, "ENTRYPOINT")
+    assert exec_form(entrypoint) == ["oomguard", "serve"]
+    (cmd,) = ops(RUNTIME, "CMD")
+    args = exec_form(cmd)
+    assert args[args.index("--cert") + 1] == "/etc/oomguard/tls/tls.crt"  # the chart's mount
+    assert args[args.index("--key") + 1] == "/etc/oomguard/tls/tls.key"
+    assert args[args.index("--port") + 1] == str(CHART_VALUES["server"]["port"])
+    assert not ops(RUNTIME, "SHELL")
+    assert ops(RUNTIME, "EXPOSE") == [str(CHART_VALUES["server"]["port"])]
+    assert not ops(RUNTIME, "HEALTHCHECK")  # a shell-form check would need /bin/sh
+
+
+def test_no_latest_tag_anywhere():
+    assert not re.search(r":latest\b", DOCKERFILE.read_text())
+
+
+def _copied_sources() -> list[str]:
+    sources = []
+    for copy in ops(BUILD, "COPY"):
+        parts = copy.split()
+        sources.extend(p.rstrip("/") for p in parts[:-1] if not p.startswith("--"))
+    return sources
+
+
+def test_build_stage_copies_everything_the_wheel_needs():
+    sources = _copied_sources()
+    assert "." not in sources  # no whole-context copy
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    package_roots = {path.split("/")[0] for path in setuptools["package-dir"].values()}
+    assert package_roots <= set(sources)
+    assert {"pyproject.toml", PYPROJECT["project"]["readme"]} <= set(sources)
+    for source in sources:
+        assert (REPO / source).exists(), source
+
+
+def _ignore_patterns() -> list[str]:
+    lines = DOCKERIGNORE.read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def _ignored(path: str) -> bool:
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in _ignore_patterns():
+        if pattern.startswith("!"):
+            raise AssertionError("negated patterns are not modelled here")
+        bare = pattern.removeprefix("**/")
+        for prefix in prefixes:
+            if fnmatch.fnmatchcase(prefix, pattern) or (
+                pattern.startswith("**/") and fnmatch.fnmatchcase(prefix.split("/")[-1], bare)
+            ):
+                return True
+    return False
+
+
+def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest():
+    for source in _copied_sources():
+        assert not _ignored(source), source
+        for file in (REPO / source).rglob("*.py") if (REPO / source).is_dir() else []:
+            rel = file.relative_to(REPO).as_posix()
+            assert not _ignored(rel) or "__pycache__" in rel, rel
+    for path in (
+        ".git",
+        ".venv",
+        ".venv-helm",
+        "tests",
+        "charts",
+        "bench",
+        "docs",
+        "oomguard/__pycache__/cli.cpython-311.pyc",
+        "oomguard.egg-info",
+    ):
+        assert _ignored(path), path
+
+
+def test_wheel_builds_from_exactly_the_copied_files(tmp_path):
+    """Stage 1 re-run: copy what the Dockerfile copies, build the wheel the same way."""
+    context = tmp_path / "src"
+    context.mkdir()
+    for source in _copied_sources():
+        src = REPO / source
+        if src.is_dir():
+            shutil.copytree(src, context / source, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, context / source)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(tmp_path / "dist"),
+         "--disable-pip-version-check", "-q", "."],
+        cwd=context, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = (tmp_path / "dist").glob("oomguard-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in (
+        "oomguard/cli.py",
+        "oomguard/rules/__init__.py",
+        "oomguard/rules/config.schema.json",
+        "oomguard/linter/__init__.py",
+        "oomguard/webhook/__init__.py",
+    ):
+        assert required in names, required
+    assert not any(n.startswith(("rules/", "linter/", "webhook/", "tests/")) for n in names)
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert re.search(r"^oomguard = oomguard\.cli:main$", text, re.M)

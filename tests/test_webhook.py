@@ -1,0 +1,648 @@
+"""``oomguard serve`` end to end: a real gunicorn process over TLS on 127.0.0.1, spoken to with
+AdmissionReviews shaped as kube-apiserver sends them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import jsonpatch
+import pytest
+import requests
+from conftest_webhook import REPO, Server, TLSFiles, container, deployment, pod, review
+
+MAIN_CONFIG = {
+    "mode": "enforce",
+    "namespace_modes": {"legacy": "warn", "observe": "audit"},
+    "mutate": ["jvm-heap-exceeds-limit", "memory-limit-missing"],
+}
+BODY_CAP = 1024 * 1024
+
+JVM_MESSAGE = (
+    '-Xmx2g (env JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory limit of container "ledger": '
+    "heap plus off-heap memory will pass the limit and the kernel will kill the container "
+    "(exit 137); use at most 75% (1536Mi)"
+)
+NO_LIMIT_MESSAGE = (
+    'container "log-shipper" has no memory limit; its request is 64Mi: it can use the '
+    "node's memory until the OOM killer picks a victim"
+)
+DENIAL = (
+    "oomguard: Deployment shop/ledger has 2 memory errors:\n"
+    f"- memory-limit-missing (container log-shipper): {NO_LIMIT_MESSAGE}\n"
+    f"- jvm-heap-exceeds-limit (container ledger): {JVM_MESSAGE}"
+)
+JVM_WARNING = (
+    "jvm-heap-exceeds-limit: -Xmx2g (env JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory limit "
+    'of container "ledger": heap…'
+)
+RATIO_WARNING = (
+    'memory-limit-request-ratio: memory limit 128Mi of container "log-shipper" is 8× its '
+    "request 16Mi, above the 2×…"
+)
+
+
+def ledger(namespace: str = "shop", **kwargs) -> dict:
+    """Two errors: -Xmx equal to the limit, and a sidecar without a limit."""
+    return deployment(
+        "ledger",
+        [
+            container(
+                "ledger",
+                limit="2Gi",
+                request="2Gi",
+                env={"JAVA_TOOL_OPTIONS": "-Xmx2g -XX:+UseG1GC"},
+            ),
+            container("log-shipper", request="64Mi"),
+        ],
+        namespace=namespace,
+        **kwargs,
+    )
+
+
+def healthy(name: str = "web") -> dict:
+    return deployment(name, [container(name, limit="512Mi", request="512Mi")])
+
+
+def overcommitted() -> dict:
+    """One warning: limit 8× the request."""
+    return deployment("shipper", [container("log-shipper", limit="128Mi", request="16Mi")])
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return TLSFiles(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tls):
+    folder = tmp_path_factory.mktemp("serve")
+    srv = Server(folder, tls, MAIN_CONFIG, ("--max-body-bytes", str(BODY_CAP), "--workers", "2"))
+    yield srv
+    assert srv.stop() == 0
+
+
+def answer(response: requests.Response) -> dict:
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["apiVersion"] == "admission.k8s.io/v1"
+    assert body["kind"] == "AdmissionReview"
+    return body["response"]
+
+
+def log_line(server: Server, uid: str) -> dict:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [line for line in server.json_log() if line.get("uid") == uid]
+        if lines:
+            assert len(lines) == 1
+            return lines[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {uid}")
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+def test_enforce_denies_with_every_error_and_its_numbers(server):
+    sent = review(ledger())
+    response = answer(server.post("/validate", sent))
+    assert response == {
+        "uid": sent["request"]["uid"],
+        "allowed": False,
+        "status": {"code": 403, "reason": "Forbidden", "message": DENIAL},
+    }
+
+
+def test_denial_is_logged_as_one_json_line_without_the_object(server):
+    sent = review(ledger())
+    server.post("/validate", sent)
+    line = log_line(server, sent["request"]["uid"])
+    assert {k: line[k] for k in line if k != "latency_ms"} == {
+        "event": "admission",
+        "endpoint": "validate",
+        "uid": sent["request"]["uid"],
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": "ledger",
+        "operation": "CREATE",
+        "user": "system:serviceaccount:ci:deployer",
+        "dry_run": False,
+        "mode": "enforce",
+        "decision": "denied",
+        "allowed": False,
+        "rules": ["memory-limit-missing", "qos-not-guaranteed", "jvm-heap-exceeds-limit"],
+        "warnings": 0,
+        "patch_ops": 0,
+    }
+    assert 0 < line["latency_ms"] < 1000
+    assert "-Xmx2g" not in server.log() and "example.com/app" not in server.log()
+
+
+def test_warnings_allowed_and_shortened_to_the_api_server_limits(server):
+    sent = review(overcommitted())
+    response = answer(server.post("/validate", sent))
+    assert response == {
+        "uid": sent["request"]["uid"],
+        "allowed": True,
+        "warnings": [RATIO_WARNING],
+    }
+    assert len(RATIO_WARNING) <= 120
+
+
+def test_clean_object_gets_a_bare_allow(server):
+    sent = review(healthy())
+    assert answer(server.post("/validate", sent)) == {
+        "uid": sent["request"]["uid"],
+        "allowed": True,
+    }
+
+
+def test_warn_namespace_turns_errors_into_warnings(server):
+    sent = review(ledger("legacy"), namespace="legacy")
+    response = answer(server.post("/validate", sent))
+    assert response["allowed"] is True
+    assert response["warnings"] == [
+        'memory-limit-missing: container "log-shipper" has no memory limit; its request is 64Mi: '
+        "it can use the node's memory…",
+        JVM_WARNING,
+    ]
+    assert log_line(server, sent["request"]["uid"])["mode"] == "warn"
+
+
+def test_audit_namespace_allows_silently_but_logs_the_rules(server):
+    sent = review(ledger("observe"), namespace="observe")
+    response = answer(server.post("/validate", sent))
+    assert response == {"uid": sent["request"]["uid"], "allowed": True}
+    line = log_line(server, sent["request"]["uid"])
+    assert (line["mode"], line["decision"]) == ("audit", "allowed")
+    assert "jvm-heap-exceeds-limit" in line["rules"]
+
+
+def test_dry_run_is_judged_the_same_and_counted_apart(server):
+    before = server.metrics()
+    sent = review(ledger(), dry_run=True)
+    response = answer(server.post("/validate", sent))
+    assert response["allowed"] is False and response["status"]["message"] == DENIAL
+    after = server.metrics()
+    key = (
+        'oomguard_admission_reviews_total{dry_run="true",endpoint="validate",'
+        'mode="enforce",result="denied"}'
+    )
+    assert after[key] - before.get(key, 0) == 1
+    assert log_line(server, sent["request"]["uid"])["dry_run"] is True
+
+
+def test_update_is_denied_only_for_new_errors(server):
+    old = healthy("ledger")
+    introduced = answer(server.post("/validate", review(ledger(), operation="UPDATE", old=old)))
+    assert introduced["allowed"] is False
+    assert introduced["status"]["message"] == DENIAL
+
+    relabelled = ledger()
+    relabelled["metadata"]["labels"]["team"] = "payments"
+    kept = answer(server.post("/validate", review(relabelled, operation="UPDATE", old=ledger())))
+    assert kept["allowed"] is True
+    assert [w.split(":")[0] for w in kept["warnings"]] == [
+        "memory-limit-missing",
+        "jvm-heap-exceeds-limit",
+    ]
+
+    worse = ledger()
+    worse["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = "-Xmx3g"
+    changed = answer(server.post("/validate", review(worse, operation="UPDATE", old=ledger())))
+    assert changed["allowed"] is False
+    assert changed["status"]["message"].splitlines()[0] == (
+        "oomguard: Deployment shop/ledger has 1 memory error:"
+    )
+    assert (
+        "-Xmx3g (env JAVA_TOOL_OPTIONS) is 150% of the 2Gi memory limit"
+        in (changed["status"]["message"])
+    )
+    assert changed["warnings"][0].startswith("memory-limit-missing: ")
+
+
+def test_suppression_annotation_is_honoured(server):
+    obj = ledger(annotations={"oomguard.io/ignore": "jvm-heap-exceeds-limit,memory-limit-missing"})
+    sent = review(obj)
+    assert answer(server.post("/validate", sent)) == {
+        "uid": sent["request"]["uid"],
+        "allowed": True,
+    }
+
+
+def test_pod_is_checked_like_a_controller(server):
+    sent = review(pod("debug", [container("shell", request="64Mi")]))
+    response = answer(server.post("/validate", sent))
+    assert response["status"]["message"] == (
+        "oomguard: Pod shop/debug has 1 memory error:\n"
+        '- memory-limit-missing (container shell): container "shell" has no memory limit; '
+        "its request is 64Mi: it can use the node's memory until the OOM killer picks a victim"
+    )
+
+
+@pytest.mark.parametrize(
+    ("obj", "operation"),
+    [
+        (
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}},
+            "CREATE",
+        ),
+        ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {}}, "UPDATE"),
+        (None, "DELETE"),
+    ],
+    ids=["configmap", "service-update", "delete"],
+)
+def test_other_kinds_and_operations_pass_untouched(server, obj, operation):
+    old = ledger() if operation != "CREATE" else None
+    sent = review(obj, operation=operation, old=old)
+    for path in ("/validate", "/mutate"):
+        assert answer(server.post(path, sent)) == {"uid": sent["request"]["uid"], "allowed": True}
+
+
+def test_reply_uses_the_request_api_version(server):
+    sent = review(ledger(), api_version="admission.k8s.io/v1beta1")
+    body = server.post("/validate", sent).json()
+    assert body["apiVersion"] == "admission.k8s.io/v1beta1"
+    assert body["response"]["allowed"] is False
+
+
+# --- mutation --------------------------------------------------------------------------------
+
+
+def test_mutation_round_trip_and_idempotency(server):
+    obj = ledger()
+    response = answer(server.post("/mutate", review(obj)))
+    assert response["allowed"] is True and response["patchType"] == "JSONPatch"
+    patch = json.loads(base64.b64decode(response["patch"]))
+    assert patch == [
+        {
+            "op": "add",
+            "path": "/spec/template/spec/containers/1/resources/limits",
+            "value": {"memory": "64Mi"},
+        },
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/env/0/value",
+            "value": "-Xmx1536m -XX:+UseG1GC",
+        },
+    ]
+    mutated = jsonpatch.apply_patch(obj, patch)
+    containers = mutated["spec"]["template"]["spec"]["containers"]
+    assert containers[0]["env"] == [
+        {"name": "JAVA_TOOL_OPTIONS", "value": "-Xmx1536m -XX:+UseG1GC"}
+    ]
+    assert containers[1]["resources"] == {
+        "requests": {"cpu": "100m", "memory": "64Mi"},
+        "limits": {"memory": "64Mi"},
+    }
+
+    again = review(mutated)
+    assert answer(server.post("/mutate", again)) == {
+        "uid": again["request"]["uid"],
+        "allowed": True,
+    }
+    validated = answer(server.post("/validate", review(mutated)))
+    assert validated["allowed"] is True and "status" not in validated
+
+
+def test_no_mutation_in_audit_mode_or_on_pod_update(server):
+    audited = review(ledger("observe"), namespace="observe")
+    assert "patch" not in answer(server.post("/mutate", audited))
+    bad_pod = pod("p", [container("c", request="64Mi")])
+    created = answer(server.post("/mutate", review(bad_pod)))
+    assert json.loads(base64.b64decode(created["patch"])) == [
+        {"op": "add", "path": "/spec/containers/0/resources/limits", "value": {"memory": "64Mi"}}
+    ]
+    updated = answer(server.post("/mutate", review(bad_pod, operation="UPDATE", old=bad_pod)))
+    assert "patch" not in updated and updated["allowed"] is True
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+GOOD = review(healthy(), uid="11111111-2222-3333-4444-555555555555")
+
+
+def _with(path: tuple, value) -> dict:
+    body = json.loads(json.dumps(GOOD))
+    target = body
+    for part in path[:-1]:
+        target = target[part]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return body
+
+
+def _nested(levels: int) -> dict:
+    obj = healthy()
+    inner: dict = {}
+    obj["spec"]["template"]["spec"]["affinity"] = inner
+    for _ in range(levels):
+        inner["x"] = {}
+        inner = inner["x"]
+    return review(obj, uid="11111111-2222-3333-4444-555555555555")
+
+
+BAD_BODIES = {
+    "malformed-json": (b'{"apiVersion": "admission.k8s.io/v1", "kind": ', "not valid JSON"),
+    "not-utf8": (b'{"a": "\xff\xfe"}', "not valid JSON"),
+    "array": (b"[1, 2, 3]", "must be a JSON object, not array"),
+    "string": (b'"AdmissionReview"', "must be a JSON object, not string"),
+    "empty": (b"", "not valid JSON"),
+    "deeply-nested-json": (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
+    "missing-request": (
+        json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
+        "'request' is a required property",
+    ),
+    "missing-uid": (
+        json.dumps(_with(("request", "uid"), KeyError)).encode(),
+        "'uid' is a required",
+    ),
+    "request-not-object": (json.dumps(_with(("request",), [1])).encode(), "must be of type object"),
+}
+BAD_WITH_UID = {
+    "wrong-api-version": (_with(("apiVersion",), "admission.k8s.io/v2"), "apiVersion: must be"),
+    "wrong-kind": (_with(("kind",), "TokenReview"), 'kind: must be "AdmissionReview"'),
+    "missing-object": (_with(("request", "object"), KeyError), "'object' is a required property"),
+    "object-not-object": (_with(("request", "object"), "pod"), "must be of type object"),
+    "bad-operation": (_with(("request", "operation"), "PATCH"), "operation: must be"),
+    "deeply-nested-object": (_nested(150), "nested more than 100 levels deep"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_BODIES, ids=list(BAD_BODIES))
+def test_bad_bodies_get_a_clear_400(server, case):
+    body, reason = BAD_BODIES[case]
+    response = server.post("/validate", body)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+
+
+@pytest.mark.parametrize("case", BAD_WITH_UID, ids=list(BAD_WITH_UID))
+def test_bad_reviews_with_a_uid_get_an_error_status(server, case):
+    body, reason = BAD_WITH_UID[case]
+    response = server.post("/mutate", body)
+    assert response.status_code == 400
+    answer = response.json()["response"]
+    assert answer["uid"] == GOOD["request"]["uid"] and answer["allowed"] is False
+    assert answer["status"]["code"] == 400 and reason in answer["status"]["message"]
+
+
+def test_wrong_content_type_and_method(server):
+    response = server.post("/validate", GOOD, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "content type must be application/json, not 'text/plain'"}
+    assert server.session.get(server.url + "/validate").status_code == 405
+    assert server.session.get(server.url + "/nope").status_code == 404
+
+
+def test_body_over_the_cap_gets_413_and_the_server_carries_on(server):
+    padded = _with(("request", "object", "metadata", "annotations"), {"pad": "x" * BODY_CAP})
+    response = server.post("/validate", padded)
+    assert response.status_code == 413
+    assert response.json() == {"error": f"request body is larger than {BODY_CAP} bytes"}
+    # gunicorn drains only a bounded part of an unread body, then closes that connection
+    server.session.close()
+    assert answer(server.post("/validate", GOOD))["allowed"] is True
+
+
+def test_bad_input_never_killed_a_worker(server):
+    assert "Traceback" not in server.log()
+    assert "Worker exiting" not in server.log() and "WORKER TIMEOUT" not in server.log()
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+
+def test_metrics_after_a_known_sequence(server):
+    before = server.metrics()
+    for obj in (ledger(), ledger(), overcommitted(), healthy()):
+        server.post("/validate", review(obj))
+    server.post("/mutate", review(ledger()))
+    server.post("/validate", b"{")
+    after = server.metrics()
+
+    def delta(key: str) -> float:
+        return after.get(key, 0) - before.get(key, 0)
+
+    reviews = (
+        'oomguard_admission_reviews_total{{dry_run="false",endpoint="{}",mode="enforce",'
+        'result="{}"}}'
+    )
+    assert delta(reviews.format("validate", "denied")) == 2
+    assert delta(reviews.format("validate", "warned")) == 1
+    assert delta(reviews.format("validate", "allowed")) == 1
+    assert delta(reviews.format("mutate", "patched")) == 1
+    finding = (
+        'oomguard_admission_findings_total{{endpoint="validate",mode="enforce",rule="{}",'
+        'severity="{}"}}'
+    )
+    assert delta(finding.format("jvm-heap-exceeds-limit", "error")) == 2
+    assert delta(finding.format("memory-limit-request-ratio", "warning")) == 1
+    assert delta('oomguard_admission_errors_total{endpoint="validate",reason="bad_request"}') == 1
+    count = 'oomguard_admission_review_duration_seconds_count{endpoint="validate"}'
+    assert delta(count) == 4
+    assert (
+        delta('oomguard_admission_review_duration_seconds_bucket{endpoint="validate",le="+Inf"}')
+        == 4
+    )
+
+
+def test_many_parallel_clients_without_an_error(server):
+    def client(index: int) -> list[bool]:
+        with requests.Session() as session:
+            session.verify = server.session.verify
+            session.trust_env = False
+            results = []
+            for round_ in range(20):
+                obj = ledger() if (index + round_) % 2 else healthy()
+                path = "/mutate" if round_ % 5 == 0 else "/validate"
+                sent = review(obj)
+                response = session.post(
+                    server.url + path,
+                    data=json.dumps(sent),
+                    headers={"Content-Type": "application/json"},
+                    timeout=10,
+                )
+                body = response.json()["response"]
+                expected = path == "/mutate" or obj["metadata"]["name"] == "web"
+                results.append(
+                    response.status_code == 200
+                    and body["uid"] == sent["request"]["uid"]
+                    and body["allowed"] is expected
+                )
+            return results
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = [ok for batch in pool.map(client, range(16)) for ok in batch]
+    assert len(outcomes) == 320 and all(outcomes)
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
+def test_only_tls_1_2_and_newer(server):
+    old = ssl.create_default_context(cafile=str(server.tls.ca_file))
+    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with socket.create_connection(("127.0.0.1", server.port)) as raw, pytest.raises(ssl.SSLError):
+        old.wrap_socket(raw, server_hostname="127.0.0.1")
+    modern = ssl.create_default_context(cafile=str(server.tls.ca_file))
+    modern.maximum_version = ssl.TLSVersion.TLSv1_2
+    with (
+        socket.create_connection(("127.0.0.1", server.port)) as raw,
+        modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls_sock,
+    ):
+        assert tls_sock.version() == "TLSv1.2"
+
+
+def served_common_name(port: int, ca_file) -> str:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls_sock,
+    ):
+        subject = dict(item[0] for item in tls_sock.getpeercert()["subject"])
+        return subject["commonName"]
+
+
+def test_certificate_rotation_without_a_failed_request(tmp_path):
+    tls = TLSFiles(tmp_path / "tls")
+    srv = Server(tmp_path, tls, MAIN_CONFIG)
+    failures: list[str] = []
+    done = threading.Event()
+    count = 0
+
+    def hammer() -> None:
+        nonlocal count
+        while not done.is_set():
+            try:  # a new connection each time, so each one takes whatever context is current
+                response = requests.post(
+                    srv.url + "/validate",
+                    data=json.dumps(review(healthy())),
+                    headers={"Content-Type": "application/json"},
+                    verify=str(tls.ca_file),
+                    timeout=5,
+                )
+                if (
+                    response.status_code != 200
+                    or response.json()["response"]["allowed"] is not True
+                ):
+                    failures.append(response.text)
+            except requests.RequestException as exc:
+                failures.append(repr(exc))
+            count += 1
+
+    try:
+        assert served_common_name(srv.port, tls.ca_file) == "oomguard.test"
+        threads = [threading.Thread(target=hammer) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        leaf = tls.ca.issue_cert("127.0.0.1", "localhost", common_name="oomguard.rotated")
+        # the certificate lands first and the key 0.5 s later, as a non-atomic writer would do
+        tls.cert_file.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+        time.sleep(0.5)
+        tls.key_file.write_bytes(leaf.private_key_pem.bytes())
+        time.sleep(0.5)
+        assert served_common_name(srv.port, tls.ca_file) == "oomguard.rotated"
+        done.set()
+        for thread in threads:
+            thread.join()
+        assert failures == [] and count > 20
+        assert "keeping the previous TLS certificate" in srv.log()
+    finally:
+        done.set()
+        assert srv.stop() == 0
+
+
+def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
+    tls = TLSFiles(tmp_path / "tls")
+    srv = Server(tmp_path, tls, MAIN_CONFIG, ("--workers", "1"))
+    body = json.dumps(review(ledger(), uid="aaaaaaaa-0000-0000-0000-000000000001")).encode()
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+    ):
+        conn.sendall(
+            b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:100]
+        )
+        time.sleep(0.3)  # the worker is now reading this request
+        srv.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.process.poll() is None  # still running: it waits for this request
+        conn.sendall(body[100:])
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status, _, payload = reply.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 200")
+    response = json.loads(payload)["response"]
+    assert response["uid"] == "aaaaaaaa-0000-0000-0000-000000000001"
+    assert response["status"]["message"] == DENIAL
+    assert srv.process.wait(timeout=15) == 0
+    srv.stop()
+
+
+def test_a_crashing_rule_follows_the_failure_mode(tmp_path):
+    tls = TLSFiles(tmp_path / "tls")
+    srv = Server(tmp_path, tls, {}, entry=(str(REPO / "tests" / "webhook" / "crashing_serve.py"),))
+    try:
+        sent = review(healthy())
+        response = answer(srv.post("/validate", sent))
+        assert response["allowed"] is True
+        assert response["warnings"] == [
+            "oomguard could not finish its checks (rule memory-limit-too-low failed on "
+            "Deployment/web: RuntimeError: injected fault)"
+        ]
+        denied = answer(srv.post("/validate", review(ledger())))
+        assert denied["allowed"] is False and denied["status"]["message"] == DENIAL
+        line = log_line(srv, sent["request"]["uid"])
+        assert line["crashes"] == [
+            "rule memory-limit-too-low failed on Deployment/web: RuntimeError: injected fault"
+        ]
+        errors = srv.metrics()[
+            'oomguard_admission_errors_total{endpoint="validate",reason="rule_crash"}'
+        ]
+        assert errors == 2
+    finally:
+        assert srv.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--cert", "/nonexistent.pem", "--key", "/nonexistent.key"),
+            "cannot load TLS certificate",
+        ),
+        (("--config", "/nonexistent.yaml"), "cannot read config /nonexistent.yaml"),
+    ],
+)
+def test_serve_refuses_bad_files_with_exit_2(tmp_path, tls, args, message):
+    base = ["--cert", str(tls.cert_file), "--key", str(tls.key_file)]
+    result = subprocess.run(
+        [sys.executable, "-m", "oomguard", "serve", *base, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

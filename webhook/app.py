@@ -1,0 +1,183 @@
+"""The Flask app of ``oomguard serve``: HTTP in, AdmissionReview out, nothing else.
+
+Request → :func:`~oomguard.webhook.review.parse_review` → the policy in
+:mod:`oomguard.rules.admission` → :func:`~oomguard.webhook.review.response_body`; every
+review is counted and logged as one JSON line. Any failure that is not the client's fault
+follows the failure mode (``on_crash``) instead of becoming an HTTP 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from oomguard.rules import admission
+from oomguard.rules.admission import ALLOW, Decision, Request
+from oomguard.rules.config import Config
+from oomguard.webhook import metrics
+from oomguard.webhook.review import BadReview, Review, error_body, parse_review, response_body
+from werkzeug.exceptions import HTTPException
+
+DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # object + oldObject of the largest object etcd takes
+LOG = logging.getLogger("oomguard.webhook.reviews")
+Policy = Callable[[Request, Config], Decision]
+
+bp = Blueprint("admission", __name__)
+
+
+def create_app(
+    config: Config, *, on_crash: str = ALLOW, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> Flask:
+    """The webhook app for one config. ``on_crash``: ``allow`` or ``deny`` when a rule or
+    oomguard itself fails on an object."""
+    app = Flask("oomguard.webhook")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.extensions["oomguard"] = {"config": config, "on_crash": on_crash}
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    _configure_log()
+    return app
+
+
+@bp.post("/validate")
+def validate() -> Response:
+    return _admit("validate", admission.validate)
+
+
+@bp.post("/mutate")
+def mutate() -> Response:
+    return _admit("mutate", admission.mutate)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return _json({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    return _json({"status": "ready"})
+
+
+@bp.get("/metrics")
+def metrics_page() -> Response:
+    text, content_type = metrics.render()
+    return Response(text, content_type=content_type)
+
+
+def _admit(endpoint: str, policy: Policy) -> Response:
+    started = time.perf_counter()
+    settings = current_app.extensions["oomguard"]
+    try:
+        body = request.get_data(cache=False)
+        review = parse_review(body, request.content_type, settings["on_crash"])
+    except BadReview as error:
+        metrics.ERRORS.labels(endpoint, "bad_request").inc()
+        _log_error(endpoint, "bad_request", str(error), error.uid, started)
+        return _json(error_body(error), 400)
+    try:
+        decision = policy(review.request, settings["config"])
+    except Exception as exc:  # a bug outside the rules: never a 500 to the API server
+        metrics.ERRORS.labels(endpoint, "internal").inc()
+        decision = _failure_decision(review, settings["on_crash"], exc)
+    elapsed = time.perf_counter() - started
+    _count(endpoint, review, decision, elapsed)
+    _log_review(endpoint, review, decision, elapsed)
+    return _json(response_body(review, decision))
+
+
+def _failure_decision(review: Review, on_crash: str, exc: Exception) -> Decision:
+    mode = admission.admission_mode(
+        review.request.namespace, current_app.extensions["oomguard"]["config"]
+    )
+    crash = f"oomguard failed: {type(exc).__name__}"
+    if on_crash == ALLOW:
+        return Decision(True, admission.ALLOWED, mode, crashes=(crash,))
+    return Decision(
+        False,
+        admission.DENIED,
+        mode,
+        code=500,
+        reason="InternalError",
+        message=f"oomguard: internal error, denied by its failure policy: {crash}",
+        crashes=(crash,),
+    )
+
+
+def _count(endpoint: str, review: Review, decision: Decision, elapsed: float) -> None:
+    dry_run = "true" if review.dry_run else "false"
+    metrics.REVIEWS.labels(endpoint, decision.mode, decision.result, dry_run).inc()
+    for finding in decision.findings:
+        metrics.FINDINGS.labels(endpoint, decision.mode, finding.rule, finding.severity).inc()
+    if decision.crashes:
+        metrics.ERRORS.labels(endpoint, "rule_crash").inc(len(decision.crashes))
+    metrics.LATENCY.labels(endpoint).observe(elapsed)
+
+
+def _log_review(endpoint: str, review: Review, decision: Decision, elapsed: float) -> None:
+    record: dict[str, Any] = {
+        "event": "admission",
+        "endpoint": endpoint,
+        "uid": review.uid,
+        "kind": review.resource_kind,
+        "namespace": review.request.namespace,
+        "name": review.name,
+        "operation": review.request.operation,
+        "user": review.user,
+        "dry_run": review.dry_run,
+        "mode": decision.mode,
+        "decision": decision.result,
+        "allowed": decision.allowed,
+        "rules": decision.rules,
+        "warnings": len(decision.warnings),
+        "patch_ops": len(decision.patch),
+        "latency_ms": round(elapsed * 1000, 3),
+    }
+    if decision.crashes:
+        record["crashes"] = list(decision.crashes)
+    LOG.info(json.dumps(record, separators=(",", ":")))
+
+
+def _log_error(endpoint: str, reason: str, message: str, uid: str | None, started: float) -> None:
+    record = {
+        "event": "admission_error",
+        "endpoint": endpoint,
+        "reason": reason,
+        "uid": uid,
+        "message": message,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    LOG.warning(json.dumps(record, separators=(",", ":")))
+
+
+def _http_error(error: HTTPException) -> Response:
+    """404, 405, 413 …: a JSON body instead of Flask's HTML page."""
+    code = error.code or 400
+    if code == 413:
+        endpoint = request.path.strip("/") or "-"
+        metrics.ERRORS.labels(endpoint, "body_too_large").inc()
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        _log_error(
+            endpoint, "body_too_large", f"body over {limit} bytes", None, time.perf_counter()
+        )
+        return _json({"error": f"request body is larger than {limit} bytes"}, 413)
+    return _json({"error": error.description or error.name}, code)
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status, mimetype="application/json")
+
+
+def _configure_log() -> None:
+    if LOG.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False

@@ -1,0 +1,182 @@
+"""AdmissionReview in and out: bytes → a checked request, a decision → the response body.
+
+No HTTP here and no policy: the policy is :mod:`oomguard.rules.admission`. Everything that
+can be wrong with a request body becomes a :class:`BadReview` whose message is safe to send
+back (it never quotes the object).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from oomguard.rules.admission import Decision, Request
+
+JSON_TYPES = ("application/json",)
+MAX_DEPTH = 100  # a Pod spec is ~15 levels deep; deeper input is hostile or broken
+
+
+class BadReview(ValueError):
+    """A request body that is not a usable AdmissionReview (HTTP 400)."""
+
+    def __init__(self, message: str, review: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.review = review  # the envelope, when it got that far (to echo uid and apiVersion)
+
+    @property
+    def uid(self) -> str | None:
+        request = (self.review or {}).get("request")
+        uid = request.get("uid") if isinstance(request, dict) else None
+        return uid if isinstance(uid, str) and uid else None
+
+
+@dataclass(frozen=True)
+class Review:
+    """A checked AdmissionReview: what the policy needs plus what the log line names."""
+
+    api_version: str
+    kind: str
+    uid: str
+    request: Request
+    dry_run: bool
+    resource_kind: str | None
+    name: str | None
+    user: str | None
+
+
+@cache
+def _validator():
+    import jsonschema
+
+    text = resources.files("oomguard.webhook").joinpath("admission_review.schema.json")
+    return jsonschema.Draft202012Validator(json.loads(text.read_text("utf-8")))
+
+
+def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review:
+    """Decode and check one AdmissionReview body. Raises :class:`BadReview`."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise BadReview(f"content type must be application/json, not {media_type or 'none'!r}")
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise BadReview("request body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadReview(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadReview(f"request body must be a JSON object, not {_json_type(data)}")
+    validator = _validator()
+    if not validator.is_valid(data):
+        import jsonschema
+
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise BadReview(f"not an AdmissionReview: {where}: {_schema_message(error)}", data)
+    request = data["request"]
+    obj = request.get("object")
+    if depth(obj) > MAX_DEPTH or depth(request.get("oldObject")) > MAX_DEPTH:
+        raise BadReview(f"object is nested more than {MAX_DEPTH} levels deep", data)
+    user_info = request.get("userInfo") or {}
+    username = user_info.get("username")
+    return Review(
+        api_version=data["apiVersion"],
+        kind=data["kind"],
+        uid=request["uid"],
+        request=Request(
+            operation=request["operation"],
+            obj=obj,
+            old_obj=request.get("oldObject"),
+            namespace=request.get("namespace") or None,
+            on_crash=on_crash,
+        ),
+        dry_run=request.get("dryRun") is True,
+        resource_kind=(request.get("kind") or {}).get("kind"),
+        name=request.get("name") or _object_name(obj),
+        user=username if isinstance(username, str) else None,
+    )
+
+
+def response_body(review: Review, decision: Decision) -> dict[str, Any]:
+    """The AdmissionReview answer, in the request's apiVersion."""
+    response: dict[str, Any] = {"uid": review.uid, "allowed": decision.allowed}
+    if not decision.allowed:
+        response["status"] = {
+            "code": decision.code,
+            "reason": decision.reason,
+            "message": decision.message,
+        }
+    if decision.warnings:
+        response["warnings"] = list(decision.warnings)
+    if decision.patch:
+        patch = json.dumps(list(decision.patch), separators=(",", ":")).encode()
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(patch).decode("ascii")
+    return {"apiVersion": review.api_version, "kind": review.kind, "response": response}
+
+
+def error_body(error: BadReview) -> dict[str, Any]:
+    """The 400 answer: an AdmissionReview with an error status when the uid is known."""
+    uid = error.uid
+    if uid is None:
+        return {"error": str(error)}
+    api_version = (error.review or {}).get("apiVersion")
+    if api_version not in ("admission.k8s.io/v1", "admission.k8s.io/v1beta1"):
+        api_version = "admission.k8s.io/v1"
+    return {
+        "apiVersion": api_version,
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": uid,
+            "allowed": False,
+            "status": {"code": 400, "reason": "BadRequest", "message": str(error)},
+        },
+    }
+
+
+def depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion (so hostile input cannot overflow)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _object_name(obj: Any) -> str | None:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _schema_message(error: Any) -> str:
+    # jsonschema quotes the offending instance; never echo object bodies back
+    if error.validator == "required":
+        return error.message
+    if error.validator in ("enum", "const"):
+        allowed = error.validator_value
+        allowed = allowed if isinstance(allowed, list) else [allowed]
+        return "must be " + " or ".join(json.dumps(v) for v in allowed)
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"must be of type {expected}, not {_json_type(error.instance)}"
+    return f"fails the {error.validator} constraint"
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")

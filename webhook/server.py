@@ -1,0 +1,182 @@
+"""``oomguard serve``: the webhook app under gunicorn, over TLS, started from Python.
+
+* **Workers**: ``gthread`` (keep-alive, which the API server relies on: a TLS handshake per
+  review would cost more than the review). The app is loaded once in the master and forked.
+* **TLS**: 1.2 or newer. gunicorn asks the ``ssl_context`` hook for a context for every new
+  connection; :class:`CertificateStore` answers from a cache that it rebuilds when the
+  certificate or key file changes (inode, mtime or size — cert-manager and kubelet secret
+  volumes replace files through a symlink swap). Connections already open keep the context
+  they were accepted with, so a rotation drops nothing; a half-written pair (new certificate,
+  old key) fails to load and the previous context keeps serving until both files match.
+* **Shutdown**: SIGTERM stops accepting and lets in-flight requests finish
+  (:data:`GRACEFUL_SECONDS`, below Kubernetes' default 30 s termination grace period).
+* **Metrics**: ``PROMETHEUS_MULTIPROC_DIR`` is a fresh temporary folder per server, set
+  before prometheus-client is imported, removed at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import ssl
+import sys
+import tempfile
+import threading
+from typing import Any
+
+EXIT_OK, EXIT_USAGE = 0, 2
+GRACEFUL_SECONDS = 25
+# Longer than the API server's idle-connection timeout (90 s), so it is always the client that
+# closes an idle connection and never races a server close with a new request.
+KEEPALIVE_SECONDS = 120
+THREADS_PER_WORKER = 4
+CRASH_POLICIES = ("allow", "deny")
+
+
+def build_tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server context with the certificate chain, TLS 1.2+ and HTTP/1.1 only."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.load_cert_chain(certfile=cert, keyfile=key)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+class CertificateStore:
+    """The current TLS context for a certificate/key pair, reloaded when the files change."""
+
+    def __init__(self, cert: str, key: str, log: Any = None) -> None:
+        self.cert, self.key = cert, key
+        self.log = log
+        self._lock = threading.Lock()
+        self._stamp = self._files_stamp()
+        self._context = build_tls_context(cert, key)
+        self._failed: tuple | None = None
+
+    def context(self) -> ssl.SSLContext:
+        stamp = self._files_stamp()
+        if stamp == self._stamp:
+            return self._context
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    self._context = build_tls_context(self.cert, self.key)
+                    self._stamp = stamp
+                    self._say(f"oomguard: loaded TLS certificate {self.cert} (files changed)")
+                except (OSError, ssl.SSLError) as exc:
+                    if self._failed != stamp:  # once per change, not once per connection
+                        self._failed = stamp
+                        self._say(f"oomguard: keeping the previous TLS certificate: {exc}")
+        return self._context
+
+    def gunicorn_hook(self, _conf: Any, _default_factory: Any) -> ssl.SSLContext:
+        return self.context()
+
+    def _files_stamp(self) -> tuple:
+        stamps = []
+        for path in (self.cert, self.key):
+            try:
+                st = os.stat(path)
+                stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def _say(self, message: str) -> None:
+        if self.log is not None:
+            self.log.info(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+
+def gunicorn_options(args: argparse.Namespace, store: CertificateStore) -> dict[str, Any]:
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    return {
+        "bind": [f"{host}:{args.port}"],
+        "workers": args.workers,
+        "worker_class": "gthread",
+        "threads": getattr(args, "threads", None) or THREADS_PER_WORKER,
+        "keepalive": KEEPALIVE_SECONDS,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "timeout": 30,
+        "preload_app": True,
+        "certfile": args.cert,
+        "keyfile": args.key,
+        "ssl_context": store.gunicorn_hook,
+        "accesslog": None,  # every review is logged as one JSON line by the app instead
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "oomguard",
+        "control_socket_disable": True,
+        "child_exit": _child_exit,
+        "post_worker_init": _tune_worker,
+    }
+
+
+def _tune_worker(_worker: Any) -> None:
+    import sys as _sys
+    _sys.setswitchinterval(float(os.environ.get("OOMGUARD_SWITCH", "0.005")))
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Run the webhook until SIGTERM/SIGINT. Exit 2 (one line on stderr) on a bad config,
+    certificate or key."""
+    from oomguard.rules.config import DEFAULT_CONFIG, ConfigError, load_config
+
+    on_crash = getattr(args, "on_rule_error", None) or "allow"
+    try:
+        config = load_config(args.config) if args.config else DEFAULT_CONFIG
+        store = CertificateStore(args.cert, args.key)
+    except ConfigError as exc:
+        return _usage(str(exc))
+    except (OSError, ssl.SSLError) as exc:
+        return _usage(f"cannot load TLS certificate {args.cert} / key {args.key}: {exc}")
+    if not 0 < args.port < 65536:
+        return _usage(f"--port {args.port} is not a TCP port")
+    if args.workers < 1:
+        return _usage("--workers must be at least 1")
+
+    metrics_dir = tempfile.mkdtemp(prefix="oomguard-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before prometheus_client loads
+    try:
+        from oomguard.webhook.app import create_app
+
+        max_body = getattr(args, "max_body_bytes", None)
+        app_options = {"on_crash": on_crash}
+        if max_body:
+            app_options["max_body_bytes"] = max_body
+        app = create_app(config, **app_options)
+        return _run_gunicorn(app, gunicorn_options(args, store), store)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_gunicorn(app: Any, options: dict[str, Any], store: CertificateStore) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    class WebhookServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    try:
+        WebhookServer().run()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"oomguard: {message}", file=sys.stderr)
+    return EXIT_USAGE
