@@ -1,11 +1,13 @@
 """Load test of ``oomguard serve``: TLS, keep-alive, real AdmissionReviews, fixed rates.
 
-Starts ``oomguard serve`` (a dev certificate from trustme, its log to a file) unless ``--url``
-points at a running one, then drives it from separate client processes, one keep-alive
-connection each. Fixed-rate runs schedule every request in advance and measure latency from
-the *scheduled* send time, so a slow answer that delays the next request is counted against
-the server (no coordinated omission). The saturation run sends back to back on
-``--connections`` connections and reports what the server sustains.
+Starts ``oomguard serve`` (a dev certificate from trustme, its log to a file), then drives
+it from separate client processes, one keep-alive connection each, run at the lowest CPU
+priority since they share the machine with the server. Fixed-rate runs schedule every request
+in advance; latency is measured from the actual send, and also from the scheduled slot (a
+slow answer that delays the next send then counts against the server: no coordinated
+omission) with the client's own lag beside it. The saturation run sends back to back on
+``--connections`` connections and reports what the server sustains. ``machine busy %`` shows
+whether anything else was using the CPUs during a run.
 
     python bench/webhook_load.py                       # 100, 500, 1000/s for 60 s + saturation
     python bench/webhook_load.py --rates 500 --duration 10 --saturation 0
@@ -128,35 +130,37 @@ def client(job: dict) -> dict:
     conn = _connect(job["host"], job["port"], job["ca"])
     for _ in range(20):  # warm the connection and the server's code paths
         _one(conn, job["path"])
-    latencies, errors = [], 0
+    latencies, lags, errors = [], [], 0
     start, end, interval = job["start"], job["end"], job["interval"]
     scheduled = start + job["offset"]
     while True:
         now = time.monotonic()
-        if interval:
+        if interval:  # fixed rate: every send has its slot
             if scheduled >= end:
                 break
             if scheduled > now:
                 time.sleep(scheduled - now)
-            began = scheduled
+            slot = scheduled
             scheduled += interval
-        else:
+        else:  # back to back
             if now >= end:
                 break
-            began = now if now >= start else None
-            if began is None:
+            if now < start:
                 time.sleep(start - now)
                 continue
+            slot = now
+        sent = time.monotonic()
         try:
             ok = _one(conn, job["path"])
         except (OSError, http.client.HTTPException):
             ok = False
             conn.close()
             conn = _connect(job["host"], job["port"], job["ca"])
-        latencies.append(time.monotonic() - began)
+        latencies.append(time.monotonic() - sent)
+        lags.append(sent - slot)
         errors += not ok
     conn.close()
-    return {"latencies": latencies, "errors": errors}
+    return {"latencies": latencies, "lags": lags, "errors": errors, "finished": time.monotonic()}
 
 
 def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict:
@@ -181,25 +185,37 @@ def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict
     with ProcessPoolExecutor(connections) as pool:
         results = list(pool.map(client, jobs))
     latencies = sorted(x for r in results for x in r["latencies"])
+    # with the slot lag: what a client would see if it could not send early
+    from_slot = sorted(
+        x + y for r in results for x, y in zip(r["latencies"], r["lags"], strict=True)
+    )
+    lags = sorted(x for r in results for x in r["lags"])
     errors = sum(r["errors"] for r in results)
-    return summarise(latencies, errors, duration, rate)
+    # a load generator that fell behind keeps sending after ``end``: rate over the real span
+    span = max(duration, max(r["finished"] for r in results) - start)
+    return summarise(latencies, from_slot, lags, errors, span, rate)
 
 
-def summarise(latencies: list[float], errors: int, duration: float, rate: float) -> dict:
-    def pct(p: float) -> float:
-        if not latencies:
-            return float("nan")
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return round(values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000, 2)
 
+
+def summarise(latencies, from_slot, lags, errors, duration, rate) -> dict:
+    """Latency from send to answer (``p*_ms``); from the scheduled slot (``slot_p99_ms``,
+    includes load-generator lag); and the lag itself (``lag_p99_ms``)."""
     return {
         "target_rate": rate or "max",
         "requests": len(latencies),
         "achieved_rate": round(len(latencies) / duration, 1),
         "errors": errors,
-        "p50_ms": round(pct(50), 2),
-        "p90_ms": round(pct(90), 2),
-        "p99_ms": round(pct(99), 2),
-        "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
+        "p50_ms": _pct(latencies, 50),
+        "p90_ms": _pct(latencies, 90),
+        "p99_ms": _pct(latencies, 99),
+        "max_ms": _pct(latencies, 100),
+        "slot_p99_ms": _pct(from_slot, 99) if rate else None,
+        "lag_p99_ms": _pct(lags, 99) if rate else None,
     }
 
 
@@ -226,6 +242,13 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def rss_mib(pid: int) -> float:
@@ -279,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="100,500,1000", help="reviews/s, comma-separated")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
-    parser.add_argument("--connections", type=int, default=8, help="client processes")
+    parser.add_argument("--connections", type=int, default=4, help="client processes")
     parser.add_argument("--saturation", type=float, default=30.0, help="seconds (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--endpoint", choices=("validate", "mutate"), default="validate")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
@@ -297,9 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.saturation:
             runs.append((0.0, args.saturation))
         for rate, duration in runs:
-            cpu_before = cpu_seconds(process.pid)
+            cpu_before, ticks_before = cpu_seconds(process.pid), machine_ticks()
             result = run_load("127.0.0.1", port, ca, path, rate, duration, args.connections)
             cpu_used = cpu_seconds(process.pid) - cpu_before  # includes the warm-up requests
+            ticks_after = machine_ticks()
+            busy = ticks_after[0] - ticks_before[0]
+            # every CPU of the machine, busy %: server + load generator + anything else running
+            result["machine_busy_pct"] = round(100 * busy / (ticks_after[1] - ticks_before[1]))
             warmup = 20 * args.connections
             result["server_cpu_ms_per_review"] = round(
                 cpu_used * 1000 / (result["requests"] + warmup), 3
@@ -335,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         ("p90 ms", "p90_ms"),
         ("p99 ms", "p99_ms"),
         ("max ms", "max_ms"),
+        ("p99 from slot ms", "slot_p99_ms"),
+        ("client lag p99 ms", "lag_p99_ms"),
         ("server CPU ms/review", "server_cpu_ms_per_review"),
+        ("machine busy %", "machine_busy_pct"),
         ("RSS after MiB", "rss_mib_after"),
     ]
     print("| " + " | ".join(title for title, _ in columns) + " |")

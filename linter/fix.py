@@ -120,7 +120,7 @@ def apply_fixes(
 
 
 def fixable_by_file(
-    findings: Iterable[Finding], config: Config, skip: set[str] = frozenset()
+    findings: Iterable[Finding], config: Config, skip: frozenset[str] | set[str] = frozenset()
 ) -> dict[str, list[Finding]]:
     """Findings whose fix is enabled, by file (files with unparsable input excluded)."""
     plans: dict[str, list[Finding]] = {}
@@ -330,6 +330,8 @@ def _apply(chunk: str, index: int, op: dict) -> str:
     kind = op["op"]
     if _is_mapping(parent):
         pair = _pair(parent, last)
+        if pair is None and kind == "replace" and _pair(parent, "<<") is not None:
+            raise FixError(f"{op['path']} comes from a YAML merge key (<<)")
         if kind == "remove":
             return _splice(chunk, _remove_pair(chunk, parent, pair))
         if pair is not None:
@@ -436,6 +438,8 @@ def _replace_scalar(chunk: str, index: int, parts: list[str], node: Any, value: 
     if source[:1] in ("&", "!", "*"):
         raise FixError(f"{_ptr(parts[:-1], parts[-1])} carries an anchor or tag")
     style = node.style or ""
+    if isinstance(value, str) and _scalar_text(node) == value and _plain(node) == value:
+        return chunk  # already this string: leave its spelling alone
     if isinstance(value, str):
         # smallest change first: only the characters that differ, e.g. 2g → 1536m in -Xmx2g
         for candidate in _middle_edits(source, _scalar_text(node), value, style):
@@ -554,7 +558,9 @@ def _insert_pair(chunk: str, mapping: Any, key: str, value: Any, root: Any) -> _
 def _append_item(chunk: str, sequence: Any, value: Any, root: Any) -> _Edit:
     newline = "\r\n" if "\r\n" in chunk else "\n"
     if sequence.flow_style:
-        return _flow_insert(chunk, sequence, render_flow(value, _json_style(sequence, root)), newline)
+        return _flow_insert(
+            chunk, sequence, render_flow(value, _json_style(sequence, root)), newline
+        )
     layout = _Layout.of(root)
     dash = sequence.start_mark.column
     gap = sequence.value[0].start_mark.column - dash if sequence.value else layout.gap
@@ -698,8 +704,8 @@ class _Layout:
                     stack.append(value)
             elif _is_sequence(node) and not node.flow_style:
                 stack.extend(node.value)
-        layout = cls(**{k: v for k, v in found.items() if v > 0 or k == "offset"})
-        return layout
+        # a zero step or gap would be nonsense (e.g. from odd flow layouts): keep the default
+        return cls(**{k: v for k, v in found.items() if v > 0 or k == "offset"})
 
     def block(self, value: Any, column: int) -> list[str]:
         """Lines of ``value`` in block style, its first line starting at ``column``."""

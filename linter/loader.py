@@ -371,7 +371,10 @@ def load_json(text: str) -> LoadedFile:
     loaded = LoadedFile(documents_seen=1)
     try:
         data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:  # no position to give: the caller keeps libyaml's bounded error
+        loaded.errors.append(LoadError("JSON nested too deeply"))
+        return loaded
+    except ValueError as exc:
         line, column = getattr(exc, "lineno", 1) - 1, getattr(exc, "colno", 1) - 1
         loaded.errors.append(LoadError(getattr(exc, "msg", "invalid JSON"), line, column))
         return loaded

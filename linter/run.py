@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -105,10 +106,24 @@ def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Itera
                 )
                 for name in sorted(files):
                     path = os.path.join(root, name)
-                    if name.endswith(MANIFEST_SUFFIXES) and not _excluded(path, exclude):
+                    if (
+                        name.endswith(MANIFEST_SUFFIXES)
+                        and not _excluded(path, exclude)
+                        and not _special_file(path)
+                    ):
                         yield path
         elif not _excluded(given, exclude):
             yield given
+
+
+def _special_file(path: str) -> bool:
+    """A FIFO, socket or device found while walking a folder: reading a FIFO with no writer
+    would block forever, so only regular files are linted from folders. (A path given
+    explicitly is read whatever it is: ``oomguard lint <(helm template …)`` is a pipe.)"""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # e.g. a dangling symlink: reading it reports the path as unreadable
 
 
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
@@ -229,7 +244,11 @@ def _load(raw: bytes, path: str):
     in_chart = path != STDIN and "{{" in text and _in_chart_templates(path)
     loaded = load_text(text, in_chart=in_chart)
     if path.endswith(".json") and loaded.errors and not loaded.documents:
-        return load_json(text)
+        # JSON's own error is the clearer one (YAML 1.1 refuses some valid JSON, e.g. tabs),
+        # unless JSON gave up without a position: then libyaml's error, which has one
+        as_json = load_json(text)
+        if as_json.documents or as_json.errors[0].line is not None:
+            return as_json
     return loaded
 
 

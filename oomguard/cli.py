@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--config", metavar="FILE")
-    serve.add_argument("--threads", type=int, default=4, help="threads per worker (default: 4)")
+    serve.add_argument("--threads", type=int, default=2, help="threads per worker (default: 2)")
     serve.add_argument(
         "--max-body-bytes",
         type=int,

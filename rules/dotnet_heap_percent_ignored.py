@@ -2,7 +2,9 @@
 
 Environment values are hexadecimal and the runtime honours only 0 < percent < 100 after
 parsing: `DOTNET_GCHeapHardLimitPercent=75` is 0x75 = 117 %, silently ignored, so the heap
-keeps the default instead of what was written.
+keeps the default instead of what was written. Not reported when a valid
+`GCHeapHardLimit` is set: the runtime ignores any percent then, and the hard limit is what
+the `dotnet-heap-*` rules check.
 
 **Fix:** rewrite as the hexadecimal of the evident decimal intent (`75` → `0x4B`), when the
 value reads as a decimal percentage between 1 and 99.
@@ -57,9 +59,12 @@ FIX = "rewrite"
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
-        percent = container.derive(dotnet_settings).percent
+        settings = container.derive(dotnet_settings)
+        percent = settings.percent
         if percent is None or percent.number is None or 0 < percent.number < 100:
             continue
+        if settings.hard_limit is not None and settings.hard_limit.number is not None:
+            continue  # a valid GCHeapHardLimit wins over any percent: rewriting it changes nothing
         text = percent.env.value.strip()
         fix = ()
         intent = ""

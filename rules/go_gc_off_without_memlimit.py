@@ -64,16 +64,18 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         ):
             continue  # unknown or invalid: runtime-flag-unresolved / -invalid report it
         fix = ()
+        advice = ""
         limit = container.limit_bytes
         if limit:
             value = format_gomemlimit(
                 target_bytes(limit, config.thresholds.go_memlimit_ratio), None
             )
             fix = set_env(container, "GOMEMLIMIT", value)
+            advice = f" at its {container.limit.text} limit; set GOMEMLIMIT={value}"
         path = settings.gogc_off.path
         yield Problem(
             f"GOGC=off in {container.label} without GOMEMLIMIT turns garbage collection off "
-            f"for good: the heap grows until the container is killed",
+            f"for good: the heap grows until the container is killed{advice}",
             (*path, "value") if path and settings.gogc_off.literal else (path or container.path),
             container.name,
             fix,

@@ -57,9 +57,10 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         flag = settings.container_support_disabled
         if flag is None or settings.last("MaxHeapSize") or settings.last("MaxRAM"):
             continue
+        limit = f"its {container.limit.text} memory limit" if container.limit else "a limit"
         yield Problem(
             f"{flag.described} makes the JVM of {container.label} size its heap from the "
-            f"node's memory instead of its memory limit; remove it or set -Xmx",
+            f"node's memory (25% of it by default) instead of {limit}; remove it or set -Xmx",
             flag.token.path or container.path,
             container.name,
             remove_token(workload, flag.token),

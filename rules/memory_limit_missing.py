@@ -1,9 +1,10 @@
 """A container has no memory limit.
 
-Without `limits.memory` (and no pod-level `spec.resources.limits.memory`) a container may
-grow until the node runs out of memory; then the kernel's OOM killer picks victims across
-the node, and a BestEffort or Burstable pod that did nothing wrong can be the one killed.
-The limit is also what every runtime heap setting is measured against.
+Without `limits.memory` (and no pod-level `spec.resources.limits.memory`), or with a limit of
+`0`, which the kubelet treats as no limit at all, a container may grow until the node runs
+out of memory; then the kernel's OOM killer picks victims across the node, and a BestEffort
+or Burstable pod that did nothing wrong can be the one killed. The limit is also what every
+runtime heap setting is measured against.
 
 **Fix:** set the limit to the request × `fix.limit_ratio` (default 1.0) when there is a
 request, else to `defaults.memory_limit` when configured.
@@ -54,8 +55,9 @@ FIX = "add"
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
-        if container.limit is not None:
-            continue
+        limit = container.limit
+        if limit is not None and limit.value != 0:
+            continue  # a limit of 0 sets no cgroup limit at all (the kubelet skips it)
         request = container.request
         fix = ()
         if request is not None and request.usable:
@@ -75,6 +77,8 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                     ),
                 )
             hint = ""
+        if limit is not None:
+            hint = f" (a limit of {limit.text} means none){hint}"
         yield Problem(
             f"{container.label} has no memory limit{hint}: it can use the node's memory until "
             f"the OOM killer picks a victim",

@@ -52,8 +52,8 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
     minimum = config.thresholds.min_limit
     for container in workload.containers:
         limit = container.limit
-        if limit is None or limit.usable is None or limit.usable >= minimum:
-            continue
+        if limit is None or not limit.usable or limit.usable >= minimum:
+            continue  # 0 is no limit at all: memory-limit-missing reports it
         if limit.pod_level and container is not workload.containers[0]:
             continue  # one pod-level limit, one finding
         yield Problem(

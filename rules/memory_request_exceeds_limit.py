@@ -58,10 +58,12 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         if request is None or limit is None or request.usable is None or limit.usable is None:
             continue
         if request.usable > limit.usable:
+            share = ""
+            if limit.usable:  # a limit of 0 is compared too, but has no percentage
+                share = f" ({format_percent(request.usable, limit.usable)} of it)"
             yield Problem(
                 f"memory request {request.text} of {label} is greater than its limit "
-                f"{limit.text} ({format_percent(request.usable, limit.usable)} of it); the API "
-                f"server rejects this pod",
+                f"{limit.text}{share}; the API server rejects this pod",
                 request.path,
                 name,
             )

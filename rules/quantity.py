@@ -6,7 +6,7 @@ The grammar is the one in ``k8s.io/apimachinery/pkg/api/resource/quantity.go``::
     <number>          ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
     <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
     <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
-    <decimalSI>       ::= m | "" | k | M | G | T | P | E
+    <decimalSI>       ::= n | u | m | "" | k | M | G | T | P | E
     <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
 
 Values are :class:`fractions.Fraction` byte counts, so ``512m`` is exactly 64/125 bytes and
@@ -24,10 +24,11 @@ from oomguard.rules.text import type_name
 
 _QUANTITY = re.compile(
     r"(?P<sign>[+-]?)(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-    r"(?:(?P<binary>[KMGTPE]i)|(?P<decimal>[mkMGTPE])|[eE](?P<exponent>[+-]?[0-9]+))?"
+    r"(?:(?P<binary>[KMGTPE]i)|(?P<decimal>[numkMGTPE])|[eE](?P<exponent>[+-]?[0-9]+))?"
 )
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-_DECIMAL = {"m": -1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+# n and u are missing from the grammar comment in quantity.go but accepted by its parser.
+_DECIMAL = {"n": -3, "u": -2, "m": -1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 # Quantities this large are not memory sizes; bounding them keeps hostile input cheap.
 _MAX_TEXT = 128
 _MAX_EXPONENT = 64

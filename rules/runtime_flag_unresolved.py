@@ -2,8 +2,11 @@
 
 The value comes from a ConfigMap or Secret that is not in the linted files (or, in the
 webhook, not readable), or from `resourceFieldRef: limits.memory` on a container without a
-limit (which resolves to the node's allocatable memory). oomguard cannot check what it
-cannot see; lint the ConfigMap together with the workload to have it checked.
+limit (which resolves to the node's allocatable memory). An `envFrom` source that is not in
+the input is reported for a container that evidently runs a JVM or a Go program with no
+visible heap setting: the source may hold it (`runtime-heap-unset` stays silent then).
+oomguard cannot check what it cannot see; lint the ConfigMap together with the workload to
+have it checked.
 
 Severity `info`: shown with `--min-severity info`.
 
@@ -85,3 +88,24 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 value.path or container.path,
                 container.name,
             )
+        evidence = _unset_heap_evidence(container)
+        if evidence and not values and container.env.unresolved_sources:
+            # a JVM or Go program with no visible heap setting: it may sit in the source
+            sources = ", ".join(container.env.unresolved_sources)
+            yield Problem(
+                f"envFrom {sources} of {container.label} is not in the input, so the heap "
+                f"settings of the program it runs ({evidence}) cannot be checked",
+                (*container.path, "envFrom"),
+                container.name,
+            )
+
+
+def _unset_heap_evidence(container) -> str | None:
+    """Why a JVM or Go program runs here, when no heap setting of it is visible."""
+    jvm = container.derive(jvm_settings)
+    if jvm.evidence and not any(
+        flag.name in ("MaxHeapSize", "MaxRAMPercentage", "MaxRAM") for flag in jvm.flags
+    ):
+        return jvm.evidence
+    go = container.derive(go_settings)
+    return go.evidence if go.evidence and go.memlimit is None else None

@@ -61,8 +61,8 @@ FIX = "add"
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
         limit = container.limit_bytes
-        if not limit:
-            continue
+        if not limit or container.env.unresolved_sources:
+            continue  # an envFrom source we cannot read may hold the setting
         jvm = container.derive(jvm_settings)
         if (
             jvm.evidence

@@ -33,8 +33,13 @@ def format_percent(part: Fraction | int, whole: Fraction | int) -> str:
     ratio = Fraction(part) / Fraction(whole) * 100
     if ratio.denominator == 1:
         return f"{ratio.numerator}%"
-    text = f"{float(ratio):.1f}"
-    return f"{text.rstrip('0').rstrip('.')}%"
+    # One decimal, or as many as it takes not to look whole: 75.00006% must not read as 75%
+    # next to a 75% threshold it passes.
+    for decimals in range(1, 7):
+        text = f"{float(ratio):.{decimals}f}".rstrip("0").rstrip(".")
+        if "." in text:
+            break
+    return f"{text}%"
 
 
 def type_name(value: object) -> str:

@@ -20,7 +20,14 @@ from oomguard.rules import admission
 from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
 from oomguard.webhook import metrics
-from oomguard.webhook.review import BadReview, Review, error_body, parse_review, response_body
+from oomguard.webhook.review import (
+    BadReview,
+    Review,
+    envelope_validator,
+    error_body,
+    parse_review,
+    response_body,
+)
 from werkzeug.exceptions import HTTPException
 
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # object + oldObject of the largest object etcd takes
@@ -41,6 +48,7 @@ def create_app(
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     _configure_log()
+    envelope_validator()  # compile the schema now, not on the first review
     return app
 
 

@@ -49,7 +49,7 @@ class Review:
 
 
 @cache
-def _validator():
+def envelope_validator():
     import jsonschema
 
     text = resources.files("oomguard.webhook").joinpath("admission_review.schema.json")
@@ -69,7 +69,7 @@ def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review
         raise BadReview(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadReview(f"request body must be a JSON object, not {_json_type(data)}")
-    validator = _validator()
+    validator = envelope_validator()
     if not validator.is_valid(data):
         import jsonschema
 

@@ -30,7 +30,7 @@ GRACEFUL_SECONDS = 25
 # Longer than the API server's idle-connection timeout (90 s), so it is always the client that
 # closes an idle connection and never races a server close with a new request.
 KEEPALIVE_SECONDS = 120
-THREADS_PER_WORKER = 4
+THREADS_PER_WORKER = 2
 CRASH_POLICIES = ("allow", "deny")
 
 
@@ -116,8 +116,12 @@ def gunicorn_options(args: argparse.Namespace, store: CertificateStore) -> dict[
 
 
 def _tune_worker(_worker: Any) -> None:
-    import sys as _sys
-    _sys.setswitchinterval(float(os.environ.get("OOMGUARD_SWITCH", "0.005")))
+    """Move everything loaded before serving into the permanent GC generation: a full
+    collection then scans only per-request garbage (it was ~18 ms over the loaded app)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _child_exit(_server: Any, worker: Any) -> None:

@@ -82,17 +82,28 @@ def command_lines(container: Container) -> list[CommandLine]:
 def _expand_k8s(
     text: str, path: Path, origin: str, known: dict, references: set[str]
 ) -> list[Token]:
-    """Kubernetes ``$(VAR)`` expansion of one argv element."""
+    """Kubernetes ``$(VAR)`` expansion of one argv element. Kubernetes does not word-split:
+    ``"$(JAVA_OPTS)"`` holding ``-Xms1g -Xmx2g`` is one argument (a shell script splits it
+    later, when the element is an ``sh -c`` script)."""
     whole = _K8S_WHOLE_REF.fullmatch(text)
     if whole and whole.group(1) in known:
         name = whole.group(1)
         references.add(name)
-        return env_words(known[name], references)
+        value = known[name]
+        if value.value is None:
+            return []
+        return [Token(value.value, value.origin, (*value.path, "value") if value.literal else None)]
+    names = []
     for match in _K8S_WHOLE_REF.finditer(text):
         references.add(match.group(1))
+        names.append(match.group(1))
     defined = {n: v.value for n, v in known.items() if v.value is not None}
     expanded = expand_references(text, defined)
-    return [Token(expanded, origin, path if expanded in text else None)]
+    if expanded == text:
+        return [Token(text, origin, path)]
+    # the flags came from variables: say so, and do not rewrite text that is not written here
+    used = ", ".join(f"$({name})" for name in dict.fromkeys(names) if name in defined)
+    return [Token(expanded, f"{origin} expanding {used}" if used else origin, None)]
 
 
 def env_words(value, references: set[str]) -> list[Token]:

@@ -131,16 +131,18 @@ def jvm_settings(container: Container) -> JvmSettings:
             _add(settings, token)
 
     add_env("JAVA_TOOL_OPTIONS")
+    # Every java launcher the container starts reads it, whether the command runs java
+    # directly, through a script or through the image's entrypoint.
+    add_env("JDK_JAVA_OPTIONS")
     if java is not None:
         settings.evidence = "its command runs java"
-        add_env("JDK_JAVA_OPTIONS")
         for token in _jvm_options(java.args):
             _add(settings, token)
         for name in CONVENTIONAL_VARS:
             value = env.get(name)
             if name in java.references and value is not None and value.unresolved:
                 settings.unresolved.append(value)
-    elif not container.commands:
+    elif not container.spec.get("command"):  # the image's entrypoint runs, maybe with args
         for name in CONVENTIONAL_VARS:
             add_env(name, ", passed to java by the image's entrypoint")
     add_env("_JAVA_OPTIONS")

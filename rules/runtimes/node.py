@@ -35,7 +35,8 @@ class NodeFlag:
 
     @property
     def described(self) -> str:
-        return f"{self.token.text} ({self.token.origin})"
+        text = self.token.text if "=" in self.token.text else f"{self.token.text} {self.value}"
+        return f"{text} ({self.token.origin})"
 
 
 @dataclass
@@ -80,10 +81,14 @@ def node_heap(flag: NodeFlag, limit: Fraction) -> Fraction:
 def _node_options(args: list[Token]) -> list[Token]:
     """Node options come before the script name."""
     options = []
+    takes_value = False
     for token in args:
-        if not token.text.startswith("-"):
+        if not takes_value and not token.text.startswith("-"):
             break
         options.append(token)
+        # "--max-old-space-size 4096": V8 takes the next word as the value
+        match = None if takes_value else _FLAG.fullmatch(token.text)
+        takes_value = match is not None and match["value"] is None
     return options
 
 

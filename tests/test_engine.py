@@ -1,0 +1,181 @@
+"""The engine: config overrides, severities, suppression annotations, fix policies."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import config, findings, pod, workload_object
+from oomguard.rules import CATALOGUE
+from oomguard.rules.config import DEFAULT_CONFIG, ConfigError, config_from_data
+from oomguard.rules.engine import (
+    check_object,
+    invalid_document,
+    lint_fix_enabled,
+    mutation_enabled,
+    with_overrides,
+)
+from oomguard.rules.model import pointer
+
+BARE = "{name: app, image: x}"  # no resources: limit, request and BestEffort findings
+TWO = pod(BARE, "{name: side, image: x}")
+
+
+def rules_of(text: str, cfg=DEFAULT_CONFIG) -> list[tuple[str, str | None]]:
+    return sorted((f.rule, f.container) for f in findings(text, cfg=cfg))
+
+
+def annotated(annotations: str, where: str = "metadata") -> str:
+    if where == "metadata":
+        return TWO.replace(
+            "metadata: {name: p}", f"metadata: {{name: p, annotations: {annotations}}}"
+        )
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n"
+        f"    metadata: {{annotations: {annotations}}}\n"
+        "    spec:\n      containers:\n"
+        "      - {name: app, image: x}\n      - {name: side, image: x}\n"
+    )
+    return deployment
+
+
+def test_unsuppressed_baseline():
+    assert rules_of(TWO) == [
+        ("best-effort-pod", None),
+        ("memory-limit-missing", "app"),
+        ("memory-limit-missing", "side"),
+        ("memory-request-missing", "app"),
+        ("memory-request-missing", "side"),
+    ]
+
+
+def test_ignore_annotation_lists_rules_for_all_containers():
+    text = annotated('{oomguard.io/ignore: "memory-request-missing, best-effort-pod"}')
+    assert rules_of(text) == [("memory-limit-missing", "app"), ("memory-limit-missing", "side")]
+
+
+def test_ignore_all():
+    assert rules_of(annotated('{oomguard.io/ignore: "all"}')) == []
+
+
+def test_ignore_one_container():
+    text = annotated('{oomguard.io/ignore.side: "memory-limit-missing,memory-request-missing"}')
+    assert rules_of(text) == [
+        ("best-effort-pod", None),
+        ("memory-limit-missing", "app"),
+        ("memory-request-missing", "app"),
+    ]
+    assert rules_of(annotated('{oomguard.io/ignore.side: "all"}')) == [
+        ("best-effort-pod", None),
+        ("memory-limit-missing", "app"),
+        ("memory-request-missing", "app"),
+    ]
+
+
+def test_pod_template_annotations_count_too():
+    text = annotated(
+        "{oomguard.io/ignore.app: all, oomguard.io/ignore: best-effort-pod}", "template"
+    )
+    assert rules_of(text) == [
+        ("memory-limit-missing", "side"),
+        ("memory-request-missing", "side"),
+    ]
+
+
+def test_unknown_rule_names_and_non_string_values_suppress_nothing():
+    assert rules_of(annotated('{oomguard.io/ignore: "no-such-rule"}')) == rules_of(TWO)
+    assert rules_of(annotated("{oomguard.io/ignore: 1}")) == rules_of(TWO)
+
+
+def test_annotations_can_be_ignored_by_config_or_caller():
+    text = annotated('{oomguard.io/ignore: "all"}')
+    assert rules_of(text, config(honor_ignore_annotations=False)) == rules_of(TWO)
+    obj = workload_object(text)
+    assert check_object(obj, DEFAULT_CONFIG, honor_ignore=False).findings != []
+
+
+def test_severity_override():
+    cfg = config(rules={"memory-request-missing": {"severity": "error"}})
+    severities = {f.rule: f.severity for f in findings(TWO, cfg=cfg)}
+    assert severities["memory-request-missing"] == "error"
+    assert severities["memory-limit-missing"] == "error"
+    cfg = config(rules={"qos-not-guaranteed": {"severity": "error"}})
+    text = pod("{name: a, image: x, resources: {limits: {memory: 1Gi}}}")
+    assert [(f.rule, f.severity) for f in findings(text, cfg=cfg)] == [
+        ("qos-not-guaranteed", "error")
+    ]
+
+
+def test_disable_in_config_and_on_the_command_line():
+    cfg = config(rules={"memory-request-missing": {"enabled": False}})
+    assert "memory-request-missing" not in {f.rule for f in findings(TWO, cfg=cfg)}
+    cfg = with_overrides(DEFAULT_CONFIG, enable=[], disable=["best-effort-pod"])
+    assert "best-effort-pod" not in {f.rule for f in findings(TWO, cfg=cfg)}
+    cfg = with_overrides(cfg, enable=["best-effort-pod"], disable=[])
+    assert "best-effort-pod" in {f.rule for f in findings(TWO, cfg=cfg)}
+
+
+def test_disabling_every_rule_yields_nothing():
+    cfg = with_overrides(DEFAULT_CONFIG, enable=[], disable=[r.ID for r in CATALOGUE])
+    assert findings(TWO, cfg=cfg) == []
+
+
+def test_findings_name_the_object():
+    text = TWO.replace("metadata: {name: p}", "metadata: {name: p, namespace: shop}")
+    finding = findings(text, "memory-limit-missing")[0]
+    assert (finding.kind, finding.namespace, finding.name) == ("Pod", "shop", "p")
+    assert finding.object_ref == "Pod/shop/p"
+
+
+def test_prefix_applies_to_paths_and_fixes():
+    cfg = config(defaults={"memory_limit": "1Gi"})
+    result = check_object(workload_object(pod(BARE)), cfg, prefix=("items", 3))
+    finding = next(f for f in result.findings if f.rule == "memory-limit-missing")
+    assert finding.path == ("items", 3, "spec", "containers", 0)
+    assert finding.fix[0]["path"] == ("items", 3, "spec", "containers", 0, "resources", "limits",
+                                      "memory")  # fmt: skip
+
+
+def test_non_workloads_are_not_checked():
+    result = check_object({"kind": "Service", "metadata": {"name": "s"}}, DEFAULT_CONFIG)
+    assert (result.checked, result.findings, result.crashes) == (False, [], [])
+    assert check_object(["not", "an", "object"], DEFAULT_CONFIG).checked is False
+
+
+def test_fix_policies():
+    assert lint_fix_enabled("jvm-heap-exceeds-limit", DEFAULT_CONFIG)  # rewrites: on
+    assert not lint_fix_enabled("memory-limit-missing", DEFAULT_CONFIG)  # adds: need defaults
+    assert lint_fix_enabled("memory-limit-missing", config(defaults={"memory_limit": "1Gi"}))
+    assert not lint_fix_enabled("runtime-heap-unset", config(defaults={"memory_limit": "1Gi"}))
+    only = config(fix={"enable": ["runtime-heap-unset"]})
+    assert lint_fix_enabled("runtime-heap-unset", only)
+    assert not lint_fix_enabled("jvm-heap-exceeds-limit", only)
+    cfg = config(mutate=["jvm-heap-exceeds-limit", "memory-quantity-millibytes"])
+    assert mutation_enabled("jvm-heap-exceeds-limit", cfg)
+    assert not mutation_enabled("memory-quantity-millibytes", cfg)  # lint only
+    assert not mutation_enabled("go-memlimit-exceeds-limit", cfg)
+
+
+def test_invalid_document_finding():
+    finding = invalid_document("bad YAML", file="x.yaml", line=3, column=5)
+    assert (finding.rule, finding.severity, finding.line, finding.column) == (
+        "manifest-invalid", "error", 3, 5
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [({"rules": {"no-such-rule": {"severity": "error"}}}, "no-such-rule"),
+     ({"rules": {"qos-not-guaranteed": {"severity": "fatal"}}}, "qos-not-guaranteed"),
+     ({"thresholds": {"min_limit": "16MB"}}, "min_limit"),
+     ({"defaults": {"memory_limit": "lots"}}, "memory_limit"),
+     ({"bogus": 1}, "bogus")],
+)  # fmt: skip
+def test_bad_config_names_the_key(data, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        config_from_data(data)
+
+
+def test_pointer_escaping():
+    assert pointer(("metadata", "annotations", "oomguard.io/ignore")) == (
+        "/metadata/annotations/oomguard.io~1ignore"
+    )
+    assert pointer(("a~b", 0, "-")) == "/a~0b/0/-"

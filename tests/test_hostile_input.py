@@ -1,0 +1,359 @@
+"""Hostile input through the real CLI (a subprocess, as pre-commit runs it) and ``lint_paths``.
+
+Each hostile file is linted together with an ordinary bad manifest: the hostile one must give
+``manifest-invalid`` at the exact line/column where one exists, the other file's findings
+must still be reported, the exit code is 1 (2 for unreadable paths), stderr never holds a
+traceback, and wall time and peak memory stay bounded (limits are generous: CI machines are
+slow, the point is that nothing grows without bound or hangs).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from oomguard.linter.run import lint_paths
+from oomguard.rules.config import DEFAULT_CONFIG
+
+MAX_SECONDS = 60
+MAX_RSS_KIB = 1024 * 1024  # 1 GiB; the worst case below (2M values in one document) ~450 MiB
+
+BAD_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+    - name: app
+      image: nginx
+"""
+# What BAD_POD yields, wherever it is: (rule, line, column, object, container)
+BAD_POD_FINDINGS = {
+    ("best-effort-pod", 6, 5, "Pod/p", None),
+    ("memory-limit-missing", 6, 7, "Pod/p", "app"),
+    ("memory-request-missing", 6, 7, "Pod/p", "app"),
+}
+
+
+def _alias_bomb() -> str:
+    rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    rows += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    return "apiVersion: v1\nkind: Pod\nmetadata: {name: lol}\n" + "\n".join(rows) + "\n"
+
+
+def _many_values(megabytes: int) -> str:
+    head = "apiVersion: v1\nkind: Pod\nmetadata: {name: many}\nspec:\n  containers:\n"
+    head += "    - name: app\n      env:\n"
+    entry = '        - {name: V, value: "1"}\n'
+    return head + entry * (megabytes * 2**20 // len(entry))
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    content: bytes
+    message: str | None  # manifest-invalid message part; None: the file is fine
+    where: tuple[int, int] | None = None  # 1-based line, column of manifest-invalid
+
+
+CASES = [
+    Case("alias-bomb", _alias_bomb().encode(), "(an alias bomb?)", (10, 15)),
+    Case("recursive-alias", b"kind: Pod\nspec: &a\n  x: *a\n", "recursive alias *a", (3, 6)),
+    Case("unknown-alias", b"kind: Pod\nspec: *nowhere\n", "nowhere", (2, 7)),
+    Case(
+        "flow-nesting-10k",
+        b"kind: Pod\nspec: " + b"[" * 10_000 + b"]" * 10_000 + b"\n",
+        "nested deeper than 100 levels",
+        (2, 106),
+    ),
+    Case(
+        "flow-nesting-100k",
+        b"kind: Pod\nspec: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        "nested deeper than 100 levels",
+        (2, 106),
+    ),
+    Case(
+        "block-nesting-3k",
+        ("kind: Pod\nspec:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 3000))).encode(),
+        "nested deeper than 100 levels",
+        (102, 201),
+    ),
+    Case(
+        "tab-indentation",
+        b"kind: Pod\nspec:\n\tcontainers: []\n",
+        "found character that cannot start any token",
+        (3, 1),
+    ),
+    Case(
+        "latin-1",
+        BAD_POD.replace("nginx", "ng\u00efnx").encode("latin-1"),
+        "not UTF-8 text (byte 0xef)",
+        (7, 16),
+    ),
+    Case("nul-bytes", b"kind: Pod\x00\x01\x02" + bytes(range(256)) * 4, "binary file", (1, 1)),
+    Case(
+        "duplicate-keys",
+        BAD_POD.replace("metadata: {name: p}", "metadata: {name: p}\nmetadata: {name: q}").encode(),
+        "duplicate key 'metadata' in a mapping",
+        (4, 11),
+    ),
+    Case("many-values-50mb", _many_values(50).encode(), "more than 2,000,000 values", None),
+    Case("utf8-bom", codecs.BOM_UTF8 + BAD_POD.encode(), None),
+    Case("utf16le-bom", codecs.BOM_UTF16_LE + BAD_POD.encode("utf-16-le"), None),
+    Case("utf16be-bom", codecs.BOM_UTF16_BE + BAD_POD.encode("utf-16-be"), None),
+    Case(
+        "unclosed-flow",
+        b"kind: Pod\nspec: {containers: [\n",
+        "while parsing a flow node did not find expected node content",
+        (3, 1),
+    ),
+]
+
+
+def _run_cli(*args: str, cwd: Path, stdin: bytes | None = None):
+    """(exit code, stdout, stderr, seconds, peak RSS KiB) of ``oomguard`` in a subprocess.
+
+    Output goes to temporary files and the child is reaped with ``os.wait4``, which gives
+    that one child's peak RSS."""
+    with (
+        tempfile.TemporaryFile() as given,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        given.write(stdin or b"")
+        given.seek(0)
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "oomguard", *args],
+            cwd=cwd,
+            stdin=given,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > MAX_SECONDS * 2:
+                child.kill()
+                os.wait4(child.pid, 0)
+                pytest.fail(f"oomguard {' '.join(args)} still running after {MAX_SECONDS * 2} s")
+            time.sleep(0.01)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        return child.returncode, out.read().decode(), err.read().decode(), seconds, usage.ru_maxrss
+
+
+def _located(findings: list[dict], file: str) -> set[tuple]:
+    return {
+        (
+            f["rule"],
+            f["line"],
+            f["column"],
+            f"{f['kind']}/{f['name']}" if f["kind"] else None,
+            f["container"],
+        )
+        for f in findings
+        if f["file"] == file
+    }
+
+
+def _assert_bounded(code: int, err: str, seconds: float, rss: int) -> None:
+    assert code >= 0, f"killed by signal {-code}"
+    assert "Traceback" not in err
+    assert seconds < MAX_SECONDS
+    assert rss < MAX_RSS_KIB
+
+
+@pytest.fixture
+def bad_pod(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_POD)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_cli_hostile_file_beside_a_bad_one(case: Case, tmp_path: Path, bad_pod: Path):
+    (tmp_path / "hostile.yaml").write_bytes(case.content)
+    code, out, err, seconds, rss = _run_cli(
+        "lint", "hostile.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
+    )
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert _located(findings, "bad.yaml") == BAD_POD_FINDINGS
+    hostile = [f for f in findings if f["file"] == "hostile.yaml"]
+    invalid = [f for f in hostile if f["rule"] == "manifest-invalid"]
+    if case.message is None:
+        assert invalid == []
+        assert _located(hostile, "hostile.yaml") == BAD_POD_FINDINGS
+        return
+    assert len(invalid) == 1
+    assert case.message in invalid[0]["message"]
+    assert invalid[0]["severity"] == "error"
+    if case.where is not None:
+        assert (invalid[0]["line"], invalid[0]["column"]) == case.where
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.message and "50mb" not in c.name], ids=lambda c: c.name
+)
+def test_lint_paths_reports_the_same_position(case: Case, tmp_path: Path, bad_pod: Path):
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_bytes(case.content)
+    result = lint_paths([str(hostile), str(bad_pod)], DEFAULT_CONFIG)
+    assert result.crashes == []
+    invalid = [f for f in result.findings if f.rule == "manifest-invalid"]
+    assert [f.file for f in invalid] == [str(hostile)]
+    assert case.message in invalid[0].message
+    if case.where is not None:
+        assert (invalid[0].line, invalid[0].column) == case.where
+    assert {(f.rule, f.line, f.column) for f in result.findings if f.file == str(bad_pod)} == {
+        (rule, line, column) for rule, line, column, _, _ in BAD_POD_FINDINGS
+    }
+
+
+def test_cli_fifty_megabyte_document_is_linted(tmp_path: Path, bad_pod: Path):
+    blob = "x" * (50 * 2**20)
+    (tmp_path / "big.yaml").write_text(
+        f'apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  annotations:\n    blob: "{blob}"\n'
+        "spec:\n  containers:\n    - name: app\n      image: nginx\n"
+    )
+    code, out, err, seconds, rss = _run_cli(
+        "lint", "big.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
+    )
+    _assert_bounded(code, err, seconds, rss)
+    findings = json.loads(out)["findings"]
+    assert ("memory-limit-missing", 9, 7, "Pod/big", "app") in _located(findings, "big.yaml")
+    assert _located(findings, "bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_file_over_the_size_cap_is_invalid_not_read_whole(tmp_path: Path, bad_pod: Path):
+    with open(tmp_path / "huge.yaml", "wb") as handle:  # sparse: 65 MiB of nothing on disk
+        handle.truncate(65 * 2**20)
+    code, out, err, seconds, rss = _run_cli(
+        "lint", "huge.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
+    )
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert _located(findings, "huge.yaml") == {("manifest-invalid", 1, 1, None, None)}
+    assert "larger than 64 MiB" in findings[0]["message"]
+    assert _located(findings, "bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_hundred_thousand_small_documents(tmp_path: Path, bad_pod: Path):
+    documents = "".join(
+        f"---\nkind: Service\nmetadata: {{name: s{i}}}\n" if i % 2 else f"---\na: {i}\n"
+        for i in range(100_000)
+    )
+    (tmp_path / "many.yaml").write_text(documents + "---\n" + BAD_POD)
+    code, out, err, seconds, rss = _run_cli("lint", "many.yaml", "--format", "json", cwd=tmp_path)
+    _assert_bounded(code, err, seconds, rss)
+    report = json.loads(out)
+    assert report["summary"]["objects"] == 1
+    # the pod is document 100,001: its lines are counted across all the others
+    assert _located(report["findings"], "many.yaml") == {
+        (rule, line + 250_001, column, obj, container)
+        for rule, line, column, obj, container in BAD_POD_FINDINGS
+    }
+
+
+def test_cli_alias_bomb_on_stdin(tmp_path: Path):
+    code, out, err, seconds, rss = _run_cli(
+        "lint", "-", "--format", "json", cwd=tmp_path, stdin=_alias_bomb().encode()
+    )
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert [(f["rule"], f["file"], f["line"], f["column"]) for f in findings] == [
+        ("manifest-invalid", "<stdin>", 10, 15)
+    ]
+
+
+def test_cli_deeply_nested_json_file(tmp_path: Path, bad_pod: Path):
+    """Regression: the JSON fallback replaced libyaml's positioned depth error with
+    "invalid JSON" at 1:1 (json.loads hit its recursion limit)."""
+    (tmp_path / "deep.json").write_text(
+        '{"kind": "Pod", "spec": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    )
+    code, out, err, seconds, rss = _run_cli(
+        "lint", "deep.json", "bad.yaml", "--format", "json", cwd=tmp_path
+    )
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    invalid = [f for f in findings if f["file"] == "deep.json"]
+    assert [(f["rule"], f["line"], f["column"]) for f in invalid] == [("manifest-invalid", 1, 124)]
+    assert "nested deeper than 100 levels" in invalid[0]["message"]
+    assert _located(findings, "bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_fifo_in_a_folder_is_skipped_not_waited_on(tmp_path: Path, bad_pod: Path):
+    """Regression: a FIFO named *.yaml in a linted folder blocked the run forever."""
+    os.mkfifo(tmp_path / "pipe.yaml")
+    code, out, err, seconds, rss = _run_cli("lint", ".", "--format", "json", cwd=tmp_path)
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    report = json.loads(out)
+    assert report["summary"]["files"] == 1
+    assert _located(report["findings"], "./bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_folder_named_like_a_manifest_is_walked(tmp_path: Path):
+    folder = tmp_path / "x.yaml"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text(BAD_POD)
+    code, out, err, seconds, rss = _run_cli("lint", "x.yaml", "--format", "json", cwd=tmp_path)
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    assert _located(json.loads(out)["findings"], "x.yaml/bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_unreadable_file_exits_2_after_reporting_the_rest(tmp_path: Path, bad_pod: Path):
+    """/proc/self/mem cannot be read from offset 0 (EIO), even by root, unlike chmod 000."""
+    code, out, err, seconds, rss = _run_cli(
+        "lint", "/proc/self/mem", "bad.yaml", "--format", "json", cwd=tmp_path
+    )
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 2
+    assert err.strip().splitlines() == ["oomguard: cannot read /proc/self/mem: Input/output error"]
+    assert _located(json.loads(out)["findings"], "bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_permission_denied_exits_2(tmp_path: Path, bad_pod: Path):
+    locked = tmp_path / "locked.yaml"
+    locked.write_text(BAD_POD)
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as root: chmod 000 does not stop reads (EIO case is tested)")
+        code, out, err, seconds, rss = _run_cli(
+            "lint", "locked.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
+        )
+    finally:
+        locked.chmod(0o644)
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 2
+    assert err.strip() == "oomguard: cannot read locked.yaml: Permission denied"
+    assert _located(json.loads(out)["findings"], "bad.yaml") == BAD_POD_FINDINGS
+
+
+def test_cli_dangling_symlink_in_a_folder_exits_2(tmp_path: Path, bad_pod: Path):
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    code, out, err, seconds, rss = _run_cli("lint", ".", "--format", "json", cwd=tmp_path)
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 2
+    assert err.strip() == "oomguard: cannot read ./gone.yaml: No such file or directory"
+    assert _located(json.loads(out)["findings"], "./bad.yaml") == BAD_POD_FINDINGS

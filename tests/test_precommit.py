@@ -1,0 +1,135 @@
+"""The shipped pre-commit hooks, run by the real ``pre-commit`` tool (``pre-commit try-repo``).
+
+``try-repo`` clones the hook repository at a commit; uncommitted files it does not know
+about would be missing from that clone. So the test snapshots the package sources as they
+are on disk into a fresh git repository and points ``try-repo`` there: it tests the working
+tree whether or not it has been committed. pre-commit installs the hook's environment with
+pip (from PyPI) once per session; later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import EXAMPLES, REPO
+
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+PACKAGE_PARTS = (
+    "pyproject.toml",
+    "README.md",
+    ".pre-commit-hooks.yaml",
+    "oomguard",
+    "rules",
+    "linter",
+    "webhook",
+)
+GIT = ("git", "-c", "user.name=oomguard-tests", "-c", "user.email=tests@oomguard.invalid")
+
+pytestmark = pytest.mark.skipif(
+    not PRE_COMMIT.exists() or shutil.which("git") is None,
+    reason="pre-commit (dev extra) and git are needed",
+)
+
+
+def test_hook_definitions():
+    hooks = {
+        hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    }
+    assert set(hooks) == {"oomguard", "oomguard-fix"}
+    assert hooks["oomguard"]["entry"] == "oomguard lint"
+    assert hooks["oomguard-fix"]["entry"] == "oomguard lint --fix"
+    for hook in hooks.values():
+        assert hook["language"] == "python"
+        assert hook["types_or"] == ["yaml", "json"]
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory) -> Path:
+    snapshot = tmp_path_factory.mktemp("hook-repo")
+    for part in PACKAGE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(
+                source,
+                snapshot / part,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+            )
+        else:
+            shutil.copyfile(source, snapshot / part)
+    git("init", "-q", cwd=snapshot)
+    git("add", "-A", cwd=snapshot)
+    git("commit", "-q", "-m", "snapshot of the working tree", cwd=snapshot)
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A user's repository with one bad and one good manifest, staged."""
+    shutil.copyfile(EXAMPLES / "bad" / "node.yaml", tmp_path / "bad.yaml")
+    shutil.copyfile(EXAMPLES / "good" / "shop.yaml", tmp_path / "good.yaml")
+    (tmp_path / "notes.txt").write_text("not a manifest\n")
+    git("init", "-q", cwd=tmp_path)
+    git("add", "-A", cwd=tmp_path)
+    return tmp_path
+
+
+def try_repo(hook_repo: Path, home: Path, cwd: Path, hook: str, *files: str):
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(home),
+        "NO_COLOR": "1",
+        "PRE_COMMIT_COLOR": "never",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [str(PRE_COMMIT), "try-repo", str(hook_repo), hook, "--files", *files],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_hook_fails_on_a_bad_manifest(hook_repo, pre_commit_home, project):
+    proc = try_repo(hook_repo, pre_commit_home, project, "oomguard", "bad.yaml", "notes.txt")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "oomguard" in proc.stdout and "Failed" in proc.stdout
+    assert "bad.yaml:17:29: error node-heap-exceeds-limit" in proc.stdout
+    assert (project / "bad.yaml").read_bytes() == (EXAMPLES / "bad" / "node.yaml").read_bytes()
+
+
+def test_hook_passes_on_a_good_manifest(hook_repo, pre_commit_home, project):
+    proc = try_repo(hook_repo, pre_commit_home, project, "oomguard", "good.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Passed" in proc.stdout
+
+
+def test_fix_hook_rewrites_the_file(hook_repo, pre_commit_home, project):
+    proc = try_repo(hook_repo, pre_commit_home, project, "oomguard-fix", "bad.yaml", "good.yaml")
+    # pre-commit fails a hook that modified files, so the fix can be reviewed and staged
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "files were modified by this hook" in proc.stdout
+    fixed = (project / "bad.yaml").read_text()
+    assert '"--max-old-space-size=768"' in fixed
+    assert "value: --max-old-space-size=1536" in fixed
+    assert (project / "good.yaml").read_bytes() == (EXAMPLES / "good" / "shop.yaml").read_bytes()
+
+    git("add", "-A", cwd=project)
+    again = try_repo(hook_repo, pre_commit_home, project, "oomguard", "bad.yaml", "good.yaml")
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -1,0 +1,157 @@
+"""runtime-flag-invalid, runtime-flag-unresolved and runtime-heap-unset across runtimes."""
+
+from __future__ import annotations
+
+from helpers import apply_fix, config, dump, findings, none_of, one, pod, workload_object
+
+INVALID = "runtime-flag-invalid"
+UNRESOLVED = "runtime-flag-unresolved"
+UNSET = "runtime-heap-unset"
+
+
+def test_every_runtime_reports_its_invalid_flag_once():
+    text = pod(
+        "{name: app, image: x, command: [java, -Xmx2GB, -jar, a.jar], env: ["
+        '{name: GOMEMLIMIT, value: "1G"}, {name: NODE_OPTIONS, value: "--max-old-space-size=2g"},'
+        ' {name: DOTNET_GCHeapHardLimit, value: "2G"}], resources: {limits: {memory: 4Gi}}}'
+    )
+    found = findings(text, INVALID)
+    assert [(f.severity, f.container, f.path[-2:]) for f in found] == [
+        ("error", "app", ("command", 1)),
+        ("error", "app", (0, "value")),
+        ("error", "app", (1, "value")),
+        ("error", "app", (2, "value")),
+    ]
+    assert found[3].message == (
+        "DOTNET_GCHeapHardLimit=2G in container \"app\": '2G' is not hexadecimal (the runtime "
+        "reads env values as hex); the runtime ignores it"
+    )
+
+
+def test_max_ram_percentage_out_of_range_is_invalid():
+    text = pod("{name: app, image: x, command: [java, -XX:MaxRAMPercentage=150, -jar, a.jar], "
+               "resources: {limits: {memory: 1Gi}}}")  # fmt: skip
+    assert one(text, INVALID).message == (
+        '-XX:MaxRAMPercentage=150 (command) in container "app": 150 is outside the allowed '
+        "range 0 to 100; the JVM refuses to start"
+    )
+
+
+def test_unresolved_sources_one_finding_per_variable():
+    text = pod(
+        "{name: app, image: eclipse-temurin:21, envFrom: [{configMapRef: {name: runtime}}], env: ["
+        "{name: JAVA_TOOL_OPTIONS, valueFrom: {configMapKeyRef: {name: jvm, key: opts}}},"
+        " {name: NODE_OPTIONS, valueFrom: {secretKeyRef: {name: node, key: opts}}},"
+        " {name: GOMEMLIMIT, valueFrom: {configMapKeyRef: {name: go, key: limit}}}],"
+        " resources: {limits: {memory: 1Gi}}}"
+    )
+    found = findings(text, UNRESOLVED)
+    assert [(f.severity, f.path[-2:]) for f in found] == [
+        ("info", ("env", 0)),
+        ("info", ("env", 1)),
+        ("info", ("env", 2)),
+    ]
+    assert [f.message.split(" in container")[0] for f in found] == [
+        'env JAVA_TOOL_OPTIONS from ConfigMap "jvm" key "opts"',
+        'env NODE_OPTIONS from Secret "node" key "opts"',
+        'env GOMEMLIMIT from ConfigMap "go" key "limit"',
+    ]
+    none_of(text, UNSET)  # the JVM's heap setting may be in the ConfigMap
+
+
+def test_missing_key_in_a_configmap_of_the_input():
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: go}\ndata: {other: x}\n---\n"
+        + pod(
+            "{name: app, image: x, env: [{name: GOMEMLIMIT, valueFrom: {configMapKeyRef: "
+            "{name: go, key: limit}}}], resources: {limits: {memory: 1Gi}}}"
+        )  # fmt: skip
+    )
+    assert one(text, UNRESOLVED).message.endswith(
+        'cannot be checked: ConfigMap "go" key "limit" does not exist'
+    )
+
+
+def test_configmap_in_another_namespace_is_not_used():
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: go, namespace: a}\ndata: {l: 4GiB}\n"
+    workload = pod("{name: app, image: x, env: [{name: GOMEMLIMIT, valueFrom: {configMapKeyRef: "
+                   "{name: go, key: l}}}], resources: {limits: {memory: 1Gi}}}")  # fmt: skip
+    other = workload.replace("metadata: {name: p}", "metadata: {name: p, namespace: b}")
+    same = workload.replace("metadata: {name: p}", "metadata: {name: p, namespace: a}")
+    assert [f.rule for f in findings(cm + "---\n" + other) if f.rule.startswith(("go", "runtime"))
+            ] == [UNRESOLVED]  # fmt: skip
+    assert "go-memlimit-exceeds-limit" in [f.rule for f in findings(cm + "---\n" + same)]
+
+
+def test_heap_unset_for_a_jvm_with_evidence_named():
+    text = pod("{name: app, image: eclipse-temurin:21-jre, resources: {limits: {memory: 4Gi}}}")
+    finding = one(text, UNSET)
+    assert finding.message == (
+        'container "app" runs a JVM (its image "eclipse-temurin:21-jre" runs a JVM) with no heap '
+        "setting: the default heap is 25% of the 4Gi limit (1Gi); set -XX:MaxRAMPercentage=75"
+    )
+    patch, patched = apply_fix(workload_object(text), [finding])
+    assert patch == [
+        {"op": "add", "path": "/spec/containers/0/env",
+         "value": [{"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=75"}]},
+    ]  # fmt: skip
+    none_of(dump(patched), UNSET)
+
+
+def test_heap_unset_fix_appends_to_existing_tool_options():
+    text = pod("{name: app, image: eclipse-temurin:21, env: [{name: JAVA_TOOL_OPTIONS, value: "
+               "-Dfile.encoding=UTF-8}], resources: {limits: {memory: 4Gi}}}")  # fmt: skip
+    finding = one(text, UNSET)
+    assert finding.fix == (
+        {"op": "replace", "path": ("spec", "containers", 0, "env", 0, "value"),
+         "value": "-Dfile.encoding=UTF-8 -XX:MaxRAMPercentage=75"},
+    )  # fmt: skip
+
+
+def test_heap_unset_uses_the_configured_ratio():
+    text = pod("{name: app, image: eclipse-temurin:21, resources: {limits: {memory: 4Gi}}}")
+    finding = one(text, UNSET, config(thresholds={"jvm_heap_ratio": 0.6}))
+    assert finding.message.endswith("set -XX:MaxRAMPercentage=60")
+
+
+def test_heap_unset_not_for_node_dotnet_or_unknown_images_or_without_limit():
+    for image in ("node:22", "mcr.microsoft.com/dotnet/aspnet:8.0", "nginx:1.27"):
+        none_of(pod(f"{{name: app, image: {image}, resources: {{limits: {{memory: 1Gi}}}}}}"),
+                UNSET)  # fmt: skip
+    none_of(pod("{name: app, image: eclipse-temurin:21}"), UNSET)
+
+
+def test_heap_unset_ko_binary_is_go():
+    text = pod("{name: app, image: ghcr.io/x/y:1, command: [/ko-app/server], "
+               "resources: {limits: {memory: 512Mi}}}")  # fmt: skip
+    assert '(its command "/ko-app/server" is a ko-built Go binary)' in one(text, UNSET).message
+
+
+def test_env_from_source_not_in_the_input_replaces_heap_unset():
+    """The JVM's heap setting may sit in the missing ConfigMap: say it cannot be checked
+    instead of claiming there is none."""
+    text = pod("{name: app, image: eclipse-temurin:21, envFrom: [{configMapRef: {name: jvm}}], "
+               "resources: {limits: {memory: 1Gi}}}")  # fmt: skip
+    none_of(text, UNSET)
+    finding = one(text, UNRESOLVED)
+    assert finding.path == ("spec", "containers", 0, "envFrom")
+    assert finding.message == (
+        'envFrom ConfigMap "jvm" of container "app" is not in the input, so the heap settings '
+        'of the program it runs (its image "eclipse-temurin:21" runs a JVM) cannot be checked'
+    )
+    # with the ConfigMap in the input, its value is checked
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: jvm}\n"
+    assert one(cm + 'data: {JAVA_TOOL_OPTIONS: "-Xmx1g"}\n---\n' + text,
+               "jvm-heap-exceeds-limit").message.startswith(
+        '-Xmx1g (env JAVA_TOOL_OPTIONS from ConfigMap "jvm") is 100% of the 1Gi'
+    )  # fmt: skip
+    assert [f.rule for f in findings(cm + "data: {A: b}\n---\n" + text)
+            if f.rule in (UNSET, UNRESOLVED)] == [UNSET]  # fmt: skip
+
+
+def test_env_from_missing_is_silent_when_the_heap_setting_is_visible_or_no_runtime():
+    none_of(pod("{name: app, image: eclipse-temurin:21, envFrom: [{configMapRef: {name: c}}], "
+                "command: [java, -Xmx512m, -jar, a.jar], resources: {limits: {memory: 1Gi}}}"),
+            UNRESOLVED)  # fmt: skip
+    none_of(pod("{name: app, image: nginx:1.27, envFrom: [{configMapRef: {name: c}}], "
+                "resources: {limits: {memory: 1Gi}}}"), UNRESOLVED)  # fmt: skip

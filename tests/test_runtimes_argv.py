@@ -1,0 +1,126 @@
+"""Command lines and environments: argv/shell parsing, $(VAR) and $VAR expansion, env order,
+envFrom, resourceFieldRef, ConfigMap/Secret look-ups."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import container_view, pod
+from oomguard.rules.runtimes.argv import rewrite_occurrence
+from oomguard.rules.runtimes.env import expand_references, source_data
+
+
+def lines(body: str) -> list[tuple[str, list[str]]]:
+    container = container_view(pod(body))
+    return [(line.program, [t.text for t in line.args]) for line in container.commands]
+
+
+def env_of(body: str, prefix: str = "") -> dict[str, str | None]:
+    container = container_view(prefix + pod(body))
+    return {name: value.value for name, value in container.env.values.items()}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{name: a, command: [java, -Xmx1g, -jar, a]}", [("java", ["-Xmx1g", "-jar", "a"])]),
+        ("{name: a, command: [/usr/bin/java], args: [-Xmx1g]}", [("java", ["-Xmx1g"])]),
+        ("{name: a, args: [-Xmx1g]}", [("", ["-Xmx1g"])]),  # the image's entrypoint
+        ('{name: a, command: [sh, -c, "exec java -Xmx1g -jar a.jar"]}',
+         [("java", ["-Xmx1g", "-jar", "a.jar"])]),
+        ('{name: a, command: [/bin/bash, -ec, "cd /x && env A=1 exec java -Xmx1g x.Main"]}',
+         [("cd", ["/x"]), ("java", ["-Xmx1g", "x.Main"])]),
+        ('{name: a, command: [sh, -c, "java \'-Xmx1g\' \\"-Dx=a b\\" M | tee log"]}',
+         [("java", ["-Xmx1g", "-Dx=a b", "M"]), ("tee", ["log"])]),
+        ("{name: a, command: [tini, --, node, s.js]}", [("node", ["s.js"])]),
+        ("{name: a}", []),
+    ],
+)  # fmt: skip
+def test_command_lines(body, expected):
+    assert lines(body) == expected
+
+
+def test_shell_variables_from_env_script_and_defaults():
+    body = (
+        '{name: a, env: [{name: OPTS, value: "-Xmx1g -Xms1g"}], command: [sh, -c, '
+        '"X=-Dy; export Z=-Dz; exec java $OPTS ${X} ${Z} ${UNSET:--Dd} -jar a.jar"]}'
+    )
+    assert lines(body) == [("java", ["-Xmx1g", "-Xms1g", "-Dy", "-Dz", "-Dd", "-jar", "a.jar"])]
+
+
+def test_kubernetes_expansion_in_command_and_args():
+    body = (
+        '{name: a, env: [{name: HEAP, value: "-Xmx1g"}, {name: P, value: "8080"}], '
+        'command: [java, "$(HEAP)", "-Dport=$(P)", "$(MISSING)", "$$(HEAP)", -jar, a.jar]}'
+    )
+    assert lines(body) == [
+        ("java", ["-Xmx1g", "-Dport=8080", "$(MISSING)", "$(HEAP)", "-jar", "a.jar"])
+    ]
+
+
+def test_expand_references():
+    defined = {"A": "1", "B": "x y"}
+    assert expand_references("$(A)-$(B)-$(C)-$$(A)-$$$(A)", defined) == "1-x y-$(C)-$(A)-$1"
+
+
+def test_env_order_later_wins_and_references_use_earlier_values():
+    body = (
+        "{name: a, env: [{name: A, value: one}, {name: B, value: '$(A)-$(C)'}, "
+        "{name: C, value: three}, {name: A, value: two}]}"
+    )
+    assert env_of(body) == {"A": "two", "B": "one-$(C)", "C": "three"}
+
+
+def test_env_from_order_prefix_and_env_override():
+    sources = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\ndata: {A: '1', B: '1'}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {B: '2'}\n---\n"
+    )
+    body = (
+        "{name: a, envFrom: [{configMapRef: {name: one}}, {configMapRef: {name: two}}, "
+        "{configMapRef: {name: one}, prefix: P_}, {configMapRef: {name: gone}}], "
+        "env: [{name: A, value: env}]}"
+    )
+    assert env_of(body, sources) == {"A": "env", "B": "2", "P_A": "1", "P_B": "1"}
+    container = container_view(sources + pod(body))
+    assert container.env.unresolved_sources == ['ConfigMap "gone"']
+
+
+def test_resource_field_ref_divisors():
+    def value(divisor: str, resource: str = "limits.memory") -> str | None:
+        ref = (
+            f"{{resource: {resource}, divisor: {divisor}}}"
+            if divisor
+            else f"{{resource: {resource}}}"
+        )
+        body = (
+            f"{{name: a, env: [{{name: M, valueFrom: {{resourceFieldRef: {ref}}}}}], "
+            "resources: {limits: {memory: 1536Mi}, requests: {memory: 1Gi}}}"
+        )
+        return env_of(body)["M"]
+
+    assert value("") == str(1536 * 1024**2)
+    assert value("1Mi") == "1536"
+    assert value("1Gi") == "2"  # rounded up, as the kubelet does
+    assert value("1M") == "1611"  # 1610.6 MB, rounded up
+    assert value("1Ki", "requests.memory") == "1048576"
+    assert value("", "limits.cpu") is None
+
+
+def test_secret_data_is_base64_and_string_data_plain():
+    secret = {
+        "kind": "Secret",
+        "data": {"A": "LVhteDFn", "BAD": "%%%"},  # "-Xmx1g"
+        "stringData": {"B": "-Xmx2g"},
+    }
+    assert source_data(secret) == {"A": "-Xmx1g", "B": "-Xmx2g"}
+    assert source_data({"kind": "ConfigMap", "data": {"N": 5, "S": "x"}}) == {"N": "5", "S": "x"}
+
+
+def test_rewrite_occurrence_whole_words_only():
+    assert rewrite_occurrence("-Xmx2g -Xmx2g", "-Xmx2g", "-Xmx1g", 1) == "-Xmx2g -Xmx1g"
+    assert rewrite_occurrence("-Xmx2gb -Xmx2g", "-Xmx2g", "-Xmx1g", 0) == "-Xmx2gb -Xmx1g"
+    assert rewrite_occurrence("exec java '-Xmx2g';", "-Xmx2g", "-Xmx1g", 0) == (
+        "exec java '-Xmx1g';"
+    )
+    assert rewrite_occurrence("a -X b", "-X", "", 0) == "a b"
+    assert rewrite_occurrence("a b", "-X", "", 0) is None

@@ -1,0 +1,59 @@
+"""The lint start-up path imports nothing heavy: every pre-commit run pays for each import.
+
+flask, the kubernetes client and gunicorn belong to ``serve``/``audit``; ruamel.yaml only to
+``--fix``/``--diff``; jsonschema only when a config file is read.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("flask", "werkzeug", "kubernetes", "gunicorn", "ruamel", "urllib3", "jsonschema")
+MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+    - name: app
+      image: eclipse-temurin:21
+      command: [java, -Xmx2g, -jar, app.jar]
+      resources: {limits: {memory: 2Gi}}
+"""
+PROBE = """\
+import json, runpy, sys
+sys.argv = ["oomguard", *sys.argv[1:]]
+try:
+    runpy.run_module("oomguard", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "heavy": sorted({m.split(".")[0] for m in sys.modules} & %r)}))
+"""
+
+
+def _lint_imports(cwd: Path, *args: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE % (set(HEAVY),), "lint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_lint_imports_nothing_heavy(tmp_path: Path, output: str):
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    assert _lint_imports(tmp_path, "pod.yaml", "--format", output) == {"code": 1, "heavy": []}
+
+
+def test_lint_with_a_config_file_adds_only_jsonschema(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    (tmp_path / ".oomguard.yaml").write_text("thresholds: {jvm_heap_ratio: 0.7}\n")
+    assert _lint_imports(tmp_path, "pod.yaml") == {"code": 1, "heavy": ["jsonschema"]}

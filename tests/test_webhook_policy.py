@@ -1,0 +1,111 @@
+"""The admission policy in ``rules/admission.py``, in process: limits, modes, failure mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from oomguard.rules.admission import (
+    WARNINGS_BYTES,
+    Request,
+    admission_mode,
+    decide,
+    limit_warnings,
+    shorten,
+    validate,
+)
+from oomguard.rules.config import config_from_data
+from oomguard.rules.engine import Evaluation
+from oomguard.rules.model import Finding
+
+
+def test_many_warnings_fit_the_api_server_budget_and_say_how_many_were_left_out():
+    texts = [f"rule-{i}: " + "x" * 200 for i in range(100)]
+    kept = limit_warnings(texts)
+    assert all(len(text) <= 120 for text in kept)
+    assert sum(len(text.encode()) for text in kept) <= WARNINGS_BYTES < 4096
+    shown = len(kept) - 1
+    assert kept[-1] == f"oomguard: {100 - shown} more warnings not shown (run oomguard lint)"
+    assert kept[0] == "rule-0: " + "x" * 111 + "…"
+
+
+def test_warnings_that_fit_are_kept_whole():
+    texts = ["a: short", "b: also short"]
+    assert limit_warnings(texts) == texts
+
+
+def test_shorten_cuts_on_a_word_and_strips_control_characters():
+    text = 'memory limit 128Mi of container "a" is 8× its request 16Mi, above the 2× maximum'
+    assert shorten(text, 60) == 'memory limit 128Mi of container "a" is 8× its request…'
+    assert limit_warnings(["bad\nname\x1b[31m"]) == ["bad name [31m"]
+
+
+def _evaluation(*severities: str, crashes: tuple[str, ...] = ()) -> Evaluation:
+    findings = [
+        Finding(rule=f"rule-{i}", severity=s, message=f"m{i}", kind="Pod", name="p", container="c")
+        for i, s in enumerate(severities)
+    ]
+    return Evaluation(findings=findings, crashes=list(crashes), checked=True)
+
+
+def test_modes():
+    errors = _evaluation("error", "warning", "info")
+    enforce = decide(errors, "enforce")
+    assert (enforce.allowed, enforce.code, enforce.warnings) == (False, 403, ("rule-1: m1",))
+    assert enforce.message == "oomguard: Pod p has 1 memory error:\n- rule-0 (container c): m0"
+    warn = decide(errors, "warn")
+    assert (warn.allowed, warn.result, warn.warnings) == (
+        True,
+        "warned",
+        ("rule-0: m0", "rule-1: m1"),
+    )
+    audit = decide(errors, "audit")
+    assert (audit.allowed, audit.result, audit.warnings) == (True, "allowed", ())
+    assert audit.rules == ["rule-0", "rule-1", "rule-2"]
+
+
+def test_rule_crash_follows_the_failure_mode():
+    crashed = _evaluation(crashes=("rule x failed on Pod/p: KeyError: 'a'",))
+    allowed = decide(crashed, "enforce", on_crash="allow")
+    assert allowed.allowed is True
+    assert allowed.warnings == (
+        "oomguard could not finish its checks (rule x failed on Pod/p: KeyError: 'a')",
+    )
+    denied = decide(crashed, "enforce", on_crash="deny")
+    assert (denied.allowed, denied.code, denied.reason) == (False, 500, "InternalError")
+    assert decide(crashed, "warn", on_crash="deny").allowed is True  # warn never denies
+
+
+def test_namespace_mode_overrides_the_default():
+    config = config_from_data({"mode": "warn", "namespace_modes": {"prod": "enforce"}})
+    assert admission_mode("prod", config) == "enforce"
+    assert admission_mode("dev", config) == "warn"
+    assert admission_mode(None, config) == "warn"
+
+
+def test_ignore_annotations_can_be_turned_off():
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "annotations": {"oomguard.io/ignore": "all"}},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
+    honoured = validate(Request("CREATE", pod), config_from_data({}))
+    assert honoured.allowed is True and honoured.findings == ()
+    ignored = validate(
+        Request("CREATE", pod), config_from_data({"honor_ignore_annotations": False})
+    )
+    assert ignored.allowed is False
+    assert ignored.rules == ["memory-limit-missing", "memory-request-missing", "best-effort-pod"]
+
+
+def test_the_policy_and_the_lint_path_do_not_import_the_web_stack():
+    code = (
+        "import sys, oomguard.cli, oomguard.rules.admission, oomguard.linter.run;"
+        "print(sorted(m for m in ('flask', 'gunicorn', 'prometheus_client', 'werkzeug')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
