@@ -88,10 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the admission webhook (TLS)")
     serve.add_argument("--cert", required=True, metavar="FILE", help="TLS certificate (PEM)")
     serve.add_argument("--key", required=True, metavar="FILE", help="TLS private key (PEM)")
-    serve.add_argument("--port", type=int, default=8443)
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--workers", type=int, default=2)
-    serve.add_argument("--config", metavar="FILE")
+    serve.add_argument("--port", type=int, default=8443, help="HTTPS port (default: 8443)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
+    serve.add_argument(
+        "--workers", type=int, default=2, help="gunicorn worker processes (default: 2)"
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="oomguard config (.oomguard.yaml format); default: built-in",
+    )
     serve.add_argument("--threads", type=int, default=2, help="threads per worker (default: 2)")
     serve.add_argument(
         "--max-body-bytes",

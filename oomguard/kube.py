@@ -52,7 +52,7 @@ class Cluster:
         except ApiException as exc:
             raise ApiError(exc.status or 0, exc.reason or "error") from None
         except (HTTPError, OSError) as exc:
-            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+            raise ApiError(0, connection_problem(exc, timeout or self.timeout)) from None
         if response.status >= 400:
             raise ApiError(response.status, _reason(data, response.reason))
         try:
@@ -101,8 +101,10 @@ class Cluster:
                         yield json.loads(line)
         except ApiException as exc:
             raise ApiError(exc.status or 0, exc.reason or "error") from None
-        except (HTTPError, OSError, ValueError) as exc:
-            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+        except (HTTPError, OSError) as exc:
+            raise ApiError(0, connection_problem(exc, self.timeout)) from None
+        except ValueError as exc:
+            raise ApiError(0, f"watch stream is not JSON lines: {exc}") from None
 
     def list(self, path: str, kind: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, page by page, with ``kind`` filled in (list items
@@ -129,6 +131,9 @@ def connect(kubeconfig: str | None, context: str | None, timeout: float) -> tupl
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
+    # No retries: a retry multiplies every timeout (the webhook has a 50 ms budget), and
+    # every caller reports the failure and goes on.
+    configuration.retries = False
     namespace = "default"
     try:
         config.load_kube_config(
@@ -148,6 +153,16 @@ def connect(kubeconfig: str | None, context: str | None, timeout: float) -> tupl
             raise ApiError(0, f"no kubeconfig and not in a cluster ({exc})") from None
         namespace = _incluster_namespace() or namespace
     return Cluster(client.ApiClient(configuration), timeout), namespace
+
+
+def connection_problem(exc: Exception, timeout: float) -> str:
+    """One line for an error below HTTP: a timeout says so, anything else says what failed."""
+    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
+        return f"API server timed out after {timeout * 1000:.0f} ms"
+    reason = getattr(exc, "reason", None) or exc
+    return f"cannot reach the API server: {type(reason).__name__}: {reason}"
 
 
 def _incluster_namespace() -> str | None:

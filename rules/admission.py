@@ -5,7 +5,10 @@ This is the webhook's whole policy, kept here so that ``oomguard serve`` holds n
 
 * **modes** — ``enforce`` denies on errors and shows warnings; ``warn`` never denies and shows
   errors and warnings as warnings; ``audit`` allows silently (log and metrics only). The
-  namespace's entry in ``namespace_modes`` overrides ``mode``.
+  namespace's ``oomguard.io/mode`` label (when namespace look-ups are on) overrides its
+  ``namespace_modes`` entry, which overrides ``mode`` (see ``config.namespace_mode``).
+* **ConfigMap-sourced flags** resolve through the request's ``lookup`` (the webhook's
+  budgeted cache, or nothing); what it cannot read stays ``runtime-flag-unresolved``.
 * **UPDATE ratchet** — an UPDATE is denied only for errors the old object did not already
   have (same rule, container and message), so metadata edits, finalizer removal and garbage
   collection of objects created before oomguard (or in ``warn`` mode) keep working; the
@@ -26,11 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oomguard.rules.config import Config
+from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
 from oomguard.rules.fixes import materialize
 from oomguard.rules.model import Finding
-from oomguard.rules.workload import is_workload
+from oomguard.rules.workload import Lookup, is_workload, no_lookup
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
 ALLOW, DENY = "allow", "deny"
@@ -74,13 +77,13 @@ class Request:
     old_obj: Any = None
     namespace: str | None = None
     on_crash: str = ALLOW
+    namespace_label: str | None = None  # the namespace's oomguard.io/mode label, if looked up
+    lookup: Lookup = no_lookup  # ConfigMap/Secret data for env resolution
 
 
-def admission_mode(namespace: str | None, config: Config) -> str:
-    """The mode for a namespace: its ``namespace_modes`` entry, else ``mode``."""
-    if namespace and namespace in config.namespace_modes:
-        return config.namespace_modes[namespace]
-    return config.mode
+def admission_mode(request: Request, config: Config) -> str:
+    """The mode this request is judged in."""
+    return namespace_mode(config, request.namespace, request.namespace_label)
 
 
 def is_checked(request: Request) -> bool:
@@ -90,20 +93,20 @@ def is_checked(request: Request) -> bool:
 
 def validate(request: Request, config: Config) -> Decision:
     """The validating webhook's decision for one AdmissionRequest."""
-    mode = admission_mode(request.namespace, config)
+    mode = admission_mode(request, config)
     if not is_checked(request):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
-    evaluation = check_object(request.obj, config)
+    evaluation = check_object(request.obj, config, lookup=request.lookup)
     existing = _existing_errors(request, config)
     return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
 
 
 def mutate(request: Request, config: Config) -> Decision:
     """The mutating webhook's answer: always allowed, with the enabled fixes as a patch."""
-    mode = admission_mode(request.namespace, config)
+    mode = admission_mode(request, config)
     if not is_checked(request) or not config.mutate:
         return Decision(allowed=True, result=SKIPPED, mode=mode)
-    evaluation = check_object(request.obj, config)
+    evaluation = check_object(request.obj, config, lookup=request.lookup)
     findings = tuple(evaluation.findings)
     crashes = tuple(evaluation.crashes)
     if mode == AUDIT or (request.operation == "UPDATE" and request.obj.get("kind") == "Pod"):
@@ -236,5 +239,5 @@ def _key(finding: Finding) -> tuple[str, str | None, str]:
 def _existing_errors(request: Request, config: Config) -> frozenset[tuple[str, str | None, str]]:
     if request.operation != "UPDATE" or not is_workload(request.old_obj):
         return frozenset()
-    old = check_object(request.old_obj, config)
+    old = check_object(request.old_obj, config, lookup=request.lookup)
     return frozenset(_key(f) for f in old.findings if f.severity == "error")

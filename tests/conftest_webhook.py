@@ -79,6 +79,7 @@ class Server:
         config: dict[str, Any] | None = None,
         extra_args: tuple[str, ...] = (),
         entry: tuple[str, ...] = ("-m", "oomguard"),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.tls = tls
         self.port = free_port()
@@ -96,7 +97,7 @@ class Server:
             cwd=REPO,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self.session = requests.Session()
         self.session.verify = str(tls.ca_file)

@@ -16,8 +16,6 @@ from oomguard.rules import CATALOGUE
 from oomguard.rules.config import DEFAULT_CONFIG, config_from_data
 from oomguard.rules.model import pointer
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
-
 ALL_FIXES = config_from_data(
     {
         "defaults": {"memory_request": "256Mi", "memory_limit": "256Mi"},

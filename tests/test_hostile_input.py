@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,7 +119,7 @@ CASES = [
 ]
 
 
-def _run_cli(*args: str, cwd: Path, stdin: bytes | None = None):
+def _run_cli(*args: str, cwd: Path, stdin: bytes | None = None, prefix: tuple[str, ...] = ()):
     """(exit code, stdout, stderr, seconds, peak RSS KiB) of ``oomguard`` in a subprocess.
 
     Output goes to temporary files and the child is reaped with ``os.wait4``, which gives
@@ -132,7 +133,7 @@ def _run_cli(*args: str, cwd: Path, stdin: bytes | None = None):
         given.seek(0)
         start = time.perf_counter()
         child = subprocess.Popen(
-            [sys.executable, "-m", "oomguard", *args],
+            [*prefix, sys.executable, "-m", "oomguard", *args],
             cwd=cwd,
             stdin=given,
             stdout=out,
@@ -336,11 +337,16 @@ def test_cli_permission_denied_exits_2(tmp_path: Path, bad_pod: Path):
     locked = tmp_path / "locked.yaml"
     locked.write_text(BAD_POD)
     locked.chmod(0)
+    # root reads a mode-000 file through CAP_DAC_OVERRIDE; CI runs as root, so the child
+    # drops those capabilities (util-linux setpriv) to see the error a normal user gets.
+    prefix = ()
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "running as root needs util-linux setpriv to drop CAP_DAC_OVERRIDE"
+        prefix = (setpriv, "--bounding-set=-dac_override,-dac_read_search")
     try:
-        if os.access(locked, os.R_OK):
-            pytest.skip("running as root: chmod 000 does not stop reads (EIO case is tested)")
         code, out, err, seconds, rss = _run_cli(
-            "lint", "locked.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
+            "lint", "locked.yaml", "bad.yaml", "--format", "json", cwd=tmp_path, prefix=prefix
         )
     finally:
         locked.chmod(0o644)

@@ -127,7 +127,7 @@ def test_hanging_api_server_costs_one_budget_then_falls_back_at_once(tmp_path):
         second = cache.for_review()
         assert second("ConfigMap", "shop", "jvm") is None
         assert time.monotonic() - started < 0.01  # the API is known to be failing
-        assert second.fallbacks == ["ConfigMap shop/jvm: look-up budget spent or API failing"]
+        assert second.fallbacks == ["ConfigMap shop/jvm: API server failing, not asked"]
 
 
 @pytest.mark.parametrize("budget_ms", [1])

@@ -31,10 +31,12 @@ PACKAGE_PARTS = (
 )
 GIT = ("git", "-c", "user.name=oomguard-tests", "-c", "user.email=tests@oomguard.invalid")
 
-pytestmark = pytest.mark.skipif(
-    not PRE_COMMIT.exists() or shutil.which("git") is None,
-    reason="pre-commit (dev extra) and git are needed",
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _tools_present():
+    """Fail, never skip: a CI without the dev extra or git must not pass silently."""
+    assert PRE_COMMIT.exists(), f"{PRE_COMMIT} missing: install the dev extra (.[dev])"
+    assert shutil.which("git"), "git is needed to run pre-commit try-repo"
 
 
 def test_hook_definitions():

@@ -78,9 +78,67 @@ def test_rule_crash_follows_the_failure_mode():
 
 def test_namespace_mode_overrides_the_default():
     config = config_from_data({"mode": "warn", "namespace_modes": {"prod": "enforce"}})
-    assert admission_mode("prod", config) == "enforce"
-    assert admission_mode("dev", config) == "warn"
-    assert admission_mode(None, config) == "warn"
+    assert admission_mode(Request("CREATE", {}, namespace="prod"), config) == "enforce"
+    assert admission_mode(Request("CREATE", {}, namespace="dev"), config) == "warn"
+    assert admission_mode(Request("CREATE", {}, namespace=None), config) == "warn"
+
+
+def test_namespace_label_overrides_the_static_map_and_invalid_labels_are_ignored():
+    config = config_from_data({"mode": "warn", "namespace_modes": {"prod": "enforce"}})
+    labelled = Request("CREATE", {}, namespace="prod", namespace_label="audit")
+    assert admission_mode(labelled, config) == "audit"
+    typo = Request("CREATE", {}, namespace="prod", namespace_label="enforcing")
+    assert admission_mode(typo, config) == "enforce"
+
+
+def test_configmap_flags_resolve_through_the_request_lookup():
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "eclipse-temurin:21",
+                    "resources": {
+                        "requests": {"memory": "2Gi"},
+                        "limits": {"memory": "2Gi"},
+                    },
+                    "env": [
+                        {
+                            "name": "JAVA_TOOL_OPTIONS",
+                            "valueFrom": {
+                                "configMapKeyRef": {"name": "jvm", "key": "JAVA_TOOL_OPTIONS"}
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    config = config_from_data({"mode": "enforce"})
+    seen = []
+
+    def lookup(kind, namespace, name):
+        seen.append((kind, namespace, name))
+        return {"JAVA_TOOL_OPTIONS": "-Xmx2g"}
+
+    denied = validate(Request("CREATE", pod, namespace="shop", lookup=lookup), config)
+    assert seen == [("ConfigMap", "shop", "jvm")]
+    assert (denied.allowed, denied.rules) == (
+        False,
+        ["qos-not-guaranteed", "jvm-heap-exceeds-limit"],
+    )
+    assert denied.message.splitlines()[1] == (
+        "- jvm-heap-exceeds-limit (container app): -Xmx2g (env JAVA_TOOL_OPTIONS from ConfigMap"
+        ' "jvm" key "JAVA_TOOL_OPTIONS") is 100% of the 2Gi memory limit of container "app":'
+        " heap plus off-heap memory will pass the limit and the kernel will kill the container"
+        " (exit 137); use at most 75% (1536Mi)"
+    )
+    unresolved = validate(Request("CREATE", pod, namespace="shop"), config)
+    assert unresolved.allowed is True
+    assert "runtime-flag-unresolved" in unresolved.rules
 
 
 def test_ignore_annotations_can_be_turned_off():

@@ -1,6 +1,7 @@
 """The Flask app of ``oomguard serve``: HTTP in, AdmissionReview out, nothing else.
 
-Request → :func:`~oomguard.webhook.review.parse_review` → the policy in
+Request → :func:`~oomguard.webhook.review.parse_review` → the optional cluster look-ups
+(:mod:`oomguard.webhook.lookups`: namespace label, ConfigMap data) → the policy in
 :mod:`oomguard.rules.admission` → :func:`~oomguard.webhook.review.response_body`; every
 review is counted and logged as one JSON line. Any failure that is not the client's fault
 follows the failure mode (``on_crash``) instead of becoming an HTTP 500.
@@ -8,6 +9,7 @@ follows the failure mode (``on_crash``) instead of becoming an HTTP 500.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -20,6 +22,7 @@ from oomguard.rules import admission
 from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
 from oomguard.webhook import metrics
+from oomguard.webhook.lookups import ClusterLookups, ReviewContext
 from oomguard.webhook.review import (
     BadReview,
     Review,
@@ -44,10 +47,11 @@ def create_app(
     oomguard itself fails on an object."""
     app = Flask("oomguard.webhook")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
-    app.extensions["oomguard"] = {"config": config, "on_crash": on_crash}
+    _configure_log()
+    lookups = ClusterLookups(config, on_error=_log_lookup_error)
+    app.extensions["oomguard"] = {"config": config, "on_crash": on_crash, "lookups": lookups}
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
-    _configure_log()
     envelope_validator()  # compile the schema now, not on the first review
     return app
 
@@ -88,21 +92,28 @@ def _admit(endpoint: str, policy: Policy) -> Response:
         metrics.ERRORS.labels(endpoint, "bad_request").inc()
         _log_error(endpoint, "bad_request", str(error), error.uid, started)
         return _json(error_body(error), 400)
+    context = ReviewContext()
     try:
-        decision = policy(review.request, settings["config"])
+        context = settings["lookups"].for_review(review.request.namespace)
+        judged = dataclasses.replace(
+            review.request, namespace_label=context.namespace_label, lookup=context.lookup
+        )
+        decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server
         metrics.ERRORS.labels(endpoint, "internal").inc()
-        decision = _failure_decision(review, settings["on_crash"], exc)
+        decision = _failure_decision(review, context, settings["on_crash"], exc)
     elapsed = time.perf_counter() - started
-    _count(endpoint, review, decision, elapsed)
-    _log_review(endpoint, review, decision, elapsed)
+    fallbacks = context.fallbacks
+    _count(endpoint, review, decision, elapsed, fallbacks)
+    _log_review(endpoint, review, decision, elapsed, fallbacks)
     return _json(response_body(review, decision))
 
 
-def _failure_decision(review: Review, on_crash: str, exc: Exception) -> Decision:
-    mode = admission.admission_mode(
-        review.request.namespace, current_app.extensions["oomguard"]["config"]
-    )
+def _failure_decision(
+    review: Review, context: ReviewContext, on_crash: str, exc: Exception
+) -> Decision:
+    request = dataclasses.replace(review.request, namespace_label=context.namespace_label)
+    mode = admission.admission_mode(request, current_app.extensions["oomguard"]["config"])
     crash = f"oomguard failed: {type(exc).__name__}"
     if on_crash == ALLOW:
         return Decision(True, admission.ALLOWED, mode, crashes=(crash,))
@@ -117,17 +128,31 @@ def _failure_decision(review: Review, on_crash: str, exc: Exception) -> Decision
     )
 
 
-def _count(endpoint: str, review: Review, decision: Decision, elapsed: float) -> None:
+def _count(
+    endpoint: str,
+    review: Review,
+    decision: Decision,
+    elapsed: float,
+    fallbacks: list[tuple[str, str]],
+) -> None:
     dry_run = "true" if review.dry_run else "false"
     metrics.REVIEWS.labels(endpoint, decision.mode, decision.result, dry_run).inc()
     for finding in decision.findings:
         metrics.FINDINGS.labels(endpoint, decision.mode, finding.rule, finding.severity).inc()
     if decision.crashes:
         metrics.ERRORS.labels(endpoint, "rule_crash").inc(len(decision.crashes))
+    for lookup, _reason in fallbacks:
+        metrics.LOOKUP_FALLBACKS.labels(endpoint, lookup).inc()
     metrics.LATENCY.labels(endpoint).observe(elapsed)
 
 
-def _log_review(endpoint: str, review: Review, decision: Decision, elapsed: float) -> None:
+def _log_review(
+    endpoint: str,
+    review: Review,
+    decision: Decision,
+    elapsed: float,
+    fallbacks: list[tuple[str, str]],
+) -> None:
     record: dict[str, Any] = {
         "event": "admission",
         "endpoint": endpoint,
@@ -148,6 +173,8 @@ def _log_review(endpoint: str, review: Review, decision: Decision, elapsed: floa
     }
     if decision.crashes:
         record["crashes"] = list(decision.crashes)
+    if fallbacks:
+        record["lookup_fallbacks"] = [f"{lookup}: {reason}" for lookup, reason in fallbacks]
     LOG.info(json.dumps(record, separators=(",", ":")))
 
 
@@ -161,6 +188,10 @@ def _log_error(endpoint: str, reason: str, message: str, uid: str | None, starte
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
     LOG.warning(json.dumps(record, separators=(",", ":")))
+
+
+def _log_lookup_error(message: str) -> None:
+    LOG.warning(json.dumps({"event": "lookup_error", "message": message}, separators=(",", ":")))
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -3,30 +3,35 @@
 * :class:`NamespaceModes`: namespace → ``oomguard.io/mode`` label, held in memory and fed by
   a watch on namespaces (list, then watch from the list's resourceVersion; relist on 410 or
   errors, with backoff), so a review never waits for the API server to learn a mode.
-* :class:`SourceCache`: ConfigMap/Secret reads for heap flags, cached for
+* :class:`SourceCache`: ConfigMap reads for heap flags, cached for
   ``lookups.cache_seconds``. A review may spend at most ``lookups.budget_ms`` on misses; past
   that, or while the API server is failing, the flag stays unresolved
   (``runtime-flag-unresolved``) and the fallback is counted.
 
+* :class:`ClusterLookups`: both of the above for one worker process, started after gunicorn
+  forks (threads and connections do not survive a fork), and the per-review view of them.
+
 Both are off unless enabled in the config (``lookups:``); the chart grants the RBAC only then.
+Credentials: ``$KUBECONFIG`` / ``~/.kube/config`` when present, else the pod's service account.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from oomguard.rules.config import Config
 from oomguard.rules.runtimes.env import source_data
+from oomguard.rules.workload import Lookup, no_lookup
 
-from oomguard.kube import ApiError, Cluster
+from oomguard.kube import ApiError, Cluster, connect
 
 MODE_LABEL = "oomguard.io/mode"
-SOURCE_PATHS = {
-    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
-    "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
-}
+CONFIGMAP_PATH = "/api/v1/namespaces/{ns}/configmaps/{name}"
 # After an API failure, misses fall back at once for this long instead of waiting again.
 FAILURE_HOLD_SECONDS = 5.0
 
@@ -120,7 +125,9 @@ class NamespaceModes:
 
 
 class SourceCache:
-    """ConfigMap and Secret data for env resolution, with a TTL and a per-review budget."""
+    """ConfigMap data for env resolution, with a TTL and a per-review budget. Secrets are
+    never read (the webhook has no business holding them): flags from Secrets stay
+    unresolved."""
 
     def __init__(
         self,
@@ -149,15 +156,15 @@ class SourceCache:
         return False, None
 
     def fetch(self, key: tuple[str, str | None, str], timeout: float) -> dict[str, str] | None:
-        kind, namespace, name = key
+        _kind, namespace, name = key
         try:
-            path = SOURCE_PATHS[kind].format(ns=namespace, name=name)
-            obj = self.cluster.get(path, timeout=timeout)
-            obj.setdefault("kind", kind)
+            obj = self.cluster.get(CONFIGMAP_PATH.format(ns=namespace, name=name), timeout=timeout)
+            obj.setdefault("kind", "ConfigMap")
             data: dict[str, str] | None = source_data(obj)
         except ApiError as exc:
-            if exc.status != 404:
+            if exc.status == 0 or exc.status >= 500:  # unreachable or failing: stop waiting
                 self.failing_until = self.clock() + FAILURE_HOLD_SECONDS
+            if exc.status != 404:  # 404 is an answer (cached); anything else is a fallback
                 raise
             data = None
         with self.lock:
@@ -174,19 +181,101 @@ class ReviewLookup:
         self.fallbacks: list[str] = []
 
     def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
+        if kind != "ConfigMap":
+            return None
         key = (kind, namespace, name)
         hit, data = self.cache.cached(key)
         if hit:
             return data
-        remaining = self.deadline - self.cache.clock()
-        if remaining <= 0 or self.cache.clock() < self.cache.failing_until:
-            self.fallbacks.append(f"{kind} {namespace}/{name}: look-up budget spent or API failing")
+        now = self.cache.clock()
+        remaining = self.deadline - now
+        if now < self.cache.failing_until:
+            self.fallbacks.append(f"{kind} {namespace}/{name}: API server failing, not asked")
+            return None
+        if remaining <= 0:
+            budget_ms = round(self.cache.budget * 1000)
+            self.fallbacks.append(f"{kind} {namespace}/{name}: look-up budget {budget_ms} ms spent")
             return None
         try:
             return self.cache.fetch(key, remaining)
         except ApiError as exc:
             self.fallbacks.append(f"{kind} {namespace}/{name}: {exc}")
             return None
+
+
+@dataclass
+class ReviewContext:
+    """What the look-ups give one review, and the fallbacks it had to take."""
+
+    namespace_label: str | None = None
+    lookup: Lookup = no_lookup
+    namespace_fallback: str | None = None
+
+    @property
+    def fallbacks(self) -> list[tuple[str, str]]:
+        """(look-up, reason) for every look-up that could not be answered in time."""
+        found = []
+        if self.namespace_fallback:
+            found.append(("namespace_label", self.namespace_fallback))
+        if isinstance(self.lookup, ReviewLookup):
+            found += [("configmap", reason) for reason in self.lookup.fallbacks]
+        return found
+
+
+@dataclass
+class ClusterLookups:
+    """The look-ups enabled in ``config``, for the current worker process."""
+
+    config: Config
+    on_error: Callable[[str], None] = lambda message: None
+    modes: NamespaceModes | None = field(default=None, init=False)
+    sources: SourceCache | None = field(default=None, init=False)
+    _pid: int | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.lookup_namespace_labels or self.config.lookup_configmaps
+
+    def start(self) -> None:
+        """Connect and start the namespace watch in this process (once per process: a fork
+        leaves the parent's watch thread behind)."""
+        if not self.enabled or self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            budget_seconds = self.config.lookup_budget_ms / 1000
+            cluster, _ = connect(None, None, timeout=max(budget_seconds, 1.0))
+            if self.config.lookup_namespace_labels:
+                self.modes = NamespaceModes(cluster, on_error=self.on_error).start()
+            if self.config.lookup_configmaps:
+                self.sources = SourceCache(
+                    cluster,
+                    ttl_seconds=self.config.lookup_cache_seconds,
+                    budget_ms=self.config.lookup_budget_ms,
+                )
+            self._pid = os.getpid()
+
+    def for_review(self, namespace: str | None) -> ReviewContext:
+        """The namespace label and ConfigMap lookup for one review; never waits on the API
+        server beyond the ConfigMap budget."""
+        if not self.enabled:
+            return ReviewContext()
+        try:
+            self.start()
+        except ApiError as exc:
+            self.on_error(f"cluster look-ups: {exc}")
+            return ReviewContext(namespace_fallback=f"no cluster connection: {exc}")
+        context = ReviewContext()
+        if self.modes is not None:
+            if self.modes.synced.is_set():
+                context.namespace_label = self.modes.label(namespace)
+            else:
+                context.namespace_fallback = "namespace watch not synced yet"
+        if self.sources is not None:
+            context.lookup = self.sources.for_review()
+        return context
 
 
 def _mode_of(namespace: dict) -> tuple[str | None, str | None]:

@@ -36,6 +36,11 @@ ERRORS = Counter(
     "Requests that could not be judged normally, by endpoint and reason",
     ["endpoint", "reason"],
 )
+LOOKUP_FALLBACKS = Counter(
+    "oomguard_lookup_fallbacks",
+    "Cluster look-ups a review did without (budget spent, API failing, watch not synced)",
+    ["endpoint", "lookup"],
+)
 LATENCY = Histogram(
     "oomguard_admission_review_duration_seconds",
     "Time to answer one AdmissionReview, body read to response built",

@@ -111,15 +111,23 @@ def gunicorn_options(args: argparse.Namespace, store: CertificateStore) -> dict[
         "proc_name": "oomguard",
         "control_socket_disable": True,
         "child_exit": _child_exit,
-        "post_worker_init": _tune_worker,
+        "post_worker_init": _start_worker,
     }
 
 
-def _tune_worker(_worker: Any) -> None:
-    """Move everything loaded before serving into the permanent GC generation: a full
-    collection then scans only per-request garbage (it was ~18 ms over the loaded app)."""
+def _start_worker(worker: Any) -> None:
+    """Per worker, after the fork: start the cluster look-ups (their watch thread and
+    connections cannot be inherited), then move everything loaded so far into the permanent
+    GC generation, so a full collection scans only per-request garbage (it was ~18 ms over
+    the loaded app)."""
     import gc
 
+    from oomguard.kube import ApiError
+
+    try:
+        worker.wsgi.extensions["oomguard"]["lookups"].start()
+    except ApiError as exc:  # each review retries and falls back meanwhile
+        worker.log.warning(f"oomguard: cluster look-ups not started: {exc}")
     gc.collect()
     gc.freeze()
 
@@ -147,6 +155,13 @@ def run_server(args: argparse.Namespace) -> int:
         return _usage(f"--port {args.port} is not a TCP port")
     if args.workers < 1:
         return _usage("--workers must be at least 1")
+    if config.lookup_namespace_labels or config.lookup_configmaps:
+        from oomguard.kube import ApiError, connect
+
+        try:
+            connect(None, None, timeout=1.0)  # credentials only; each worker connects itself
+        except ApiError as exc:
+            return _usage(f"config enables cluster look-ups, but {exc}")
 
     metrics_dir = tempfile.mkdtemp(prefix="oomguard-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before prometheus_client loads
