@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="oomguard config (.oomguard.yaml format); default: built-in",
     )
-    serve.add_argument("--threads", type=int, default=2, help="threads per worker (default: 2)")
+    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default: 8)")
     serve.add_argument(
         "--max-body-bytes",
         type=int,

@@ -1,7 +1,8 @@
 """``oomguard serve``: the webhook app under gunicorn, over TLS, started from Python.
 
 * **Workers**: ``gthread`` (keep-alive, which the API server relies on: a TLS handshake per
-  review would cost more than the review). The app is loaded once in the master and forked.
+  review would cost more than the review), with bounds on slow clients
+  (:mod:`oomguard.webhook.worker`). The app is loaded once in the master and forked.
 * **TLS**: 1.2 or newer. gunicorn asks the ``ssl_context`` hook for a context for every new
   connection; :class:`CertificateStore` answers from a cache that it rebuilds when the
   certificate or key file changes (inode, mtime or size — cert-manager and kubelet secret
@@ -30,7 +31,7 @@ GRACEFUL_SECONDS = 25
 # Longer than the API server's idle-connection timeout (90 s), so it is always the client that
 # closes an idle connection and never races a server close with a new request.
 KEEPALIVE_SECONDS = 120
-THREADS_PER_WORKER = 2
+THREADS_PER_WORKER = 8  # idle and stalling clients hold threads (see worker.py); serving needs 1-2
 CRASH_POLICIES = ("allow", "deny")
 
 
@@ -96,7 +97,7 @@ def gunicorn_options(args: argparse.Namespace, store: CertificateStore) -> dict[
     return {
         "bind": [f"{host}:{args.port}"],
         "workers": args.workers,
-        "worker_class": "gthread",
+        "worker_class": "oomguard.webhook.worker.BoundedThreadWorker",
         "threads": getattr(args, "threads", None) or THREADS_PER_WORKER,
         "keepalive": KEEPALIVE_SECONDS,
         "graceful_timeout": GRACEFUL_SECONDS,
