@@ -1,0 +1,164 @@
+"""Property-based hardening of the webhook: generated and mutated objects, and random bytes,
+through the real Flask app in process (hypothesis needs thousands of requests; the app is the
+same one ``oomguard serve`` runs), then a sample of them through the real gunicorn/TLS server.
+
+Properties: never a 500; a 200 is a well-formed AdmissionReview answer for the request's uid;
+anything else is a 400 with a JSON error; a mutation patch applies cleanly with ``jsonpatch``
+and the patched object gets no second patch.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import jsonpatch
+import pytest
+from conftest_webhook import RESOURCES, Server, TLSFiles
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from oomguard.rules.config import config_from_data
+from oomguard.webhook.app import create_app
+from test_properties import JUNK, mutated_corpus_objects, workloads
+
+CONFIG = config_from_data(
+    {
+        "mode": "enforce",
+        "defaults": {"memory_request": "256Mi", "memory_limit": "256Mi"},
+        "mutate": [
+            "memory-limit-missing",
+            "memory-request-missing",
+            "best-effort-pod",
+            "memory-quantity-millibytes",
+            "jvm-heap-exceeds-limit",
+            "jvm-heap-headroom-low",
+            "go-memlimit-exceeds-limit",
+            "node-heap-exceeds-limit",
+            "dotnet-heap-exceeds-limit",
+            "dotnet-heap-percent-ignored",
+            "jvm-container-support-disabled",
+        ],
+    }
+)
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+OBJECTS = workloads() | mutated_corpus_objects()
+
+
+@pytest.fixture(scope="module")
+def client():
+    return create_app(CONFIG).test_client()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("properties")
+    srv = Server(folder, TLSFiles(folder / "tls"), {"mode": "enforce", "mutate": []})
+    yield srv
+    assert srv.stop() == 0
+
+
+def review(obj, operation: str = "CREATE", old=None) -> dict:
+    """An AdmissionReview for any object, even one whose kind or metadata is junk."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    group, version, resource = RESOURCES.get(
+        kind if isinstance(kind, str) else "", RESOURCES["Pod"]
+    )
+    request = {
+        "uid": str(uuid.uuid4()),
+        "kind": {
+            "group": group,
+            "version": version,
+            "kind": kind if isinstance(kind, str) else "Pod",
+        },
+        "resource": {"group": group, "version": version, "resource": resource},
+        "operation": operation,
+        "userInfo": {"username": "system:serviceaccount:ci:deployer"},
+        "namespace": "shop",
+        "object": obj,
+        "oldObject": old,
+        "dryRun": False,
+    }
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _post(client, path: str, body: bytes):
+    return client.post(path, data=body, headers={"Content-Type": "application/json"})
+
+
+def _judge(client, obj, operation: str = "CREATE", old=None) -> dict:
+    sent = review(obj, operation=operation, old=old)
+    answers = {}
+    for path in ("/validate", "/mutate"):
+        response = _post(client, path, json.dumps(sent).encode())
+        assert response.status_code in (200, 400), response.get_data(as_text=True)
+        body = response.get_json()
+        if response.status_code == 400:
+            assert isinstance(body, dict) and body  # {"error": …} or an error AdmissionReview
+            answers[path] = None
+            continue
+        assert body["apiVersion"] == "admission.k8s.io/v1" and body["kind"] == "AdmissionReview"
+        assert body["response"]["uid"] == sent["request"]["uid"]
+        assert isinstance(body["response"]["allowed"], bool)
+        for warning in body["response"].get("warnings", []):
+            assert len(warning) <= 120 and warning.isprintable()
+        answers[path] = body["response"]
+    return answers
+
+
+@SETTINGS
+@given(OBJECTS)
+def test_any_object_gets_a_well_formed_answer_and_a_patch_that_applies_once(client, obj):
+    answers = _judge(client, obj)
+    mutation = answers["/mutate"]
+    event("patched" if mutation and "patch" in mutation else "not patched")
+    if mutation is None or "patch" not in mutation:
+        return
+    assert mutation["patchType"] == "JSONPatch" and mutation["allowed"] is True
+    operations = json.loads(base64.b64decode(mutation["patch"]))
+    patched = jsonpatch.apply_patch(obj, operations)  # raises if a path does not exist
+    again = _judge(client, patched)["/mutate"]
+    assert again is not None and "patch" not in again, (operations, again)
+
+
+@SETTINGS
+@given(OBJECTS, OBJECTS)
+def test_updates_between_any_two_objects_are_answered(client, old, new):
+    new = {**new, "kind": old.get("kind")}  # an UPDATE keeps its kind
+    _judge(client, new, operation="UPDATE", old=old)
+
+
+@SETTINGS
+@given(JUNK)
+def test_any_json_value_in_place_of_the_request_is_a_400_or_an_answer(client, value):
+    for body in ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": value},
+                 value):  # fmt: skip
+        response = _post(client, "/validate", json.dumps(body).encode())
+        assert response.status_code in (200, 400)
+        assert isinstance(response.get_json(), dict)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_random_bytes_are_a_400(client, data):
+    response = _post(client, "/validate", data)
+    assert response.status_code == 400
+    assert "error" in response.get_json() or response.get_json()["response"]["allowed"] is False
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(OBJECTS)
+def test_generated_objects_through_the_real_server(server, obj):
+    """The same properties over TLS and gunicorn, for fewer examples."""
+    sent = review(obj)
+    for path in ("/validate", "/mutate"):
+        response = server.post(path, sent)
+        assert response.status_code in (200, 400), response.text
+        if response.status_code == 200:
+            assert response.json()["response"]["uid"] == sent["request"]["uid"]
+    assert server.process.poll() is None
+    assert "Traceback" not in server.log()
