@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import REPO
+from conftest_webhook import Server, TLSFiles
 from oomguard.rules import CATALOGUE, RULES
 from oomguard.rules.catalogue_docs import render_markdown
 from oomguard.rules.config import schema
@@ -38,3 +41,18 @@ def test_spec_rule_ids_are_all_implemented():
     ]
     # the spec's catalogue in its order, then container-oomkilled (issue 7: audit history)
     assert [*table, "container-oomkilled"] == [rule.ID for rule in CATALOGUE]
+
+
+def test_readme_webhook_example_is_what_the_server_answers(tmp_path):
+    """The README's curl of examples/admission/deployment-deny.json shows the real answer."""
+    readme = (REPO / "README.md").read_text("utf-8")
+    after_curl = readme[readme.index("--data @examples/admission/deployment-deny.json") :]
+    shown = json.loads(after_curl.split("```json\n", 1)[1].split("\n```", 1)[0])
+    body = (REPO / "examples" / "admission" / "deployment-deny.json").read_bytes()
+    server = Server(tmp_path, TLSFiles(tmp_path / "tls"))  # no --config: the defaults
+    try:
+        answer = server.post("/validate", body)
+    finally:
+        assert server.stop() == 0
+    assert answer.status_code == 200
+    assert answer.json() == shown
