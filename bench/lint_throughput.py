@@ -8,7 +8,8 @@ Inputs are made by ``bench/gen_inputs.py`` (real-corpus workloads plus generated
 Node and .NET flag cases, 100 objects per file) when missing. Each run is a whole process
 pinned to CPU 0 (``taskset -c 0``), printing JSON with every severity; objects/s counts
 the workload objects oomguard reports having checked, divided by wall time (start-up
-included). Peak RSS is the child's ``ru_maxrss`` (from ``os.wait4``). checkov runs
+included). Peak RSS is the child's ``ru_maxrss`` (from ``os.wait4`` in a small launcher
+process, so that it does not include this script's own peak). checkov runs
 ``-d DIR --framework kubernetes --check CKV_K8S_12,CKV_K8S_13`` on the same folder for
 inputs up to ``--checkov-max`` objects, with a time limit.
 """
@@ -17,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,22 +43,40 @@ def pinned(command: list[str]) -> list[str]:
     return ["taskset", "-c", "0", *command] if shutil.which("taskset") else command
 
 
+# A child's ru_maxrss starts from its parent's peak (Linux carries it over exec), and this
+# process grows as it reads the reports: each command is run from a small launcher, which
+# prints the wall time, peak RSS (KiB) and exit code of that command alone.
+_LAUNCHER = """
+import os, subprocess, sys, time
+timeout, command = float(sys.argv[1]), sys.argv[2:]
+start = time.perf_counter()
+child = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+code = "killed"
+while True:
+    pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+    if pid:
+        code = os.waitstatus_to_exitcode(status)
+        break
+    if time.perf_counter() - start > timeout:
+        child.kill()
+        _, _, usage = os.wait4(child.pid, 0)
+        break
+    time.sleep(0.02)
+print(time.perf_counter() - start, usage.ru_maxrss, code, file=sys.stderr)
+"""
+
+
 def run_child(command: list[str], stdout, timeout: float) -> tuple[float, int, int | None]:
     """(wall seconds, peak RSS in KiB, exit code or None when killed at the time limit)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=stdout, stderr=subprocess.DEVNULL)
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:
-            child.returncode = os.waitstatus_to_exitcode(status)
-            return time.perf_counter() - start, usage.ru_maxrss, child.returncode
-        if time.perf_counter() > deadline:
-            child.kill()
-            _, _, usage = os.wait4(child.pid, 0)
-            child.returncode = -9
-            return time.perf_counter() - start, usage.ru_maxrss, None
-        time.sleep(0.02)
+    launcher = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, str(timeout), *command],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    seconds, rss, code = launcher.stderr.split()
+    return float(seconds), int(rss), None if code == "killed" else int(code)
 
 
 def lint_once(folder: Path, timeout: float) -> tuple[float, int, int, int]:

@@ -9,12 +9,14 @@ so only when one of them is asked for. Rule metadata comes from the catalogue, a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote
 
-from oomguard.linter.output import FORMATS, fixable, summary_line
+from oomguard.linter.output import FORMATS, Shown, json_nested, summary_line, write_json_list
 from oomguard.linter.run import STDIN_NAME, LintResult
 from oomguard.rules import CATALOGUE
 from oomguard.rules.catalogue_docs import help_uri, rule_help
@@ -36,25 +38,41 @@ SOURCE_ROOT = "%SRCROOT%"
 # --------------------------------------------------------------------------- SARIF
 
 
-def render_sarif(result: LintResult, findings: list[Finding], config: Config, **_: object) -> str:
+def write_sarif(out: TextIO, result: LintResult, shown: Shown, config: Config, **_: object) -> None:
+    """The results come last in the log but the invocation before them tells how the run
+    ended, so they are rendered into a spool file (disk past a few MiB) as they arrive."""
     rule_index = {rule.ID: index for index, rule in enumerate(CATALOGUE)}
-    run = {
-        "tool": {
-            "driver": {
-                "name": "oomguard",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": [_rule_descriptor(rule, config) for rule in CATALOGUE],
-            }
-        },
-        "invocations": [_invocation(result)],
-        "originalUriBaseIds": {SOURCE_ROOT: {"uri": Path.cwd().as_uri() + "/"}},
-        "columnKind": "unicodeCodePoints",
-        "results": [_sarif_result(f, rule_index, config) for f in findings],
-    }
-    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    with tempfile.SpooledTemporaryFile(
+        _SPOOL_BYTES, "w+", encoding="utf-8", errors="surrogatepass"
+    ) as results:
+        write_json_list(
+            results, (_sarif_result(f, can_fix, rule_index) for f, can_fix in shown), depth=3
+        )
+        run = {
+            "tool": {
+                "driver": {
+                    "name": "oomguard",
+                    "version": __version__,
+                    "semanticVersion": __version__,
+                    "informationUri": INFORMATION_URI,
+                    "rules": [_rule_descriptor(rule, config) for rule in CATALOGUE],
+                }
+            },
+            "invocations": [_invocation(result)],
+            "originalUriBaseIds": {SOURCE_ROOT: {"uri": Path.cwd().as_uri() + "/"}},
+            "columnKind": "unicodeCodePoints",
+            "results": [],
+        }
+        log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+        # "results" is the last key of the last object: its placeholder is the last match
+        head, tail = json_nested(log, depth=0).rsplit('"results": []', 1)
+        out.write(head + '"results": ')
+        results.seek(0)
+        shutil.copyfileobj(results, out)
+        out.write(tail + "\n")
+
+
+_SPOOL_BYTES = 4 * 2**20
 
 
 def _rule_descriptor(rule, config: Config) -> dict:
@@ -96,7 +114,7 @@ def _invocation(result: LintResult) -> dict:
     return invocation
 
 
-def _sarif_result(finding: Finding, rule_index: dict[str, int], config: Config) -> dict:
+def _sarif_result(finding: Finding, can_fix: bool, rule_index: dict[str, int]) -> dict:
     location: dict = {}
     if _has_file_position(finding):
         location["physicalLocation"] = {
@@ -115,7 +133,7 @@ def _sarif_result(finding: Finding, rule_index: dict[str, int], config: Config) 
         "message": {"text": _message_with_object(finding)},
         "locations": [location] if location else [],
         "partialFingerprints": {"oomguard/v1": _fingerprint(finding)},
-        "properties": {"fixable": fixable(finding, config)},
+        "properties": {"fixable": can_fix},
     }
     return sarif
 
@@ -141,22 +159,22 @@ def _fingerprint(finding: Finding) -> str:
             finding.container,
         )
     )
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # --------------------------------------------------------------------------- GitHub
 
 
-def render_github(
+def write_github(
+    out: TextIO,
     result: LintResult,
-    findings: list[Finding],
+    shown: Shown,
     config: Config,
     *,
     quiet: bool = False,
     **_: object,
-) -> str:
-    lines = []
-    for finding in findings:
+) -> None:
+    for finding, _fixable in shown:
         properties = {}
         if _has_file_position(finding):
             properties = {
@@ -167,10 +185,9 @@ def render_github(
         properties["title"] = f"oomguard {finding.rule}"
         rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
         command = GITHUB_COMMANDS[finding.severity]
-        lines.append(f"::{command} {rendered}::{escape_data(_message_with_object(finding))}")
+        out.write(f"::{command} {rendered}::{escape_data(_message_with_object(finding))}\n")
     if not quiet:
-        lines.append(summary_line(result, findings, config))
-    return "".join(line + "\n" for line in lines)
+        out.write(summary_line(result, shown) + "\n")
 
 
 def escape_data(text: str) -> str:
@@ -216,5 +233,5 @@ def _message_with_object(finding: Finding) -> str:
     return f"{finding.message} [{where}]" if where else finding.message
 
 
-FORMATS["sarif"] = render_sarif
-FORMATS["github"] = render_github
+FORMATS["sarif"] = write_sarif
+FORMATS["github"] = write_github

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-from oomguard.linter.output import FORMATS
-from oomguard.linter.run import LintResult, UsageError, lint_paths
+from oomguard.linter.output import FORMATS, Shown, Writer
+from oomguard.linter.run import LintResult, UsageError, iter_findings, prepare
 from oomguard.rules import RULES
 from oomguard.rules.config import DEFAULT_CONFIG, Config, ConfigError, find_config, load_config
 from oomguard.rules.engine import with_overrides
@@ -22,21 +23,25 @@ def run_lint(args: argparse.Namespace) -> int:
         config = _config(args)
         if not args.paths:
             raise UsageError("give files or directories to lint, or - to read stdin")
-        result = lint_paths(args.paths, config)
+        lint_input = prepare(args.paths, config)
     except (UsageError, ConfigError) as exc:
         print(f"oomguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    result = LintResult()
+    findings: Iterable[Finding] = iter_findings(lint_input, config, result)
     if args.fix or args.diff:
         from oomguard.linter.fix import apply_fixes
 
+        result.findings = list(findings)  # fixes are planned from them all, then lint runs again
         # the diff must not break a JSON or SARIF document on stdout
         diff_out = sys.stderr if args.format in ("json", "sarif") else sys.stdout
         result = apply_fixes(
             result, config, args.paths, write=args.fix, diff=args.diff, out=diff_out
         )
+        findings = result.findings
 
-    return report(result, config, args)
+    return report(result, findings, config, args)
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -58,22 +63,25 @@ def run_audit(args: argparse.Namespace) -> int:
         sys.stderr.write("\r\033[K")
     for error in result.api_errors:
         print(f"oomguard: API error: {error}", file=sys.stderr)
-    code = report(result, config, args)
+    code = report(result, result.findings, config, args)
     return EXIT_USAGE if result.api_errors and code == EXIT_OK else code
 
 
-def report(result: LintResult, config: Config, args: argparse.Namespace) -> int:
-    """Print findings in the chosen format, notices on stderr; return the exit code."""
-    shown = _threshold(args.min_severity, args.fail_on)
-    findings = [f for f in result.findings if at_least(f.severity, shown)]
-    render = _renderer(args.format)
+def report(
+    result: LintResult, findings: Iterable[Finding], config: Config, args: argparse.Namespace
+) -> int:
+    """Print findings in the chosen format as they come, then notices on stderr; return the
+    exit code. ``result``'s counts must be complete once ``findings`` is exhausted."""
+    shown_from = _threshold(args.min_severity, args.fail_on)
+    shown = Shown((f for f in findings if at_least(f.severity, shown_from)), config)
+    write = _writer(args.format)
     colour = (
         args.format == "text"
         and not args.no_color
         and "NO_COLOR" not in os.environ
         and sys.stdout.isatty()
     )
-    sys.stdout.write(render(result, findings, config, colour=colour, quiet=args.quiet))
+    write(sys.stdout, result, shown, config, colour=colour, quiet=args.quiet)
     if not args.quiet:
         for notice in result.notices:
             print(f"oomguard: notice: {notice}", file=sys.stderr)
@@ -81,15 +89,16 @@ def report(result: LintResult, config: Config, args: argparse.Namespace) -> int:
         print(f"oomguard: cannot read {problem}", file=sys.stderr)
     for crash in result.crashes:
         print(f"oomguard: internal error: {crash} (please report this)", file=sys.stderr)
-    return exit_code(result, findings, args.fail_on)
+    return exit_code(result, shown.totals, args.fail_on)
 
 
-def exit_code(result: LintResult, findings: list[Finding], fail_on: str) -> int:
+def exit_code(result: LintResult, totals: dict[str, int], fail_on: str) -> int:
     if result.crashes:
         return EXIT_INTERNAL
     if result.unreadable:
         return EXIT_USAGE
-    return EXIT_FINDINGS if any(at_least(f.severity, fail_on) for f in findings) else EXIT_OK
+    failing = any(count and at_least(severity, fail_on) for severity, count in totals.items())
+    return EXIT_FINDINGS if failing else EXIT_OK
 
 
 def _config(
@@ -112,7 +121,7 @@ def _threshold(min_severity: str, fail_on: str) -> str:
     return min(min_severity, fail_on, key=SEVERITY_RANK.__getitem__)
 
 
-def _renderer(name: str):
+def _writer(name: str) -> Writer:
     if name not in FORMATS:
         from oomguard.linter import ci_formats  # noqa: F401  (registers sarif and github)
     return FORMATS[name]

@@ -41,10 +41,9 @@ from oomguard.linter.loader import (
 from oomguard.linter.run import STDIN, STDIN_NAME, LintResult, lint_paths
 from oomguard.rules.config import Config
 from oomguard.rules.engine import lint_fix_enabled
-from oomguard.rules.fixes import materialize
+from oomguard.rules.fixes import FIX_ROUNDS, materialize
 from oomguard.rules.model import Finding, pointer
 
-MAX_ROUNDS = 3  # a fix can reveal another (512m → 512Mi, then the heap is checked against it)
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -66,7 +65,7 @@ def apply_fixes(
 ) -> LintResult:
     """Apply the enabled fixes of ``result``'s findings; with ``diff``, print what changes.
 
-    With ``write`` the files are rewritten and linted again (up to ``MAX_ROUNDS`` times, as a
+    With ``write`` the files are rewritten and linted again (up to ``FIX_ROUNDS`` times, as a
     fix can make another finding fixable); the returned result holds what remains. Without
     ``write`` nothing on disk changes and ``result``'s findings are returned unchanged.
     """
@@ -81,7 +80,7 @@ def apply_fixes(
             f"{STDIN_NAME}: {stdin_fixable} fixable finding(s) not fixed: --fix and --diff "
             f"work on files, not on standard input"
         )
-    for _ in range(MAX_ROUNDS if write else 1):
+    for _ in range(FIX_ROUNDS if write else 1):
         plans = fixable_by_file(result.findings, config, skip=skipped)
         if not plans:
             break

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 INTERESTING_KINDS = frozenset(POD_SPEC_PATHS) | frozenset(SOURCE_KINDS)
 _DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
 _KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z][A-Za-z0-9]*)", re.M)
-_DIRECTIVE = re.compile(r"^%", re.M)
 _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
@@ -113,8 +113,12 @@ def looks_like_template(text: str) -> bool:
     return "{{" in text and _TEMPLATE.search(text) is not None
 
 
-def load_text(text: str, in_chart: bool = False) -> LoadedFile:
-    """All interesting documents of a manifest file's text."""
+def load_text(
+    text: str, in_chart: bool = False, wanted: Callable[[str], bool] | None = None
+) -> LoadedFile:
+    """All interesting documents of a manifest file's text; with ``wanted``, only those whose
+    text it accepts, plus any that look like a template: one of those failing to parse
+    skips the whole file, so the documents returned are a subset of a full read's."""
     loaded = LoadedFile()
     if looks_like_template(text) and in_chart:
         loaded.skipped = "unrendered Helm template"
@@ -123,6 +127,8 @@ def load_text(text: str, in_chart: bool = False) -> LoadedFile:
         loaded.documents_seen += 1
         kind = _KIND_LINE.search(chunk)
         if kind and not _interesting(kind.group(1)):
+            continue
+        if wanted is not None and not wanted(chunk) and not looks_like_template(chunk):
             continue
         try:
             for document in build_documents(chunk, offset, index):
@@ -139,7 +145,7 @@ def load_text(text: str, in_chart: bool = False) -> LoadedFile:
 
 def split_documents(text: str) -> list[tuple[int, str]]:
     """(first line, text) of each document; one chunk when directives make splitting unsafe."""
-    if _DIRECTIVE.search(text):
+    if text.startswith("%") or "\n%" in text:  # a directive; faster than re.M's "^%"
         return [(0, text)]
     chunks = []
     start = 0

@@ -1,9 +1,15 @@
-"""Rendering lint results: ``text`` and ``json`` (``sarif`` and ``github`` live beside them)."""
+"""Rendering lint results: ``text`` and ``json`` (``sarif`` and ``github`` live beside them).
+
+Writers print each finding as it arrives and keep only counts (:class:`Shown`), so memory
+does not grow with the number of findings; what they print is, byte for byte, what rendering
+the whole list at once printed.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
 
 from oomguard.linter.run import LintResult
 from oomguard.rules.config import Config
@@ -18,22 +24,32 @@ def fixable(finding: Finding, config: Config) -> bool:
     return finding.fixable and lint_fix_enabled(finding.rule, config)
 
 
-def counts(findings: list[Finding]) -> dict[str, int]:
-    totals = {"error": 0, "warning": 0, "info": 0}
-    for finding in findings:
-        totals[finding.severity] += 1
-    return totals
+class Shown:
+    """The findings being printed, each with whether ``--fix`` can fix it, counted as they
+    go by: the summary and the exit code need only the counts. Iterate once."""
+
+    def __init__(self, findings: Iterable[Finding], config: Config) -> None:
+        self._findings = findings
+        self._config = config
+        self.totals = {"error": 0, "warning": 0, "info": 0}
+        self.fixable = 0
+
+    def __iter__(self) -> Iterator[tuple[Finding, bool]]:
+        for finding in self._findings:
+            can_fix = fixable(finding, self._config)
+            self.totals[finding.severity] += 1
+            self.fixable += can_fix
+            yield finding, can_fix
 
 
-def summary_line(result: LintResult, findings: list[Finding], config: Config) -> str:
-    totals = counts(findings)
+def summary_line(result: LintResult, shown: Shown) -> str:
+    totals = shown.totals
     parts = [_plural(totals["error"], "error"), _plural(totals["warning"], "warning")]
     if totals["info"]:
         parts.append(_plural(totals["info"], "info"))
     line = f"{result.scope}, {_plural(result.objects, 'workload')}: {', '.join(parts)}"
-    fixes = sum(fixable(f, config) for f in findings)
-    if fixes:
-        line += f" ({fixes} fixable with --fix)"
+    if shown.fixable:
+        line += f" ({shown.fixable} fixable with --fix)"
     return line
 
 
@@ -41,16 +57,16 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def render_text(
+def write_text(
+    out: TextIO,
     result: LintResult,
-    findings: list[Finding],
+    shown: Shown,
     config: Config,
     *,
     colour: bool = False,
     quiet: bool = False,
-) -> str:
-    lines = []
-    for f in findings:
+) -> None:
+    for f, _ in shown:
         where = f"{f.kind}/{f.name}" if f.kind else ""
         if f.container:
             where += f" {f.container}"
@@ -63,42 +79,56 @@ def render_text(
             rule = f.rule
             suffix = f" [{where}]" if where else ""
         where_in_file = f.file if f.line is None else f"{f.file}:{f.line}:{f.column}"
-        lines.append(f"{where_in_file}: {severity} {rule}: {f.message}{suffix}")
+        out.write(f"{where_in_file}: {severity} {rule}: {f.message}{suffix}\n")
     if not quiet:
-        lines.append(summary_line(result, findings, config))
-    return "\n".join(lines) + ("\n" if lines else "")
+        out.write(summary_line(result, shown) + "\n")
 
 
-def render_json(result: LintResult, findings: list[Finding], config: Config, **_: object) -> str:
-    totals = counts(findings)
-    document = {
-        "version": 1,
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity,
-                "message": f.message,
-                "file": f.file,
-                "line": f.line,
-                "column": f.column,
-                "kind": f.kind,
-                "namespace": f.namespace,
-                "name": f.name,
-                "container": f.container,
-                "fixable": fixable(f, config),
-            }
-            for f in findings
-        ],
-        "summary": {
-            **result.read_counts(),
-            "objects": result.objects,
-            "errors": totals["error"],
-            "warnings": totals["warning"],
-            "infos": totals["info"],
-        },
+def write_json(out: TextIO, result: LintResult, shown: Shown, config: Config, **_: object) -> None:
+    out.write('{\n  "version": 1,\n  "findings": ')
+    write_json_list(out, (_json_finding(f, can_fix) for f, can_fix in shown), depth=1)
+    summary = {
+        **result.read_counts(),
+        "objects": result.objects,
+        "errors": shown.totals["error"],
+        "warnings": shown.totals["warning"],
+        "infos": shown.totals["info"],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    out.write(f',\n  "summary": {json_nested(summary, depth=1)}\n}}\n')
 
 
-Renderer = Callable[..., str]
-FORMATS: dict[str, Renderer] = {"text": render_text, "json": render_json}
+def _json_finding(f: Finding, can_fix: bool) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "message": f.message,
+        "file": f.file,
+        "line": f.line,
+        "column": f.column,
+        "kind": f.kind,
+        "namespace": f.namespace,
+        "name": f.name,
+        "container": f.container,
+        "fixable": can_fix,
+    }
+
+
+def write_json_list(out: TextIO, items: Iterable[Any], depth: int) -> None:
+    """A list, one item at a time, as ``json.dumps(indent=2)`` lays it out as the value of a
+    key ``depth`` levels down in a document (the list is not built)."""
+    inner = "\n" + "  " * (depth + 1)
+    opened = False
+    for item in items:
+        out.write(("," if opened else "[") + inner + json_nested(item, depth + 1))
+        opened = True
+    out.write("\n" + "  " * depth + "]" if opened else "[]")
+
+
+def json_nested(value: Any, depth: int) -> str:
+    """``value`` as ``json.dumps(indent=2, ensure_ascii=False)`` writes it ``depth`` levels
+    down (a newline inside a JSON string is always escaped, so every raw one is layout)."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
+
+
+Writer = Callable[..., None]
+FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json}

@@ -1,8 +1,11 @@
 """``oomguard lint``: files → documents → objects → findings, one file at a time.
 
-A workload whose env refers to a ConfigMap or Secret not seen yet is kept aside and checked
-once every file has been read, so flags resolve from anywhere in the input while memory stays
-bounded by the largest file plus those few workloads.
+Two passes. :func:`prepare` lists the files and reads every ConfigMap and Secret among them,
+parsing only the documents whose text could hold one (a few per cent of a typical input), so
+that env resolves from anywhere in the input. :func:`iter_findings` then reads the files one
+by one and hands out each file's findings as soon as their place in the output is settled,
+which is at once for all but a few: memory is bounded by the largest file plus the sources,
+not by the number of findings.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import fnmatch
 import gc
 import os
+import re
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 from oomguard.linter.loader import (
     MAX_FILE_BYTES,
     Document,
+    LoadedFile,
     LoadError,
     decode,
     load_json,
@@ -42,6 +48,9 @@ class UsageError(Exception):
 
 @dataclass
 class LintResult:
+    """What a run read and found. The CLI streams the findings (:func:`iter_findings`) and
+    keeps only the rest; :func:`lint_paths` keeps the findings too."""
+
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
     objects: int = 0
@@ -60,33 +69,50 @@ class LintResult:
 
 
 class Sources:
-    """ConfigMaps and Secrets of the input set, for env resolution."""
+    """The ConfigMaps and Secrets of the whole input, for env resolution, each with the
+    position of its file in the input.
+
+    A look-up returns the first source that matches, in input order, so one check against
+    them all gives what lint gave when it checked a workload against the sources read so
+    far, then again at the end if one it missed had turned up. ``looked_ahead`` tells
+    whether a look-up since it was last cleared went past ``reading`` (the file being
+    checked) or found nothing: such a workload was the one checked at the end, and its
+    findings keep that place in the output (see :class:`_OutputOrder`).
+    """
 
     def __init__(self) -> None:
-        self.data: dict[tuple[str, str], list[tuple[str | None, dict[str, str]]]] = {}
-        # look-ups that found nothing: (kind, name) and how many sources had that key then
-        self.misses: list[tuple[tuple[str, str], int]] = []
+        self.data: dict[tuple[str, str], list[tuple[str | None, dict[str, str], int]]] = {}
+        self.reading = 0
+        self.looked_ahead = False
 
-    def add(self, obj: dict[str, Any]) -> None:
+    def add(self, obj: dict[str, Any], position: int) -> None:
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         name = metadata.get("name")
         if isinstance(name, str):
             namespace = (
                 metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
             )
-            self.data.setdefault((obj["kind"], name), []).append((namespace, source_data(obj)))
+            entry = (namespace, source_data(obj), position)
+            self.data.setdefault((obj["kind"], name), []).append(entry)
 
     def lookup(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
-        for source_namespace, data in self.data.get((kind, name), ()):
+        for source_namespace, data, position in self.data.get((kind, name), ()):
             if namespace is None or source_namespace is None or namespace == source_namespace:
+                self.looked_ahead = self.looked_ahead or position > self.reading
                 return data
-        self.misses.append(((kind, name), len(self.data.get((kind, name), ()))))
+        self.looked_ahead = True
         return None
 
-    def changed_since(self, misses: list[tuple[tuple[str, str], int]]) -> bool:
-        """Whether a source that failed look-ups asked for has been read since: only then
-        can checking the object again give a different answer."""
-        return any(len(self.data.get(key, ())) != seen for key, seen in misses)
+
+@dataclass
+class LintInput:
+    """The first pass over the input, for one second pass: the files in the order they are
+    linted, every ConfigMap and Secret among them, and the bytes of those that can be read
+    only once (handed over, then dropped, when their turn comes)."""
+
+    paths: list[str]
+    sources: Sources
+    read_once: dict[int, bytes | OSError]  # by position in ``paths``
 
 
 def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Iterator[str]:
@@ -117,9 +143,9 @@ def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Itera
 
 
 def _special_file(path: str) -> bool:
-    """A FIFO, socket or device found while walking a folder: reading a FIFO with no writer
-    would block forever, so only regular files are linted from folders. (A path given
-    explicitly is read whatever it is: ``oomguard lint <(helm template …)`` is a pipe.)"""
+    """A FIFO, socket or device. Found while walking a folder, it is not linted: reading a
+    FIFO with no writer would block forever. Given explicitly, it is read whatever it is
+    (``oomguard lint <(helm template …)`` is a pipe), but only once."""
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
@@ -132,13 +158,73 @@ def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
 
 
 def lint_paths(paths: list[str], config: Config) -> LintResult:
+    """Lint and keep every finding in ``result.findings`` (for ``--fix`` and the tests)."""
+    result = LintResult()
+    result.findings = list(iter_findings(prepare(paths, config), config, result))
+    return result
+
+
+def prepare(paths: list[str], config: Config) -> LintInput:
+    """The first pass: list the files (a bad path raises UsageError before anything is
+    printed) and read every ConfigMap and Secret, parsing only the documents whose text may
+    hold one. Standard input and pipes cannot be read twice: their bytes are kept."""
+    files = list(iter_manifest_paths(paths, config.exclude))
+    sources = Sources()
+    read_once: dict[int, bytes | OSError] = {}
+    for position, path in enumerate(files):
+        once = path == STDIN or _special_file(path)
+        try:
+            raw = _read(path)
+        except OSError as exc:
+            if once:
+                read_once[position] = exc.with_traceback(None)
+            continue
+        if once:
+            read_once[position] = raw
+        for obj in _source_objects(raw, path):
+            sources.add(obj, position)
+    return LintInput(files, sources, read_once)
+
+
+def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
+    """The ConfigMaps and Secrets of one file, as reading it in full finds them."""
+    loaded = _load(raw, path, wanted=_may_hold_source)
+    if loaded.skipped:
+        return
+    for document in loaded.documents:
+        for _, obj in iter_objects(document.data):
+            if obj.get("kind") in SOURCE_KINDS:
+                yield obj
+
+
+# Escapes in a double-quoted (or JSON) string that can spell a letter, or join two lines.
+_LETTER_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
+
+
+def _may_hold_source(text: str) -> bool:
+    """Whether ``text`` can parse to a ConfigMap or Secret: the kind has to be written out,
+    unless it is spelt with escapes (``"Config\\x4dap"``) or across an escaped line break."""
+    return any(kind in text for kind in SOURCE_KINDS) or _LETTER_ESCAPE.search(text) is not None
+
+
+def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
+    """The second pass: every finding, in the order of :class:`_OutputOrder`, as soon as its
+    place is settled. Counts, notices and problems go to ``result`` as files are read; they
+    are complete once the iterator is exhausted."""
     # Linting makes millions of short-lived dicts and lists but no reference cycles
     # (check_object breaks the one it makes), so the cyclic collector finds nothing while
     # costing ~15% of the run; let it look far less often, and restore it afterwards.
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
     try:
-        return _lint_paths(paths, config)
+        order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
+        late_crashes: list[str] = []
+        for position, path in enumerate(lint_input.paths):
+            done = _lint_file(position, path, lint_input, config, result)
+            late_crashes.extend(done.late_crashes)
+            yield from order.add(done)
+        yield from order.rest()
+        result.crashes.extend(late_crashes)
     finally:
         gc.set_threshold(*thresholds)
 
@@ -146,65 +232,71 @@ def lint_paths(paths: list[str], config: Config) -> LintResult:
 _GC_THRESHOLD = 100_000
 
 
-def _lint_paths(paths: list[str], config: Config) -> LintResult:
-    result = LintResult()
-    sources = Sources()
-    deferred: list[_Deferred] = []
-    for path in iter_manifest_paths(paths, config.exclude):
-        name = STDIN_NAME if path == STDIN else path
-        try:
-            raw = _read(path)
-        except OSError as exc:
-            result.unreadable.append(f"{name}: {exc.strerror or exc}")
-            continue
-        result.files += 1
-        loaded = _load(raw, path)
-        if loaded.skipped:
-            result.notices.append(
-                f"{name}: {loaded.skipped}, skipped "
-                f"(lint the rendered output: helm template … | oomguard lint -)"
-            )
-            continue
-        for error in loaded.errors:
-            result.findings.append(_invalid(error, name))
-        objects = []
-        for document in loaded.documents:
-            for problem in document.problems:
-                result.findings.append(_invalid(problem, name, document.index))
-            for prefix, obj in iter_objects(document.data):
-                if obj.get("kind") in SOURCE_KINDS:
-                    sources.add(obj)
-                else:
-                    objects.append((document, prefix, obj))
-        for document, prefix, obj in objects:
-            sources.misses = []
-            evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
-            if sources.misses:
-                deferred.append(
-                    _Deferred(
-                        path,
-                        document.index,
-                        prefix,
-                        sources.misses,
-                        _Located(evaluation, name, document),
-                        document if path == STDIN else None,  # stdin cannot be read twice
-                    )
-                )
-                continue
-            _collect(result, _Located(evaluation, name, document))
-    for item in deferred:
-        if sources.changed_since(item.misses):
-            found = _find_again(item)
-            if found is not None:
-                document, obj = found
-                evaluation = check_object(obj, config, lookup=sources.lookup, prefix=item.prefix)
-                item.located = _Located(evaluation, item.located.name, document)
-        _collect(result, item.located)
-    order = {}
-    result.findings.sort(
-        key=lambda f: (order.setdefault(f.file, len(order)), f.line or 0, f.column or 0, f.rule)
-    )
-    return result
+@dataclass
+class _FileFindings:
+    """One file's findings; ``late`` are those of workloads whose look-ups went past the
+    file (see :class:`Sources`)."""
+
+    name: str
+    found: list[Finding] = field(default_factory=list)
+    late: list[Finding] = field(default_factory=list)
+    late_crashes: list[str] = field(default_factory=list)
+
+
+def _lint_file(
+    position: int, path: str, lint_input: LintInput, config: Config, result: LintResult
+) -> _FileFindings:
+    """One file's findings; what was read and what went wrong goes to ``result``."""
+    name = _name(path)
+    done = _FileFindings(name)
+    try:
+        raw = _read_at(lint_input, position, path)
+    except OSError as exc:
+        result.unreadable.append(f"{name}: {exc.strerror or exc}")
+        return done
+    result.files += 1
+    loaded = _load(raw, path)
+    if loaded.skipped:
+        result.notices.append(
+            f"{name}: {loaded.skipped}, skipped "
+            f"(lint the rendered output: helm template … | oomguard lint -)"
+        )
+        return done
+    for error in loaded.errors:
+        done.found.append(_invalid(error, name))
+    objects = []
+    for document in loaded.documents:
+        for problem in document.problems:
+            done.found.append(_invalid(problem, name, document.index))
+        for prefix, obj in iter_objects(document.data):
+            if obj.get("kind") not in SOURCE_KINDS:  # read by prepare()
+                objects.append((document, prefix, obj))
+    sources = lint_input.sources
+    sources.reading = position
+    for document, prefix, obj in objects:
+        sources.looked_ahead = False
+        evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
+        result.objects += evaluation.checked
+        if sources.looked_ahead:
+            done.late.extend(_located(evaluation, name, document))
+            done.late_crashes.extend(evaluation.crashes)
+        else:
+            done.found.extend(_located(evaluation, name, document))
+            result.crashes.extend(evaluation.crashes)
+    return done
+
+
+def _name(path: str) -> str:
+    return STDIN_NAME if path == STDIN else path
+
+
+def _read_at(lint_input: LintInput, position: int, path: str) -> bytes:
+    kept = lint_input.read_once.pop(position, None)
+    if kept is None:
+        return _read(path)
+    if isinstance(kept, OSError):
+        raise kept
+    return kept
 
 
 def _read(path: str) -> bytes:
@@ -231,18 +323,23 @@ def _read_bounded(handle: Any) -> bytes:
 _READ_CHUNK = 1 << 20
 
 
-def _load(raw: bytes, path: str):
-    from oomguard.linter.loader import LoadedFile
-
+def _load(raw: bytes, path: str, wanted: Callable[[str], bool] | None = None) -> LoadedFile:
+    """The documents of one file; with ``wanted``, only those whose text it accepts (see
+    :func:`load_text`), and none if it rejects the whole text."""
     if len(raw) > MAX_FILE_BYTES:
         return LoadedFile(errors=[LoadError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", 0, 0)])
     try:
         text = decode(raw)
     except LoadError as exc:
         return LoadedFile(errors=[exc])
+    if wanted is not None:
+        if not wanted(text):
+            return LoadedFile()
+        if path.endswith(".json"):
+            wanted = None  # whether the JSON fallback below applies depends on every document
     # resolving the path is costly; only text with template syntax needs to know
     in_chart = path != STDIN and "{{" in text and _in_chart_templates(path)
-    loaded = load_text(text, in_chart=in_chart)
+    loaded = load_text(text, in_chart=in_chart, wanted=wanted)
     if path.endswith(".json") and loaded.errors and not loaded.documents:
         # JSON's own error is the clearer one (YAML 1.1 refuses some valid JSON, e.g. tabs),
         # unless JSON gave up without a position: then libyaml's error, which has one
@@ -260,62 +357,58 @@ def _in_chart_templates(path: str) -> bool:
     return False
 
 
-class _Located:
-    """An evaluation with its findings placed in the file (no reference to the document)."""
+class _OutputOrder:
+    """Hands out findings in the order lint has always printed them, as soon as that order
+    is settled (lint used to keep every finding and sort them once all files were read).
 
-    __slots__ = ("checked", "crashes", "findings", "name")
-
-    def __init__(self, evaluation: Evaluation, name: str, document: Document) -> None:
-        self.name = name
-        self.checked = evaluation.checked
-        self.crashes = evaluation.crashes
-        self.findings = []
-        for finding in evaluation.findings:
-            line, column = document.position(finding.path)
-            self.findings.append(
-                finding.located(
-                    file=name, line=line + 1, column=column + 1, document=document.index
-                )
-            )
-
-
-@dataclass
-class _Deferred:
-    """A workload whose env asked for ConfigMaps or Secrets not read yet: its findings as
-    they stand, and where to find it again should one of those sources turn up later. The
-    document itself is not kept (that would hold every such file in memory), except for stdin.
+    That order: files in the order their first finding was found, each file's findings by
+    line, column and rule. A workload whose look-ups went past its file was checked again
+    after all files, so its findings were found last: a file whose only findings are such
+    *late* ones comes after all the others, and waits for the end. A path read twice (given
+    twice, or a folder and a file inside it) makes one group, released after its last
+    reading; only then can the files after it go.
     """
 
-    path: str
-    document_index: int
-    prefix: tuple
-    misses: list[tuple[tuple[str, str], int]]
-    located: _Located
-    document: Document | None = None
+    def __init__(self, readings: Counter[str]) -> None:
+        self._unread = readings  # readings still to come, by file name
+        self._queue: deque[str] = deque()  # files with findings, in order of the first
+        self._found: dict[str, list[Finding]] = {}
+        self._late: dict[str, list[Finding]] = {}  # in order of the first late finding
+
+    def add(self, done: _FileFindings) -> Iterator[Finding]:
+        """Take one file's findings; hand out those whose place is now settled."""
+        self._unread[done.name] -= 1
+        if done.found:
+            if done.name not in self._found:
+                self._found[done.name] = []
+                self._queue.append(done.name)
+            self._found[done.name].extend(done.found)
+        if done.late:
+            self._late.setdefault(done.name, []).extend(done.late)
+        while self._queue and not self._unread[self._queue[0]]:
+            yield from self._release(self._queue.popleft())
+
+    def rest(self) -> Iterator[Finding]:
+        """Everything left, once every file has been read."""
+        while self._queue:
+            yield from self._release(self._queue.popleft())
+        while self._late:
+            yield from self._release(next(iter(self._late)))
+
+    def _release(self, name: str) -> list[Finding]:
+        found = self._found.pop(name, []) + self._late.pop(name, [])
+        return sorted(found, key=lambda f: (f.line or 0, f.column or 0, f.rule))
 
 
-def _find_again(item: _Deferred) -> tuple[Document, dict[str, Any]] | None:
-    """The deferred object, read again from its file (None if the file changed meanwhile)."""
-    document = item.document
-    if document is None:
-        try:
-            loaded = _load(_read(item.path), item.path)
-        except OSError:
-            return None
-        document = next((d for d in loaded.documents if d.index == item.document_index), None)
-        if document is None:
-            return None
-    for prefix, obj in iter_objects(document.data):
-        if prefix == item.prefix:
-            return document, obj
-    return None
-
-
-def _collect(result: LintResult, located: _Located) -> None:
-    if located.checked:
-        result.objects += 1
-    result.crashes.extend(located.crashes)
-    result.findings.extend(located.findings)
+def _located(evaluation: Evaluation, name: str, document: Document) -> list[Finding]:
+    """The evaluation's findings placed in the file (no reference to the document)."""
+    located = []
+    for finding in evaluation.findings:
+        line, column = document.position(finding.path)
+        located.append(
+            finding.located(file=name, line=line + 1, column=column + 1, document=document.index)
+        )
+    return located
 
 
 def _invalid(error: LoadError, name: str, document: int = 0) -> Finding:

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Manifests can hold lone surrogates ("\ud800" in JSON) and messages quote them: print
+    # them escaped (valid inside JSON strings too) instead of failing mid-report.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "lint":

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from oomguard.rules.workload import Container, Workload
 
 MIB = 1024**2
+# A fix can reveal another (``512m`` → ``512Mi``, or a limit added, and only then is the heap
+# checked against the limit): ``lint --fix`` and the mutating webhook check the fixed object
+# again, this many rounds at most.
+FIX_ROUNDS = 3
 
 
 def target_bytes(limit: Fraction, ratio: Fraction) -> int:
@@ -42,18 +46,32 @@ def set_value(path: Path, value: Any) -> PatchOp:
 
 def rewrite_token(workload: Workload, token: Token, new_text: str) -> tuple[PatchOp, ...]:
     """Replace one flag where it is written; () when it is not written in the object."""
-    if token.path is None:
-        return ()
-    try:
-        current = value_at(workload.obj, token.path)
-    except (KeyError, IndexError, TypeError):
-        return ()
-    if not isinstance(current, str):
-        return ()
-    rewritten = rewrite_occurrence(current, token.text, new_text, token.occurrence)
-    if rewritten is None:
-        return ()
-    return ({"op": "replace", "path": token.path, "value": rewritten},)
+    return rewrite_tokens(workload, [(token, new_text)])
+
+
+def rewrite_tokens(workload: Workload, rewrites: list[tuple[Token, str]]) -> tuple[PatchOp, ...]:
+    """Several flags rewritten at once; flags written in the same string (``"-Xms2g -Xmx2g"``)
+    become one replace of that string, so no operation undoes another."""
+    texts: dict[Path, str] = {}
+    changed: dict[Path, None] = {}  # ordered set
+    unique = {(t.path, t.text, t.occurrence): (t, new) for t, new in rewrites}.values()
+    # the last occurrence of a word first: rewriting it leaves the earlier ones' numbers alone
+    for token, new_text in sorted(unique, key=lambda rewrite: -rewrite[0].occurrence):
+        if token.path is None:
+            continue
+        if token.path not in texts:
+            try:
+                current = value_at(workload.obj, token.path)
+            except (KeyError, IndexError, TypeError):
+                continue
+            if not isinstance(current, str):
+                continue
+            texts[token.path] = current
+        rewritten = rewrite_occurrence(texts[token.path], token.text, new_text, token.occurrence)
+        if rewritten is not None:
+            texts[token.path] = rewritten
+            changed[token.path] = None
+    return tuple({"op": "replace", "path": path, "value": texts[path]} for path in changed)
 
 
 def remove_token(workload: Workload, token: Token) -> tuple[PatchOp, ...]:
@@ -92,7 +110,12 @@ def set_env(container: Container, name: str, value: str) -> tuple[PatchOp, ...]:
 
 def materialize(obj: Any, intents: Iterable[PatchOp]) -> list[dict[str, Any]]:
     """One strict RFC 6902 patch for ``obj`` from fix intents (see module doc)."""
-    work = copy.deepcopy(obj)
+    return apply_intents(copy.deepcopy(obj), intents)
+
+
+def apply_intents(work: Any, intents: Iterable[PatchOp]) -> list[dict[str, Any]]:
+    """Apply fix intents to ``work`` in place; the strict RFC 6902 patch that does the same."""
+    intents = list(intents)
     patch: list[dict[str, Any]] = []
     seen: set[str] = set()
     ordered = [op for op in intents if op["op"] != "remove"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from oomguard.rules.config import Config
-from oomguard.rules.fixes import rewrite_token, set_env, target_bytes
+from oomguard.rules.fixes import rewrite_token, rewrite_tokens, set_env, target_bytes
 from oomguard.rules.model import PatchOp, Path, Problem
 from oomguard.rules.runtimes import dotnet, go, jvm, node
 from oomguard.rules.text import format_bytes, format_percent
@@ -73,22 +73,24 @@ def jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
     limit = container.limit
     if limit is None or not limit.usable:
         return None
-    heap = jvm.effective_jvm_heap(container.derive(jvm.jvm_settings), limit.usable)
+    settings = container.derive(jvm.jvm_settings)
+    heap = jvm.effective_jvm_heap(settings, limit.usable)
     if heap is None:
         return None
     ratio = config.thresholds.jvm_heap_ratio
     flag = heap.flag
-    if heap.basis == "MaxHeapSize":
+    if heap.basis in ("MaxHeapSize", "InitialHeapSize"):
         size = target_bytes(limit.usable, ratio)
-        prefix = flag.text[: len(flag.text) - len(flag.value)]
-        fix = rewrite_token(
-            container.workload, flag.token, prefix + jvm.format_jvm_size(size, flag.value)
+        # an initial heap above the max stops the JVM at start: lower -Xms with -Xmx
+        initial = [f for f in settings.flags if f.name == "InitialHeapSize" and f.size]
+        fix = rewrite_tokens(
+            container.workload,
+            [(f.token, _jvm_size_text(f, size)) for f in (flag, *initial) if f.size > size],
         )
         setting = flag.described
-    elif (
-        flag.name == "MaxRAMPercentage"
-        and container.derive(jvm.jvm_settings).last("MaxRAM") is None
-    ):
+        if heap.basis == "InitialHeapSize":
+            setting += f", an initial heap that raises the max heap to {format_bytes(flag.size)},"
+    elif flag.name == "MaxRAMPercentage" and settings.last("MaxRAM") is None:
         percent = _percent_text(ratio, flag.value)
         fix = rewrite_token(container.workload, flag.token, f"-XX:MaxRAMPercentage={percent}")
         setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))},"
@@ -98,6 +100,12 @@ def jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
     return HeapCheck(
         container, heap.size, limit, ratio, setting, flag.token.path or container.path, fix
     )
+
+
+def _jvm_size_text(flag: jvm.JvmFlag, size: int) -> str:
+    """``flag`` as written, with ``size`` in the unit style of its value."""
+    prefix = flag.text[: len(flag.text) - len(flag.value)]
+    return prefix + jvm.format_jvm_size(size, flag.value)
 
 
 def go_heap_check(container: Container, config: Config) -> HeapCheck | None:

@@ -6,11 +6,14 @@ and direct buffers come on top. With `-Xmx` (or `-XX:MaxHeapSize`, or
 fills and the kernel kills it with SIGKILL (exit 137) without a Java `OutOfMemoryError`.
 Flags are read in the JVM's own order: `JAVA_TOOL_OPTIONS`, `JDK_JAVA_OPTIONS`, the command
 line (including `$JAVA_OPTS` where the command expands it), `_JAVA_OPTIONS`; the last wins.
+Without `-Xmx`, an initial heap (`-Xms`, `-XX:InitialHeapSize`) larger than the heap
+`MaxRAMPercentage` gives raises the max heap to it, so it is judged the same way.
 
 Options: `thresholds.jvm_heap_ratio` (default 0.75) sets the fixed value.
 
 **Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB
-(`-Xmx2g` → `-Xmx1536m` for a 2Gi limit).
+(`-Xmx2g` → `-Xmx1536m` for a 2Gi limit), and lower any `-Xms` above that to the same
+value (an initial heap above the max stops the JVM at start).
 
 PASS:
 ```yaml

@@ -5,7 +5,8 @@ code cache and direct buffers have too little room, and a full heap pushes the p
 the limit. 50–75% is the usual band (`-XX:MaxRAMPercentage=75`). Exactly at the ratio does
 not fire.
 
-**Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB.
+**Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB,
+and any `-Xms` above that with it.
 
 PASS:
 ```yaml

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 from conftest import EXAMPLES
-from oomguard.linter.ci_formats import escape_data, escape_property, render_github
+from oomguard.linter.ci_formats import escape_data, escape_property, write_github
+from oomguard.linter.output import Shown
 from oomguard.linter.run import LintResult
 from oomguard.rules.config import DEFAULT_CONFIG
 from oomguard.rules.model import Finding
@@ -58,8 +61,10 @@ def test_properties_and_message_are_escaped():
         line=3,
         column=5,
     )
-    out = render_github(LintResult(files=1, objects=1), [finding], DEFAULT_CONFIG, quiet=True)
-    assert out == (
+    out = io.StringIO()
+    shown = Shown([finding], DEFAULT_CONFIG)
+    write_github(out, LintResult(files=1, objects=1), shown, DEFAULT_CONFIG, quiet=True)
+    assert out.getvalue() == (
         "::error file=we%3Aird%2Cdir/m.yaml,line=3,col=5,title=oomguard memory-limit-missing::"
         "line one%0Aline two: 50%25 done [Pod/p c]\n"
     )

@@ -363,3 +363,27 @@ def test_cli_dangling_symlink_in_a_folder_exits_2(tmp_path: Path, bad_pod: Path)
     assert code == 2
     assert err.strip() == "oomguard: cannot read ./gone.yaml: No such file or directory"
     assert _located(json.loads(out)["findings"], "./bad.yaml") == BAD_POD_FINDINGS
+
+
+@pytest.mark.parametrize("output", ["text", "json", "sarif", "github"])
+def test_cli_lone_surrogates_in_names_are_printed_escaped(tmp_path: Path, output: str):
+    """Regression: a JSON manifest may spell a lone surrogate ("\\ud800"), which UTF-8 cannot
+    encode; messages quote names, and printing them crashed mid-report."""
+    (tmp_path / "s.json").write_text(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p\\ud800"},'
+        ' "spec": {"containers": [{"name": "a\\ud800", "image": "x"}]}}'
+    )
+    code, out, err, seconds, rss = _run_cli("lint", "s.json", "--format", output, cwd=tmp_path)
+    _assert_bounded(code, err, seconds, rss)
+    assert code == 1
+    if output == "json":
+        names = {(f["rule"], f["name"], f["container"]) for f in json.loads(out)["findings"]}
+        assert names == {
+            ("best-effort-pod", "p\ud800", None),
+            ("memory-limit-missing", "p\ud800", "a\ud800"),
+            ("memory-request-missing", "p\ud800", "a\ud800"),
+        }
+    elif output == "sarif":
+        assert len(json.loads(out)["runs"][0]["results"]) == 3
+    else:
+        assert 'container "a\\ud800" has no memory limit' in out

@@ -242,3 +242,65 @@ def test_init_and_sidecar_containers_are_checked():
     assert one(text, EXCEEDS).message.startswith(
         '-Xmx1g (command) is 100% of the 1Gi memory limit of init container "warm"'
     )
+
+
+# --- the initial heap (-Xms) ------------------------------------------------------------------
+
+
+def test_fix_lowers_an_initial_heap_that_would_exceed_the_new_max():
+    """-Xms above -Xmx stops the JVM at start ("Initial heap size set to a larger value than
+    the maximum heap size"): the fix lowers both, in one replace of the string."""
+    text = java(env='[{name: JAVA_TOOL_OPTIONS, value: "-Xms2g -Xmx2g -XX:+UseG1GC"}]')
+    finding = one(text, EXCEEDS)
+    assert finding.message.startswith("-Xmx2g (env JAVA_TOOL_OPTIONS) is 100% of the 2Gi")
+    patch, patched = apply_fix(workload_object(text), [finding])
+    assert patch == [
+        {
+            "op": "replace",
+            "path": "/spec/containers/0/env/0/value",
+            "value": "-Xms1536m -Xmx1536m -XX:+UseG1GC",
+        }
+    ]
+    assert heap_findings(dump(patched)) == []
+
+
+def test_fix_keeps_an_initial_heap_already_under_the_new_max():
+    finding = one(java("-Xms512m", "-Xmx2g"), EXCEEDS)
+    assert finding.fix == (
+        {"op": "replace", "path": ("spec", "containers", 0, "command", 2), "value": "-Xmx1536m"},
+    )
+
+
+def test_repeated_initial_heaps_are_all_lowered():
+    text = java(env='[{name: JAVA_TOOL_OPTIONS, value: "-Xms2g -Xmx2g -Xms2g"}]')
+    patch, _ = apply_fix(workload_object(text), [one(text, EXCEEDS)])
+    assert patch[0]["value"] == "-Xms1536m -Xmx1536m -Xms1536m"
+
+
+def test_initial_heap_above_the_percentage_heap_becomes_the_max():
+    """Without -Xmx, HotSpot raises the max heap to -Xms when that is larger."""
+    finding = one(java("-XX:MaxRAMPercentage=50", "-Xms2g"), EXCEEDS)
+    assert finding.path == ("spec", "containers", 0, "command", 2)
+    assert finding.message == (
+        "-Xms2g (command), an initial heap that raises the max heap to 2Gi, is 100% of the 2Gi "
+        'memory limit of container "app": heap plus off-heap memory will pass the limit and the '
+        "kernel will kill the container (exit 137); use at most 75% (1536Mi)"
+    )
+    assert finding.fix == (
+        {"op": "replace", "path": ("spec", "containers", 0, "command", 2), "value": "-Xms1536m"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (("-Xms1g",), []),  # raises the 512Mi default max heap to 1Gi: under 75% of 2Gi
+        (("-Xms1800m",), [HEADROOM]),  # raises the default 512Mi max heap to 1800m
+        (("-XX:InitialHeapSize=2g",), [EXCEEDS]),
+        (("-Xms2g", "-Xmx1g"), []),  # -Xmx decides (the JVM would refuse: not a memory issue)
+        (("-Xmso256k",), []),  # OpenJ9's thread stack size, not a heap flag
+        (("-Xms1.5g",), [INVALID]),
+    ],
+)
+def test_initial_heap_cases(flags, expected):
+    assert [rule for rule, _ in heap_findings(java(*flags))] == expected

@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import jsonpatch
 from oomguard.rules.admission import (
     WARNINGS_BYTES,
     Request,
     admission_mode,
     decide,
     limit_warnings,
+    mutate,
     shorten,
     validate,
 )
@@ -167,3 +169,40 @@ def test_the_policy_and_the_lint_path_do_not_import_the_web_stack():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_fix_that_reveals_another_is_patched_in_the_same_round_trip():
+    """Regression (found by the webhook property tests): adding the default limit makes the
+    heap flag comparable with it; one patch must carry both, so a second round has nothing."""
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "es-ingest", "namespace": "search"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "es",
+                            "image": "elasticsearch:6.3.2",
+                            "env": [{"name": "JAVA_TOOL_OPTIONS", "value": "-Xms256m -Xmx256m"}],
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    config = config_from_data(
+        {
+            "defaults": {"memory_request": "256Mi", "memory_limit": "256Mi"},
+            "mutate": ["memory-limit-missing", "jvm-heap-exceeds-limit"],
+        }
+    )
+    decision = mutate(Request("CREATE", deployment, namespace="search"), config)
+    container = "/spec/template/spec/containers/0"
+    assert list(decision.patch) == [
+        {"op": "add", "path": f"{container}/resources", "value": {"limits": {"memory": "256Mi"}}},
+        {"op": "replace", "path": f"{container}/env/0/value", "value": "-Xms192m -Xmx192m"},
+    ]
+    patched = jsonpatch.apply_patch(deployment, list(decision.patch))
+    assert mutate(Request("CREATE", patched, namespace="search"), config).patch == ()

@@ -64,7 +64,8 @@ _WITH_VALUE = frozenset(
 class JvmFlag:
     """One heap-related JVM option as written."""
 
-    # 'MaxHeapSize' (-Xmx or -XX:MaxHeapSize), 'MaxRAMPercentage', 'MaxRAM', 'UseContainerSupport'
+    # 'MaxHeapSize' (-Xmx or -XX:MaxHeapSize), 'InitialHeapSize' (-Xms or -XX:InitialHeapSize),
+    # 'MaxRAMPercentage', 'MaxRAM', 'UseContainerSupport'
     name: str
     token: Token
     value: str  # the text after the flag name
@@ -108,7 +109,7 @@ class JvmHeap:
 
     size: Fraction
     flag: JvmFlag
-    basis: str  # 'MaxHeapSize' or 'MaxRAMPercentage'
+    basis: str  # 'MaxHeapSize', 'InitialHeapSize' or 'MaxRAMPercentage'
 
 
 def jvm_settings(container: Container) -> JvmSettings:
@@ -155,7 +156,10 @@ def jvm_settings(container: Container) -> JvmSettings:
 
 
 def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None:
-    """The max heap the JVM sizes for this limit, when a flag sets it (None: JVM default)."""
+    """The max heap the JVM sizes for this limit, when a flag sets it (None: JVM default).
+
+    Without -Xmx, HotSpot raises the max heap to an initial heap (-Xms) set above it
+    (``Arguments::set_heap_size``), so -Xms decides then."""
     explicit = settings.last("MaxHeapSize")
     if explicit is not None:
         return JvmHeap(Fraction(explicit.size), explicit, "MaxHeapSize")
@@ -163,11 +167,15 @@ def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None
         return None  # sized from the node's memory: jvm-container-support-disabled says so
     percentage = settings.last("MaxRAMPercentage")
     max_ram = settings.last("MaxRAM")
-    if percentage is None and max_ram is None:
-        return None
+    initial = settings.last("InitialHeapSize")
     memory = Fraction(max_ram.size) if max_ram is not None else limit
     percent = percentage.percent if percentage is not None else DEFAULT_MAX_RAM_PERCENTAGE
-    return JvmHeap(memory * percent / 100, percentage or max_ram, "MaxRAMPercentage")
+    derived = memory * percent / 100
+    if initial is not None and initial.size > derived:
+        return JvmHeap(Fraction(initial.size), initial, "InitialHeapSize")
+    if percentage is None and max_ram is None:
+        return None
+    return JvmHeap(derived, percentage or max_ram, "MaxRAMPercentage")
 
 
 def parse_jvm_size(text: str) -> int:
@@ -216,6 +224,10 @@ def _add(settings: JvmSettings, token: Token) -> None:
         settings.flags.append(_size_flag("MaxHeapSize", token, text[4:]))
     elif text.startswith("-XX:MaxHeapSize="):
         settings.flags.append(_size_flag("MaxHeapSize", token, text.split("=", 1)[1]))
+    elif text.startswith("-Xms") and text[4:5].isdigit():  # not OpenJ9's -Xmso (stack size)
+        settings.flags.append(_size_flag("InitialHeapSize", token, text[4:]))
+    elif text.startswith("-XX:InitialHeapSize="):
+        settings.flags.append(_size_flag("InitialHeapSize", token, text.split("=", 1)[1]))
     elif text.startswith("-XX:MaxRAM="):
         settings.flags.append(_size_flag("MaxRAM", token, text.split("=", 1)[1]))
     elif text.startswith("-XX:MaxRAMPercentage="):
