@@ -4,6 +4,7 @@ requests. Good reviews must keep their latency and the server must stay up."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -198,3 +199,19 @@ def test_memory_does_not_grow_over_thousands_of_requests(server):
     assert after - before < 8 * 1024, (
         f"RSS grew {(after - before) / 1024:.1f} MiB in 3,000 requests"
     )
+
+
+def test_a_connection_is_closed_after_200_reviews_so_clients_spread_over_workers(server):
+    context = ssl.create_default_context(cafile=str(server.tls.ca_file))
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+    body = json.dumps(GOOD)
+    closing = []
+    for _ in range(201):
+        conn.request("POST", "/validate", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+        closing.append(response.getheader("Connection"))
+    conn.close()
+    # the 200th answer says close; http.client reconnects for the 201st by itself
+    assert [i for i, value in enumerate(closing, 1) if value == "close"] == [200]
