@@ -104,8 +104,7 @@ def _admit(endpoint: str, policy: Policy) -> Response:
         decision = _failure_decision(review, context, settings["on_crash"], exc)
     elapsed = time.perf_counter() - started
     fallbacks = context.fallbacks
-    _count(endpoint, review, decision, elapsed, fallbacks)
-    _log_review(endpoint, review, decision, elapsed, fallbacks)
+    _record(endpoint, review, decision, elapsed, fallbacks)
     return _json(response_body(review, decision))
 
 
@@ -128,13 +127,14 @@ def _failure_decision(
     )
 
 
-def _count(
+def _record(
     endpoint: str,
     review: Review,
     decision: Decision,
     elapsed: float,
     fallbacks: list[tuple[str, str]],
 ) -> None:
+    """Count the review in the metrics and log it as one JSON line."""
     dry_run = "true" if review.dry_run else "false"
     metrics.REVIEWS.labels(endpoint, decision.mode, decision.result, dry_run).inc()
     for finding in decision.findings:
@@ -145,14 +145,6 @@ def _count(
         metrics.LOOKUP_FALLBACKS.labels(endpoint, lookup).inc()
     metrics.LATENCY.labels(endpoint).observe(elapsed)
 
-
-def _log_review(
-    endpoint: str,
-    review: Review,
-    decision: Decision,
-    elapsed: float,
-    fallbacks: list[tuple[str, str]],
-) -> None:
     record: dict[str, Any] = {
         "event": "admission",
         "endpoint": endpoint,
