@@ -7,6 +7,7 @@ flask, the kubernetes client and gunicorn belong to ``serve``/``audit``; ruamel.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ def _lint_imports(cwd: Path, *args: str) -> dict:
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")},
     )
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -53,7 +55,27 @@ def test_lint_imports_nothing_heavy(tmp_path: Path, output: str):
     assert _lint_imports(tmp_path, "pod.yaml", "--format", output) == {"code": 1, "heavy": []}
 
 
-def test_lint_with_a_config_file_adds_only_jsonschema(tmp_path: Path):
+def test_lint_with_a_config_file_adds_only_jsonschema_and_only_once(tmp_path: Path):
     (tmp_path / "pod.yaml").write_text(MANIFEST)
     (tmp_path / ".oomguard.yaml").write_text("thresholds: {jvm_heap_ratio: 0.7}\n")
     assert _lint_imports(tmp_path, "pod.yaml") == {"code": 1, "heavy": ["jsonschema"]}
+    # the passed validation is remembered: the same config again needs no jsonschema
+    assert _lint_imports(tmp_path, "pod.yaml") == {"code": 1, "heavy": []}
+    (tmp_path / ".oomguard.yaml").write_text("thresholds: {jvm_heap_ratio: 0.6}\n")
+    assert _lint_imports(tmp_path, "pod.yaml") == {"code": 1, "heavy": ["jsonschema"]}
+
+
+def test_a_bad_config_is_checked_every_time(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    (tmp_path / ".oomguard.yaml").write_text("thresholds: {jvm_heap_ratio: lots}\n")
+    for _ in range(2):
+        assert _lint_imports(tmp_path, "pod.yaml") == {"code": 2, "heavy": ["jsonschema"]}
+    assert not (tmp_path / "cache" / "oomguard").exists()
+
+
+def test_an_unwritable_cache_costs_only_speed(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    (tmp_path / ".oomguard.yaml").write_text("mode: warn\n")
+    (tmp_path / "cache").write_text("a file where the cache folder would go")
+    for _ in range(2):
+        assert _lint_imports(tmp_path, "pod.yaml") == {"code": 1, "heavy": ["jsonschema"]}
