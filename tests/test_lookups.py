@@ -9,7 +9,7 @@ import time
 import pytest
 from fake_apiserver import FakeApiServer
 from oomguard.rules.config import config_from_data, namespace_mode
-from oomguard.webhook.lookups import NamespaceModes, SourceCache
+from oomguard.webhook.lookups import ClusterLookups, NamespaceModes, SourceCache
 
 from oomguard.kube import connect
 
@@ -106,7 +106,11 @@ def test_configmaps_are_cached_for_the_ttl(tmp_path):
         assert cache.for_review()("ConfigMap", "shop", "jvm") == {"JAVA_TOOL_OPTIONS": "-Xmx4g"}
         reads = [p for p in api.requests if p.endswith("/configmaps/jvm")]
         assert len(reads) == 1
-        assert cache.for_review()("ConfigMap", "shop", "missing") is None  # 404: not a fallback
+        missing = cache.for_review()
+        assert missing("ConfigMap", "shop", "missing") is None
+        assert missing.fallbacks == []  # 404 is an answer, not a fallback
+        assert cache.for_review()("ConfigMap", "shop", "missing") is None
+        assert len([p for p in api.requests if p.endswith("/configmaps/missing")]) == 1  # cached
         now[0] += 31
         cache.for_review()("ConfigMap", "shop", "jvm")
         assert len([p for p in api.requests if p.endswith("/configmaps/jvm")]) == 2
@@ -139,3 +143,36 @@ def test_spent_budget_falls_back_without_calling(tmp_path, budget_ms):
         time.sleep(0.005)
         assert lookup("ConfigMap", "shop", "jvm") is None
         assert not any(p.endswith("/configmaps/jvm") for p in api.requests)
+        assert lookup.fallbacks == ["ConfigMap shop/jvm: look-up budget 1 ms spent"]
+
+
+def test_forbidden_configmap_is_a_fallback_but_does_not_stop_other_reads(tmp_path):
+    other = {**CONFIGMAP, "metadata": {**CONFIGMAP["metadata"], "namespace": "tools"}}
+    forbidden = {"/api/v1/namespaces/shop/configmaps"}
+    with FakeApiServer([CONFIGMAP, other], forbidden=forbidden) as api:
+        cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
+        cache = SourceCache(cluster, budget_ms=2000)
+        lookup = cache.for_review()
+        assert lookup("ConfigMap", "shop", "jvm") is None
+        assert lookup.fallbacks == [
+            "ConfigMap shop/jvm: 403 forbidden: cannot list resource at "
+            '"/api/v1/namespaces/shop/configmaps/jvm"'
+        ]
+        # a 403 is about that object (RBAC), not a failing API server: keep reading others
+        assert lookup("ConfigMap", "tools", "jvm") == {"JAVA_TOOL_OPTIONS": "-Xmx4g"}
+        assert lookup("Secret", "tools", "jvm") is None  # the webhook never reads Secrets
+        assert not any("/secrets/" in p for p in api.requests)
+
+
+def test_lost_credentials_fall_back_and_say_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "gone"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    errors = []
+    lookups = ClusterLookups(
+        config_from_data({"lookups": {"namespace_labels": True}}), on_error=errors.append
+    )
+    context = lookups.for_review("shop")
+    assert context.namespace_label is None
+    ((lookup, reason),) = context.fallbacks
+    assert lookup == "connection" and reason.startswith("no kubeconfig and not in a cluster")
+    assert errors == [f"cluster look-ups: {reason}"]

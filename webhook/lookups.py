@@ -209,14 +209,12 @@ class ReviewContext:
 
     namespace_label: str | None = None
     lookup: Lookup = no_lookup
-    namespace_fallback: str | None = None
+    missed: list[tuple[str, str]] = field(default_factory=list)  # (look-up, reason)
 
     @property
     def fallbacks(self) -> list[tuple[str, str]]:
         """(look-up, reason) for every look-up that could not be answered in time."""
-        found = []
-        if self.namespace_fallback:
-            found.append(("namespace_label", self.namespace_fallback))
+        found = list(self.missed)
         if isinstance(self.lookup, ReviewLookup):
             found += [("configmap", reason) for reason in self.lookup.fallbacks]
         return found
@@ -266,13 +264,13 @@ class ClusterLookups:
             self.start()
         except ApiError as exc:
             self.on_error(f"cluster look-ups: {exc}")
-            return ReviewContext(namespace_fallback=f"no cluster connection: {exc}")
+            return ReviewContext(missed=[("connection", str(exc))])
         context = ReviewContext()
         if self.modes is not None:
             if self.modes.synced.is_set():
                 context.namespace_label = self.modes.label(namespace)
             else:
-                context.namespace_fallback = "namespace watch not synced yet"
+                context.missed.append(("namespace_label", "namespace watch not synced yet"))
         if self.sources is not None:
             context.lookup = self.sources.for_review()
         return context
