@@ -4,6 +4,10 @@ config discovery, stdin, directories, usage errors (one line, no traceback)."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import textwrap
 
 from conftest import EXAMPLES
@@ -234,3 +238,54 @@ def test_rules_command_formats(run_oomguard):
     assert listed[9]["id"] == "jvm-heap-exceeds-limit" and listed[9]["fix"] == "rewrite"
     markdown = run_oomguard("rules", "--format", "markdown").stdout
     assert markdown.startswith("# oomguard rules")
+
+
+def test_enable_turns_on_a_rule_the_config_turned_off(tmp_path, run_oomguard):
+    (tmp_path / "pod.yaml").write_text(JVM_POD)
+    (tmp_path / ".oomguard.yaml").write_text("rules: {jvm-heap-exceeds-limit: {enabled: false}}\n")
+    off = run_oomguard("lint", "pod.yaml", "--format", "json", cwd=tmp_path)
+    on = run_oomguard(
+        "lint", "pod.yaml", "--format", "json", "--enable", "jvm-heap-exceeds-limit", cwd=tmp_path
+    )
+    rules_off = {f["rule"] for f in json.loads(off.stdout)["findings"]}
+    rules_on = {f["rule"] for f in json.loads(on.stdout)["findings"]}
+    assert "jvm-heap-exceeds-limit" not in rules_off
+    assert rules_on - rules_off == {"jvm-heap-exceeds-limit"}
+    assert on.returncode == 1
+
+
+def _on_a_terminal(*args: str, cwd, env: dict[str, str]) -> bytes:
+    """stdout of ``oomguard`` when it is a terminal (a pseudo-terminal)."""
+
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "oomguard", *args],
+        cwd=cwd,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    child.wait(30)
+    os.close(leader)
+    return output
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
+    (tmp_path / "pod.yaml").write_text(JVM_POD)
+    plain_env = {"NO_COLOR": None}
+    coloured = _on_a_terminal("lint", "pod.yaml", cwd=tmp_path, env=plain_env)
+    assert b"\x1b[" in coloured and b"jvm-heap-exceeds-limit" in coloured
+    flag = _on_a_terminal("lint", "pod.yaml", "--no-color", cwd=tmp_path, env=plain_env)
+    assert b"jvm-heap-exceeds-limit" in flag and b"\x1b[" not in flag
+    env = _on_a_terminal("lint", "pod.yaml", cwd=tmp_path, env={"NO_COLOR": "1"})
+    assert b"jvm-heap-exceeds-limit" in env and b"\x1b[" not in env

@@ -646,3 +646,25 @@ def test_serve_refuses_bad_files_with_exit_2(tmp_path, tls, args, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_on_rule_error_deny_denies_when_a_rule_crashes(tmp_path):
+    tls = TLSFiles(tmp_path / "tls")
+    srv = Server(
+        tmp_path,
+        tls,
+        {},
+        ("--on-rule-error", "deny"),
+        entry=(str(REPO / "tests" / "webhook" / "crashing_serve.py"),),
+    )
+    try:
+        denied = answer(srv.post("/validate", review(healthy())))
+        assert denied["allowed"] is False
+        assert denied["status"] == {
+            "code": 500,
+            "reason": "InternalError",
+            "message": "oomguard: internal error, denied by its failure policy: rule "
+            "memory-limit-too-low failed on Deployment/web: RuntimeError: injected fault",
+        }
+    finally:
+        assert srv.stop() == 0
