@@ -31,5 +31,5 @@ fi
 rm -rf .venv-helm
 "$PY" -m venv .venv-helm
 .venv-helm/bin/python -m pip install -q --disable-pip-version-check \
-  "helm-sdkpy==${HELM_SDKPY_VERSION}"
+  -c constraints/helm.txt "helm-sdkpy==${HELM_SDKPY_VERSION}"
 .venv-helm/bin/python -c 'import helm_sdkpy; print("helm-sdkpy", helm_sdkpy.__version__)'

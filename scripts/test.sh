@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: creates .venv (Python >= 3.11) with oomguard and
-# its dev extras, .venv-helm (Python >= 3.12, helm-sdkpy) for the chart tests, then pytest.
+# its dev extras at the versions pinned in constraints/test.txt (a new release upstream cannot
+# turn CI red overnight), .venv-helm (Python >= 3.12, helm-sdkpy) for the chart tests, then pytest.
 # Extra arguments go to pytest. Fails loudly when an interpreter is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,8 @@ PY=$(find_python 11) || { echo "test.sh: Python >= 3.11 is required" >&2; exit 1
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check \
+  -c constraints/test.txt -e '.[dev]'
 
 if [ -f scripts/helm-venv.sh ]; then
   bash scripts/helm-venv.sh
