@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: creates .venv (Python >= 3.11) with oomguard and
 # its dev extras at the versions pinned in constraints/test.txt (a new release upstream cannot
-# turn CI red overnight), .venv-helm (Python >= 3.12, helm-sdkpy) for the chart tests, then pytest.
+# turn CI red overnight), .venv-helm (Python >= 3.12, helm-sdkpy) for the chart tests,
+# .venv-floor (the oldest releases pyproject.toml admits, constraints/floor.txt), then pytest.
 # Extra arguments go to pytest. Fails loudly when an interpreter is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +29,6 @@ fi
 if [ -f scripts/helm-venv.sh ]; then
   bash scripts/helm-venv.sh
 fi
+bash scripts/floor-venv.sh  # the oldest releases pyproject.toml admits, for test_dependency_floor
 
 exec .venv/bin/python -m pytest "$@"
