@@ -169,10 +169,10 @@ def dotnet_heap_check(container: Container, config: Config) -> HeapCheck | None:
     size, setting = effective
     ratio = config.thresholds.dotnet_heap_ratio
     if setting.setting == "GCHeapHardLimit":
-        new = dotnet.format_dotnet_hex(target_bytes(limit.usable, ratio), setting.env.value)
+        new = dotnet.format_dotnet_hex(target_bytes(limit.usable, ratio))
         described = f"{setting.text} (hexadecimal: {format_bytes(int(size))})"
     else:
-        new = dotnet.format_dotnet_hex(int(ratio * 100), setting.env.value)
+        new = dotnet.format_dotnet_hex(int(ratio * 100))
         described = f"{setting.text} ({setting.number}% = {format_bytes(int(size))})"
     return HeapCheck(
         container,
