@@ -149,9 +149,7 @@ def test_space_separated_value_is_invalid_not_a_heap(value):
     assert finding.fix == ()
     assert rules(text) == [INVALID]  # not judged as a heap size
     settings = node_settings(container_view(text))
-    assert [(f.value, f.mib, f.error is not None) for f in settings.flags] == [
-        (number, None, True)
-    ]
+    assert [(f.value, f.mib, f.error is not None) for f in settings.flags] == [(number, None, True)]
     assert settings.effective() is None
 
 
