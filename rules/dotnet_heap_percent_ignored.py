@@ -69,7 +69,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         fix = ()
         intent = ""
         if text.isdigit() and 0 < int(text) < 100:
-            fix = set_env(container, percent.env.name, format_dotnet_hex(int(text), "0x"))
+            fix = set_env(container, percent.env.name, format_dotnet_hex(int(text)))
             intent = f"; for {int(text)}% write 0x{int(text):X}"
         yield Problem(
             f"{percent.text} in {container.label} is read as hexadecimal "

@@ -1,7 +1,8 @@
-"""`GOGC=off` without `GOMEMLIMIT`.
+"""`GOGC=off` (or any negative `GOGC`) without `GOMEMLIMIT`.
 
-`GOGC=off` turns the garbage collector off unless a memory limit is reached. With no
-`GOMEMLIMIT` there is no such limit, so the heap grows until the kernel kills the container.
+`GOGC=off` turns the garbage collector off unless a memory limit is reached; Go reads any
+negative `GOGC` (`-1`, `-50`) the same way. With no `GOMEMLIMIT` there is no such limit, so
+the heap grows until the kernel kills the container.
 
 **Fix:** add `GOMEMLIMIT` = `thresholds.go_memlimit_ratio` × the container's limit (needs a
 limit).
@@ -50,7 +51,7 @@ from oomguard.rules.workload import Workload
 
 ID = "go-gc-off-without-memlimit"
 SEVERITY = "error"
-SUMMARY = "GOGC=off and no GOMEMLIMIT: the heap grows until the kill"
+SUMMARY = "GOGC=off (or negative) and no GOMEMLIMIT: the heap grows until the kill"
 FIX = "add"
 
 
@@ -74,8 +75,9 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             advice = f" at its {container.limit.text} limit; set GOMEMLIMIT={value}"
         path = settings.gogc_off.path
         yield Problem(
-            f"GOGC=off in {container.label} without GOMEMLIMIT turns garbage collection off "
-            f"for good: the heap grows until the container is killed{advice}",
+            f"GOGC={settings.gogc_off.value} in {container.label} without GOMEMLIMIT turns "
+            f"garbage collection off for good: the heap grows until the container is "
+            f"killed{advice}",
             (*path, "value") if path and settings.gogc_off.literal else (path or container.path),
             container.name,
             fix,

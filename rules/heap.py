@@ -81,25 +81,49 @@ def jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
     flag = heap.flag
     if heap.basis in ("MaxHeapSize", "InitialHeapSize"):
         size = target_bytes(limit.usable, ratio)
-        # an initial heap above the max stops the JVM at start: lower -Xms with -Xmx
-        initial = [f for f in settings.flags if f.name == "InitialHeapSize" and f.size]
+        # an initial heap above the max raises the max (or stops the JVM): lower -Xms with -Xmx
+        sized = [f for f in settings.flags if f.name == "InitialHeapSize" and f.size]
         fix = rewrite_tokens(
             container.workload,
-            [(f.token, _jvm_size_text(f, size)) for f in (flag, *initial) if f.size > size],
+            [
+                (f.token, _jvm_size_text(f, size))
+                for f in dict.fromkeys((flag, settings.last("MaxHeapSize"), *sized))
+                if f is not None and f.size > size
+            ],
         )
         setting = flag.described
         if heap.basis == "InitialHeapSize":
             setting += f", an initial heap that raises the max heap to {format_bytes(flag.size)},"
-    elif flag.name == "MaxRAMPercentage" and settings.last("MaxRAM") is None:
-        percent = _percent_text(ratio, flag.value)
-        fix = rewrite_token(container.workload, flag.token, f"-XX:MaxRAMPercentage={percent}")
-        setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))},"
     else:
-        fix = ()
-        setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))},"
+        fix = () if settings.last("MaxRAM") else _jvm_percent_fix(container, settings, ratio)
+        setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))}"
+        if heap.basis == "MinRAMPercentage":
+            # set_heap_size's "small physical memory" rule: MaxRAMPercentage plays no part
+            setting += " (MinRAMPercentage sizes the heap of a container this small)"
+        elif heap.basis == "floor":
+            setting += " (HotSpot's default MaxHeapSize, the least it picks here)"
+        if flag.legacy:
+            setting += f" on JDK 8 to 22 ({jvm.LEGACY_NOTE})"
+        setting += ","
     return HeapCheck(
         container, heap.size, limit, ratio, setting, flag.token.path or container.path, fix
     )
+
+
+def _jvm_percent_fix(
+    container: Container, settings: jvm.JvmSettings, ratio: Fraction
+) -> tuple[PatchOp, ...]:
+    """Rewrite the Max/MinRAMPercentage (or legacy fraction) flags above ``ratio`` to it, in
+    place. With both at most ``ratio`` the heap is at most ``ratio`` × the limit, whichever
+    of ``set_heap_size``'s branches applies (see ``jvm.ergonomic_max_heap``); a fraction
+    becomes the percentage, which every JDK since 8u191 reads."""
+    rewrites = []
+    for name in ("MaxRAMPercentage", "MinRAMPercentage"):
+        flag = settings.percentage(name)
+        if flag is not None and flag.percent > ratio * 100:
+            like = "" if flag.legacy else flag.value
+            rewrites.append((flag.token, f"-XX:{name}={_percent_text(ratio, like)}"))
+    return rewrite_tokens(container.workload, rewrites)
 
 
 def _jvm_size_text(flag: jvm.JvmFlag, size: int) -> str:
@@ -169,10 +193,10 @@ def dotnet_heap_check(container: Container, config: Config) -> HeapCheck | None:
     size, setting = effective
     ratio = config.thresholds.dotnet_heap_ratio
     if setting.setting == "GCHeapHardLimit":
-        new = dotnet.format_dotnet_hex(target_bytes(limit.usable, ratio), setting.env.value)
+        new = dotnet.format_dotnet_hex(target_bytes(limit.usable, ratio))
         described = f"{setting.text} (hexadecimal: {format_bytes(int(size))})"
     else:
-        new = dotnet.format_dotnet_hex(int(ratio * 100), setting.env.value)
+        new = dotnet.format_dotnet_hex(int(ratio * 100))
         described = f"{setting.text} ({setting.number}% = {format_bytes(int(size))})"
     return HeapCheck(
         container,

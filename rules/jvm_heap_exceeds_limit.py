@@ -6,14 +6,28 @@ and direct buffers come on top. With `-Xmx` (or `-XX:MaxHeapSize`, or
 fills and the kernel kills it with SIGKILL (exit 137) without a Java `OutOfMemoryError`.
 Flags are read in the JVM's own order: `JAVA_TOOL_OPTIONS`, `JDK_JAVA_OPTIONS`, the command
 line (including `$JAVA_OPTS` where the command expands it), `_JAVA_OPTIONS`; the last wins.
-Without `-Xmx`, an initial heap (`-Xms`, `-XX:InitialHeapSize`) larger than the heap
-`MaxRAMPercentage` gives raises the max heap to it, so it is judged the same way.
+An initial heap (`-Xms`, `-XX:InitialHeapSize`) larger than the max heap raises the max heap
+to it, so it is judged the same way (both on the command line, the JVM refuses instead:
+`runtime-flag-invalid`).
+
+Without `-Xmx` the heap is what HotSpot's `Arguments::set_heap_size` picks: in a small
+container (`MinRAMPercentage`, default 50%, of the limit below the default max heap of
+124.8Mi) `-XX:MinRAMPercentage` sizes the heap *instead of* `-XX:MaxRAMPercentage`, and
+above that the heap is `MaxRAMPercentage` of the limit but at least 124.8Mi. Findings name
+the flag that decides and the heap it gives.
+
+The legacy `-XX:MaxRAMFraction=n` / `-XX:MinRAMFraction=n` (heap = limit / n, so `1` is
+100%) are judged as JDK 8 to 22 apply them, since we cannot know the JDK version and those
+are the JDKs most people run; JDK 23 ignores them (obsolete, JDK-8324771) and later JDKs
+refuse to start on them, which the message says.
 
 Options: `thresholds.jvm_heap_ratio` (default 0.75) sets the fixed value.
 
 **Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB
 (`-Xmx2g` → `-Xmx1536m` for a 2Gi limit), and lower any `-Xms` above that to the same
-value (an initial heap above the max stops the JVM at start).
+value (an initial heap above the max stops the JVM at start). Percentages: each of
+`MaxRAMPercentage`/`MinRAMPercentage` above the ratio is rewritten to it (a fraction flag
+becomes the percentage, which every JDK since 8u191 reads); none when `-XX:MaxRAM` is set.
 
 PASS:
 ```yaml

@@ -3,10 +3,12 @@
 Above `thresholds.jvm_heap_ratio` (default 0.75) of the limit, metaspace, thread stacks, the
 code cache and direct buffers have too little room, and a full heap pushes the process over
 the limit. 50–75% is the usual band (`-XX:MaxRAMPercentage=75`). Exactly at the ratio does
-not fire.
+not fire. The heap is computed as for `jvm-heap-exceeds-limit` (`MinRAMPercentage` in small
+containers, the legacy fraction flags as JDK 8 to 22 read them).
 
 **Fix:** rewrite the flag in place to `jvm_heap_ratio` × limit, rounded down to whole MiB,
-and any `-Xms` above that with it.
+and any `-Xms` above that with it; percentage (or fraction) flags above the ratio become
+the ratio.
 
 PASS:
 ```yaml

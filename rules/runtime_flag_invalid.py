@@ -1,10 +1,13 @@
 """A heap flag the runtime cannot parse.
 
-The JVM refuses to start on `-Xmx2GB` or `-Xmx1.5g` (sizes are digits with one of `k m g t`)
-and on `-XX:MaxRAMPercentage` outside 0–100; a Go program aborts at start-up on a malformed
-`GOMEMLIMIT` (`512Mi`, `1G`, `1GB`, `1.5GiB`: Go wants `512MiB`); Node rejects
-`--max-old-space-size=2g` (a whole number of MiB); .NET ignores a GC setting that is not
-hexadecimal.
+The JVM refuses to start on `-Xmx2GB` or `-Xmx1.5g` (sizes are digits with one of `k m g t`),
+on `-XX:MaxRAMPercentage`/`-XX:MinRAMPercentage` outside 0–100, on a `RAMFraction` of 0, on a
+max heap below 2 MiB (`-Xmx0`, `-Xmx1m`), a non-zero initial heap below 1 MiB, and on `-Xms`
+above `-Xmx` when both are on the command line (not in `JAVA_TOOL_OPTIONS`); a Go program
+aborts at start-up on a malformed `GOMEMLIMIT` (`512Mi`, `1G`, `1GB`, `1.5GiB`: Go wants
+`512MiB`); Node rejects `--max-old-space-size=2g` (a whole number of MiB) and exits at start
+on `--max-old-space-size 1024` (with a space node hands the flag to V8 without its value);
+.NET ignores a GC setting that is not hexadecimal.
 
 PASS:
 ```yaml

@@ -103,9 +103,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
 def _unset_heap_evidence(container) -> str | None:
     """Why a JVM or Go program runs here, when no heap setting of it is visible."""
     jvm = container.derive(jvm_settings)
-    if jvm.evidence and not any(
-        flag.name in ("MaxHeapSize", "MaxRAMPercentage", "MaxRAM") for flag in jvm.flags
-    ):
+    if jvm.evidence and not jvm.sets_heap:
         return jvm.evidence
     go = container.derive(go_settings)
     return go.evidence if go.evidence and go.memlimit is None else None

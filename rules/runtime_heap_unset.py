@@ -2,13 +2,17 @@
 
 The Go runtime ignores the cgroup limit unless `GOMEMLIMIT` is set, so its GC lets the heap
 grow past the limit. A JVM without `-Xmx`/`-XX:MaxRAMPercentage` takes 25% of the limit for
-its heap and wastes the rest. The evidence (command or image) is named in the message; Node
+its heap and wastes the rest; in a small container HotSpot uses `MinRAMPercentage` (50%)
+instead below a 249.6Mi limit, and at least its default max heap (124.8Mi) up to 499.2Mi, and
+the message gives that figure. The evidence (command or image) is named in the message; Node
 and .NET are not checked because their defaults follow the limit.
 
 Severity `info`: shown with `--min-severity info`.
 
 **Fix:** add `GOMEMLIMIT` (`thresholds.go_memlimit_ratio` × limit) or
-`-XX:MaxRAMPercentage` (`thresholds.jvm_heap_ratio`) in `JAVA_TOOL_OPTIONS`; applied by the
+`-XX:MaxRAMPercentage` (`thresholds.jvm_heap_ratio`) in `JAVA_TOOL_OPTIONS`, with
+`-XX:MinRAMPercentage` at the same value where the limit is small enough that
+`MaxRAMPercentage` alone would change nothing; applied by the
 mutating webhook only when listed in `mutate`, by `--fix` only when listed in `fix.enable`.
 
 PASS:
@@ -43,12 +47,20 @@ spec:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_env, target_bytes
 from oomguard.rules.model import Problem
 from oomguard.rules.runtimes.go import format_gomemlimit, go_settings
-from oomguard.rules.runtimes.jvm import jvm_settings
+from oomguard.rules.runtimes.jvm import (
+    DEFAULT_MAX_HEAP_SIZE,
+    DEFAULT_MIN_RAM_PERCENTAGE,
+    JvmSettings,
+    default_heap,
+    ergonomic_max_heap,
+    jvm_settings,
+)
 from oomguard.rules.text import format_bytes, format_percent
 from oomguard.rules.workload import Container, Workload
 
@@ -64,21 +76,15 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         if not limit or container.env.unresolved_sources:
             continue  # an envFrom source we cannot read may hold the setting
         jvm = container.derive(jvm_settings)
-        if (
-            jvm.evidence
-            and not jvm.unresolved
-            and not any(
-                flag.name in ("MaxHeapSize", "MaxRAMPercentage", "MaxRAM") for flag in jvm.flags
-            )
-        ):
+        if jvm.evidence and not jvm.unresolved and not jvm.sets_heap:
             percent = format_percent(config.thresholds.jvm_heap_ratio, 1).rstrip("%")
+            flags = _jvm_flags(limit, percent)
             yield Problem(
                 f"{container.label} runs a JVM ({jvm.evidence}) with no heap setting: the "
-                f"default heap is 25% of the {container.limit.text} limit "
-                f"({format_bytes(limit / 4)}); set -XX:MaxRAMPercentage={percent}",
+                f"default heap is {_default_heap_text(jvm, container)}; set {' '.join(flags)}",
                 container.path,
                 container.name,
-                _jvm_fix(container, percent),
+                _jvm_fix(container, " ".join(flags)),
             )
         go = container.derive(go_settings)
         if go.evidence and go.memlimit is None:
@@ -95,8 +101,37 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             )
 
 
-def _jvm_fix(container: Container, percent: str) -> tuple:
-    flag = f"-XX:MaxRAMPercentage={percent}"
+def _default_heap_text(settings: JvmSettings, container: Container) -> str:
+    """What HotSpot picks with no flag (``Arguments::set_heap_size``), said plainly."""
+    limit = container.limit
+    heap, basis = default_heap(settings, Fraction(limit.usable))
+    size = format_bytes(int(heap))
+    small = format_bytes(2 * DEFAULT_MAX_HEAP_SIZE)  # where MinRAMPercentage's 50% meets it
+    if basis == "MaxRAMPercentage":
+        return f"25% of the {limit.text} limit ({size})"
+    if basis == "MinRAMPercentage":
+        return (
+            f"50% of the {limit.text} limit ({size}): below {small} "
+            f"the JVM uses MinRAMPercentage, not MaxRAMPercentage"
+        )
+    return (
+        f"{size}, {format_percent(heap, limit.usable)} of the {limit.text} limit (the JVM's "
+        f"default max heap, the least it picks above {small})"
+    )
+
+
+def _jvm_flags(limit: int, percent: str) -> list[str]:
+    """-XX:MaxRAMPercentage, plus -XX:MinRAMPercentage where MaxRAMPercentage alone would not
+    give that share (the small-memory rule, or the 124.8Mi floor, decides there)."""
+    share = Fraction(percent)
+    flags = [f"-XX:MaxRAMPercentage={percent}"]
+    heap, _ = ergonomic_max_heap(Fraction(limit), share, DEFAULT_MIN_RAM_PERCENTAGE)
+    if heap != limit * share / 100:
+        flags.append(f"-XX:MinRAMPercentage={percent}")
+    return flags
+
+
+def _jvm_fix(container: Container, flag: str) -> tuple:
     existing = container.env.get("JAVA_TOOL_OPTIONS")
     if existing is not None and existing.literal and existing.value:
         return set_env(container, "JAVA_TOOL_OPTIONS", f"{existing.value} {flag}")

@@ -66,9 +66,9 @@ def test_parse_dotnet_hex_refuses(text):
 
 
 def test_format_dotnet_hex():
-    assert format_dotnet_hex(75, "0x5A") == "0x4B"
-    assert format_dotnet_hex(75, "5A") == "4B"
-    assert format_dotnet_hex(0x30000000, None) == "0x30000000"
+    # always with 0x, even when the old value had none (issue 11, section 3)
+    assert format_dotnet_hex(75) == "0x4B"
+    assert format_dotnet_hex(0x30000000) == "0x30000000"
 
 
 @pytest.mark.parametrize("value", ["0x1E", "1E", "0x4B", "4B", "0x1", "0x63"])
@@ -128,9 +128,11 @@ def test_hard_limit_decimal_looking_value_is_hex():
         "kill the container (exit 137); use at most 75% (768Mi)"
     )
     patch, patched = apply_fix(workload_object(text), [finding])
-    # 0x30000000 = 768 MiB; the value keeps the author's no-prefix style
+    # 0x30000000 = 768 MiB, written with 0x: "30000000" would read as a decimal to people,
+    # the very mistake this finding is about (the runtime reads both as hex: clrconfignative
+    # parses env values with the 0x prefix optional)
     assert patch == [
-        {"op": "replace", "path": "/spec/containers/0/env/0/value", "value": "30000000"}
+        {"op": "replace", "path": "/spec/containers/0/env/0/value", "value": "0x30000000"}
     ]
     assert rules(dump(patched)) == []
 

@@ -254,6 +254,25 @@ def test_gc_off_not_reported(env):
     none_of(go(env), GC_OFF)
 
 
+# Go's runtime.readGOGC (src/runtime/mgcpacer.go) returns -1 for "off" and atoi32(GOGC)
+# otherwise, sign included (runtime/string.go atoi64 accepts a leading '-'); a negative
+# gcPercent leaves the pacer without a heap goal (gcControllerState.commit), the same as off.
+# Unparsable text or a value outside int32 falls back to the default 100; "-0" is 0.
+@pytest.mark.parametrize("value", ["-1", "-50", "-2147483648"])
+def test_negative_gogc_turns_gc_off(value):
+    finding = one(go(f'[{{name: GOGC, value: "{value}"}}]'), GC_OFF)
+    assert finding.message == (
+        f'GOGC={value} in container "app" without GOMEMLIMIT turns garbage collection off for '
+        "good: the heap grows until the container is killed at its 1Gi limit; "
+        "set GOMEMLIMIT=921MiB"
+    )
+
+
+@pytest.mark.parametrize("value", ["-0", "-", "-2147483649", "+50", "0", "50", "-1x", " -1"])
+def test_gogc_values_that_keep_gc_on(value):
+    none_of(go(f'[{{name: GOGC, value: "{value}"}}]'), GC_OFF)
+
+
 def test_gc_off_with_memlimit_off_is_reported():
     assert go_findings(go('[{name: GOGC, value: "off"}, {name: GOMEMLIMIT, value: "off"}]')) == [
         GC_OFF

@@ -297,10 +297,178 @@ def test_initial_heap_above_the_percentage_heap_becomes_the_max():
         (("-Xms1g",), []),  # raises the 512Mi default max heap to 1Gi: under 75% of 2Gi
         (("-Xms1800m",), [HEADROOM]),  # raises the default 512Mi max heap to 1800m
         (("-XX:InitialHeapSize=2g",), [EXCEEDS]),
-        (("-Xms2g", "-Xmx1g"), []),  # -Xmx decides (the JVM would refuse: not a memory issue)
+        # both on the command line: GCArguments::initialize_heap_flags_and_sizes refuses
+        # ("Initial heap size set to a larger value than the maximum heap size")
+        (("-Xms2g", "-Xmx1g"), [INVALID]),
         (("-Xmso256k",), []),  # OpenJ9's thread stack size, not a heap flag
         (("-Xms1.5g",), [INVALID]),
     ],
 )
 def test_initial_heap_cases(flags, expected):
     assert [rule for rule, _ in heap_findings(java(*flags))] == expected
+
+
+# --- Legacy RAMFraction flags (issue 11, section 2) ---------------------------------------
+# arguments.cpp Arguments::set_heap_size, JDK 8-22 ("Convert deprecated flags"):
+#   if (FLAG_IS_DEFAULT(MaxRAMPercentage) && !FLAG_IS_DEFAULT(MaxRAMFraction))
+#     MaxRAMPercentage = 100.0 / MaxRAMFraction;     (likewise Min/InitialRAMFraction)
+# gc_globals.hpp: product(uintx, MaxRAMFraction, 4, ...) range(1, max_uintx).
+# JDK-8324771 (openjdk/jdk PR 17592) obsoleted them in JDK 23; JDK 25's special_jvm_flags no
+# longer lists them, so it refuses to start ("Unrecognized VM option").
+
+
+def test_max_ram_fraction_one_is_the_whole_limit():
+    text = java("-XX:MaxRAMFraction=1")
+    finding = one(text, EXCEEDS)
+    assert finding.path == ("spec", "containers", 0, "command", 1)
+    assert finding.message == (
+        "-XX:MaxRAMFraction=1 (command), a heap of 2Gi on JDK 8 to 22 (JDK 23 ignores the flag "
+        "and later JDKs refuse to start on it), is 100% of the 2Gi memory limit of container "
+        '"app": heap plus off-heap memory will pass the limit and the kernel will kill the '
+        "container (exit 137); use at most 75% (1536Mi)"
+    )
+    # the fix writes the percentage every JDK since 8u191 reads, and converges
+    assert finding.fix == (
+        {"op": "replace", "path": ("spec", "containers", 0, "command", 1),
+         "value": "-XX:MaxRAMPercentage=75"},
+    )  # fmt: skip
+    _, patched = apply_fix(workload_object(text), [finding])
+    assert heap_findings(dump(patched)) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "limit", "expected"),
+    [
+        (("-XX:MaxRAMFraction=1",), "2Gi", [EXCEEDS]),  # 100%
+        (("-XX:MaxRAMFraction=2",), "2Gi", []),  # 50%
+        (("-XX:MaxRAMFraction=4",), "2Gi", []),  # the default, 25%
+        # an explicit MaxRAMPercentage wins over the fraction, in any order
+        (("-XX:MaxRAMPercentage=50", "-XX:MaxRAMFraction=1"), "2Gi", []),
+        (("-XX:MaxRAMFraction=1", "-XX:MaxRAMPercentage=50"), "2Gi", []),
+        (("-XX:MaxRAMFraction=2", "-XX:MaxRAMFraction=1"), "2Gi", [EXCEEDS]),  # last wins
+        # small memory: MinRAMFraction=1 (100%) sizes the heap of a 100Mi container
+        (("-XX:MinRAMFraction=1",), "100Mi", [EXCEEDS]),
+        (("-XX:MaxRAMFraction=0",), "2Gi", [INVALID]),  # range(1, max_uintx)
+        (("-XX:MinRAMFraction=0",), "2Gi", [INVALID]),
+        (("-XX:InitialRAMFraction=0",), "2Gi", [INVALID]),
+        (("-XX:MaxRAMFraction=x",), "2Gi", [INVALID]),
+    ],
+)
+def test_ram_fraction_cases(flags, limit, expected):
+    assert [rule for rule, _ in heap_findings(java(*flags, limit=limit))] == expected
+
+
+def test_fraction_in_java_tool_options_is_a_heap_setting():
+    text = java(limit="2Gi", env='[{name: JAVA_TOOL_OPTIONS, value: "-XX:MaxRAMFraction=1"}]')
+    assert one(text, EXCEEDS).path == ("spec", "containers", 0, "env", 0, "value")
+    none_of(text, UNSET)  # the heap is set: not "no heap setting"
+
+
+# --- HotSpot's small-memory rule (issue 11, section 2) --------------------------------------
+# Arguments::set_heap_size (arguments.cpp, JDK 8-25; GCArguments::set_heap_size since):
+#   reasonable_max = phys_mem * MaxRAMPercentage / 100;
+#   reasonable_min = phys_mem * MinRAMPercentage / 100;
+#   if (reasonable_min < MaxHeapSize) reasonable_max = reasonable_min;  // small memory
+#   else reasonable_max = MAX2(reasonable_max, MaxHeapSize);
+# MaxHeapSize here is its default, ScaleForWordSize(96*M) = 124.8Mi on 64-bit
+# (gc_globals.hpp, globals_shared.hpp); MinRAMPercentage defaults to 50.
+
+
+def test_max_ram_percentage_changes_nothing_in_a_small_container():
+    # 50% of 200Mi = 100Mi < 124.8Mi: the heap is 100Mi whatever MaxRAMPercentage says, so
+    # MaxRAMPercentage=90 is not a 90% heap (this was a false alarm)
+    assert heap_findings(java("-XX:MaxRAMPercentage=90", limit="200Mi")) == []
+    assert heap_findings(java("-XX:MaxRAMPercentage=100", limit="200Mi")) == []
+    # from 249.6Mi on the memory is not small and MaxRAMPercentage counts again
+    assert [r for r, _ in heap_findings(java("-XX:MaxRAMPercentage=100", limit="250Mi"))] == [
+        EXCEEDS
+    ]
+
+
+def test_min_ram_percentage_sizes_a_small_container():
+    text = java("-XX:MinRAMPercentage=100", limit="100Mi")
+    finding = one(text, EXCEEDS)
+    assert finding.message == (
+        "-XX:MinRAMPercentage=100 (command), a heap of 100Mi (MinRAMPercentage sizes the heap "
+        'of a container this small), is 100% of the 100Mi memory limit of container "app": '
+        "heap plus off-heap memory will pass the limit and the kernel will kill the container "
+        "(exit 137); use at most 75% (75Mi)"
+    )
+    assert finding.fix[0]["value"] == "-XX:MinRAMPercentage=75"
+    _, patched = apply_fix(workload_object(text), [finding])
+    assert heap_findings(dump(patched)) == []  # 75Mi: below 124.8Mi, so MinRAMPercentage
+
+
+def test_min_ram_percentage_that_ends_small_memory_gives_the_default_max_heap():
+    # 100% of 128Mi >= 124.8Mi: not small, so MAX2(25% of 128Mi, 124.8Mi) = 124.8Mi
+    text = java("-XX:MinRAMPercentage=100", limit="128Mi")
+    finding = one(text, HEADROOM)
+    assert finding.message.startswith(
+        "-XX:MinRAMPercentage=100 (command), a heap of 124.8Mi (HotSpot's default MaxHeapSize, "
+        "the least it picks here), is 97.5% of the 128Mi memory limit"
+    )
+    _, patched = apply_fix(workload_object(text), [finding])
+    assert heap_findings(dump(patched)) == []  # MinRAMPercentage=75: 96Mi
+
+
+def test_both_percentages_above_the_ratio_are_rewritten():
+    text = java("-XX:MinRAMPercentage=100", "-XX:MaxRAMPercentage=100", limit="1Gi")
+    finding = one(text, EXCEEDS)
+    assert sorted(op["value"] for op in finding.fix) == [
+        "-XX:MaxRAMPercentage=75",
+        "-XX:MinRAMPercentage=75",
+    ]
+    _, patched = apply_fix(workload_object(text), [finding])
+    assert heap_findings(dump(patched)) == []
+
+
+# --- Values the JVM refuses at start ---------------------------------------------------------
+# GCArguments::initialize_heap_flags_and_sizes (gcArguments.cpp): "Too small maximum heap"
+# (MaxHeapSize < 2*M), "Too small initial heap" (InitialHeapSize < M; -Xms0 leaves it to
+# ergonomics in set_heap_size), and, when both are FLAG_IS_CMDLINE, "Initial heap size set to
+# a larger value than the maximum heap size". JAVA_TOOL_OPTIONS is read with origin
+# ENVIRON_VAR (not the command line): there -Xms above -Xmx raises MaxHeapSize to it.
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (("-Xmx0",), [INVALID]),
+        (("-Xmx1m",), [INVALID]),
+        (("-Xmx2047k",), [INVALID]),
+        (("-Xmx2m",), []),
+        (("-Xmx0", "-Xmx1g"), []),  # the last one is the value checked
+        (("-XX:MaxHeapSize=1024",), [INVALID]),  # bytes
+        (("-Xms512k",), [INVALID]),
+        (("-Xms1m",), []),
+        (("-Xms0",), []),
+        (("-Xms1g", "-Xmx1g"), []),
+        (("-XX:MinRAMPercentage=101",), [INVALID]),
+        (("-XX:MinRAMPercentage=-1",), [INVALID]),
+    ],
+)
+def test_values_the_jvm_refuses(flags, expected):
+    assert [rule for rule, _ in heap_findings(java(*flags))] == expected
+
+
+def test_refused_values_messages():
+    assert one(java("-Xmx0"), INVALID).message == (
+        '-Xmx0 (command) in container "app": a maximum heap below 2 MiB (the JVM\'s minimum); '
+        "the JVM refuses to start"
+    )
+    assert one(java("-Xms2g", "-Xmx1g"), INVALID).message == (
+        '-Xms2g (command) in container "app": an initial heap above the maximum heap -Xmx1g; '
+        "the JVM refuses to start"
+    )
+
+
+def test_initial_heap_from_java_tool_options_raises_the_max():
+    text = java("-Xmx1g", env='[{name: JAVA_TOOL_OPTIONS, value: "-Xms2g"}]')
+    finding = one(text, EXCEEDS)
+    assert finding.message.startswith(
+        "-Xms2g (env JAVA_TOOL_OPTIONS), an initial heap that raises the max heap to 2Gi, is "
+        "100% of the 2Gi memory limit"
+    )
+    none_of(text, INVALID)
+    assert finding.fix == (
+        {"op": "replace", "path": ("spec", "containers", 0, "env", 0, "value"),
+         "value": "-Xms1536m"},
+    )  # fmt: skip

@@ -74,7 +74,9 @@ def test_headroom_full_message():
         (("--max-old-space-size=2g",), [INVALID]),
         (("--max-old-space-size=1.5",), [INVALID]),
         (("--max-old-space-size=",), [INVALID]),
-        (("--max-old-space-size", "'4096'"), [EXCEEDS]),  # V8 takes the next word
+        (("--max-old-space-size", "'4096'"), [INVALID]),  # node exits: see below
+        (("--max_old_space_size", "'512'"), [INVALID]),
+        (("--max-old-space-size",), [INVALID]),
         (("--max-old-space-size=512", "--max-old-space-size=4096"), [EXCEEDS]),  # last wins
         (("--max-old-space-size=4096", "--max-old-space-size=512"), []),
         (("--max-old-space-size-percentage=75",), []),
@@ -129,12 +131,48 @@ def test_node_in_a_shell_script():
     assert finding.fix[0]["value"] == "cd /app && exec node --max-old-space-size=1536 server.js"
 
 
-def test_space_separated_value_is_read_but_not_rewritten():
-    finding = one(node("--max-old-space-size", "'4096'"), EXCEEDS)
+# node declares --max-old-space-size a V8Option (src/node_options.cc:
+# AddOption("--max-old-space-size", "", V8Option{}, kAllowedInEnvvar)); OptionsParser::Parse
+# (src/node_options-inl.h) consumes a value only when `info.type != kV8Option`, so V8 gets
+# the flag alone and FlagList::SetFlagsFromCommandLine (deps/v8/src/flags/flags.cc) prints
+# "Error: missing value for flag --max-old-space-size of type size_t": node exits at start.
+@pytest.mark.parametrize("value", ["'1024'", "'512'"])
+def test_space_separated_value_is_invalid_not_a_heap(value):
+    text = node("--max-old-space-size", value, limit="2Gi")
+    finding = one(text, INVALID)
+    number = value.strip("'")
+    assert finding.message == (
+        f'--max-old-space-size {number} (command) in container "web": node hands this flag to '
+        "V8 without the word after it, so V8 finds no value and node exits at start (write it "
+        "with =, e.g. --max-old-space-size=1024); node rejects it"
+    )
     assert finding.fix == ()
-    assert finding.message.startswith("--max-old-space-size 4096 (command) is 200% of the 2Gi")
-    settings = node_settings(container_view(node("--max-old-space-size", "'4096'")))
-    assert [(f.value, f.mib) for f in settings.flags] == [("4096", 4096)]
+    assert rules(text) == [INVALID]  # not judged as a heap size
+    settings = node_settings(container_view(text))
+    assert [(f.value, f.mib, f.error is not None) for f in settings.flags] == [(number, None, True)]
+    assert settings.effective() is None
+
+
+def test_space_form_in_node_options_is_invalid_and_not_rewritten():
+    opts = '[{name: NODE_OPTIONS, value: "--max-old-space-size 4096"}]'
+    text = node(env=opts)
+    finding = one(text, INVALID)
+    assert finding.path == ("spec", "containers", 0, "env", 0, "value")
+    assert finding.message.startswith("--max-old-space-size 4096 (env NODE_OPTIONS) in ")
+    assert finding.fix == ()
+    assert rules(text) == [INVALID]  # no heap finding, so no heap fix
+
+
+def test_no_fix_writes_the_space_form():
+    # a valid "=" flag beside a space-form one: the fix rewrites only the "=" token, in its
+    # "=" form, and the space-form stays reported, never turned into a heap size
+    text = node("--max-old-space-size=4096", "--max-old-space-size", "'4096'")
+    assert sorted(rules(text)) == [EXCEEDS, INVALID]
+    finding = one(text, EXCEEDS)
+    assert finding.fix[0]["value"] == "--max-old-space-size=1536"
+    patch, patched = apply_fix(workload_object(text), [finding])
+    assert "--max-old-space-size=1536" in dump(patched)
+    assert all(" " not in op["value"] for op in patch if isinstance(op.get("value"), str))
 
 
 def test_threshold_is_configurable():

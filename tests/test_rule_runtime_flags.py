@@ -98,6 +98,35 @@ def test_heap_unset_for_a_jvm_with_evidence_named():
     none_of(dump(patched), UNSET)
 
 
+# Arguments::set_heap_size: below 2 x 124.8Mi the default heap is MinRAMPercentage (50%),
+# and up to 4 x 124.8Mi it is the 124.8Mi default MaxHeapSize, not 25% (see test_rule_jvm.py).
+def test_heap_unset_small_limit_says_what_the_jvm_does_and_sets_both_percentages():
+    text = pod("{name: app, image: eclipse-temurin:21-jre, resources: {limits: {memory: 128Mi}}}")
+    finding = one(text, UNSET)
+    assert finding.message == (
+        'container "app" runs a JVM (its image "eclipse-temurin:21-jre" runs a JVM) with no heap '
+        "setting: the default heap is 50% of the 128Mi limit (64Mi): below 249.6Mi the JVM uses "
+        "MinRAMPercentage, not MaxRAMPercentage; set -XX:MaxRAMPercentage=75 "
+        "-XX:MinRAMPercentage=75"
+    )
+    patch, patched = apply_fix(workload_object(text), [finding])
+    assert patch[0]["value"] == [
+        {"name": "JAVA_TOOL_OPTIONS", "value": "-XX:MaxRAMPercentage=75 -XX:MinRAMPercentage=75"}
+    ]
+    none_of(dump(patched), UNSET)
+    # with both at 75 the heap is 96Mi, exactly the ratio: no heap finding either
+    assert [f.rule for f in findings(dump(patched)) if f.rule.startswith("jvm-")] == []
+
+
+def test_heap_unset_middle_limit_names_the_default_max_heap():
+    text = pod("{name: app, image: eclipse-temurin:21-jre, resources: {limits: {memory: 300Mi}}}")
+    finding = one(text, UNSET)
+    assert finding.message.endswith(
+        "the default heap is 124.8Mi, 41.6% of the 300Mi limit (the JVM's default max heap, the "
+        "least it picks above 249.6Mi); set -XX:MaxRAMPercentage=75"
+    )
+
+
 def test_heap_unset_fix_appends_to_existing_tool_options():
     text = pod("{name: app, image: eclipse-temurin:21, env: [{name: JAVA_TOOL_OPTIONS, value: "
                "-Dfile.encoding=UTF-8}], resources: {limits: {memory: 4Gi}}}")  # fmt: skip

@@ -7,7 +7,9 @@ from fractions import Fraction
 import pytest
 from helpers import container_view, findings, one, pod
 from oomguard.rules.runtimes.jvm import (
+    DEFAULT_MAX_HEAP_SIZE,
     effective_jvm_heap,
+    ergonomic_max_heap,
     format_jvm_size,
     jvm_settings,
     parse_jvm_size,
@@ -234,3 +236,41 @@ def test_evidence():
         'its image "eclipse-temurin:21-jre" runs a JVM'
     )
     assert jvm_settings(container_view(spec(image="nginx:1.27"))).evidence is None
+
+
+def test_default_max_heap_size_is_hotspots():
+    # gc_globals.hpp: MaxHeapSize = ScaleForWordSize(96*M); globals_shared.hpp (_LP64):
+    # align_down((x) * 13 / 10, HeapWordSize), HeapWordSize = 8
+    assert DEFAULT_MAX_HEAP_SIZE == 130862280  # 124.8 MiB
+
+
+MI = 1024**2
+
+
+@pytest.mark.parametrize(
+    ("memory", "max_percent", "min_percent", "expected"),
+    [
+        # Arguments::set_heap_size: reasonable_min < MaxHeapSize -> "small physical memory"
+        (128 * MI, 25, 50, (Fraction(64 * MI), "MinRAMPercentage")),
+        (200 * MI, 90, 50, (Fraction(100 * MI), "MinRAMPercentage")),
+        # not small: MAX2(phys_mem * MaxRAMPercentage / 100, MaxHeapSize)
+        (300 * MI, 25, 50, (Fraction(DEFAULT_MAX_HEAP_SIZE), "floor")),
+        (499 * MI, 25, 50, (Fraction(DEFAULT_MAX_HEAP_SIZE), "floor")),
+        (GI, 25, 50, (Fraction(256 * MI), "MaxRAMPercentage")),
+        (200 * MI, 75, 75, (Fraction(150 * MI), "MaxRAMPercentage")),
+        (100 * MI, 75, 75, (Fraction(75 * MI), "MinRAMPercentage")),
+    ],
+)
+def test_ergonomic_max_heap(memory, max_percent, min_percent, expected):
+    result = ergonomic_max_heap(Fraction(memory), Fraction(max_percent), Fraction(min_percent))
+    assert result == expected
+
+
+@pytest.mark.parametrize("ratio", [50, 60, 75, 90, 100])
+@pytest.mark.parametrize("memory_mi", [16, 64, 128, 160, 200, 249, 250, 300, 499, 500, 4096])
+def test_equal_percentages_give_exactly_that_share(ratio, memory_mi):
+    """Why the fixes set Max and MinRAMPercentage alike: whichever branch applies, the heap
+    is then exactly that share of the memory."""
+    memory = Fraction(memory_mi * MI)
+    size, _ = ergonomic_max_heap(memory, Fraction(ratio), Fraction(ratio))
+    assert size == memory * ratio / 100

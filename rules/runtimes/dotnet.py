@@ -63,10 +63,10 @@ def parse_dotnet_hex(text: str) -> int:
     return int(match.group(2), 16)
 
 
-def format_dotnet_hex(number: int, like: str | None) -> str:
-    """``number`` as hex, with ``0x`` when the old value had it (or there was none)."""
-    prefix = "" if like is not None and not like.strip().lower().startswith("0x") else "0x"
-    return f"{prefix}{number:X}"
+def format_dotnet_hex(number: int) -> str:
+    """``number`` as hex, always with ``0x``: the runtime reads both, but ``30000000`` without
+    the prefix reads as a decimal to people (the mistake ``dotnet-heap-*`` rules find)."""
+    return f"0x{number:X}"
 
 
 def dotnet_settings(container: Container) -> DotnetSettings:

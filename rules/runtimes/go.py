@@ -4,6 +4,8 @@
 ``900MiB``, ``1GiB``); ``512Mi``, ``1G``, ``1GB`` and ``1.5GiB`` abort the program at start-up.
 Empty or ``off`` means no limit. ``GOGC=off`` turns the collector off until the memory limit
 is reached, so without ``GOMEMLIMIT`` the heap grows until the kernel kills the container.
+Any negative ``GOGC`` does the same: ``runtime.readGOGC`` (mgcpacer.go) returns ``atoi32``'s
+signed value and a negative percent means "no heap goal", exactly like ``off`` (-1).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from oomguard.rules.workload import Container
 
 _MEMLIMIT = re.compile(r"([0-9]+)(?:([KMGT]i)?B)?")
+_NEGATIVE = re.compile(r"-[0-9]+")
 _UNITS = {None: 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 # Images of well-known Go programs (matched on the last path segment of the repository).
 GO_IMAGES = frozenset(
@@ -68,7 +71,7 @@ class GoSettings:
     memlimit: EnvValue | None  # the GOMEMLIMIT variable, when set
     memlimit_bytes: int | None  # None when unset, off, invalid or unresolved
     memlimit_error: str | None
-    gogc_off: EnvValue | None
+    gogc_off: EnvValue | None  # GOGC=off or any negative number
     evidence: str | None  # why we believe a Go program runs here
 
 
@@ -85,6 +88,20 @@ def parse_gomemlimit(text: str) -> int | None:
     if size >= 2**63:
         raise ValueError(f"GOMEMLIMIT={text} overflows")
     return size
+
+
+def gogc_turns_gc_off(text: str | None) -> bool:
+    """True when Go reads ``GOGC`` as "collector off": ``off`` or a negative int32.
+
+    ``runtime.readGOGC`` returns -1 for ``off``, else ``atoi32`` of the text (a leading ``-``
+    is kept; anything unparsable, or outside int32, means the default 100); a negative
+    ``gcPercent`` gives the pacer no heap goal (``gcControllerState.commit``)."""
+    if text is None:
+        return False
+    if text == "off":
+        return True
+    match = _NEGATIVE.fullmatch(text)
+    return match is not None and -(2**31) <= int(text) < 0
 
 
 def format_gomemlimit(size: int, like: str | None) -> str:
@@ -109,7 +126,7 @@ def go_settings(container: Container) -> GoSettings:
         memlimit=memlimit,
         memlimit_bytes=size,
         memlimit_error=error,
-        gogc_off=gogc if gogc is not None and gogc.value == "off" else None,
+        gogc_off=gogc if gogc is not None and gogc_turns_gc_off(gogc.value) else None,
         evidence=_go_evidence(container),
     )
 

@@ -9,12 +9,32 @@ names exist for).
 
 Sizes follow HotSpot's ``atojulong``: digits or ``0x`` hex with at most one of ``k K m M g G t
 T`` (powers of 1024); ``2GB`` or ``1.5g`` make the JVM refuse to start.
+
+Without ``-Xmx`` the max heap follows ``Arguments::set_heap_size`` (JDK 8-25, arguments.cpp;
+``GCArguments::set_heap_size`` in gcArguments.cpp since): with ``MinRAMPercentage`` (default
+50) of the memory below the default ``MaxHeapSize`` (``ScaleForWordSize(96*M)``, 124.8 MiB on
+64-bit, gc_globals.hpp) the memory is "small" and ``MinRAMPercentage`` sizes the heap *instead
+of* ``MaxRAMPercentage``; otherwise the heap is ``MaxRAMPercentage`` (default 25) of it, but
+at least that 124.8 MiB. So the default heap is 50 % below a 249.6 MiB limit and a flat
+124.8 MiB up to 499.2 MiB. See :func:`ergonomic_max_heap`.
+
+The legacy ``-XX:MaxRAMFraction=n`` / ``MinRAMFraction`` / ``InitialRAMFraction`` set the
+matching percentage to 100/n when that percentage is not given (``set_heap_size``: "Convert
+deprecated flags"; ``MaxRAMFraction=1`` is 100 %). We judge them as JDK 8 to 22 do, the JDKs
+people run: JDK 23 made them obsolete (JDK-8324771: accepted with a warning and ignored) and
+later JDKs no longer list them in ``special_jvm_flags``, so they refuse to start on them;
+messages say so. Values a JDK refuses at start (a fraction of 0, a percentage outside 0-100,
+a max heap below 2 MiB, an initial heap below 1 MiB, ``-Xms`` above ``-Xmx`` on the command
+line) are errors, reported by ``runtime-flag-invalid``.
+
+(About 400 lines: where the options come from and how HotSpot turns them into a heap are one
+model; split, each half would have to re-derive the other's order rules.)
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -33,6 +53,28 @@ CONVENTIONAL_VARS = (
     "KAFKA_HEAP_OPTS",
 )
 DEFAULT_MAX_RAM_PERCENTAGE = Fraction(25)
+DEFAULT_MIN_RAM_PERCENTAGE = Fraction(50)
+# gc_globals.hpp: MaxHeapSize defaults to ScaleForWordSize(96*M) = align_down(96M * 13 / 10,
+# HeapWordSize) on 64-bit (globals_shared.hpp); set_heap_size compares against this default.
+DEFAULT_MAX_HEAP_SIZE = 96 * 1024**2 * 13 // 10 // 8 * 8
+# GCArguments::initialize_heap_flags_and_sizes: "Too small maximum heap" / "initial heap".
+MIN_MAX_HEAP_SIZE = 2 * 1024**2
+MIN_INITIAL_HEAP_SIZE = 1024**2
+# set_heap_size: "Convert deprecated flags" (the percentage wins when both are given).
+FRACTION_OF = {
+    "MaxRAMPercentage": "MaxRAMFraction",
+    "MinRAMPercentage": "MinRAMFraction",
+    "InitialRAMPercentage": "InitialRAMFraction",
+}
+# Flags that set the max heap (InitialHeapSize only raises it).
+HEAP_SETTINGS = frozenset(
+    {"MaxHeapSize", "MaxRAM", "MaxRAMPercentage", "MinRAMPercentage", "MaxRAMFraction",
+     "MinRAMFraction"}
+)  # fmt: skip
+LEGACY_NOTE = "JDK 23 ignores the flag and later JDKs refuse to start on it"
+# JAVA_TOOL_OPTIONS and _JAVA_OPTIONS are read by the JVM itself (origin ENVIRON_VAR); the
+# launcher puts JDK_JAVA_OPTIONS and its own arguments on the command line (COMMAND_LINE).
+_ENVIRON_ORIGINS = ("env JAVA_TOOL_OPTIONS", "env _JAVA_OPTIONS")
 JVM_IMAGE = re.compile(
     r"(^|/)(openjdk|eclipse-temurin|temurin|amazoncorretto|ibm-semeru-runtimes|zulu-openjdk|"
     r"liberica-openjdk[\w-]*|sapmachine|adoptopenjdk|java|jre|jdk|tomcat|jetty)(:|@|$)"
@@ -65,12 +107,13 @@ class JvmFlag:
     """One heap-related JVM option as written."""
 
     # 'MaxHeapSize' (-Xmx or -XX:MaxHeapSize), 'InitialHeapSize' (-Xms or -XX:InitialHeapSize),
-    # 'MaxRAMPercentage', 'MaxRAM', 'UseContainerSupport'
+    # 'MaxRAMPercentage', 'MinRAMPercentage', 'MaxRAMFraction', 'MinRAMFraction',
+    # 'InitialRAMFraction', 'MaxRAM', 'UseContainerSupport'
     name: str
     token: Token
     value: str  # the text after the flag name
     size: int | None = None  # bytes, for size flags
-    percent: Fraction | None = None  # for MaxRAMPercentage
+    percent: Fraction | None = None  # for the percentages, and 100/n for the fractions
     enabled: bool | None = None  # for ±UseContainerSupport
     error: str | None = None
 
@@ -81,6 +124,15 @@ class JvmFlag:
     @property
     def described(self) -> str:
         return f"{self.text} ({self.token.origin})"
+
+    @property
+    def legacy(self) -> bool:
+        """A RAMFraction flag (sizes the heap on JDK 8-22 only)."""
+        return self.name.endswith("Fraction")
+
+    @property
+    def on_command_line(self) -> bool:
+        return not self.token.origin.startswith(_ENVIRON_ORIGINS)
 
 
 @dataclass
@@ -98,6 +150,15 @@ class JvmSettings:
         return [flag for flag in self.flags if flag.error is not None]
 
     @property
+    def sets_heap(self) -> bool:
+        return any(flag.name in HEAP_SETTINGS for flag in self.flags)
+
+    def percentage(self, name: str) -> JvmFlag | None:
+        """The flag that sets ``name`` ('MaxRAMPercentage', …): the percentage when given,
+        else its legacy fraction."""
+        return self.last(name) or self.last(FRACTION_OF[name])
+
+    @property
     def container_support_disabled(self) -> JvmFlag | None:
         flag = self.last("UseContainerSupport")
         return flag if flag is not None and flag.enabled is False else None
@@ -109,7 +170,9 @@ class JvmHeap:
 
     size: Fraction
     flag: JvmFlag
-    basis: str  # 'MaxHeapSize', 'InitialHeapSize' or 'MaxRAMPercentage'
+    # 'MaxHeapSize', 'InitialHeapSize', 'MaxRAMPercentage', 'MinRAMPercentage' (small memory)
+    # or 'floor' (the default MaxHeapSize, 124.8 MiB, is the heap)
+    basis: str
 
 
 def jvm_settings(container: Container) -> JvmSettings:
@@ -147,6 +210,7 @@ def jvm_settings(container: Container) -> JvmSettings:
         for name in CONVENTIONAL_VARS:
             add_env(name, ", passed to java by the image's entrypoint")
     add_env("_JAVA_OPTIONS")
+    _check_start_values(settings)
     if settings.evidence is None:
         if JVM_IMAGE.search(container.image.split("@")[0].lower()):
             settings.evidence = f'its image "{container.image}" runs a JVM'
@@ -158,24 +222,65 @@ def jvm_settings(container: Container) -> JvmSettings:
 def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None:
     """The max heap the JVM sizes for this limit, when a flag sets it (None: JVM default).
 
-    Without -Xmx, HotSpot raises the max heap to an initial heap (-Xms) set above it
-    (``Arguments::set_heap_size``), so -Xms decides then."""
+    An initial heap (-Xms) above the max raises the max to it
+    (``GCArguments::initialize_heap_flags_and_sizes``; ``set_heap_size`` without -Xmx), so
+    -Xms decides then. Both on the command line, the JVM refuses instead (reported as
+    invalid; the -Xms is still what a fix must lower)."""
+    initial = settings.last("InitialHeapSize")
     explicit = settings.last("MaxHeapSize")
     if explicit is not None:
+        if initial is not None and initial.size > explicit.size:
+            return JvmHeap(Fraction(initial.size), initial, "InitialHeapSize")
         return JvmHeap(Fraction(explicit.size), explicit, "MaxHeapSize")
     if settings.container_support_disabled is not None and settings.last("MaxRAM") is None:
         return None  # sized from the node's memory: jvm-container-support-disabled says so
-    percentage = settings.last("MaxRAMPercentage")
     max_ram = settings.last("MaxRAM")
-    initial = settings.last("InitialHeapSize")
     memory = Fraction(max_ram.size) if max_ram is not None else limit
-    percent = percentage.percent if percentage is not None else DEFAULT_MAX_RAM_PERCENTAGE
-    derived = memory * percent / 100
-    if initial is not None and initial.size > derived:
+    maximum = settings.percentage("MaxRAMPercentage")
+    minimum = settings.percentage("MinRAMPercentage")
+    size, basis = default_heap(settings, memory)
+    if initial is not None and initial.size > size:
         return JvmHeap(Fraction(initial.size), initial, "InitialHeapSize")
-    if percentage is None and max_ram is None:
+    flag = {"MinRAMPercentage": minimum, "MaxRAMPercentage": maximum}.get(basis)
+    if basis == "floor":
+        flag = minimum or maximum  # a MinRAMPercentage that ends "small memory" decides
+    flag = flag or max_ram
+    if flag is None:
         return None
-    return JvmHeap(derived, percentage or max_ram, "MaxRAMPercentage")
+    return JvmHeap(size, flag, basis)
+
+
+def ergonomic_max_heap(
+    memory: Fraction, max_percent: Fraction, min_percent: Fraction
+) -> tuple[Fraction, str]:
+    """HotSpot's max heap without -Xmx, and what decided it.
+
+    ``Arguments::set_heap_size`` (``GCArguments::set_heap_size`` in newer JDKs)::
+
+        reasonable_min = phys_mem * MinRAMPercentage / 100
+        if (reasonable_min < MaxHeapSize)   // the default, 124.8 MiB
+          reasonable_max = reasonable_min    // "Small physical memory"
+        else
+          reasonable_max = MAX2(phys_mem * MaxRAMPercentage / 100, MaxHeapSize)
+    """
+    reasonable_min = memory * min_percent / 100
+    if reasonable_min < DEFAULT_MAX_HEAP_SIZE:
+        return reasonable_min, "MinRAMPercentage"
+    share = memory * max_percent / 100
+    if share >= DEFAULT_MAX_HEAP_SIZE:
+        return share, "MaxRAMPercentage"
+    return Fraction(DEFAULT_MAX_HEAP_SIZE), "floor"
+
+
+def default_heap(settings: JvmSettings, memory: Fraction) -> tuple[Fraction, str]:
+    """The heap the JVM picks for ``memory`` from its percentages (defaults where unset)."""
+    maximum = settings.percentage("MaxRAMPercentage")
+    minimum = settings.percentage("MinRAMPercentage")
+    return ergonomic_max_heap(
+        memory,
+        maximum.percent if maximum is not None else DEFAULT_MAX_RAM_PERCENTAGE,
+        minimum.percent if minimum is not None else DEFAULT_MIN_RAM_PERCENTAGE,
+    )
 
 
 def parse_jvm_size(text: str) -> int:
@@ -230,29 +335,65 @@ def _add(settings: JvmSettings, token: Token) -> None:
         settings.flags.append(_size_flag("InitialHeapSize", token, text.split("=", 1)[1]))
     elif text.startswith("-XX:MaxRAM="):
         settings.flags.append(_size_flag("MaxRAM", token, text.split("=", 1)[1]))
-    elif text.startswith("-XX:MaxRAMPercentage="):
-        value = text.split("=", 1)[1]
-        if not _PERCENT.fullmatch(value):
-            settings.flags.append(
-                JvmFlag("MaxRAMPercentage", token, value, error=f"{value!r} is not a number")
-            )
-        elif not 0 <= Fraction(value) <= 100:
-            settings.flags.append(
-                JvmFlag(
-                    "MaxRAMPercentage",
-                    token,
-                    value,
-                    error=f"{value} is outside the allowed range 0 to 100",
-                )
-            )
-        else:
-            settings.flags.append(
-                JvmFlag("MaxRAMPercentage", token, value, percent=Fraction(value))
-            )
+    elif text.startswith(("-XX:MaxRAMPercentage=", "-XX:MinRAMPercentage=")):
+        settings.flags.append(_percent_flag(text[4:].split("=", 1)[0], token))
+    elif text.startswith(("-XX:MaxRAMFraction=", "-XX:MinRAMFraction=", "-XX:InitialRAMFraction=")):
+        settings.flags.append(_fraction_flag(text[4:].split("=", 1)[0], token))
     elif text in ("-XX:+UseContainerSupport", "-XX:-UseContainerSupport"):
         settings.flags.append(
             JvmFlag("UseContainerSupport", token, text[4], enabled=text[4] == "+")
         )
+
+
+def _percent_flag(name: str, token: Token) -> JvmFlag:
+    """gc_globals.hpp: ``product(double, MaxRAMPercentage, 25.0, …) range(0.0, 100.0)``,
+    likewise ``MinRAMPercentage`` (50.0); out of range, the JVM refuses to start."""
+    value = token.text.split("=", 1)[1]
+    if not _PERCENT.fullmatch(value):
+        return JvmFlag(name, token, value, error=f"{value!r} is not a number")
+    if not 0 <= Fraction(value) <= 100:
+        return JvmFlag(name, token, value, error=f"{value} is outside the allowed range 0 to 100")
+    return JvmFlag(name, token, value, percent=Fraction(value))
+
+
+def _fraction_flag(name: str, token: Token) -> JvmFlag:
+    """gc_globals.hpp (JDK 8-22): ``product(uintx, MaxRAMFraction, 4, …) range(1, max_uintx)``,
+    likewise ``MinRAMFraction`` (2) and ``InitialRAMFraction`` (64); the heap is 1/n."""
+    value = token.text.split("=", 1)[1]
+    try:
+        number = parse_jvm_size(value)
+    except ValueError:
+        return JvmFlag(name, token, value, error=f"{value!r} is not a whole number")
+    if number < 1:
+        return JvmFlag(name, token, value, error=f"{value} is below the allowed minimum 1")
+    return JvmFlag(name, token, value, percent=Fraction(100, number))
+
+
+def _check_start_values(settings: JvmSettings) -> None:
+    """Mark the sizes the JVM refuses once all options are read
+    (``GCArguments::initialize_heap_flags_and_sizes``): the final max heap below 2 MiB ("Too
+    small maximum heap"), a non-zero initial heap below 1 MiB ("Too small initial heap"; 0
+    lets ergonomics choose), and -Xms above -Xmx when both are on the command line ("Initial
+    heap size set to a larger value than the maximum heap size")."""
+    maximum = settings.last("MaxHeapSize")
+    initial = settings.last("InitialHeapSize")
+    errors: dict[int, str] = {}
+    if maximum is not None and maximum.size < MIN_MAX_HEAP_SIZE:
+        errors[id(maximum)] = "a maximum heap below 2 MiB (the JVM's minimum)"
+    if initial is not None and 0 < initial.size < MIN_INITIAL_HEAP_SIZE:
+        errors[id(initial)] = "an initial heap below 1 MiB (the JVM's minimum)"
+    elif (
+        initial is not None
+        and maximum is not None
+        and initial.size > maximum.size
+        and initial.on_command_line
+        and maximum.on_command_line
+    ):
+        errors[id(initial)] = f"an initial heap above the maximum heap {maximum.text}"
+    settings.flags = [
+        replace(flag, error=errors[id(flag)]) if id(flag) in errors else flag
+        for flag in settings.flags
+    ]
 
 
 def _size_flag(name: str, token: Token, value: str) -> JvmFlag:

@@ -4,6 +4,12 @@
 Node reads ``NODE_OPTIONS`` first and the command line after it, so for one flag the command
 line wins. Without a flag current Node sizes its heap from the cgroup limit, so an unset flag
 is not a finding.
+
+``--max-old-space-size 1024`` (a space, not ``=``) is not a 1024 MiB heap: node declares the
+flag as a ``V8Option`` (src/node_options.cc), and ``OptionsParser::Parse``
+(src/node_options-inl.h) takes no value for those, so V8 gets the flag alone and
+``FlagList::SetFlagsFromCommandLine`` (deps/v8/src/flags/flags.cc) stops with "missing value
+for flag"; node exits at start. It is invalid, never a heap size, and no fix rewrites it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ if TYPE_CHECKING:
 NODE_PROGRAMS = frozenset({"node", "nodejs"})
 _FLAG = re.compile(r"--max[-_]old[-_]space[-_]size(?P<pct>[-_]percentage)?(?:=(?P<value>.*))?")
 _PERCENT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_SPACE_ERROR = (
+    "node hands this flag to V8 without the word after it, so V8 finds no value and node "
+    "exits at start (write it with =, e.g. --max-old-space-size=1024)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +45,9 @@ class NodeFlag:
 
     @property
     def described(self) -> str:
-        text = self.token.text if "=" in self.token.text else f"{self.token.text} {self.value}"
+        text = self.token.text
+        if "=" not in text and self.value:
+            text = f"{text} {self.value}"
         return f"{text} ({self.token.origin})"
 
 
@@ -86,7 +98,7 @@ def _node_options(args: list[Token]) -> list[Token]:
         if not takes_value and not token.text.startswith("-"):
             break
         options.append(token)
-        # "--max-old-space-size 4096": V8 takes the next word as the value
+        # "--max-old-space-size 4096": node makes the next word the script (and then fails)
         match = None if takes_value else _FLAG.fullmatch(token.text)
         takes_value = match is not None and match["value"] is None
     return options
@@ -98,11 +110,16 @@ def _collect(settings: NodeSettings, tokens: list[Token]) -> None:
         if match is None:
             continue
         value = match["value"]
-        if value is None:  # "--max-old-space-size 4096"
+        percentage = match["pct"] is not None
+        if value is None and not percentage:  # "--max-old-space-size 4096": see the docstring
+            value = tokens[index + 1].text if index + 1 < len(tokens) else ""
+            settings.flags.append(NodeFlag(token, False, value, error=_SPACE_ERROR))
+            continue
+        if value is None:  # a node option: "--max-old-space-size-percentage 75" takes the next
             if index + 1 >= len(tokens):
+                settings.flags.append(NodeFlag(token, True, "", error="it needs a value"))
                 continue
             value = tokens[index + 1].text
-        percentage = match["pct"] is not None
         if percentage:
             if not _PERCENT.fullmatch(value) or not 0 < Fraction(value) <= 100:
                 flag = NodeFlag(
