@@ -21,7 +21,6 @@ import difflib
 import functools
 import json
 import os
-import re
 import stat
 import sys
 import tempfile
@@ -45,6 +44,11 @@ from oomguard.rules.fixes import FIX_ROUNDS, materialize
 from oomguard.rules.model import Finding, pointer
 
 UTF8_BOM = b"\xef\xbb\xbf"
+_YAML11_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
+_YAML11_ONLY_PROBLEM = (
+    "it holds NEL, LS or PS characters (U+0085, U+2028, U+2029), line breaks for YAML 1.1 "
+    "readers but not for YAML 1.2 ones; write them as escapes or use LF line ends"
+)
 
 
 class FixError(Exception):
@@ -175,6 +179,10 @@ def fix_file(path: str, findings: list[Finding]) -> FileFix:
         text = decode(raw)
     except LoadError as exc:
         return FileFix(problem=exc.message)
+    if any(char in text for char in _YAML11_ONLY_BREAKS):
+        # libyaml (Kubernetes, the linter) ends lines there, ruamel.yaml (YAML 1.2) does not:
+        # they would disagree on what the documents are and where a value is
+        return FileFix(text, text, bom, problem=_YAML11_ONLY_PROBLEM)
     try:
         fixed = patch_text(text, document_patches(text, path, findings), path)
     except FixError as exc:
@@ -231,6 +239,10 @@ def patch_text(text: str, patches: dict[int, list[dict]], path: str = "manifest.
         )
         if not local:
             continue
+        if len(chunks) > 1 and len(_compose(chunk)) != 1:
+            # the linter numbered this chunk as one document: another reading would put the
+            # fix in the wrong document
+            raise FixError(_NUMBERING_PROBLEM)
         edited = chunk
         for index, ops in sorted(local.items()):
             for op in ops:
@@ -245,21 +257,27 @@ def patch_text(text: str, patches: dict[int, list[dict]], path: str = "manifest.
 
 
 def _chunks(text: str) -> list[tuple[int, str]]:
-    """(character offset, text) of each document chunk, as the linter splits the file."""
-    line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
+    """(character offset, text) of each document chunk, as the linter splits the file. The
+    chunks are consecutive slices of the text (empty ones left out), so each is found after
+    the previous one; no line numbering is involved."""
     chunks = []
-    for first_line, chunk in split_documents(text):
-        start = line_starts[first_line]
-        if text[start : start + len(chunk)] != chunk:
+    cursor = 0
+    for _, chunk in split_documents(text):
+        start = text.find(chunk, cursor)
+        if start == -1:
             raise FixError("cannot locate its documents in the text")
         chunks.append((start, chunk))
+        cursor = start + len(chunk)
     return chunks
 
 
+_NUMBERING_PROBLEM = "its documents cannot be numbered reliably (unusual line breaks?)"
+
+
 def _verify(text: str, fixed: str, patches: dict[int, list[dict]], path: str) -> None:
-    before = {d.index: d.data for d in load_like_linter(text, path)}
+    before = _by_index(load_like_linter(text, path))
     try:
-        after = {d.index: d.data for d in load_like_linter(fixed, path)}
+        after = _by_index(load_like_linter(fixed, path))
     except FixError as exc:
         raise FixError(f"the fixed text would not parse ({exc})") from None
     expected = {
@@ -268,6 +286,15 @@ def _verify(text: str, fixed: str, patches: dict[int, list[dict]], path: str) ->
     }
     if after != expected:
         raise FixError("the fix could not be written without changing other values")
+
+
+def _by_index(documents: list[Document]) -> dict[int, Any]:
+    """Documents' data by index; two documents with one index would let a fix of one pass
+    as a fix of the other, so that is refused."""
+    by_index = {document.index: document.data for document in documents}
+    if len(by_index) != len(documents):
+        raise FixError(_NUMBERING_PROBLEM)
+    return by_index
 
 
 def apply_patch(data: Any, patch: list[dict]) -> Any:
@@ -504,7 +531,7 @@ def _render_scalar_like(value: Any, style: str, source: str, chunk: str, node, f
             body = value[:-1] if keep_newline and value.endswith("\n") else value
             if keep_newline == value.endswith("\n") and "\n\n" not in body:
                 lines = [" " * body_indent + line if line else "" for line in body.split("\n")]
-                newline = "\r\n" if "\r\n" in chunk else "\n"
+                newline = _newline(chunk)
                 return header + newline + newline.join(lines) + (newline if keep_newline else "")
     if style == '"':
         return '"' + _double_body(value) + '"'
@@ -520,8 +547,7 @@ def _block_body_indent(source: str, node: Any) -> int:
 
 def _in_flow(chunk: str, node: Any) -> bool:
     """Whether ``node`` sits inside a flow collection (a cheap bracket count on its line)."""
-    line_start = chunk.rfind("\n", 0, node.start_mark.index) + 1
-    before = chunk[line_start : node.start_mark.index]
+    before = chunk[_line_start(chunk, node.start_mark.index) : node.start_mark.index]
     return before.count("[") + before.count("{") > before.count("]") + before.count("}")
 
 
@@ -532,7 +558,7 @@ def _rewrite_node(chunk: str, node: Any, value: Any, root: Any) -> _Edit:
         end = _content_end(chunk, node)
         column = node.start_mark.column
         lines = _Layout.of(root).block(value, column)
-        newline = "\r\n" if "\r\n" in chunk else "\n"
+        newline = _newline(chunk)
         return _Edit(start, end, newline.join(lines)[column:])
     end = _content_end(chunk, node)
     return _Edit(start, end, render_flow(value, _json_style(node, root)))
@@ -542,7 +568,7 @@ def _rewrite_node(chunk: str, node: Any, value: Any, root: Any) -> _Edit:
 
 
 def _insert_pair(chunk: str, mapping: Any, key: str, value: Any, root: Any) -> _Edit:
-    newline = "\r\n" if "\r\n" in chunk else "\n"
+    newline = _newline(chunk)
     if mapping.flow_style:
         json_style = _json_style(mapping, root)
         entry = f"{render_scalar(key, True, json_style)}: {render_flow(value, json_style)}"
@@ -555,7 +581,7 @@ def _insert_pair(chunk: str, mapping: Any, key: str, value: Any, root: Any) -> _
 
 
 def _append_item(chunk: str, sequence: Any, value: Any, root: Any) -> _Edit:
-    newline = "\r\n" if "\r\n" in chunk else "\n"
+    newline = _newline(chunk)
     if sequence.flow_style:
         return _flow_insert(
             chunk, sequence, render_flow(value, _json_style(sequence, root)), newline
@@ -587,10 +613,10 @@ def _flow_insert(chunk: str, collection: Any, entry: str, newline: str) -> _Edit
 
 def _line_insert(chunk: str, after: int, text: str, newline: str) -> _Edit:
     """Insert whole lines after the line that holds position ``after``."""
-    end_of_line = chunk.find("\n", after)
-    if end_of_line == -1:
+    next_line = _next_line(chunk, after)
+    if next_line == -1:
         return _Edit(len(chunk), len(chunk), newline + text)
-    return _Edit(end_of_line + 1, end_of_line + 1, text + newline)
+    return _Edit(next_line, next_line, text + newline)
 
 
 def _remove_item(chunk: str, sequence: Any, position: int) -> _Edit:
@@ -599,12 +625,12 @@ def _remove_item(chunk: str, sequence: Any, position: int) -> _Edit:
     if sequence.flow_style:
         return _flow_remove(chunk, [(i.start_mark.index, i) for i in items], position)
     dash = chunk.rfind("-", 0, item.start_mark.index)
-    line_start = chunk.rfind("\n", 0, dash) + 1
+    line_start = _line_start(chunk, dash)
     if chunk[line_start:dash].strip():
         raise FixError("cannot remove a list item that shares its line")
     if position + 1 < len(items):
         next_dash = chunk.rfind("-", 0, items[position + 1].start_mark.index)
-        return _Edit(line_start, chunk.rfind("\n", 0, next_dash) + 1, "")
+        return _Edit(line_start, _line_start(chunk, next_dash), "")
     return _Edit(line_start, _end_of_line(chunk, _content_end(chunk, item)), "")
 
 
@@ -616,12 +642,12 @@ def _remove_pair(chunk: str, mapping: Any, pair: tuple[Any, Any] | None) -> _Edi
     if mapping.flow_style:
         return _flow_remove(chunk, [(k.start_mark.index, v) for k, v in pairs], position)
     key = pair[0]
-    line_start = chunk.rfind("\n", 0, key.start_mark.index) + 1
+    line_start = _line_start(chunk, key.start_mark.index)
     if chunk[line_start : key.start_mark.index].strip() or len(pairs) == 1:
         raise FixError("cannot remove a key that shares its line with a list dash")
     if position + 1 < len(pairs):
         next_key = pairs[position + 1][0]
-        return _Edit(line_start, chunk.rfind("\n", 0, next_key.start_mark.index) + 1, "")
+        return _Edit(line_start, _line_start(chunk, next_key.start_mark.index), "")
     return _Edit(line_start, _end_of_line(chunk, _content_end(chunk, pair[1], key)), "")
 
 
@@ -636,8 +662,30 @@ def _flow_remove(chunk: str, entries: list[tuple[int, Any]], position: int) -> _
 
 
 def _end_of_line(chunk: str, position: int) -> int:
-    end = chunk.find("\n", position)
-    return len(chunk) if end == -1 else end + 1
+    """Where the line after the one holding ``position`` starts (or the end)."""
+    next_line = _next_line(chunk, position)
+    return len(chunk) if next_line == -1 else next_line
+
+
+def _newline(chunk: str) -> str:
+    """The line break the text uses: CRLF, a lone CR (old Mac files) or LF."""
+    if "\r\n" in chunk:
+        return "\r\n"
+    return "\r" if "\r" in chunk and "\n" not in chunk else "\n"
+
+
+def _line_start(chunk: str, position: int) -> int:
+    """Start of the line holding ``position`` (LF, CRLF and lone CR end lines)."""
+    return max(chunk.rfind("\n", 0, position), chunk.rfind("\r", 0, position)) + 1
+
+
+def _next_line(chunk: str, position: int) -> int:
+    """Start of the line after the one holding ``position``; -1 on the last line."""
+    ends = [end for end in (chunk.find("\n", position), chunk.find("\r", position)) if end != -1]
+    if not ends:
+        return -1
+    end = min(ends)
+    return end + 2 if chunk.startswith("\r\n", end) else end + 1
 
 
 def _content_end(chunk: str, node: Any, key: Any = None) -> int:
