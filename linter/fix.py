@@ -37,11 +37,12 @@ from oomguard.linter.loader import (
     load_text,
     split_documents,
 )
-from oomguard.linter.run import STDIN, STDIN_NAME, LintResult, lint_paths
+from oomguard.linter.run import STDIN, STDIN_NAME, LintResult, lint_paths, prepare
 from oomguard.rules.config import Config
+from oomguard.rules.converge import Convergence, converge
 from oomguard.rules.engine import lint_fix_enabled
-from oomguard.rules.fixes import FIX_ROUNDS, materialize
 from oomguard.rules.model import Finding, pointer
+from oomguard.rules.workload import Lookup, no_lookup
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _YAML11_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
@@ -66,16 +67,19 @@ def apply_fixes(
     write: bool,
     diff: bool,
     out: IO[str] | None = None,
+    lookup: Lookup | None = None,
 ) -> LintResult:
     """Apply the enabled fixes of ``result``'s findings; with ``diff``, print what changes.
 
-    With ``write`` the files are rewritten and linted again (up to ``FIX_ROUNDS`` times, as a
-    fix can make another finding fixable); the returned result holds what remains. Without
-    ``write`` nothing on disk changes and ``result``'s findings are returned unchanged.
+    Each document with an enabled fix is converged in memory (:func:`rules.converge.converge`,
+    the loop ``/mutate`` uses) and the final patch is spliced into the text once, so the diff
+    is exactly what is written. With ``write`` the files are rewritten and linted again; the
+    returned result holds what remains. Without ``write`` nothing on disk changes and
+    ``result``'s findings are returned unchanged. ``lookup`` resolves ConfigMaps and Secrets
+    as the lint did (by default, from the files in ``paths``).
     """
     out = out or sys.stdout
     notices: list[str] = []
-    skipped: set[str] = set()
     fixed_findings = 0
     fixed_files: set[str] = set()
     stdin_fixable = sum(1 for f in result.findings if f.file == STDIN_NAME and _enabled(f, config))
@@ -84,34 +88,26 @@ def apply_fixes(
             f"{STDIN_NAME}: {stdin_fixable} fixable finding(s) not fixed: --fix and --diff "
             f"work on files, not on standard input"
         )
-    for _ in range(FIX_ROUNDS if write else 1):
-        plans = fixable_by_file(result.findings, config, skip=skipped)
-        if not plans:
-            break
-        progress = False
-        for path, findings in plans.items():
-            outcome = fix_file(path, findings)
-            if outcome.problem:
-                notices.append(f"{path}: not fixed: {outcome.problem}")
-                skipped.add(path)
+    plans = fixable_by_file(result.findings, config)
+    if plans and lookup is None:
+        lookup = prepare([path for path in paths if path != STDIN], config).sources.lookup
+    for path, findings in plans.items():
+        outcome = fix_file(path, findings, config, lookup or no_lookup)
+        if outcome.problem:
+            notices.append(f"{path}: {outcome.problem_prefix}: {outcome.problem}")
+        if outcome.fixed == outcome.original:
+            continue
+        if diff:
+            out.write(unified_diff(path, outcome.original, outcome.fixed))
+        if write:
+            try:
+                write_atomic(path, outcome.encode(outcome.fixed))
+            except OSError as exc:
+                notices.append(f"{path}: not fixed: {_write_problem(exc)}")
                 continue
-            if outcome.fixed == outcome.original:
-                skipped.add(path)  # nothing to do after all (e.g. a duplicate of a done fix)
-                continue
-            if diff:
-                out.write(unified_diff(path, outcome.original, outcome.fixed))
-            if write:
-                try:
-                    write_atomic(path, outcome.encode(outcome.fixed))
-                except OSError as exc:
-                    notices.append(f"{path}: not fixed: {_write_problem(exc)}")
-                    skipped.add(path)
-                    continue
-                progress = True
-                fixed_files.add(path)
-                fixed_findings += len(findings)
-        if not write or not progress:
-            break
+            fixed_files.add(path)
+            fixed_findings += outcome.count
+    if fixed_files:
         result = relint(result, paths, config)
     if fixed_findings:
         notices.append(
@@ -160,13 +156,22 @@ class FileFix:
     fixed: str = ""
     bom: bool = False
     problem: str | None = None
+    count: int = 0  # findings fixed
+    partly: bool = False  # some rounds were written, the problem is about the later ones
+
+    @property
+    def problem_prefix(self) -> str:
+        return "not fully fixed" if self.partly else "not fixed"
 
     def encode(self, text: str) -> bytes:
         return (UTF8_BOM if self.bom else b"") + text.encode("utf-8")
 
 
-def fix_file(path: str, findings: list[Finding]) -> FileFix:
-    """Read ``path`` and apply the fixes of ``findings`` to its text (nothing is written)."""
+def fix_file(
+    path: str, findings: list[Finding], config: Config, lookup: Lookup = no_lookup
+) -> FileFix:
+    """Read ``path`` and apply the converged fixes of the documents ``findings`` are in to its
+    text (nothing is written)."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
@@ -184,25 +189,39 @@ def fix_file(path: str, findings: list[Finding]) -> FileFix:
         # they would disagree on what the documents are and where a value is
         return FileFix(text, text, bom, problem=_YAML11_ONLY_PROBLEM)
     try:
-        fixed = patch_text(text, document_patches(text, path, findings), path)
+        plan = converge_file(text, path, {f.document for f in findings}, config, lookup)
     except FixError as exc:
         return FileFix(text, text, bom, problem=str(exc))
-    return FileFix(text, fixed, bom)
+    # all rounds at once; should the text refuse that, the first rounds alone
+    problem = None
+    for rounds in range(max((len(c.rounds) for c in plan.values()), default=0), 0, -1):
+        patches = {i: [op for ops in c.rounds[:rounds] for op in ops] for i, c in plan.items()}
+        try:
+            fixed = patch_text(text, {i: ops for i, ops in patches.items() if ops}, path)
+        except FixError as exc:
+            problem = problem or str(exc)
+            continue
+        count = sum(sum(c.fixed[:rounds]) for c in plan.values())
+        return FileFix(text, fixed, bom, problem, count, partly=problem is not None)
+    return FileFix(text, text, bom, problem=problem)
 
 
-def document_patches(text: str, path: str, findings: list[Finding]) -> dict[int, list[dict]]:
-    """One strict RFC 6902 patch per document index, from the findings' fix intents."""
+def converge_file(
+    text: str, path: str, indices: set[int | None], config: Config, lookup: Lookup = no_lookup
+) -> dict[int, Convergence]:
+    """The converged fixes of the documents ``indices`` of a file's ``text``."""
     documents = {document.index: document for document in load_like_linter(text, path)}
-    intents: dict[int, list[dict]] = {}
-    for finding in findings:
-        intents.setdefault(finding.document, []).extend(finding.fix)
-    patches = {}
-    for index, ops in intents.items():
-        if index in documents:
-            patch = materialize(documents[index].data, ops)
-            if patch:
-                patches[index] = patch
-    return patches
+    plan = {}
+    for index in sorted(i for i in indices if i in documents):
+        convergence = converge(
+            documents[index].data,
+            config,
+            lambda rule: lint_fix_enabled(rule, config),
+            lookup=lookup,
+        )
+        if convergence.rounds:
+            plan[index] = convergence
+    return plan
 
 
 def load_like_linter(text: str, path: str) -> list[Document]:
