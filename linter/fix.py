@@ -525,16 +525,38 @@ def _middle_edits(source: str, old: str, new: str, style: str) -> Iterable[str]:
     old_mid, new_mid = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     if not old_mid:
         return
+    # the changed text is the k-th occurrence of old_mid in the value, and the j-th from its
+    # end: try those two places in the source only. (Trying every occurrence, each checked by
+    # a parse, was quadratic; should escapes hide or add occurrences on both sides, the check
+    # fails and the scalar is rendered again.)
+    nth = _occurrences_before(old, old_mid, prefix)
+    nth_from_end = _occurrences_before(old, old_mid, len(old)) - nth - 1
     if style == '"':
         old_mid, new_mid = _double_body(old_mid), _double_body(new_mid)
     elif style == "'":
         old_mid, new_mid = old_mid.replace("'", "''"), new_mid.replace("'", "''")
     elif (style == "" and not plain_ok(new, flow=False)) or "\n" in new_mid:
         return
-    start = source.find(old_mid)
+    starts = _occurrences(source, old_mid)
+    for place in dict.fromkeys((nth, len(starts) - 1 - nth_from_end)):
+        if 0 <= place < len(starts):
+            start = starts[place]
+            yield source[:start] + new_mid + source[start + len(old_mid) :]
+
+
+def _occurrences_before(text: str, part: str, end: int) -> int:
+    """How many (overlapping) occurrences of ``part`` in ``text`` start before ``end``."""
+    return sum(1 for start in _occurrences(text, part) if start < end)
+
+
+def _occurrences(text: str, part: str) -> list[int]:
+    """Start of every (overlapping) occurrence of ``part`` in ``text``."""
+    starts = []
+    start = text.find(part)
     while start != -1:
-        yield source[:start] + new_mid + source[start + len(old_mid) :]
-        start = source.find(old_mid, start + 1)
+        starts.append(start)
+        start = text.find(part, start + 1)
+    return starts
 
 
 def _scalar_reads_as(chunk: str, index: int, parts: list[str], value: str, style: str) -> bool:
