@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from oomguard.linter import fix
+from oomguard.linter import fix_splice
 from oomguard.linter.fix import apply_fixes
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
@@ -38,13 +38,13 @@ def measure(decoys: int) -> tuple[float, int]:
         with open(path, "w") as stream:
             stream.write(pod(f"{prefix} -Xmx2g"))
         result = lint_paths([path], DEFAULT_CONFIG)
-        fix._compose.cache_clear()
+        fix_splice._compose.cache_clear()
         start = time.perf_counter()
         apply_fixes(result, DEFAULT_CONFIG, [path], write=True, diff=False)
         elapsed = time.perf_counter() - start
         with open(path) as stream:
             assert stream.read() == pod(f"{prefix} -Xmx1536m"), "wrong edit"
-    return elapsed, fix._compose.cache_info().misses
+    return elapsed, fix_splice._compose.cache_info().misses
 
 
 def main(argv: list[str]) -> None:

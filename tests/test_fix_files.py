@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from oomguard.linter import fix
+from oomguard.linter import fix_files
 from oomguard.linter.fix import apply_fixes
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
@@ -109,7 +109,7 @@ def test_stale_temporary_files_of_killed_runs_are_removed(tmp_path):
     fresh = tmp_path / ".node.yaml.zz0011aa.oomguard-tmp"  # another run may be writing it
     not_ours = tmp_path / ".node.yaml.k3x_9a2b.oomguard-tmp.keep"
     other_file = tmp_path / ".other.yaml.k3x_9a2b.oomguard-tmp"
-    long_ago = time.time() - fix.STALE_SECONDS - 60
+    long_ago = time.time() - fix_files.STALE_SECONDS - 60
     for path in (stale, fresh, not_ours, other_file):
         path.write_text("half")
         if path is not fresh:

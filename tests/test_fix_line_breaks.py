@@ -10,7 +10,7 @@ knew only LF numbered the documents differently and the fix for document N lande
 from __future__ import annotations
 
 import pytest
-from oomguard.linter import fix, loader
+from oomguard.linter import fix_splice, loader
 from oomguard.linter.fix import FixError, apply_fixes, patch_text
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
@@ -105,8 +105,8 @@ def _split_on_lf_only(text: str) -> list[tuple[int, str]]:
 def test_two_numberings_that_disagree_refuse_the_write(monkeypatch):
     text, _, second, _ = build("\n", "\r")
     monkeypatch.setattr(loader, "split_documents", _split_on_lf_only)
-    monkeypatch.setattr(fix, "split_documents", _split_on_lf_only)
-    documents = fix.load_like_linter(text, "pods.yaml")
+    monkeypatch.setattr(fix_splice, "split_documents", _split_on_lf_only)
+    documents = fix_splice.load_like_linter(text, "pods.yaml")
     # the old splitter gives two documents the index 1
     assert sorted(d.index for d in documents) == [0, 1, 1]
     patch = [{"op": "replace", "path": "/spec/containers/0/env/0/value", "value": "-Xmx1536m"}]
@@ -116,7 +116,7 @@ def test_two_numberings_that_disagree_refuse_the_write(monkeypatch):
 
 def test_verification_refuses_duplicate_document_indices(monkeypatch):
     text = pod("a", "-Xmx4g", "2Gi", "\n") + "---\n" + pod("b", "-Xmx4g", "2Gi", "\n")
-    real = fix.load_like_linter
+    real = fix_splice.load_like_linter
 
     def same_index(source: str, path: str):  # a stand-in for a loader that numbers twice
         documents = real(source, path)
@@ -124,6 +124,6 @@ def test_verification_refuses_duplicate_document_indices(monkeypatch):
             document.index = 0
         return documents
 
-    monkeypatch.setattr(fix, "load_like_linter", same_index)
+    monkeypatch.setattr(fix_splice, "load_like_linter", same_index)
     with pytest.raises(FixError, match="numbered reliably"):
-        fix._verify(text, text, {}, "pods.yaml")
+        fix_splice._verify(text, text, {}, "pods.yaml")

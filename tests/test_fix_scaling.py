@@ -4,7 +4,7 @@ tests count parses, not seconds; the timing lives in ``bench/fix_scaling.py``.""
 
 from __future__ import annotations
 
-from oomguard.linter import fix
+from oomguard.linter import fix_splice
 from oomguard.linter.fix import apply_fixes, patch_text
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
@@ -27,14 +27,14 @@ def test_3000_earlier_occurrences_edit_the_right_one_with_few_parses(tmp_path):
     target = tmp_path / "pod.yaml"
     target.write_text(text)
     result = lint_paths([str(target)], DEFAULT_CONFIG)
-    fix._compose.cache_clear()
+    fix_splice._compose.cache_clear()
 
     after = apply_fixes(result, DEFAULT_CONFIG, [str(target)], write=True, diff=False)
 
     assert target.read_text() == pod(f'"{decoys} -Xmx1536m -Dtail=2g"')
     assert "fixed 1 finding in 1 file" in after.notices
     # the document before the edit and at most two candidate edits, not one per occurrence
-    assert fix._compose.cache_info().misses <= 3
+    assert fix_splice._compose.cache_info().misses <= 3
 
 
 def test_every_quote_style_edits_only_the_flag(tmp_path):
@@ -45,10 +45,10 @@ def test_every_quote_style_edits_only_the_flag(tmp_path):
         (f'"{decoys} -Xmx2g"', f'"{decoys} -Xmx1536m"'),
     ]:
         value = f"{decoys} -Xmx1536m"
-        fix._compose.cache_clear()
+        fix_splice._compose.cache_clear()
         fixed = patch_text(pod(before), {0: [{"op": "replace", "path": POINTER, "value": value}]})
         assert fixed == pod(after), before[:12]
-        assert fix._compose.cache_info().misses <= 3
+        assert fix_splice._compose.cache_info().misses <= 3
 
 
 def test_escapes_that_hide_an_occurrence_still_edit_the_right_one():
@@ -56,10 +56,10 @@ def test_escapes_that_hide_an_occurrence_still_edit_the_right_one():
     # text, so counting from the start finds the wrong place (the check refuses it) and
     # counting from the end finds the flag; the escapes stay as they were
     text = pod('"\\x32\\x67 -Xmx2g"')
-    fix._compose.cache_clear()
+    fix_splice._compose.cache_clear()
     fixed = patch_text(text, {0: [{"op": "replace", "path": POINTER, "value": "2g -Xmx1536m"}]})
     assert fixed == pod('"\\x32\\x67 -Xmx1536m"')
-    assert fix._compose.cache_info().misses <= 3
+    assert fix_splice._compose.cache_info().misses <= 3
 
 
 def test_escapes_on_both_sides_fall_back_to_rendering_the_value():
