@@ -129,3 +129,37 @@ def test_mutate_patch_is_the_same_operations_as_lint_fix(tmp_path):
             decision = mutate(Request("CREATE", obj), config)
             assert decision.patch, name
             assert jsonpatch.apply_patch(obj, list(decision.patch)) == expected, name
+
+
+def test_a_later_round_the_text_refuses_leaves_the_earlier_rounds(tmp_path, monkeypatch, capsys):
+    from oomguard.linter import fix
+    from oomguard.linter.fix_splice import FixError
+
+    real = fix.patch_text
+
+    def refuses_the_second_round(text, patches, path="manifest.yaml"):
+        # a stand-in for a corner of YAML the splicer cannot place: the -Xmx edit of round 2
+        if any(
+            op["path"].startswith("/spec/containers/0/command")
+            for ops in patches.values()
+            for op in ops
+        ):
+            raise FixError("cannot apply replace at /spec/containers/0/command/1")
+        return real(text, patches, path)
+
+    monkeypatch.setattr(fix, "patch_text", refuses_the_second_round)
+    target = tmp_path / "pod.yaml"
+    target.write_text(TWO_ROUNDS)
+    result = lint_paths([str(target)], DEFAULT_CONFIG)
+    after = apply_fixes(result, DEFAULT_CONFIG, [str(target)], write=True, diff=True)
+    diff = capsys.readouterr().out
+    assert target.read_text() == TWO_ROUNDS.replace("2048m", "2048Mi")
+    assert "+        memory: 2048Mi" in diff and "-Xmx1536m" not in diff
+    assert (
+        f"{target}: not fully fixed: cannot apply replace at /spec/containers/0/command/1"
+        in after.notices
+    )
+    assert "fixed 2 findings in 1 file" in after.notices  # the two millibyte quantities
+    assert [f.rule for f in after.findings if f.rule == "jvm-heap-exceeds-limit"] == [
+        "jvm-heap-exceeds-limit"
+    ]
