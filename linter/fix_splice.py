@@ -16,7 +16,6 @@ the same position helpers; splitting them would only scatter those helpers.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from oomguard.linter.fix_render import (
     render_scalar,
 )
 from oomguard.linter.loader import Document, load_json, load_text, split_documents
+from oomguard.rules.fixes import apply_patch, parse_pointer
 from oomguard.rules.model import pointer
 
 
@@ -133,35 +133,11 @@ def _by_index(documents: list[Document]) -> dict[int, Any]:
     return by_index
 
 
-def apply_patch(data: Any, patch: list[dict]) -> Any:
-    """A strict RFC 6902 patch (add/replace/remove) applied to a deep copy of plain data."""
-    result = json.loads(json.dumps(data))
-    for op in patch:
-        parts = parse_pointer(op["path"])
-        parent = result
-        for part in parts[:-1]:
-            parent = parent[int(part) if isinstance(parent, list) else part]
-        last = parts[-1]
-        if isinstance(parent, list):
-            index = len(parent) if last == "-" else int(last)
-            if op["op"] == "remove":
-                del parent[index]
-            elif op["op"] == "replace":
-                parent[index] = op["value"]
-            else:
-                parent.insert(index, op["value"])
-        elif op["op"] == "remove":
-            del parent[last]
-        else:
-            parent[last] = op["value"]
-    return result
-
-
-def parse_pointer(pointer: str) -> list[str]:
-    """RFC 6901 pointer → reference tokens (``~1`` → ``/``, then ``~0`` → ``~``)."""
-    if not pointer.startswith("/"):
-        raise FixError(f"not a JSON pointer: {pointer!r}")
-    return [part.replace("~1", "/").replace("~0", "~") for part in pointer[1:].split("/")]
+def _pointer_parts(pointer: str) -> list[str]:
+    try:
+        return parse_pointer(pointer)
+    except ValueError as exc:
+        raise FixError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- one operation
@@ -186,7 +162,7 @@ def _apply(chunk: str, index: int, op: dict) -> str:
     if index >= len(roots):
         raise FixError(f"document {index + 1} not found")
     root = roots[index]
-    parts = parse_pointer(op["path"])
+    parts = _pointer_parts(op["path"])
     parent = _node_at(root, parts[:-1])
     last = parts[-1]
     kind = op["op"]
