@@ -37,7 +37,13 @@ def run_lint(args: argparse.Namespace) -> int:
         # the diff must not break a JSON or SARIF document on stdout
         diff_out = sys.stderr if args.format in ("json", "sarif") else sys.stdout
         result = apply_fixes(
-            result, config, args.paths, write=args.fix, diff=args.diff, out=diff_out
+            result,
+            config,
+            args.paths,
+            write=args.fix,
+            diff=args.diff,
+            out=diff_out,
+            lookup=lint_input.sources.lookup,
         )
         findings = result.findings
 

@@ -31,6 +31,11 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 INTERESTING_KINDS = frozenset(POD_SPEC_PATHS) | frozenset(SOURCE_KINDS)
 _DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
+# libyaml also ends a line at a lone CR, NEL, LS and PS; a marker may follow any of them
+# (a slower pattern, used only for text that has such breaks)
+_ANY_BREAK_DOC_MARKER = re.compile(
+    r"(?:^|(?<=[\r\x85\u2028\u2029]))(?:---|\.\.\.)(?=[ \t\r\n\x85\u2028\u2029]|\Z)", re.M
+)
 _KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z][A-Za-z0-9]*)", re.M)
 _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
@@ -145,18 +150,40 @@ def load_text(
 
 def split_documents(text: str) -> list[tuple[int, str]]:
     """(first line, text) of each document; one chunk when directives make splitting unsafe."""
-    if text.startswith("%") or "\n%" in text:  # a directive; faster than re.M's "^%"
-        return [(0, text)]
+    odd = has_odd_line_breaks(text)
+    if text.startswith("%") or "\n%" in text or (odd and re.search("[\r\x85\u2028\u2029]%", text)):
+        return [(0, text)]  # a directive; faster than re.M's "^%"
     chunks = []
     start = 0
     line = 0
-    for match in _DOC_MARKER.finditer(text):
+    for match in (_ANY_BREAK_DOC_MARKER if odd else _DOC_MARKER).finditer(text):
         if match.start() > start or chunks:
             chunks.append((line, text[start : match.start()]))
-        line += text.count("\n", start, match.start())
+        line += (
+            _line_breaks(text, start, match.start())
+            if odd
+            else text.count("\n", start, match.start())
+        )
         start = match.start()
     chunks.append((line, text[start:]))
     return [(first, chunk) for first, chunk in chunks if _has_content(chunk)]
+
+
+def has_odd_line_breaks(text: str) -> bool:
+    """Whether ``text`` ends a line other than with LF or CRLF (a lone CR, NEL, LS or PS)."""
+    return (
+        ("\r" in text and text.count("\r") != text.count("\r\n"))
+        or "\x85" in text
+        or "\u2028" in text
+        or "\u2029" in text
+    )
+
+
+def _line_breaks(text: str, start: int, end: int) -> int:
+    """Line breaks in ``text[start:end]`` as libyaml counts them (CRLF is one)."""
+    count = text.count("\n", start, end) + text.count("\r", start, end)
+    count -= text.count("\r\n", start, end)
+    return count + sum(text.count(c, start, end) for c in "\x85\u2028\u2029")
 
 
 def _has_content(chunk: str) -> bool:

@@ -26,13 +26,12 @@ This is the webhook's whole policy, kept here so that ``oomguard serve`` holds n
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from oomguard.rules.config import Config, namespace_mode
+from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
-from oomguard.rules.fixes import FIX_ROUNDS, apply_intents
 from oomguard.rules.model import Finding
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
 
@@ -120,19 +119,16 @@ def mutate(request: Request, config: Config) -> Decision:
 def mutation_patch(
     obj: Any, findings: list[Finding], config: Config, lookup: Lookup = no_lookup
 ) -> list[dict[str, Any]]:
-    """One RFC 6902 patch from the fixes of the findings whose rule may mutate. The patched
-    object is checked again (:data:`~oomguard.rules.fixes.FIX_ROUNDS` at most, as ``lint
-    --fix`` does), so a patched object never gets a second patch."""
-    work = copy.deepcopy(obj)
-    patch: list[dict[str, Any]] = []
-    for _ in range(FIX_ROUNDS):
-        intents = [op for f in findings if mutation_enabled(f.rule, config) for op in f.fix]
-        applied = apply_intents(work, intents) if intents else []
-        if not applied:
-            break
-        patch += applied
-        findings = check_object(work, config, lookup=lookup).findings
-    return patch
+    """One RFC 6902 patch from the fixes of the findings whose rule may mutate, converged
+    exactly as ``lint --fix`` converges (:func:`~oomguard.rules.converge.converge`), so a
+    patched object never gets a second patch."""
+    return converge(
+        obj,
+        config,
+        lambda rule: mutation_enabled(rule, config),
+        lookup=lookup,
+        findings=findings,
+    ).patch
 
 
 def decide(

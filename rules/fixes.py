@@ -11,6 +11,7 @@ end of each list), with RFC 6901-escaped pointers. The mutating webhook returns 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -185,3 +186,35 @@ def _strict(work: Any, op: PatchOp) -> list[dict[str, Any]]:
         return [{"op": "replace", "path": pointer(path), "value": value}]
     parent[last] = value
     return [{"op": "add", "path": pointer(path), "value": value}]
+
+
+def apply_patch(data: Any, patch: list[dict]) -> Any:
+    """A strict RFC 6902 patch (add/replace/remove) applied to a deep copy of plain data (what
+    the webhook's patch does to the object; ``lint --fix`` checks its text edits against it)."""
+    result = json.loads(json.dumps(data))
+    for op in patch:
+        parts = parse_pointer(op["path"])
+        parent = result
+        for part in parts[:-1]:
+            parent = parent[int(part) if isinstance(parent, list) else part]
+        last = parts[-1]
+        if isinstance(parent, list):
+            index = len(parent) if last == "-" else int(last)
+            if op["op"] == "remove":
+                del parent[index]
+            elif op["op"] == "replace":
+                parent[index] = op["value"]
+            else:
+                parent.insert(index, op["value"])
+        elif op["op"] == "remove":
+            del parent[last]
+        else:
+            parent[last] = op["value"]
+    return result
+
+
+def parse_pointer(pointer: str) -> list[str]:
+    """RFC 6901 pointer → reference tokens (``~1`` → ``/``, then ``~0`` → ``~``)."""
+    if not pointer.startswith("/"):
+        raise ValueError(f"not a JSON pointer: {pointer!r}")
+    return [part.replace("~1", "/").replace("~0", "~") for part in pointer[1:].split("/")]

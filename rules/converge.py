@@ -1,0 +1,73 @@
+"""One fix convergence, shared by ``oomguard lint --fix``, ``lint --diff`` and ``/mutate``.
+
+A fix can make another check possible (``512m`` → ``512Mi``, and only then is ``-Xmx`` compared
+with the limit), so fixing is a loop: apply the enabled fixes of the findings, check the
+patched document again, repeat, at most :data:`~oomguard.rules.fixes.FIX_ROUNDS` rounds. The
+loop runs in memory on plain data; its result is one strict RFC 6902 patch against the
+document as given. The webhook returns that patch; the linter splices the same patch into the
+file's text once (so ``--diff`` shows exactly what ``--fix`` writes).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from oomguard.rules.config import Config
+from oomguard.rules.engine import check_object
+from oomguard.rules.fixes import FIX_ROUNDS, apply_intents
+from oomguard.rules.model import Finding
+from oomguard.rules.workload import Lookup, iter_objects, no_lookup
+
+
+@dataclass
+class Convergence:
+    """The rounds of fixing one document: each round's patch and how many findings it fixed.
+    Round *n*'s patch applies to the document patched by the rounds before it."""
+
+    rounds: list[list[dict[str, Any]]] = field(default_factory=list)
+    fixed: list[int] = field(default_factory=list)
+
+    @property
+    def patch(self) -> list[dict[str, Any]]:
+        """All rounds as one RFC 6902 patch against the original document."""
+        return [op for ops in self.rounds for op in ops]
+
+
+def converge(
+    document: Any,
+    config: Config,
+    enabled: Callable[[str], bool],
+    *,
+    lookup: Lookup = no_lookup,
+    findings: Iterable[Finding] | None = None,
+) -> Convergence:
+    """Fix ``document`` (a workload or a ``List`` of them) until no enabled fix changes it.
+
+    ``enabled(rule_id)`` says whose fixes apply (``lint_fix_enabled`` or ``mutation_enabled``);
+    ``findings``, when the caller has them already, are the document's first-round findings.
+    ``document`` itself is not changed.
+    """
+    work = copy.deepcopy(document)
+    current = list(findings) if findings is not None else check_document(work, config, lookup)
+    result = Convergence()
+    for _ in range(FIX_ROUNDS):
+        chosen = [f for f in current if f.fix and enabled(f.rule)]
+        applied = apply_intents(work, [op for f in chosen for op in f.fix]) if chosen else []
+        if not applied:
+            break
+        result.rounds.append(applied)
+        result.fixed.append(len(chosen))
+        current = check_document(work, config, lookup)
+    return result
+
+
+def check_document(document: Any, config: Config, lookup: Lookup = no_lookup) -> list[Finding]:
+    """Every finding of every object in ``document``, paths relative to the document."""
+    return [
+        finding
+        for prefix, obj in iter_objects(document)
+        for finding in check_object(obj, config, lookup=lookup, prefix=prefix).findings
+    ]
