@@ -9,13 +9,14 @@ fixes use as JSON Pointers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.quantity import QuantityError, is_millibytes, parse_quantity
+from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
 from oomguard.rules.text import type_name
 
 # Where each workload kind keeps its pod spec.
@@ -146,9 +147,22 @@ class Env:
 
     values: dict[str, Any] = field(default_factory=dict)  # name -> runtimes.env.EnvValue
     unresolved_sources: list[str] = field(default_factory=list)  # envFrom sources not found
+    budget: TextBudget | None = field(default=None, repr=False)
+    _read: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def get(self, name: str) -> Any:
-        return self.values.get(name)
+        """The value rules read, once charged to the object's budget (a value past it is
+        unresolved, with the reason): reading flags costs memory in proportion to them."""
+        value = self.values.get(name)
+        if value is None or value.value is None or self.budget is None:
+            return value
+        if name not in self._read:
+            self._read[name] = (
+                value
+                if self.budget.spend_read(len(value.value))
+                else replace(value, value=None, unresolved=OVER_READ_BUDGET)
+            )
+        return self._read[name]
 
 
 @dataclass
@@ -169,6 +183,7 @@ class Workload:
     # What a live cluster observed, per container name (``oomguard audit`` only):
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
     observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    budget: TextBudget = field(default_factory=TextBudget, repr=False)
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
