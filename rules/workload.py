@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from oomguard.rules.model import Path, Problem
-from oomguard.rules.quantity import QuantityError, is_millibytes, parse_quantity
+from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
 from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
 from oomguard.rules.text import type_name
 
@@ -66,7 +66,8 @@ class MemoryValue:
 
     @property
     def text(self) -> str:
-        return str(self.raw)
+        """The value as the API server stores it (surrounding whitespace trimmed)."""
+        return str(self.raw).strip(GO_SPACE)
 
 
 def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
