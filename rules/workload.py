@@ -331,6 +331,7 @@ def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> 
             resources, section, (*path, "resources"), f"{what}.{section}", container
         )
         if "memory" in values and isinstance(values["memory"], dict | list):
+            # reported here, and kept: a value that cannot be read is never treated as absent
             shape.expect(
                 values["memory"],
                 str,
@@ -338,7 +339,6 @@ def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> 
                 f"{what}.{section}.memory",
                 container,
             )
-            values = {k: v for k, v in values.items() if k != "memory"}
         sections[section] = values
     return sections
 

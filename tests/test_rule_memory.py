@@ -345,3 +345,20 @@ def test_ratio_mixed_units_and_yaml_integers():
         finding.message
     )
     none_of(pod(container("{requests: {memory: 1.5E3Mi}, limits: {memory: 1500Mi}}")), RATIO)
+
+
+def test_limit_missing_adds_no_default_beside_an_unreadable_request():
+    # request "4gi" means 4 GiB to its author; a default 512Mi limit beside it would be
+    # below that intent once the request is corrected: the request is reported, no fix
+    for request in ('"4gi"', "2048m"):
+        text = pod(container(f"{{requests: {{memory: {request}}}}}"))
+        finding = one(text, ML, DEFAULTS)
+        assert finding.fix == ()
+
+
+def test_wrong_typed_memory_is_manifest_invalid_and_not_overwritten():
+    text = pod(container("{limits: {memory: {size: 4Gi}}}"))
+    assert "manifest-invalid" in rule_ids(text, ALL_RULES)
+    none_of(text, INVALID)  # reported once, as manifest-invalid
+    none_of(text, ML, DEFAULTS)  # present, so not "missing": no default written over it
+    assert [f.fix for f in findings(text, cfg=DEFAULTS) if f.fix] == []
