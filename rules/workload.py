@@ -222,14 +222,25 @@ def is_workload(obj: Any) -> bool:
 
 
 def iter_objects(doc: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Top-level objects of a document with their paths, expanding ``List``/``*List`` items."""
+    """Top-level objects of a document with their paths, expanding ``List``/``*List`` items.
+
+    Items of a typed list (``DeploymentList``) may omit ``kind`` and ``apiVersion``: the API
+    server's list responses do (``kubectl get deployments -o json`` keeps them, a raw
+    ``GET /apis/apps/v1/deployments`` does not), and every item is of the list's kind. Such
+    an item is read as a copy with the kind and apiVersion of the list; the document itself
+    is not changed, so fixes still address ``items/<n>``."""
     if not isinstance(doc, dict):
         return
     kind = doc.get("kind")
     items = doc.get("items")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        item_kind = kind.removesuffix("List")
         for index, item in enumerate(items):
             if isinstance(item, dict):
+                if "kind" not in item and item_kind:
+                    item = {**item, "kind": item_kind}
+                    if "apiVersion" not in item and isinstance(doc.get("apiVersion"), str):
+                        item["apiVersion"] = doc["apiVersion"]
                 yield ("items", index), item
     else:
         yield (), doc
