@@ -177,7 +177,8 @@ class Workload:
     pod_path: Path
     pod: dict[str, Any]
     containers: list[Container] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)
+    # string annotations of the object and of its pod template, each with its path
+    annotations: list[tuple[Path, dict[str, str]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lookup: Lookup = field(default=no_lookup, repr=False)
     pod_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -205,16 +206,22 @@ class Workload:
 
     def ignored_rules(self, container: str | None) -> set[str]:
         """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
-        ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule."""
+        ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule. The
+        object's and its pod template's annotations add up."""
         names = {IGNORE_ANNOTATION}
         if container is not None:
             names.add(f"{IGNORE_ANNOTATION}.{container}")
-        ignored: set[str] = set()
-        for key in names:
-            value = self.annotations.get(key)
-            if isinstance(value, str):
-                ignored.update(part.strip() for part in value.split(",") if part.strip())
-        return ignored
+        return {rule for path, key, rule in self.ignore_entries() if key in names}
+
+    def ignore_entries(self) -> Iterator[tuple[Path, str, str]]:
+        """Every rule ID named by an ``oomguard.io/ignore*`` annotation: (path of the
+        annotation, its key, the ID)."""
+        for path, values in self.annotations:
+            for key, value in values.items():
+                if key == IGNORE_ANNOTATION or key.startswith(IGNORE_ANNOTATION + "."):
+                    for part in value.split(","):
+                        if part.strip():
+                            yield (*path, "annotations", key), key, part.strip()
 
 
 def is_workload(obj: Any) -> bool:
@@ -280,15 +287,16 @@ def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
     namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
     pod_path = POD_SPEC_PATHS[kind]
 
-    annotations = _annotations(shape, metadata, ("metadata",))
+    annotations = [(("metadata",), _annotations(shape, metadata, ("metadata",)))]
     node: Any = obj
     walked: Path = ()
     for key in pod_path:
         if not isinstance(node, dict):
             break
         if key == "spec" and walked and "metadata" in node and isinstance(node["metadata"], dict):
-            # the pod template's own annotations apply too
-            annotations.update(_annotations(shape, node["metadata"], (*walked, "metadata")))
+            # the pod template's own annotations apply too, beside the object's
+            template = (*walked, "metadata")
+            annotations.append((template, _annotations(shape, node["metadata"], template)))
         node = shape.mapping(node, key, walked, ".".join(map(str, (*walked, key))))
         walked = (*walked, key)
     pod = node if isinstance(node, dict) else {}
@@ -330,6 +338,10 @@ def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
 
 def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
     annotations = shape.mapping(metadata, "annotations", path, "metadata.annotations")
+    for key, value in annotations.items():
+        if isinstance(key, str) and key.startswith(IGNORE_ANNOTATION):
+            # a suppression that cannot be read is said, never dropped
+            shape.expect(value, str, (*path, "annotations", key), f"annotation {key}")
     return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
 
 
