@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,9 @@ class EnvValue:
     literal: bool = False  # the value is written in the entry's own `value:` field
     unresolved: str | None = None  # why the value is unknown
     overlong: str | None = None  # why oomguard would not build it (MAX_STRING, budget)
+    # resourceFieldRef with a divisor other than 1: the value counts units of it, not bytes
+    divisor: str | None = None
+    divisor_bytes: int | None = None
 
 
 def resolve_env(container: Container) -> Env:
@@ -267,18 +271,58 @@ def _resource_field(container: Container, name: str, ref: dict, path: Path) -> E
     origin = f"env {name} from {resource} via resourceFieldRef"
     if resource not in ("limits.memory", "requests.memory"):
         return EnvValue(name, None, origin, path, unresolved=f"{resource} is not a memory size")
+    divisor, divisor_text = _divisor(ref.get("divisor"))
+    if divisor is None:
+        return EnvValue(
+            name,
+            None,
+            origin,
+            path,
+            unresolved=f"divisor {divisor_text} is not one the API server accepts for memory "
+            f"({', '.join(MEMORY_DIVISORS)})",
+        )
     memory = target.limit if resource == "limits.memory" else (target.request or target.limit)
     if memory is None or memory.usable is None:
         reason = (
             "is not set, so it is the node's allocatable memory" if memory is None else "is invalid"
         )
         return EnvValue(name, None, origin, path, unresolved=f"{resource} {reason}")
+    if divisor == 1:
+        return EnvValue(name, str(math.ceil(memory.usable)), origin, path)
+    # ExtractContainerResourceValue -> convertResourceMemoryToString: ceil(memory / divisor)
+    # (kubernetes pkg/api/v1/resource/helpers.go): a count of divisor units, not bytes
+    count = math.ceil(memory.usable / divisor)
+    origin = f"{origin}, divisor {divisor_text}"
+    return EnvValue(name, str(count), origin, path, divisor=divisor_text, divisor_bytes=divisor)
+
+
+# The divisors validation accepts for memory: it compares the quantity's canonical string
+# (kubernetes pkg/apis/core/validation validateContainerResourceDivisor:
+# validContainerResourceDivisorForMemory.Has(divisor.String())), so 1024 (canonical "1024")
+# is refused where 1Ki is not. An unset or zero divisor means 1.
+MEMORY_DIVISORS = ("1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi")
+_DECIMAL_DIVISORS = frozenset(10 ** (3 * power) for power in range(7))
+_BINARY_DIVISORS = frozenset(1024**power for power in range(1, 7))
+_BINARY_SUFFIX = re.compile(r"[KMGTPE]i$")
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+$")
+
+
+def _divisor(raw: object) -> tuple[int | None, str]:
+    """(bytes, text) of a resourceFieldRef divisor; bytes is None when validation refuses it."""
+    if raw is None:
+        return 1, "1"
+    text = str(raw).strip()
     try:
-        divisor = parse_quantity(ref.get("divisor", 1))
+        value = parse_quantity(raw)
     except QuantityError:
-        divisor = 1
-    divisor = divisor if divisor > 0 else 1
-    return EnvValue(name, str(math.ceil(memory.usable / divisor)), origin, path)
+        return None, repr(raw)
+    if value in (0, 1):
+        return 1, "1"
+    if _BINARY_SUFFIX.search(text):
+        accepted = value in _BINARY_DIVISORS  # canonical BinarySI: 1Ki, 1Mi, …
+    else:  # DecimalSI canonicalises 1000 to 1k; DecimalExponent keeps 1e3 and is refused
+        accepted = not _EXPONENT.search(text) and value in _DECIMAL_DIVISORS
+    return (int(value), text) if accepted else (None, repr(raw))
 
 
 def _source_data(container: Container, kind: str, name: str) -> dict[str, str] | None:
