@@ -4,6 +4,9 @@ This is the boundary where shapes are checked: anything of the wrong type become
 ``manifest-invalid`` problem here, so rules only ever see well-typed views. Paths are tuples
 relative to the object (``("spec", "template", "spec", "containers", 0)``), the same paths
 fixes use as JSON Pointers.
+
+(About 400 lines: the typed views and the shape checks that build them belong together, so
+that no rule ever sees an unchecked field.)
 """
 
 from __future__ import annotations
