@@ -10,7 +10,7 @@ from typing import Any
 
 from oomguard.rules import CATALOGUE, RULES
 from oomguard.rules.config import Config, RuleSetting
-from oomguard.rules.model import Finding, Path
+from oomguard.rules.model import Finding, Path, Problem
 from oomguard.rules.workload import Lookup, build_workload, is_workload, no_lookup
 
 ALL = "all"
@@ -99,19 +99,12 @@ def check_object(
         for problem in problems:
             if honor and _suppressed(workload, rule.ID, problem.container):
                 continue
-            result.findings.append(
-                Finding(
-                    rule=rule.ID,
-                    severity=severity,
-                    message=problem.message,
-                    path=(*prefix, *problem.path),
-                    kind=workload.kind,
-                    namespace=workload.namespace,
-                    name=workload.name,
-                    container=problem.container,
-                    fix=tuple({**op, "path": (*prefix, *op["path"])} for op in problem.fix),
-                )
-            )
+            result.findings.append(_finding(rule.ID, severity, problem, workload, prefix))
+    if honor and rule_enabled(INVALID, config) and not _suppressed(workload, INVALID, None):
+        # said as a warning unless the config sets manifest-invalid's severity
+        severity = rule_setting(INVALID, config).severity or _UNKNOWN_RULE_SEVERITY
+        for problem in _unknown_ignored_rules(workload):
+            result.findings.append(_finding(INVALID, severity, problem, workload, prefix))
     # Containers point back at their workload. Breaking that cycle lets reference counting
     # free the object (and the parsed file it belongs to) now rather than at some later
     # garbage collection, so lint memory follows the largest file, not the whole input.
@@ -135,6 +128,38 @@ def with_overrides(config: Config, enable: list[str], disable: list[str]) -> Con
     for rule_id, enabled in [*((r, True) for r in enable), *((r, False) for r in disable)]:
         rules[rule_id] = replace(rules.get(rule_id, RuleSetting()), enabled=enabled)
     return replace(config, rules=rules)
+
+
+def _finding(rule_id: str, severity: str, problem: Problem, workload, prefix: Path) -> Finding:
+    return Finding(
+        rule=rule_id,
+        severity=severity,
+        message=problem.message,
+        path=(*prefix, *problem.path),
+        kind=workload.kind,
+        namespace=workload.namespace,
+        name=workload.name,
+        container=problem.container,
+        fix=tuple({**op, "path": (*prefix, *op["path"])} for op in problem.fix),
+    )
+
+
+INVALID = "manifest-invalid"
+# An ignore annotation naming no rule suppresses nothing. Kubernetes accepts any annotation,
+# so this is a warning (under manifest-invalid, the rule for input oomguard cannot use).
+_UNKNOWN_RULE_SEVERITY = "warning"
+
+
+def _unknown_ignored_rules(workload) -> list[Problem]:
+    return [
+        Problem(
+            f"annotation {key} names {rule_id!r}, which is not an oomguard rule, so it "
+            "suppresses nothing (`oomguard rules` lists them)",
+            path,
+        )
+        for path, key, rule_id in workload.ignore_entries()
+        if rule_id != ALL and rule_id not in RULES
+    ]
 
 
 def _suppressed(workload, rule_id: str, container: str | None) -> bool:

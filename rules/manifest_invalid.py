@@ -5,6 +5,10 @@ large or too deeply nested, an alias bomb, text that is not UTF-8, or a field of
 type (`resources: "abc"`, `containers: null`, a number where Kubernetes wants a string).
 `kubectl apply` would refuse it; oomguard reports it and goes on with the other documents.
 
+An `oomguard.io/ignore` or `oomguard.io/ignore.<container>` annotation that names a rule
+that does not exist (a typo) suppresses nothing and is reported here as a **warning** (the
+configured severity of `manifest-invalid`, when set, applies instead).
+
 PASS:
 ```yaml
 apiVersion: v1

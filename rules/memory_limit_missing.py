@@ -60,23 +60,25 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             continue  # a limit of 0 sets no cgroup limit at all (the kubelet skips it)
         request = container.request
         fix = ()
+        hint = ""
         if request is not None and request.usable:
             value = (
-                request.raw
+                request.text
                 if config.fix_limit_ratio == 1
                 else format_bytes(int(request.usable * config.fix_limit_ratio))
             )
             fix = (set_value((*container.path, "resources", "limits", "memory"), value),)
             hint = f"; its request is {request.text}"
-        else:
-            if config.default_memory_limit:
-                fix = (
-                    set_value(
-                        (*container.path, "resources", "limits", "memory"),
-                        config.default_memory_limit,
-                    ),
-                )
-            hint = ""
+        elif config.default_memory_limit and (
+            request is None or request.value is not None and not request.millibytes
+        ):
+            # a request that does not parse (or is in millibytes) is reported by its own
+            # rule; a default limit beside it could be below what the author meant
+            fix = (
+                set_value(
+                    (*container.path, "resources", "limits", "memory"), config.default_memory_limit
+                ),
+            )
         if limit is not None:
             hint = f" (a limit of {limit.text} means none){hint}"
         yield Problem(

@@ -47,7 +47,8 @@ FIX = None
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for label, name, value in memory_values(workload):
-        if value.error is not None:
+        if value.error is not None and not isinstance(value.raw, dict | list):
+            # a mapping or list is manifest-invalid (reported where the shape is checked)
             yield Problem(
                 f"memory {value.path[-2][:-1]} of {label}: {value.error} (write e.g. 512Mi or 1Gi)",
                 value.path,

@@ -51,9 +51,9 @@ FIX = "rewrite"
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for label, name, value in memory_values(workload):
         if value.value is not None and value.millibytes:
-            fixed = value.raw[:-1] + "Mi"
+            fixed = value.text[:-1] + "Mi"
             yield Problem(
-                f"memory {value.path[-2][:-1]} {value.raw} of {label} is {float(value.value):g} "
+                f"memory {value.path[-2][:-1]} {value.text} of {label} is {float(value.value):g} "
                 f"bytes (m means milli); did you mean {fixed}?",
                 value.path,
                 name,

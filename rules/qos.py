@@ -5,6 +5,11 @@ when it is greater than zero. Requests are taken after API defaulting (a resourc
 limit gets a request equal to it), because that is the pod that will run, even though a
 controller's template is stored undefaulted. When pod-level ``spec.resources`` is set, the
 class comes from the pod-level values.
+
+A cpu or memory value that is present but does not parse (``4gi``, ``1GB``, a mapping) makes
+the class ``Unknown``: the API server rejects the pod, ``memory-quantity-invalid`` (or
+``manifest-invalid``) says why, and no rule may treat the value as absent — a fix that adds
+a default over ``4gi`` would replace a 4 GiB intent with 256Mi.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ QOS_RESOURCES = ("cpu", "memory")
 
 
 def pod_qos(workload: Workload) -> str:
-    """``Guaranteed``, ``Burstable`` or ``BestEffort``."""
+    """``Guaranteed``, ``Burstable``, ``BestEffort``, or ``Unknown`` when a value is unreadable."""
+    if unreadable_values(workload):
+        return "Unknown"
     return (
         "Guaranteed"
         if not guaranteed_gaps(workload)
@@ -64,6 +71,28 @@ def _gaps(resources: dict[str, dict[str, Any]]) -> list[str]:
         elif request != limit:
             gaps.append(f"{name} request {requests.get(name)} ≠ limit {limits.get(name)}")
     return gaps
+
+
+def unreadable_values(workload: Workload) -> list[tuple[str | None, str, str, Any]]:
+    """cpu and memory values written but not parsable: (container or None, section,
+    resource, value)."""
+    found = []
+    owners = [(None, workload.pod_resources)] + [(c.name, c.resources) for c in workload.containers]
+    for owner, resources in owners:
+        for section in ("requests", "limits"):
+            values = resources.get(section, {})
+            for name in QOS_RESOURCES:
+                if name in values and values[name] is not None and not _parses(values[name]):
+                    found.append((owner, section, name, values[name]))
+    return found
+
+
+def _parses(raw: Any) -> bool:
+    try:
+        parse_quantity(raw)
+    except QuantityError:
+        return False
+    return True
 
 
 def _positive(raw: Any) -> Fraction | None:

@@ -9,6 +9,9 @@ The grammar is the one in ``k8s.io/apimachinery/pkg/api/resource/quantity.go``::
     <decimalSI>       ::= n | u | m | "" | k | M | G | T | P | E
     <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
 
+Surrounding whitespace is accepted, as the API server does: ``Quantity.UnmarshalJSON`` calls
+``ParseQuantity(strings.TrimSpace(...))`` (same file), so ``"1Gi "`` is stored as ``1Gi``.
+
 Values are :class:`fractions.Fraction` byte counts, so ``512m`` is exactly 64/125 bytes and
 comparisons never suffer float rounding. Runtime heap flags have their own grammars and are
 parsed in :mod:`oomguard.rules.runtimes`, never here.
@@ -32,6 +35,11 @@ _DECIMAL = {"n": -3, "u": -2, "m": -1, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "
 # Quantities this large are not memory sizes; bounding them keeps hostile input cheap.
 _MAX_TEXT = 128
 _MAX_EXPONENT = 64
+# Go's unicode.IsSpace, which strings.TrimSpace uses (Python's str.strip also takes \x1c-\x1f).
+GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 class QuantityError(ValueError):
@@ -56,7 +64,7 @@ def parse_quantity(value: object) -> Fraction:
         return Fraction(repr(value))
     if not isinstance(value, str):
         raise QuantityError(f"a quantity must be a string or a number, not {type_name(value)}")
-    return _parse_text(value)
+    return _parse_text(value.strip(GO_SPACE))
 
 
 @lru_cache(maxsize=4096)  # manifests repeat the same few quantities; Fractions are immutable
@@ -83,9 +91,7 @@ def _parse_text(value: str) -> Fraction:
 
 def is_millibytes(value: object) -> bool:
     """True for a quantity string with the ``m`` (milli) suffix, e.g. ``512m`` = 0.512 bytes."""
-    return (
-        isinstance(value, str)
-        and len(value) > 1
-        and value[-1] == "m"
-        and value[-2] in "0123456789."
-    )
+    if not isinstance(value, str):
+        return False
+    value = value.strip(GO_SPACE)
+    return len(value) > 1 and value[-1] == "m" and value[-2] in "0123456789."

@@ -9,6 +9,14 @@ aborts at start-up on a malformed `GOMEMLIMIT` (`512Mi`, `1G`, `1GB`, `1.5GiB`: 
 on `--max-old-space-size 1024` (with a space node hands the flag to V8 without its value);
 .NET ignores a GC setting that is not hexadecimal.
 
+`GOMEMLIMIT` from the Downward API (`resourceFieldRef: limits.memory`) with a `divisor` is a
+count of divisor units (`divisor: 1Mi` and a 512Mi limit give `512`), which Go reads as bytes:
+a soft limit of 512 bytes keeps the garbage collector running. The message names the literal
+`GOMEMLIMIT` to write instead, at `thresholds.go_memlimit_ratio` of the limit: no divisor can
+give Go bytes below the limit (without one the value is the whole limit, which
+`go-memlimit-exceeds-limit` reports and its fix replaces by that literal), so oomguard never
+"fixes" the divisor; `--fix` leaves this one to the author.
+
 PASS:
 ```yaml
 apiVersion: v1
@@ -45,12 +53,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
+from oomguard.rules.fixes import target_bytes
 from oomguard.rules.heap import env_path
 from oomguard.rules.model import Problem
 from oomguard.rules.runtimes.dotnet import dotnet_settings
-from oomguard.rules.runtimes.go import go_settings
+from oomguard.rules.runtimes.go import format_gomemlimit, go_settings
 from oomguard.rules.runtimes.jvm import jvm_settings
 from oomguard.rules.runtimes.node import node_settings
+from oomguard.rules.text import format_bytes
 from oomguard.rules.workload import Workload
 
 ID = "runtime-flag-invalid"
@@ -69,6 +79,9 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 container.name,
             )
         go = container.derive(go_settings)
+        divided = _divided_memlimit(container, go, config)
+        if divided is not None:
+            yield divided
         if go.memlimit_error:
             yield Problem(
                 f"{go.memlimit_error} in {where}; the Go program aborts at start-up",
@@ -87,3 +100,24 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 env_path(container, setting.env),
                 container.name,
             )
+
+
+def _divided_memlimit(container, go, config: Config) -> Problem | None:
+    """GOMEMLIMIT from resourceFieldRef with a divisor: a unit count that Go reads as bytes."""
+    memlimit = go.memlimit
+    if memlimit is None or memlimit.divisor is None or go.memlimit_bytes is None:
+        return None
+    limit = container.limit
+    target = target_bytes(limit.usable, config.thresholds.go_memlimit_ratio)
+    value = format_gomemlimit(target, None)
+    meant = int(memlimit.value) * memlimit.divisor_bytes
+    return Problem(
+        f"GOMEMLIMIT={memlimit.value} ({memlimit.origin.removeprefix('env GOMEMLIMIT ')}) in "
+        f"{container.label} counts in units of {memlimit.divisor} ({memlimit.value} × "
+        f"{memlimit.divisor} = {format_bytes(meant)}), but Go "
+        f"reads a number without a unit as bytes: a soft limit of {memlimit.value} bytes "
+        f"keeps the garbage collector running; replace the resourceFieldRef with "
+        f"GOMEMLIMIT={value} (no divisor gives Go bytes)",
+        env_path(container, memlimit),
+        container.name,
+    )

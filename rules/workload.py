@@ -4,18 +4,22 @@ This is the boundary where shapes are checked: anything of the wrong type become
 ``manifest-invalid`` problem here, so rules only ever see well-typed views. Paths are tuples
 relative to the object (``("spec", "template", "spec", "containers", 0)``), the same paths
 fixes use as JSON Pointers.
+
+(About 400 lines: the typed views and the shape checks that build them belong together, so
+that no rule ever sees an unchecked field.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
 from oomguard.rules.model import Path, Problem
-from oomguard.rules.quantity import QuantityError, is_millibytes, parse_quantity
+from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
+from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
 from oomguard.rules.text import type_name
 
 # Where each workload kind keeps its pod spec.
@@ -65,7 +69,8 @@ class MemoryValue:
 
     @property
     def text(self) -> str:
-        return str(self.raw)
+        """The value as the API server stores it (surrounding whitespace trimmed)."""
+        return str(self.raw).strip(GO_SPACE)
 
 
 def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
@@ -146,9 +151,22 @@ class Env:
 
     values: dict[str, Any] = field(default_factory=dict)  # name -> runtimes.env.EnvValue
     unresolved_sources: list[str] = field(default_factory=list)  # envFrom sources not found
+    budget: TextBudget | None = field(default=None, repr=False)
+    _read: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def get(self, name: str) -> Any:
-        return self.values.get(name)
+        """The value rules read, once charged to the object's budget (a value past it is
+        unresolved, with the reason): reading flags costs memory in proportion to them."""
+        value = self.values.get(name)
+        if value is None or value.value is None or self.budget is None:
+            return value
+        if name not in self._read:
+            self._read[name] = (
+                value
+                if self.budget.spend_read(len(value.value))
+                else replace(value, value=None, unresolved=OVER_READ_BUDGET)
+            )
+        return self._read[name]
 
 
 @dataclass
@@ -162,13 +180,15 @@ class Workload:
     pod_path: Path
     pod: dict[str, Any]
     containers: list[Container] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)
+    # string annotations of the object and of its pod template, each with its path
+    annotations: list[tuple[Path, dict[str, str]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lookup: Lookup = field(default=no_lookup, repr=False)
     pod_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What a live cluster observed, per container name (``oomguard audit`` only):
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
     observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    budget: TextBudget = field(default_factory=TextBudget, repr=False)
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
@@ -189,16 +209,22 @@ class Workload:
 
     def ignored_rules(self, container: str | None) -> set[str]:
         """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
-        ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule."""
+        ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule. The
+        object's and its pod template's annotations add up."""
         names = {IGNORE_ANNOTATION}
         if container is not None:
             names.add(f"{IGNORE_ANNOTATION}.{container}")
-        ignored: set[str] = set()
-        for key in names:
-            value = self.annotations.get(key)
-            if isinstance(value, str):
-                ignored.update(part.strip() for part in value.split(",") if part.strip())
-        return ignored
+        return {rule for path, key, rule in self.ignore_entries() if key in names}
+
+    def ignore_entries(self) -> Iterator[tuple[Path, str, str]]:
+        """Every rule ID named by an ``oomguard.io/ignore*`` annotation: (path of the
+        annotation, its key, the ID)."""
+        for path, values in self.annotations:
+            for key, value in values.items():
+                if key == IGNORE_ANNOTATION or key.startswith(IGNORE_ANNOTATION + "."):
+                    for part in value.split(","):
+                        if part.strip():
+                            yield (*path, "annotations", key), key, part.strip()
 
 
 def is_workload(obj: Any) -> bool:
@@ -206,14 +232,25 @@ def is_workload(obj: Any) -> bool:
 
 
 def iter_objects(doc: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Top-level objects of a document with their paths, expanding ``List``/``*List`` items."""
+    """Top-level objects of a document with their paths, expanding ``List``/``*List`` items.
+
+    Items of a typed list (``DeploymentList``) may omit ``kind`` and ``apiVersion``: the API
+    server's list responses do (``kubectl get deployments -o json`` keeps them, a raw
+    ``GET /apis/apps/v1/deployments`` does not), and every item is of the list's kind. Such
+    an item is read as a copy with the kind and apiVersion of the list; the document itself
+    is not changed, so fixes still address ``items/<n>``."""
     if not isinstance(doc, dict):
         return
     kind = doc.get("kind")
     items = doc.get("items")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        item_kind = kind.removesuffix("List")
         for index, item in enumerate(items):
             if isinstance(item, dict):
+                if "kind" not in item and item_kind:
+                    item = {**item, "kind": item_kind}
+                    if "apiVersion" not in item and isinstance(doc.get("apiVersion"), str):
+                        item["apiVersion"] = doc["apiVersion"]
                 yield ("items", index), item
     else:
         yield (), doc
@@ -253,15 +290,16 @@ def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
     namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
     pod_path = POD_SPEC_PATHS[kind]
 
-    annotations = _annotations(shape, metadata, ("metadata",))
+    annotations = [(("metadata",), _annotations(shape, metadata, ("metadata",)))]
     node: Any = obj
     walked: Path = ()
     for key in pod_path:
         if not isinstance(node, dict):
             break
         if key == "spec" and walked and "metadata" in node and isinstance(node["metadata"], dict):
-            # the pod template's own annotations apply too
-            annotations.update(_annotations(shape, node["metadata"], (*walked, "metadata")))
+            # the pod template's own annotations apply too, beside the object's
+            template = (*walked, "metadata")
+            annotations.append((template, _annotations(shape, node["metadata"], template)))
         node = shape.mapping(node, key, walked, ".".join(map(str, (*walked, key))))
         walked = (*walked, key)
     pod = node if isinstance(node, dict) else {}
@@ -303,6 +341,10 @@ def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
 
 def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
     annotations = shape.mapping(metadata, "annotations", path, "metadata.annotations")
+    for key, value in annotations.items():
+        if isinstance(key, str) and key.startswith(IGNORE_ANNOTATION):
+            # a suppression that cannot be read is said, never dropped
+            shape.expect(value, str, (*path, "annotations", key), f"annotation {key}")
     return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
 
 
@@ -315,6 +357,7 @@ def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> 
             resources, section, (*path, "resources"), f"{what}.{section}", container
         )
         if "memory" in values and isinstance(values["memory"], dict | list):
+            # reported here, and kept: a value that cannot be read is never treated as absent
             shape.expect(
                 values["memory"],
                 str,
@@ -322,7 +365,6 @@ def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> 
                 f"{what}.{section}.memory",
                 container,
             )
-            values = {k: v for k, v in values.items() if k != "memory"}
         sections[section] = values
     return sections
 

@@ -80,9 +80,54 @@ def test_pod_template_annotations_count_too():
     ]
 
 
-def test_unknown_rule_names_and_non_string_values_suppress_nothing():
-    assert rules_of(annotated('{oomguard.io/ignore: "no-such-rule"}')) == rules_of(TWO)
-    assert rules_of(annotated("{oomguard.io/ignore: 1}")) == rules_of(TWO)
+def test_unknown_rule_names_suppress_nothing_and_are_reported():
+    # A typo must not pass for a suppression: it is a manifest-invalid warning naming it.
+    text = annotated('{oomguard.io/ignore: "memory-limit-missing, no-such-rule"}')
+    found = findings(text)
+    invalid = [f for f in found if f.rule == "manifest-invalid"]
+    assert [(f.severity, f.container, f.path) for f in invalid] == [
+        ("warning", None, ("metadata", "annotations", "oomguard.io/ignore"))
+    ]
+    assert invalid[0].message == (
+        "annotation oomguard.io/ignore names 'no-such-rule', which is not an oomguard rule, "
+        "so it suppresses nothing (`oomguard rules` lists them)"
+    )
+    assert sorted((f.rule, f.container) for f in found if f.rule != "manifest-invalid") == [
+        ("best-effort-pod", None),
+        ("memory-request-missing", "app"),
+        ("memory-request-missing", "side"),
+    ]
+    # per container, on a pod template, and with a configured severity
+    text = annotated('{oomguard.io/ignore.side: "memory-limit-mising"}', "template")
+    invalid = [f for f in findings(text) if f.rule == "manifest-invalid"]
+    assert [(f.severity, f.path[-1]) for f in invalid] == [("warning", "oomguard.io/ignore.side")]
+    assert invalid[0].path[:3] == ("spec", "template", "metadata")
+    cfg = config(rules={"manifest-invalid": {"severity": "error"}})
+    assert [f.severity for f in findings(text, "manifest-invalid", cfg)] == ["error"]
+    # not reported when annotations are not honoured, or when manifest-invalid is ignored
+    assert findings(text, "manifest-invalid", config(honor_ignore_annotations=False)) == []
+    text = annotated('{oomguard.io/ignore: "manifest-invalid,typo"}')
+    assert findings(text, "manifest-invalid") == []
+
+
+def test_non_string_ignore_values_are_manifest_invalid():
+    found = findings(annotated("{oomguard.io/ignore: 1}"))
+    assert [(f.rule, f.message) for f in found if f.rule == "manifest-invalid"] == [
+        ("manifest-invalid", "annotation oomguard.io/ignore must be a string, not number")
+    ]
+    assert sorted((f.rule, f.container) for f in found if f.rule != "manifest-invalid") == (
+        rules_of(TWO)
+    )
+
+
+def test_object_and_template_annotations_add_up():
+    # the Deployment's own annotation and its pod template's: both suppress (before, the
+    # template's replaced the object's when both set oomguard.io/ignore)
+    text = annotated('{oomguard.io/ignore: "memory-request-missing"}', "template").replace(
+        "metadata: {name: d}",
+        'metadata: {name: d, annotations: {oomguard.io/ignore: "best-effort-pod"}}',
+    )
+    assert rules_of(text) == [("memory-limit-missing", "app"), ("memory-limit-missing", "side")]
 
 
 def test_annotations_can_be_ignored_by_config_or_caller():

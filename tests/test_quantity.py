@@ -74,12 +74,21 @@ def test_yaml_numbers_are_quantities():
 
 @pytest.mark.parametrize(
     "text",
-    ["1GB", "1.5gi", " 1Gi", "1Gi ", "Ki", "1e", "--1", "", "1K", "1 Gi", "1gi", "1ki",
-     "0x10", "1e3Ki", "Infinity", "NaN", "1_000", "١", "1Gi\n", "e3", ".", "+", "1.5.1"],
+    ["1GB", "1.5gi", "Ki", "1e", "--1", "", "1K", "1 Gi", "1gi", "1ki", " ", "\x1f1Gi",
+     "0x10", "1e3Ki", "Infinity", "NaN", "1_000", "١", "e3", ".", "+", "1.5.1"],
 )  # fmt: skip
 def test_quantity_rejects(text):
     with pytest.raises(QuantityError):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize("text", [" 1Gi", "1Gi ", "1Gi\n", "\t1Gi\r\n", "\u00a01Gi\u3000"])
+def test_surrounding_whitespace_is_trimmed_as_the_api_server_does(text):
+    # apimachinery resource/quantity.go Quantity.UnmarshalJSON:
+    # ParseQuantity(strings.TrimSpace(string(value))); TrimSpace trims Go's unicode.IsSpace,
+    # which does not include \x1c-\x1f (Python's str.strip would)
+    assert parse_quantity(text) == GI
+    assert is_millibytes(text.replace("1Gi", "512m")) is True
 
 
 @pytest.mark.parametrize("value", [True, None, [1], {"a": 1}, float("nan"), float("inf")])

@@ -176,12 +176,33 @@ def test_resource_field_ref_copies_the_limit():
 
 
 def test_resource_field_ref_divisor_gives_a_count_go_reads_as_bytes():
-    """divisor 1Mi turns a 1Gi limit into "1024": GOMEMLIMIT=1024 is 1024 bytes for Go."""
+    """divisor 1Mi turns a 1Gi limit into "1024" (kubernetes pkg/api/v1/resource/helpers.go
+    convertResourceMemoryToString: ceil(limit / divisor)); Go's readGOMEMLIMIT
+    (src/runtime/mgcpacer.go) calls parseByteCount (src/runtime/string.go), which reads a
+    number without a unit as bytes: a soft limit of 1024 bytes, so the GC runs all the
+    time. Reported with the numbers; no fix (no divisor gives Go bytes)."""
     env = FIELD_REF.replace("}}}", ", divisor: 1Mi}}}")
     settings = go_settings(container_view(go(env)))
     assert settings.memlimit.value == "1024"
     assert settings.memlimit_bytes == 1024
-    assert go_findings(go(env)) == []  # far under the limit: no OOM risk from it
+    assert go_findings(go(env)) == [INVALID]
+    finding = one(go(env), INVALID)
+    assert (finding.container, finding.path) == ("app", ("spec", "containers", 0, "env", 0))
+    assert finding.message == (
+        "GOMEMLIMIT=1024 (from limits.memory via resourceFieldRef, divisor 1Mi) in container "
+        '"app" counts in units of 1Mi (1024 × 1Mi = 1Gi), but Go reads a number without a unit '
+        "as bytes: a soft limit of 1024 bytes keeps the garbage collector running; replace the "
+        "resourceFieldRef with GOMEMLIMIT=921MiB (no divisor gives Go bytes)"
+    )
+    assert finding.fix == ()
+
+
+@pytest.mark.parametrize("divisor", ["3Mi", "1024", "abc"])
+def test_resource_field_ref_divisor_the_api_server_refuses_is_unresolved(divisor):
+    # pkg/apis/core/validation validContainerResourceDivisorForMemory: 1, 1k…1E, 1Ki…1Ei only
+    env = FIELD_REF.replace("}}}", f", divisor: {divisor}}}}}}}")
+    finding = one(go(env), UNRESOLVED)
+    assert "is not one the API server accepts for memory" in finding.message
 
 
 def test_resource_field_ref_divisor_rounds_up():

@@ -3,6 +3,8 @@ sidecars, ephemeral containers, pod-level resources, and wrong types (manifest-i
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import apply_fix, findings, none_of, one, pod, workload_object
 
@@ -154,3 +156,29 @@ def test_yaml_integer_limit_is_a_quantity():
     message = one(text, EXCEEDS).message
     assert message.startswith("-Xmx1g (command) is 100% of the 1073741824 memory")
     none_of(text, INVALID)
+
+
+def test_items_of_a_typed_list_without_kind_take_the_lists_kind(tmp_path, run_oomguard):
+    # A raw API list response (GET /apis/apps/v1/namespaces/shop/deployments) leaves kind and
+    # apiVersion out of its items: each item is of the list's kind (DeploymentList ->
+    # Deployment), as apimachinery's list types hold typed items.
+    text = (
+        "apiVersion: apps/v1\nkind: DeploymentList\nmetadata: {resourceVersion: '1'}\nitems:\n"
+        "- metadata: {name: api, namespace: shop}\n  spec:\n    template:\n      spec:\n"
+        "        containers:\n        - {name: app, image: x}\n"
+        "- kind: ConfigMap\n  metadata: {name: c}\n"
+    )
+    finding = one(text, ML)
+    assert (finding.kind, finding.namespace, finding.name, finding.container) == (
+        "Deployment",
+        "shop",
+        "api",
+        "app",
+    )
+    assert finding.path == ("items", 0, "spec", "template", "spec", "containers", 0)
+    manifest = tmp_path / "list.yaml"
+    manifest.write_text(text)
+    result = run_oomguard("lint", "--format", "json", str(manifest))
+    rules = [(f["rule"], f["kind"], f["name"]) for f in json.loads(result.stdout)["findings"]]
+    assert (ML, "Deployment", "api") in rules
+    assert manifest.read_text() == text  # reading the list does not change it

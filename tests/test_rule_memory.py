@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from helpers import apply_fix, config, dump, findings, none_of, one, pod, workload_object
+from helpers import (
+    ALL_RULES,
+    apply_fix,
+    config,
+    dump,
+    findings,
+    none_of,
+    one,
+    pod,
+    rule_ids,
+    workload_object,
+)
 
 ML = "memory-limit-missing"
 MR = "memory-request-missing"
@@ -195,7 +206,7 @@ def test_pod_level_request_above_pod_level_limit():
 # --- memory-quantity-invalid / millibytes ---------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["1GB", "1.5gi", "512 Mi", '" 1Gi"', "-1Gi", "1e", "Ki"])
+@pytest.mark.parametrize("value", ["1GB", "1.5gi", "512 Mi", '" 1gi"', "-1Gi", "1e", "Ki"])
 def test_invalid_quantities(value):
     finding = one(pod(container(f"{{limits: {{memory: {value}}}}}")), INVALID)
     assert (finding.severity, finding.container) == ("error", "app")
@@ -220,6 +231,22 @@ def test_invalid_quantity_message_names_the_value():
 )
 def test_valid_quantities_are_not_invalid(value):
     none_of(pod(container(f'{{limits: {{memory: "{value}"}}}}')), INVALID)
+
+
+def test_quantity_with_surrounding_spaces_is_what_the_api_server_stores():
+    # apimachinery resource/quantity.go Quantity.UnmarshalJSON trims with strings.TrimSpace:
+    # "2Gi " is stored as 2Gi, so a request of "2Gi " over a 1Gi limit is over the limit.
+    text = pod(container('{requests: {memory: "2Gi "}, limits: {memory: " 1Gi"}}'))
+    assert rule_ids(text, ALL_RULES).count(INVALID) == 0
+    finding = one(text, OVER)
+    assert finding.message.startswith('memory request 2Gi of container "app" is greater')
+
+
+def test_millibytes_fix_of_a_value_with_spaces_writes_a_valid_quantity():
+    text = pod(container('{limits: {memory: " 512m "}}'))
+    finding = one(text, MILLI)
+    assert finding.message.startswith('memory limit 512m of container "app" is 0.512 bytes')
+    assert finding.fix[0]["value"] == "512Mi"  # not " 512Mi" or "512 Mi"
 
 
 def test_millibytes():
@@ -318,3 +345,20 @@ def test_ratio_mixed_units_and_yaml_integers():
         finding.message
     )
     none_of(pod(container("{requests: {memory: 1.5E3Mi}, limits: {memory: 1500Mi}}")), RATIO)
+
+
+def test_limit_missing_adds_no_default_beside_an_unreadable_request():
+    # request "4gi" means 4 GiB to its author; a default 512Mi limit beside it would be
+    # below that intent once the request is corrected: the request is reported, no fix
+    for request in ('"4gi"', "2048m"):
+        text = pod(container(f"{{requests: {{memory: {request}}}}}"))
+        finding = one(text, ML, DEFAULTS)
+        assert finding.fix == ()
+
+
+def test_wrong_typed_memory_is_manifest_invalid_and_not_overwritten():
+    text = pod(container("{limits: {memory: {size: 4Gi}}}"))
+    assert "manifest-invalid" in rule_ids(text, ALL_RULES)
+    none_of(text, INVALID)  # reported once, as manifest-invalid
+    none_of(text, ML, DEFAULTS)  # present, so not "missing": no default written over it
+    assert [f.fix for f in findings(text, cfg=DEFAULTS) if f.fix] == []

@@ -228,3 +228,38 @@ def test_qos_class_matches_kubernetes(containers, init, pod_level):
     rules = {f.rule for f in findings(dump(obj))}
     assert (BE in rules) == (expected == "BestEffort")
     assert (QOS in rules) == (expected == "Burstable")
+
+
+# --- values that do not parse are present, never absent ---------------------------------------
+
+DEFAULTS = config(defaults={"memory_request": "256Mi", "memory_limit": "256Mi"})
+
+
+def test_an_unparsable_value_is_not_best_effort_and_gets_no_default(tmp_path, run_oomguard):
+    # `memory: 4gi` is a 4 GiB intent the API server refuses; with defaults configured the fix
+    # wrote 256Mi over it (issue 11, section 3). It is reported, never replaced.
+    for value in ('"4gi"', "1GB", "[4Gi]"):
+        text = pod(c("a", f"{{requests: {{memory: {value}}}, limits: {{memory: {value}}}}}"))
+        assert pod_qos(build_workload(workload_object(text))) == "Unknown"
+        none_of(text, BE, DEFAULTS)
+        none_of(text, QOS, QOS_ON)
+        assert [f.fix for f in findings(text, cfg=DEFAULTS) if f.fix] == []
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(pod(c("a", '{requests: {memory: "4gi"}, limits: {memory: "4gi"}}')))
+    before = manifest.read_text()
+    config_file = tmp_path / ".oomguard.yaml"
+    config_file.write_text("defaults: {memory_request: 256Mi, memory_limit: 256Mi}\n")
+    result = run_oomguard("lint", "--fix", "--config", str(config_file), str(manifest))
+    assert manifest.read_text() == before, result.stdout
+    assert "memory-quantity-invalid" in result.stdout
+
+
+def test_unparsable_cpu_makes_the_class_unknown_too():
+    text = pod(c("a", '{requests: {cpu: "1 core"}}'))
+    assert pod_qos(build_workload(workload_object(text))) == "Unknown"
+    none_of(text, BE, DEFAULTS)
+
+
+def test_qos_fix_never_copies_over_an_unparsable_request():
+    text = pod(c("a", '{requests: {cpu: "1", memory: "1gi"}, limits: {cpu: "1", memory: 1Gi}}'))
+    assert [f.fix for f in findings(text, cfg=QOS_ON) if f.fix] == []

@@ -104,6 +104,13 @@ def test_resource_field_ref_divisors():
     assert value("1M") == "1611"  # 1610.6 MB, rounded up
     assert value("1Ki", "requests.memory") == "1048576"
     assert value("", "limits.cpu") is None
+    # validation compares the divisor's canonical string with 1, 1k…1E, 1Ki…1Ei
+    # (pkg/apis/core/validation validateContainerResourceDivisor): 1000 is "1k", 1024Ki is
+    # "1Mi"; 1024 stays "1024", 1e3 stays "1e3", 3Mi is not a unit: the pod is refused
+    assert value("1000") == "1610613"
+    assert value("1024Ki") == "1536"
+    for refused in ("1024", "1e3", "3Mi", "2k", "0.5Ki", "x"):
+        assert value(refused) is None, refused
 
 
 def test_secret_data_is_base64_and_string_data_plain():

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from oomguard.rules.model import Path
-from oomguard.rules.runtimes.env import expand_references
+from oomguard.rules.runtimes.env import MAX_STRING, TextBudget, TooLong, expand_references
 
 if TYPE_CHECKING:
-    from oomguard.rules.workload import Container
+    from oomguard.rules.workload import Container, Env
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 _PREFIX_COMMANDS = frozenset({"exec", "env", "nohup", "time", "command", "su-exec", "gosu", "tini"})
@@ -55,19 +55,20 @@ class CommandLine:
 def command_lines(container: Container) -> list[CommandLine]:
     """The command lines a container runs, in order (the last is usually the long-lived one)."""
     env = container.env
-    known = {name: value for name, value in env.values.items()}
+    budget = container.workload.budget
     references: set[str] = set()
     argv: list[Token] = []
     has_command = isinstance(container.spec.get("command"), list)
+    defined = {n: v.value for n, v in env.values.items() if v.value is not None}
+    unexpanded = {n: v.overlong for n, v in env.values.items() if v.overlong}
     for key in ("command", "args"):
         items = container.spec.get(key)
         if not isinstance(items, list):
             continue
         for index, item in enumerate(items):
             if isinstance(item, str):
-                argv.extend(
-                    _expand_k8s(item, (*container.path, key, index), key, known, references)
-                )
+                path = (*container.path, key, index)
+                argv.extend(_expand_k8s(item, path, key, env, defined, unexpanded, references))
     if not argv:
         return []
     if not has_command:
@@ -76,20 +77,28 @@ def command_lines(container: Container) -> list[CommandLine]:
     script = _shell_script(argv)
     if script is None:
         return [_strip_prefixes(argv, references)]
-    return _script_lines(script, known, references)
+    return _script_lines(script, env, budget, references)
 
 
 def _expand_k8s(
-    text: str, path: Path, origin: str, known: dict, references: set[str]
+    text: str,
+    path: Path,
+    origin: str,
+    env: Env,
+    defined: dict[str, str],
+    unexpanded: dict[str, str],
+    references: set[str],
 ) -> list[Token]:
     """Kubernetes ``$(VAR)`` expansion of one argv element. Kubernetes does not word-split:
     ``"$(JAVA_OPTS)"`` holding ``-Xms1g -Xmx2g`` is one argument (a shell script splits it
-    later, when the element is an ``sh -c`` script)."""
+    later, when the element is an ``sh -c`` script). An element that would expand past what
+    Linux passes to a program (or past the object's budget) yields nothing; the variables it
+    references stay in ``references``, where their unresolved values are reported."""
     whole = _K8S_WHOLE_REF.fullmatch(text)
-    if whole and whole.group(1) in known:
+    if whole and whole.group(1) in env.values:
         name = whole.group(1)
         references.add(name)
-        value = known[name]
+        value = env.get(name)
         if value.value is None:
             return []
         return [Token(value.value, value.origin, (*value.path, "value") if value.literal else None)]
@@ -97,8 +106,10 @@ def _expand_k8s(
     for match in _K8S_WHOLE_REF.finditer(text):
         references.add(match.group(1))
         names.append(match.group(1))
-    defined = {n: v.value for n, v in known.items() if v.value is not None}
-    expanded = expand_references(text, defined)
+    try:
+        expanded = expand_references(text, defined, unexpanded=unexpanded, budget=env.budget)
+    except TooLong:
+        return []
     if expanded == text:
         return [Token(text, origin, path)]
     # the flags came from variables: say so, and do not rewrite text that is not written here
@@ -135,15 +146,19 @@ def _shell_script(argv: list[Token]) -> Token | None:
     return None
 
 
-def _script_lines(script: Token, known: dict, references: set[str]) -> list[CommandLine]:
+def _script_lines(
+    script: Token, env: Env, budget: TextBudget, references: set[str]
+) -> list[CommandLine]:
     text = script.text[:_MAX_SCRIPT].replace("\\\n", " ")
+    if not budget.spend_read(len(text)):
+        return []  # the object has spent its budget on other flag text
     local: dict[str, str] = {}
     lines: list[CommandLine] = []
     counts: dict[str, int] = {}
     for words in _simple_commands(text):
         tokens: list[Token] = []
         for word in words:
-            for expanded in _expand_shell(word, known, local, references):
+            for expanded in _expand_shell(word, env, local, budget, references):
                 if isinstance(expanded, Token):
                     tokens.append(expanded)
                 else:
@@ -184,28 +199,49 @@ def _simple_commands(script: str) -> list[list[str]]:
     return commands
 
 
-def _expand_shell(word: str, known: dict, local: dict[str, str], references: set[str]):
-    """Expand ``$VAR`` forms in one shell word; a word that is only a reference is word-split."""
+def _expand_shell(
+    word: str, env: Env, local: dict[str, str], budget: TextBudget, references: set[str]
+):
+    """Expand ``$VAR`` forms in one shell word; a word that is only a reference is word-split.
+
+    Each split and each built word is charged to the object's budget, and no word grows past
+    what Linux passes to a program (``A=$A$A`` lines double a variable each time): past
+    either bound the word yields nothing."""
     whole = _SHELL_REF.fullmatch(word)
     if whole:
         name = whole.group(1) or whole.group(3)
         references.add(name)
         if name in local:
-            return local[name].split()
-        if name in known and known[name].value is not None:
-            return env_words(known[name], references)
+            return local[name].split() if budget.spend_read(len(local[name])) else []
+        value = env.get(name)
+        if value is not None and value.value is not None:
+            return env_words(value, references) if budget.spend_read(len(value.value)) else []
         return (whole.group(2) or "").split()
-
-    def substitute(match: re.Match[str]) -> str:
+    if "$" not in word:
+        return [word]
+    pieces: list[str] = []
+    size = 0
+    last = 0
+    for match in _SHELL_REF.finditer(word):
         name = match.group(1) or match.group(3)
         references.add(name)
+        value = None if name in local else env.get(name)
         if name in local:
-            return local[name]
-        if name in known and known[name].value is not None:
-            return known[name].value
-        return match.group(2) or ""
-
-    return [_SHELL_REF.sub(substitute, word)] if "$" in word else [word]
+            piece = local[name]
+        elif value is not None and value.value is not None:
+            piece = value.value
+        else:
+            piece = match.group(2) or ""
+        pieces += (word[last : match.start()], piece)
+        size += match.start() - last + len(piece)
+        last = match.end()
+        if size > MAX_STRING:
+            return []
+    pieces.append(word[last:])
+    size += len(word) - last
+    if size > MAX_STRING or not budget.spend_expanded(size):
+        return []
+    return ["".join(pieces)]
 
 
 def _leading_assignments(tokens: list[Token]) -> int:
