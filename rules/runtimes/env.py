@@ -53,8 +53,10 @@ def resolve_env(container: Container) -> Env:
                 continue
             data = _source_data(container, kind, ref["name"])
             described = f'{kind} "{ref["name"]}"'
-            if data is None:
-                env.unresolved_sources.append(described)
+            if not isinstance(data, dict):
+                env.unresolved_sources.append(
+                    f"{described} (cannot be read: {data})" if data else described
+                )
                 continue
             for name, value in data.items():
                 env.values[prefix + name] = EnvValue(
@@ -102,13 +104,14 @@ def _entry_value(
         if isinstance(ref, dict) and isinstance(ref.get("name"), str):
             described = f'{kind} "{ref["name"]}" key "{ref.get("key")}"'
             data = _source_data(container, kind, ref["name"])
-            if data is None:
+            if not isinstance(data, dict):
+                why = f"cannot be read: {data}" if data else "is not in the input"
                 return EnvValue(
                     name,
                     None,
                     f"env {name} from {described}",
                     path,
-                    unresolved=f'{kind} "{ref["name"]}" is not in the input',
+                    unresolved=f'{kind} "{ref["name"]}" {why}',
                 )
             value = data.get(str(ref.get("key")))
             if value is None:
@@ -145,9 +148,10 @@ def _resource_field(container: Container, name: str, ref: dict, path: Path) -> E
     return EnvValue(name, str(math.ceil(memory.usable / divisor)), origin, path)
 
 
-def _source_data(container: Container, kind: str, name: str) -> dict[str, str] | None:
+def _source_data(container: Container, kind: str, name: str) -> dict[str, str] | str | None:
+    """The source's data, None when absent, or why it could not be read (see Lookup)."""
     data = container.workload.lookup(kind, container.workload.namespace, name)
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict | str) else None
 
 
 def source_data(obj: dict[str, Any]) -> dict[str, str]:
