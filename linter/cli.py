@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from oomguard.linter.output import FORMATS, Shown, Writer
-from oomguard.linter.run import LintResult, UsageError, iter_findings, prepare
+from oomguard.linter.run import (
+    STDIN,
+    LintInput,
+    LintResult,
+    UsageError,
+    iter_findings,
+    prepare,
+)
 from oomguard.rules import RULES
 from oomguard.rules.config import DEFAULT_CONFIG, Config, ConfigError, find_config, load_config
 from oomguard.rules.engine import with_overrides
@@ -43,6 +51,8 @@ def run_lint(args: argparse.Namespace) -> int:
             result, config, args.paths, write=args.fix, diff=args.diff, out=diff_out
         )
         findings = result.findings
+    if not args.no_related:
+        findings = itertools.chain(findings, _related(args, config, lint_input, result))
 
     code = report(result, noting_empty(findings, result, args.paths), config, args)
     if args.fail_on_empty and not result.objects and code == EXIT_OK:
@@ -50,6 +60,22 @@ def run_lint(args: argparse.Namespace) -> int:
             say(empty_notice(args.paths))
         return EXIT_USAGE
     return code
+
+
+def _related(
+    args: argparse.Namespace, config: Config, lint_input: LintInput, result: LintResult
+) -> Iterator[Finding]:
+    """The findings of the workloads elsewhere in the repository that read a ConfigMap or
+    Secret of the named files (see linter/related.py); nothing to do, and nothing imported,
+    when the input holds none."""
+    if not lint_input.sources.data:
+        return
+    from oomguard.linter.related import find_related, related_findings
+
+    if args.fix:  # the fixes may have rewritten the sources: read them as they are now
+        lint_input = prepare([path for path in args.paths if path != STDIN], config)
+    related = find_related(lint_input, args.paths, config)
+    yield from related_findings(lint_input, related, config, result)
 
 
 def noting_empty(

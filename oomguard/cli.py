@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when the input holds no Kubernetes workload (default: a notice, exit 0)",
     )
+    lint.add_argument(
+        "--no-related",
+        action="store_true",
+        help="do not also check the workloads in the git repository that read a ConfigMap or "
+        "Secret of the files named (default: checked, for pre-commit)",
+    )
     lint.add_argument("--no-color", action="store_true", help="never colour the text output")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line and no notices")
 
