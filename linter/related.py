@@ -8,10 +8,10 @@ one of them are linted too, with the given sources first, and their findings abo
 objects that reference a given source are reported.
 
 Finding them is kept cheap for the pre-commit start-up budget: nothing happens unless a
-named file holds a source; then ``git ls-files`` lists the tracked YAML/JSON files and a
-byte search keeps only those that contain both a source's name and a reference key
-(``configMapKeyRef`` …); only those are parsed. Outside a git repository nothing is searched
-(walking an unknown tree could read a home directory).
+named file holds a source; then ``git grep`` (C, over the tracked files only) lists the
+tracked YAML/JSON files that contain a source's name, a byte search keeps those that also
+hold a reference key (``configMapKeyRef`` …), and only those are parsed. Outside a git
+repository nothing is searched (walking an unknown tree could read a home directory).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomguard.linter.loader import LoadError, decode, load_text
+from oomguard.linter.loader import MAX_FILE_BYTES, LoadError, decode, load_text
 from oomguard.linter.run import (
     MANIFEST_SUFFIXES,
     STDIN,
@@ -78,19 +78,16 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
         f'{kind} "{name}"' for kind, names in sources.items() for name in names
     )
     linted = {os.path.realpath(p) for p in lint_input.paths if p != STDIN}
-    names = [
-        re.escape(name.encode("utf-8", "surrogatepass")) for n in sources.values() for name in n
-    ]
-    any_name = re.compile(b"|".join(names))
-    for path in tracked_manifests(given, config.exclude):
+    names = sorted(name for names in sources.values() for name in names)
+    for path in tracked_mentions(given, names, config.exclude):
         if os.path.realpath(path) in linted:
             continue
         try:
             with open(path, "rb") as handle:
-                raw = handle.read()
+                raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError:
             continue  # deleted in the work tree, unreadable: not this commit's business
-        if not (any_name.search(raw) and _ANY_REFERENCE.search(raw)):
+        if not _ANY_REFERENCE.search(raw):
             continue
         readers = _readers(raw, sources)
         if readers:
@@ -99,9 +96,10 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
     return related
 
 
-def tracked_manifests(given: list[str], exclude: tuple[str, ...]) -> Iterator[str]:
+def tracked_mentions(given: list[str], names: list[str], exclude: tuple[str, ...]) -> Iterator[str]:
     """The git-tracked *.yaml, *.yml and *.json files of the repositories holding the named
-    files, as paths relative to the working directory when inside it."""
+    files that contain one of ``names``, as paths relative to the working directory when
+    inside it."""
     from oomguard.linter.run import _excluded
 
     tops: list[str] = []
@@ -112,9 +110,7 @@ def tracked_manifests(given: list[str], exclude: tuple[str, ...]) -> Iterator[st
         if top and top not in tops:
             tops.append(top)
     for top in tops:
-        for name in _git_ls_files(top):
-            if not name.endswith(MANIFEST_SUFFIXES):
-                continue
+        for name in _git_grep(top, names):
             path = _display_path(os.path.join(top, name))
             if not _excluded(path, exclude):
                 yield path
@@ -133,16 +129,19 @@ def _git_top(folder: str) -> str | None:
     return top if proc.returncode == 0 and top else None
 
 
-def _git_ls_files(top: str) -> list[str]:
+def _git_grep(top: str, names: list[str]) -> list[str]:
+    """Tracked manifest files (paths from ``top``) whose work-tree text holds a name."""
+    patterns = [arg for name in names for arg in ("-e", name)]
+    globs = [f"*{suffix}" for suffix in MANIFEST_SUFFIXES]
     try:
         proc = subprocess.run(
-            ["git", "-C", top, "ls-files", "-z", "--cached"],
+            ["git", "-C", top, "grep", "-l", "-z", "-F", "--full-name", *patterns, "--", *globs],
             capture_output=True,
             timeout=_GIT_TIMEOUT,
         )
     except (OSError, subprocess.SubprocessError):
         return []
-    if proc.returncode != 0:
+    if proc.returncode != 0:  # 1: no match; anything else: git could not search
         return []
     return [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
 
