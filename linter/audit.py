@@ -15,6 +15,7 @@ on the ``oomguard lint`` start-up path.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from oomguard.rules.config import Config
 from oomguard.rules.container_oomkilled import terminations
 from oomguard.rules.engine import check_object
 from oomguard.rules.runtimes.env import source_data
+from oomguard.rules.text import printable
 
 from oomguard.kube import ApiError, Cluster
 
@@ -72,7 +74,7 @@ def audit(
                 for item in cluster.list("/api/v1/namespaces", "Namespace")
             )
         except ApiError as exc:
-            result.api_errors.append(f"listing namespaces: {exc}")
+            result.api_errors.append(_namespaces_unlisted(exc))
             return result
     for index, namespace in enumerate(namespaces, start=1):
         progress(f"[{index}/{len(namespaces)}] {namespace}")
@@ -135,7 +137,9 @@ class _SourceCache:
         self.errors = errors
         self.cache: dict[tuple[str, str | None, str], dict[str, str] | None] = {}
 
-    def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
+    def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | str | None:
+        """The source's data; None when it does not exist; why, when it could not be read
+        (a 403 is not an absent ConfigMap, and the finding must say which)."""
         key = (kind, namespace, name)
         if key not in self.cache:
             try:
@@ -143,10 +147,28 @@ class _SourceCache:
                 obj.setdefault("kind", kind)
                 self.cache[key] = source_data(obj)
             except ApiError as exc:
-                if exc.status not in (404,):
+                if exc.status == 404:
+                    self.cache[key] = None
+                else:
                     self.errors.append(f"{kind} {namespace}/{name}: {exc}")
-                self.cache[key] = None
+                    self.cache[key] = unreadable_reason(exc)
         return self.cache[key]
+
+
+def unreadable_reason(exc: ApiError) -> str:
+    """Why a ConfigMap or Secret could not be read, for the finding's message."""
+    if exc.status == 403:
+        return "forbidden (403): the audit's credentials may not read it"
+    return f"the API server failed ({exc})"
+
+
+def _namespaces_unlisted(exc: ApiError) -> str:
+    if exc.status == 403:
+        return (
+            f"listing namespaces: {exc}; these credentials may not list namespaces: "
+            "name the ones to audit with -n NS (repeatable)"
+        )
+    return f"listing namespaces: {exc}"
 
 
 def _uid(obj: dict) -> str | None:
@@ -163,6 +185,26 @@ def _controller(obj: dict) -> str | None:
 
 
 def tty_progress(message: str) -> None:
-    """A one-line progress indicator on stderr (only when stderr is a terminal)."""
-    sys.stderr.write(f"\r\033[Koomguard audit {message}")
+    """A one-line progress indicator on stderr (only when stderr is a terminal): cut to the
+    terminal's width, since a line that wraps leaves its first part behind on every update."""
+    sys.stderr.write(progress_line(message, terminal_columns()))
     sys.stderr.flush()
+
+
+def progress_line(message: str, columns: int) -> str:
+    """Back to the line's start, clear it, and write the message in ``columns - 1``
+    characters (the last column would make some terminals wrap)."""
+    text = printable(f"oomguard audit {message}")[: max(columns - 1, 1)]
+    return f"\r\033[K{text}"
+
+
+def terminal_columns() -> int:
+    """The width of the terminal stderr writes to ($COLUMNS first, as shutil does)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns or 80
+    except (OSError, ValueError):
+        return 80

@@ -16,13 +16,21 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
 
-from oomguard.linter.output import FORMATS, Shown, json_nested, summary_line, write_json_list
+from oomguard.linter.output import (
+    FORMATS,
+    Shown,
+    json_nested,
+    object_label,
+    summary_line,
+    write_json_list,
+)
 from oomguard.linter.run import STDIN_NAME, LintResult
 from oomguard.rules import CATALOGUE
 from oomguard.rules.catalogue_docs import help_uri, rule_help
 from oomguard.rules.config import Config
 from oomguard.rules.engine import rule_enabled, rule_severity
 from oomguard.rules.model import Finding
+from oomguard.rules.text import printable
 
 from oomguard import __version__
 
@@ -185,14 +193,19 @@ def write_github(
         properties["title"] = f"oomguard {finding.rule}"
         rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
         command = GITHUB_COMMANDS[finding.severity]
-        out.write(f"::{command} {rendered}::{escape_data(_message_with_object(finding))}\n")
+        message = escape_data(_message_with_object(finding))
+        out.write(f"::{command} {rendered}::{message}\n")
     if not quiet:
         out.write(summary_line(result, shown) + "\n")
 
 
 def escape_data(text: str) -> str:
-    """Workflow-command message escaping (as in @actions/core ``escapeData``)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow-command message escaping (as in @actions/core ``escapeData``): ``%``, CR
+    and LF are encoded (GitHub shows the line breaks inside the annotation); then every other
+    control character is made visible (:func:`printable`), since the Actions log interprets
+    ANSI escapes and a raw one would hide or fake lines."""
+    encoded = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(encoded)
 
 
 def escape_property(text: str) -> str:
@@ -227,9 +240,7 @@ def _object_name(finding: Finding) -> str:
 
 
 def _message_with_object(finding: Finding) -> str:
-    where = f"{finding.kind}/{finding.name}" if finding.kind else ""
-    if finding.container:
-        where += f" {finding.container}"
+    where = object_label(finding)
     return f"{finding.message} [{where}]" if where else finding.message
 
 

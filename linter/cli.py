@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from oomguard.linter.output import FORMATS, Shown, Writer
-from oomguard.linter.run import LintResult, UsageError, iter_findings, prepare
+from oomguard.linter.run import (
+    STDIN,
+    LintInput,
+    LintResult,
+    UsageError,
+    iter_findings,
+    prepare,
+)
 from oomguard.rules import RULES
 from oomguard.rules.config import DEFAULT_CONFIG, Config, ConfigError, find_config, load_config
 from oomguard.rules.engine import with_overrides
 from oomguard.rules.model import SEVERITY_RANK, Finding, at_least
+from oomguard.rules.text import printable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -22,10 +31,12 @@ def run_lint(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         if not args.paths:
-            raise UsageError("give files or directories to lint, or - to read stdin")
+            raise UsageError(
+                "give files or directories to lint, or - to read stdin (see oomguard lint --help)"
+            )
         lint_input = prepare(args.paths, config)
     except (UsageError, ConfigError) as exc:
-        print(f"oomguard: {exc}", file=sys.stderr)
+        say(str(exc))
         return EXIT_USAGE
 
     result = LintResult()
@@ -46,8 +57,52 @@ def run_lint(args: argparse.Namespace) -> int:
             lookup=lint_input.sources.lookup,
         )
         findings = result.findings
+    if not args.no_related:
+        findings = itertools.chain(findings, _related(args, config, lint_input, result))
 
-    return report(result, findings, config, args)
+    code = report(result, noting_empty(findings, result, args.paths), config, args)
+    if args.fail_on_empty and not result.objects and code == EXIT_OK:
+        if args.quiet:  # the notice was not printed; a failing run must say why
+            say(empty_notice(args.paths))
+        return EXIT_USAGE
+    return code
+
+
+def _related(
+    args: argparse.Namespace, config: Config, lint_input: LintInput, result: LintResult
+) -> Iterator[Finding]:
+    """The findings of the workloads elsewhere in the repository that read a ConfigMap or
+    Secret of the named files (see linter/related.py); nothing to do, and nothing imported,
+    when the input holds none."""
+    if not lint_input.sources.data:
+        return
+    from oomguard.linter.related import find_related, related_findings
+
+    if args.fix:  # the fixes may have rewritten the sources: read them as they are now
+        lint_input = prepare([path for path in args.paths if path != STDIN], config)
+    related = find_related(lint_input, args.paths, config)
+    yield from related_findings(lint_input, related, config, result)
+
+
+def noting_empty(
+    findings: Iterable[Finding], result: LintResult, paths: list[str]
+) -> Iterator[Finding]:
+    """``findings``, then, when the input held no workload and nothing was found, a notice
+    saying so: a path typo or an unrendered chart must not look like a clean run. It is
+    added once the findings are exhausted, when the count is known (SARIF writes its
+    notifications after the results, text and JSON after the output)."""
+    found = False
+    for finding in findings:
+        found = True
+        yield finding
+    if not found and not result.objects and not result.unreadable:
+        result.notices.append(empty_notice(paths))
+
+
+def empty_notice(paths: list[str]) -> str:
+    shown = ", ".join("<stdin>" if path == "-" else path for path in paths[:3])
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return f"no Kubernetes workloads found in {shown}{more}"
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -60,7 +115,7 @@ def run_audit(args: argparse.Namespace) -> int:
         config = _config(args, enable=[], disable=[])
         cluster, default_namespace = connect(args.kubeconfig, args.context, args.timeout)
     except (UsageError, ConfigError, ApiError) as exc:
-        print(f"oomguard: {exc}", file=sys.stderr)
+        say(str(exc))
         return EXIT_USAGE
     namespaces = None if args.all_namespaces else (args.namespace or [default_namespace])
     progress = tty_progress if sys.stderr.isatty() and not args.quiet else (lambda message: None)
@@ -68,7 +123,7 @@ def run_audit(args: argparse.Namespace) -> int:
     if progress is tty_progress:
         sys.stderr.write("\r\033[K")
     for error in result.api_errors:
-        print(f"oomguard: API error: {error}", file=sys.stderr)
+        say(f"API error: {error}")
     code = report(result, result.findings, config, args)
     return EXIT_USAGE if result.api_errors and code == EXIT_OK else code
 
@@ -90,12 +145,18 @@ def report(
     write(sys.stdout, result, shown, config, colour=colour, quiet=args.quiet)
     if not args.quiet:
         for notice in result.notices:
-            print(f"oomguard: notice: {notice}", file=sys.stderr)
+            say(f"notice: {notice}")
     for problem in result.unreadable:
-        print(f"oomguard: cannot read {problem}", file=sys.stderr)
+        say(f"cannot read {problem}")
     for crash in result.crashes:
-        print(f"oomguard: internal error: {crash} (please report this)", file=sys.stderr)
+        say(f"internal error: {crash} (please report this)")
     return exit_code(result, shown.totals, args.fail_on)
+
+
+def say(line: str) -> None:
+    """One line on stderr. It may quote file names, object names or an API server's words:
+    escaped, so none of them can drive the terminal."""
+    print(f"oomguard: {printable(line)}", file=sys.stderr)
 
 
 def exit_code(result: LintResult, totals: dict[str, int], fail_on: str) -> int:

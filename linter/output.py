@@ -15,6 +15,7 @@ from oomguard.linter.run import LintResult
 from oomguard.rules.config import Config
 from oomguard.rules.engine import lint_fix_enabled
 from oomguard.rules.model import Finding
+from oomguard.rules.text import printable
 
 _COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
@@ -53,6 +54,14 @@ def summary_line(result: LintResult, shown: Shown) -> str:
     return line
 
 
+def object_label(f: Finding) -> str:
+    """``Kind/name container``, as text output shows the object (raw: escape to print)."""
+    where = f"{f.kind}/{f.name}" if f.kind else ""
+    if f.container:
+        where += f" {f.container}"
+    return where
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -66,10 +75,10 @@ def write_text(
     colour: bool = False,
     quiet: bool = False,
 ) -> None:
+    # names, messages and paths come from the manifests: escaped, so a manifest cannot move
+    # the cursor, clear the reviewer's screen or print a fake summary
     for f, _ in shown:
-        where = f"{f.kind}/{f.name}" if f.kind else ""
-        if f.container:
-            where += f" {f.container}"
+        where = printable(object_label(f))
         severity = f.severity
         if colour:
             severity = f"{_COLOURS[severity]}{severity}{_RESET}"
@@ -78,8 +87,9 @@ def write_text(
         else:
             rule = f.rule
             suffix = f" [{where}]" if where else ""
-        where_in_file = f.file if f.line is None else f"{f.file}:{f.line}:{f.column}"
-        out.write(f"{where_in_file}: {severity} {rule}: {f.message}{suffix}\n")
+        file = printable(f.file or "")
+        where_in_file = file if f.line is None else f"{file}:{f.line}:{f.column}"
+        out.write(f"{where_in_file}: {severity} {rule}: {printable(f.message)}{suffix}\n")
     if not quiet:
         out.write(summary_line(result, shown) + "\n")
 

@@ -1,8 +1,9 @@
 """The ``oomguard`` command: ``lint``, ``rules`` and ``serve``.
 
-Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage error
-(bad flag, bad config, unreadable path), one line on stderr, no traceback; 3 internal error
-(a rule crashed: a bug to report).
+Bare ``oomguard`` prints the help and exits 0 (as kubectl and helm do). Exit codes: 0 nothing
+at or above ``--fail-on``; 1 findings at or above it; 2 usage error (bad flag, bad config,
+unreadable path; with ``lint --fail-on-empty``, an input without workloads), one line on
+stderr, no traceback; 3 internal error (a rule crashed: a bug to report).
 Heavy imports (flask, gunicorn, the kubernetes client) happen only in the command that needs
 them, so ``oomguard lint`` starts fast enough for every pre-commit run.
 """
@@ -21,15 +22,15 @@ SEVERITY_CHOICES = ("error", "warning", "info")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
-        self.exit(
-            EXIT_USAGE, f"oomguard: {message} (see oomguard {self.prog.split()[-1]} --help)\n"
-        )
+        # self.prog is "oomguard" or "oomguard lint": point at the help of what was typed
+        self.exit(EXIT_USAGE, f"oomguard: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="oomguard", description="Catch Kubernetes OOMKills before they happen.")
     parser.add_argument("--version", action="version", version=f"oomguard {__version__}")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    parser.commands = commands.choices  # type: ignore[attr-defined]  # name -> its parser
 
     lint = commands.add_parser("lint", help="check manifest files", description="Check manifests.")
     lint.add_argument("paths", nargs="*", metavar="PATH", help="files, directories, or - for stdin")
@@ -56,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument(
         "--disable", action="append", default=[], metavar="RULE", help="turn a rule off"
+    )
+    lint.add_argument(
+        "--fail-on-empty",
+        action="store_true",
+        help="exit 2 when the input holds no Kubernetes workload (default: a notice, exit 0)",
+    )
+    lint.add_argument(
+        "--no-related",
+        action="store_true",
+        help="do not also check the workloads in the git repository that read a ConfigMap or "
+        "Secret of the files named (default: checked, for pre-commit)",
     )
     lint.add_argument("--no-color", action="store_true", help="never colour the text output")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line and no notices")
@@ -121,7 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # unknown flags: argparse reports them on the top parser; point at the command's
+        command_parsers = getattr(parser, "commands", {})
+        command_parsers.get(args.command, parser).error(
+            f"unrecognized arguments: {' '.join(extra)}"
+        )
+    if args.command is None:
+        # bare `oomguard`: the help, exit 0, as kubectl and helm do
+        parser.print_help()
+        return EXIT_OK
     try:
         if args.command == "lint":
             from oomguard.linter.cli import run_lint

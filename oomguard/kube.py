@@ -157,11 +157,17 @@ def connect(kubeconfig: str | None, context: str | None, timeout: float) -> tupl
 
 def connection_problem(exc: Exception, timeout: float) -> str:
     """One line for an error below HTTP: a timeout says so, anything else says what failed."""
-    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
-        return f"API server timed out after {timeout * 1000:.0f} ms"
     reason = getattr(exc, "reason", None) or exc
+    # urllib3 2 makes NewConnectionError (a refused or unroutable connection) a subclass of
+    # ConnectTimeoutError: it is no timeout, and "connection refused" is what the user needs
+    if isinstance(reason, NewConnectionError):
+        cause = reason.__context__ or reason.__cause__
+        why = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(reason)
+        return f"cannot connect to the API server: {why}"
+    if isinstance(reason, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
+        return f"API server timed out after {timeout * 1000:.0f} ms"
     return f"cannot reach the API server: {type(reason).__name__}: {reason}"
 
 

@@ -92,8 +92,12 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         if evidence and not values and container.env.unresolved_sources:
             # a JVM or Go program with no visible heap setting: it may sit in the source
             sources = ", ".join(container.env.unresolved_sources)
+            # an entry says "(cannot be read: …)" when the source exists but was refused
+            missing = (
+                "is not available" if "(cannot be read: " in sources else "is not in the input"
+            )
             yield Problem(
-                f"envFrom {sources} of {container.label} is not in the input, so the heap "
+                f"envFrom {sources} of {container.label} {missing}, so the heap "
                 f"settings of the program it runs ({evidence}) cannot be checked",
                 (*container.path, "envFrom"),
                 container.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 MI = 1024**2
@@ -57,3 +58,22 @@ def type_name(value: object) -> str:
     if isinstance(value, dict):
         return "mapping"
     return type(value).__name__
+
+
+# C0 controls (ESC, CR, BS, LF, ...), DEL, C1 controls, the Unicode line and paragraph
+# separators, and the bidi marks, embeddings, overrides and isolates: each can move the
+# cursor, clear a screen or reorder what a reviewer reads.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(s: str) -> str:
+    """``s`` safe to print on a terminal or in a one-line message: every control or
+    reordering character becomes a visible escape (``\\x1b``, ``\\u202e``)."""
+    return _UNPRINTABLE.sub(_escape, s)

@@ -39,8 +39,9 @@ SOURCE_KINDS = ("ConfigMap", "Secret")
 
 IGNORE_ANNOTATION = "oomguard.io/ignore"
 
-# (kind, namespace, name) -> data, or None when the source is not available.
-Lookup = Callable[[str, str | None, str], dict[str, str] | None]
+# (kind, namespace, name) -> data, None when the source is not available, or a string saying
+# why it exists but could not be read (e.g. "forbidden (403)"), for the finding's message.
+Lookup = Callable[[str, str | None, str], dict[str, str] | str | None]
 
 
 def no_lookup(kind: str, namespace: str | None, name: str) -> None:

@@ -135,3 +135,80 @@ def test_fix_hook_rewrites_the_file(hook_repo, pre_commit_home, project):
     git("add", "-A", cwd=project)
     again = try_repo(hook_repo, pre_commit_home, project, "oomguard", "bad.yaml", "good.yaml")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def _readme_precommit_config(hook_repo: Path) -> str:
+    """The README's .pre-commit-config.yaml, its two placeholders filled in as it says."""
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme.split("## In pre-commit", 1)[1]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "repo: /path/to/oomguard" in snippet and "rev: 0000000000" in snippet
+    commit = subprocess.run(
+        ["git", "-C", str(hook_repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return snippet.replace("/path/to/oomguard", str(hook_repo)).replace("0" * 40, commit)
+
+
+def pre_commit_run(home: Path, cwd: Path, *files: str):
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [str(PRE_COMMIT), "run", "--color", "never", "--files", *files],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_readme_snippet_works_when_copied(hook_repo, pre_commit_home, project):
+    (project / ".pre-commit-config.yaml").write_text(_readme_precommit_config(hook_repo))
+    git("add", ".pre-commit-config.yaml", cwd=project)
+    bad = pre_commit_run(pre_commit_home, project, "bad.yaml")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "bad.yaml:17:29: error node-heap-exceeds-limit" in bad.stdout
+    good = pre_commit_run(pre_commit_home, project, "good.yaml", "notes.txt")
+    assert good.returncode == 0, good.stdout + good.stderr
+
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: jvm-opts, namespace: pay}
+data:
+  JAVA_OPTS: HEAP
+"""
+READER = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ledger, namespace: pay}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: eclipse-temurin:21-jre
+          envFrom:
+            - configMapRef: {name: jvm-opts}
+          resources:
+            requests: {memory: 1Gi}
+            limits: {memory: 1Gi}
+"""
+
+
+def test_committing_a_configmap_alone_checks_the_deployment_that_reads_it(
+    hook_repo, pre_commit_home, tmp_path
+):
+    """issue 11 §4: the hook is given only cm.yaml; the Deployment is in another file."""
+    (tmp_path / "deploy.yaml").write_text(READER)
+    (tmp_path / "cm.yaml").write_text(CONFIGMAP.replace("HEAP", "-Xmx512m"))
+    git("init", "-q", cwd=tmp_path)
+    git("add", "-A", cwd=tmp_path)
+    git("commit", "-q", "-m", "base", cwd=tmp_path)
+    (tmp_path / "cm.yaml").write_text(CONFIGMAP.replace("HEAP", "-Xmx4g"))
+    git("add", "cm.yaml", cwd=tmp_path)
+    proc = try_repo(hook_repo, pre_commit_home, tmp_path, "oomguard", "cm.yaml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "deploy.yaml:8:11: error jvm-heap-exceeds-limit: -Xmx4g (env JAVA_OPTS" in proc.stdout
+    assert "also checked deploy.yaml" in proc.stdout  # pre-commit shows the hook's stderr

@@ -118,8 +118,10 @@ def resolve_env(container: Container) -> Env:
                 continue
             data = _source_data(container, kind, ref["name"])
             described = f'{kind} "{ref["name"]}"'
-            if data is None:
-                env.unresolved_sources.append(described)
+            if not isinstance(data, dict):
+                env.unresolved_sources.append(
+                    f"{described} (cannot be read: {data})" if data else described
+                )
                 continue
             for name, value in data.items():
                 origin = f"env {prefix + name} from {described}"
@@ -242,13 +244,14 @@ def _entry_value(
         if isinstance(ref, dict) and isinstance(ref.get("name"), str):
             described = f'{kind} "{ref["name"]}" key "{ref.get("key")}"'
             data = _source_data(container, kind, ref["name"])
-            if data is None:
+            if not isinstance(data, dict):
+                why = f"cannot be read: {data}" if data else "is not in the input"
                 return EnvValue(
                     name,
                     None,
                     f"env {name} from {described}",
                     path,
-                    unresolved=f'{kind} "{ref["name"]}" is not in the input',
+                    unresolved=f'{kind} "{ref["name"]}" {why}',
                 )
             value = data.get(str(ref.get("key")))
             if value is None:
@@ -325,9 +328,10 @@ def _divisor(raw: object) -> tuple[int | None, str]:
     return (int(value), text) if accepted else (None, repr(raw))
 
 
-def _source_data(container: Container, kind: str, name: str) -> dict[str, str] | None:
+def _source_data(container: Container, kind: str, name: str) -> dict[str, str] | str | None:
+    """The source's data, None when absent, or why it could not be read (see Lookup)."""
     data = container.workload.lookup(kind, container.workload.namespace, name)
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict | str) else None
 
 
 def source_data(obj: dict[str, Any]) -> dict[str, str]:
