@@ -272,6 +272,8 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
             else:
                 _place(frame, value, (mark.line + line_offset, mark.column), problems)
     except yaml.MarkedYAMLError as exc:
+        if exc.problem and "maximum nesting depth" in exc.problem and exc.problem_mark:
+            raise _nesting_error(text, exc.problem_mark, line_offset) from None
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         if mark is None:
@@ -280,6 +282,33 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
     except yaml.YAMLError as exc:
         raise LoadError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
     return documents
+
+
+def _nesting_error(text: str, mark: Any, line_offset: int) -> LoadError:
+    """Our own depth error for text that libyaml refused for its nesting limit.
+
+    Builds of libyaml from 0.2.6 on have a limit of their own (1000), and in flow context
+    their scanner looks ahead, so it fails before we see the event at depth MAX_DEPTH. The
+    text before libyaml's mark is read again, for the place where our limit is passed: the
+    message and position are then the same whatever libyaml is installed."""
+    depth = 0
+    get_event = CParser(text[: mark.index]).get_event
+    try:
+        while (event := get_event()) is not None:
+            cls = event.__class__
+            if cls is _MAPPING_START or cls is _SEQUENCE_START:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return LoadError(
+                        f"nested deeper than {MAX_DEPTH} levels", *_mark(event, line_offset)
+                    )
+            elif cls is _MAPPING_END or cls is _SEQUENCE_END:
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the cut text ends mid-collection: expected
+    return LoadError(
+        "nested deeper than the YAML parser allows", mark.line + line_offset, mark.column
+    )
 
 
 def _place(frame: list[Any], value: Any, where: tuple[int, int], problems: list) -> None:

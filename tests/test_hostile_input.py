@@ -69,6 +69,8 @@ CASES = [
     Case("alias-bomb", _alias_bomb().encode(), "(an alias bomb?)", (10, 15)),
     Case("recursive-alias", b"kind: Pod\nspec: &a\n  x: *a\n", "recursive alias *a", (3, 6)),
     Case("unknown-alias", b"kind: Pod\nspec: *nowhere\n", "nowhere", (2, 7)),
+    # Nesting positions are our MAX_DEPTH check's, the same on every libyaml build (0.2.6 has
+    # a limit of its own, met first in flow context; the loader finds ours before its mark).
     Case(
         "flow-nesting-10k",
         b"kind: Pod\nspec: " + b"[" * 10_000 + b"]" * 10_000 + b"\n",
@@ -387,3 +389,37 @@ def test_cli_lone_surrogates_in_names_are_printed_escaped(tmp_path: Path, output
         assert len(json.loads(out)["runs"][0]["results"]) == 3
     else:
         assert 'container "a\\ud800" has no memory limit' in out
+
+
+@pytest.mark.parametrize("opener", ["[", "{a: ", "[{a: "])
+def test_deep_flow_nesting_gets_our_message_and_position(opener: str):
+    """libyaml >= 0.2.6 (bundled with PyYAML 6.0.4) has its own nesting limit of 1000, hit
+    by its scanner's look-ahead before our MAX_DEPTH check sees an event; the loader reads
+    the text before libyaml's mark again, so message and position are ours on any build."""
+    from oomguard.linter.loader import LoadError, build_documents
+
+    text = "kind: Pod\nspec: " + opener * 5000
+    with pytest.raises(LoadError) as caught:
+        build_documents(text)
+    assert caught.value.message == "nested deeper than 100 levels"
+    # the root mapping is level 1: the 100th bracket after "spec: " opens level 101
+    line = "spec: " + opener * 5000
+    brackets = [column for column, char in enumerate(line) if char in "[{"]
+    assert (caught.value.line, caught.value.column) == (1, brackets[99])
+
+
+def test_nesting_past_libyamls_own_limit_is_still_said_in_our_words(monkeypatch):
+    """With our limit above libyaml's (as with a libyaml built with a low limit), the
+    error is libyaml's position but our wording, never the parser's internal message."""
+    import oomguard.linter.loader as loader
+
+    monkeypatch.setattr(loader, "MAX_DEPTH", 100_000)
+    text = "kind: Pod\nspec: " + "[" * 50_000
+    try:
+        loader.build_documents(text)
+    except loader.LoadError as exc:
+        error = exc
+    else:  # a libyaml without a limit of its own: nothing to check here
+        pytest.skip("this libyaml has no nesting limit of its own")
+    assert error.message == "nested deeper than the YAML parser allows"
+    assert error.line == 1
