@@ -8,8 +8,8 @@ expansion and document size are checked as the events arrive. ruamel.yaml's roun
 is used only by ``--fix``.
 
 Documents whose ``kind:`` (read from the text at column 0) cannot concern memory, such as
-CustomResourceDefinitions, are not parsed at all; a document whose kind cannot be read that
-way is parsed in full.
+CustomResourceDefinitions, are not parsed at all; a document whose kind cannot surely be read
+that way (see :func:`_uninteresting_kind`) is parsed in full.
 """
 
 from __future__ import annotations
@@ -31,7 +31,19 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 INTERESTING_KINDS = frozenset(POD_SPEC_PATHS) | frozenset(SOURCE_KINDS)
 _DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
-_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z][A-Za-z0-9]*)", re.M)
+# A line at column 0 (not blank, not indented) and the shapes of one that the kind pre-filter
+# understands; see _uninteresting_kind.
+_COLUMN_0 = re.compile(r"^[^ \t\r\n][^\n]*", re.M)
+_PLAIN_KEY_LINE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*:(?:[ \t]|\r?$)|-(?:[ \t]|\r?$)|#")
+_KIND_LINE = re.compile(
+    r"kind:[ \t]+(?:([A-Za-z][A-Za-z0-9]*)|\"([A-Za-z][A-Za-z0-9]*)\"|'([A-Za-z][A-Za-z0-9]*)')"
+    r"[ \t]*(#[^\n]*)?\r?$"
+)
+_FIRST_CONTENT = re.compile(r"^([ \t]*)[^ \t\r\n#]", re.M)
+_START_MARKER = re.compile(r"---[ \t]*(?:#[^\n]*)?\r?$")
+# Line breaks other than LF (CR alone, NEL, LS, PS) and a BOM: libyaml and a line-based
+# reading of the text may disagree on lines there, so the pre-filter does not judge them.
+_ODD_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029\ufeff]")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
@@ -125,8 +137,7 @@ def load_text(
         return loaded
     for index, (offset, chunk) in enumerate(split_documents(text)):
         loaded.documents_seen += 1
-        kind = _KIND_LINE.search(chunk)
-        if kind and not _interesting(kind.group(1)):
+        if _uninteresting_kind(chunk):
             continue
         if wanted is not None and not wanted(chunk) and not looks_like_template(chunk):
             continue
@@ -169,6 +180,51 @@ def _has_content(chunk: str) -> bool:
 
 def _interesting(kind: str) -> bool:
     return kind in INTERESTING_KINDS or kind.endswith("List")
+
+
+def _uninteresting_kind(chunk: str) -> bool:
+    """Whether ``chunk`` (one document) surely is an object of a kind that cannot concern
+    memory, read from its text without parsing it (CRDs are large and common).
+
+    Only a plain layout is judged: a block mapping at column 0 whose lines at column 0 are
+    plain keys, list items or comments, exactly one of them ``kind:``, with a one-word value
+    ending its line. Anything else (a directive, a second document, an indented, quoted or
+    flow root, ``kind:`` written twice, e.g. once inside a multi-line quoted annotation,
+    tags, escapes, odd line breaks) could make a YAML parser read another kind, so the
+    document is parsed."""
+    if _ODD_BREAK.search(chunk):
+        return False
+    kind = None
+    first = _FIRST_CONTENT.search(chunk)
+    if first is None or first.group(1):
+        return False  # nothing, or an indented root
+    for match in _COLUMN_0.finditer(chunk):
+        line = match.group()
+        if match.start() == first.start() and line.startswith("---"):
+            if not _START_MARKER.match(line):
+                return False  # content after the marker, e.g. "--- {kind: Pod}"
+            second = _FIRST_CONTENT.search(chunk, match.end())
+            if second is not None and second.group(1):
+                return False
+            continue
+        if not _PLAIN_KEY_LINE.match(line):
+            return False
+        if line.startswith("kind:"):
+            if kind is not None:
+                return False
+            kind = _KIND_LINE.match(line)
+            if kind is None or _continued(chunk, match.end()):
+                return False
+    if kind is None:
+        return False
+    return not _interesting(kind.group(1) or kind.group(2) or kind.group(3))
+
+
+def _continued(chunk: str, end: int) -> bool:
+    """Whether the next line with content after ``end`` is indented: the value on the line
+    before may go on there (a plain scalar folds over lines)."""
+    following = _FIRST_CONTENT.search(chunk, end)
+    return following is not None and bool(following.group(1))
 
 
 def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> list[Document]:
