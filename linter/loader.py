@@ -105,20 +105,25 @@ def decode(data: bytes) -> str:
     for bom, encoding in (
         (codecs.BOM_UTF32_LE, "utf-32"),
         (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if data.startswith(bom):
-            return data.decode(encoding)
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                name = encoding.upper()
+                raise LoadError(f"not {name} text (at byte {exc.start})", 0, 0) from None
     if b"\0" in data[:8192]:
         raise LoadError("binary file (NUL bytes), not a YAML or JSON manifest", 0, 0)
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8")
+        return data[start:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start)
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
-        raise LoadError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
+        at = start + exc.start
+        line = data.count(b"\n", 0, at)
+        column = at - max(data.rfind(b"\n", 0, at) + 1, start)  # the BOM is no column
+        raise LoadError(f"not UTF-8 text (byte 0x{data[at]:02x})", line, column) from None
 
 
 def looks_like_template(text: str) -> bool:
@@ -425,7 +430,8 @@ def _scalar(event: ev.ScalarEvent) -> Any:
 def _construct(tag: str, value: str) -> Any:
     try:
         return _CONSTRUCTORS[tag](yaml.ScalarNode(tag, value))
-    except (ValueError, yaml.YAMLError):
+    except Exception:  # noqa: BLE001  PyYAML's constructors fail in many ways on odd text
+        # (``!!int ""``: IndexError, ``!!bool x``: KeyError): the value stays the text
         return value
 
 

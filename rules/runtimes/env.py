@@ -11,7 +11,6 @@ workload's lookup (the lint input set, or the API in the webhook).
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import re
 from dataclasses import dataclass
@@ -157,7 +156,7 @@ def source_data(obj: dict[str, Any]) -> dict[str, str]:
         for key, value in obj["data"].items():
             try:
                 data[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII text
                 continue
     for field_name in ("data", "stringData") if obj.get("kind") == "ConfigMap" else ("stringData",):
         values = obj.get(field_name)
