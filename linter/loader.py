@@ -44,7 +44,6 @@ _START_MARKER = re.compile(r"---[ \t]*(?:#[^\n]*)?\r?$")
 # Line breaks other than LF (CR alone, NEL, LS, PS) and a BOM: libyaml and a line-based
 # reading of the text may disagree on lines there, so the pre-filter does not judge them.
 _ODD_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029\ufeff]")
-_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -127,7 +126,11 @@ def decode(data: bytes) -> str:
 
 
 def looks_like_template(text: str) -> bool:
-    return "{{" in text and _TEMPLATE.search(text) is not None
+    """Whether ``text`` holds ``{{`` and, after it, ``}}`` (Go template syntax). Two finds,
+    linear: a lazy regex (``{{.*?}}``) retried from every ``{{`` was quadratic (a file of
+    many ``{{`` and no ``}}``: 80 KB took 24 s)."""
+    start = text.find("{{")
+    return start != -1 and text.find("}}", start + 2) != -1
 
 
 def load_text(
