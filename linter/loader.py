@@ -64,6 +64,7 @@ class LoadError(Exception):
         self.message = message
         self.line = line
         self.column = column
+        self.documents: list[Document] = []  # those read before the error (build_documents)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class LoadedFile:
     errors: list[LoadError] = field(default_factory=list)
     skipped: str | None = None  # why the whole file was not linted (a notice, not an error)
     documents_seen: int = 0
+    templates: list[int] = field(default_factory=list)  # unparsable documents with {{ }}
 
 
 def decode(data: bytes) -> str:
@@ -137,8 +139,10 @@ def load_text(
     text: str, in_chart: bool = False, wanted: Callable[[str], bool] | None = None
 ) -> LoadedFile:
     """All interesting documents of a manifest file's text; with ``wanted``, only those whose
-    text it accepts, plus any that look like a template: one of those failing to parse
-    skips the whole file, so the documents returned are a subset of a full read's."""
+    text it accepts. In a chart's templates folder, a file with template syntax is skipped
+    whole; elsewhere, a document with template syntax that does not parse is skipped alone
+    (listed in ``templates``): the other documents are still read, so such a document cannot
+    hide a workload beside it."""
     loaded = LoadedFile()
     if looks_like_template(text) and in_chart:
         loaded.skipped = "unrendered Helm template"
@@ -147,18 +151,17 @@ def load_text(
         loaded.documents_seen += 1
         if _uninteresting_kind(chunk):
             continue
-        if wanted is not None and not wanted(chunk) and not looks_like_template(chunk):
+        if wanted is not None and not wanted(chunk):
             continue
         try:
             for document in build_documents(chunk, offset, index):
                 loaded.documents.append(document)
         except LoadError as exc:
+            loaded.documents.extend(exc.documents)  # a chunk may hold several (directives)
             if looks_like_template(chunk):
-                loaded.skipped = "unrendered Helm template"
-                loaded.documents.clear()
-                loaded.errors.clear()
-                return loaded
-            loaded.errors.append(exc)
+                loaded.templates.append(index + len(exc.documents))
+            else:
+                loaded.errors.append(exc)
     return loaded
 
 
@@ -236,13 +239,26 @@ def _continued(chunk: str, end: int) -> bool:
 
 
 def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> list[Document]:
-    """Plain data and positions for every document in ``text`` (see module doc).
+    """Plain data and positions for every document in ``text`` (see module doc). A
+    :class:`LoadError` carries the documents completed before it (``error.documents``)."""
+    documents: list[Document] = []
+    try:
+        _build_documents(documents, text, line_offset, first_index)
+    except LoadError as exc:
+        exc.documents = documents
+        raise
+    return documents
+
+
+def _build_documents(
+    documents: list[Document], text: str, line_offset: int, first_index: int
+) -> None:
+    """Append to ``documents`` each document of ``text`` as it is completed.
 
     This loop runs once per YAML event, so it is written for speed: events come straight
     from libyaml's parser (no generator in between), scalars are placed inline, and plain
     scalars are resolved through a bounded cache, since manifests repeat keys and values.
     """
-    documents: list[Document] = []
     # frames: [container, pending key, merges, anchor, start count, the container's marks]
     stack: list[list[Any]] = []
     anchors: dict[str, tuple[Any, int]] = {}
@@ -345,7 +361,6 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
         raise LoadError(message, mark.line + line_offset, mark.column) from None
     except yaml.YAMLError as exc:
         raise LoadError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
-    return documents
 
 
 def _nesting_error(text: str, mark: Any, line_offset: int) -> LoadError:

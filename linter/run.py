@@ -278,6 +278,13 @@ def _lint_file(
             f"(lint the rendered output: helm template … | oomguard lint -)"
         )
         return done
+    if loaded.templates:
+        numbers = ", ".join(str(index + 1) for index in loaded.templates)
+        result.notices.append(
+            f"{name}: document{'s' if len(loaded.templates) > 1 else ''} {numbers}: "
+            "unrendered Helm template that does not parse, skipped "
+            "(lint the rendered output: helm template … | oomguard lint -)"
+        )
     sources = lint_input.sources
     sources.reading = position
     for document, prefix, obj in objects:

@@ -11,18 +11,19 @@ lines at column 0, indented roots, escapes, tags, anchors, merges, and every YAM
 
 from __future__ import annotations
 
-from collections import Counter
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oomguard.linter.loader import INTERESTING_KINDS, load_text
-from oomguard.linter.run import _may_hold_source, lint_paths
+from oomguard.linter.loader import load_text
+from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
-from oomguard.rules.workload import SOURCE_KINDS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+from fuzz_lint import check_prefilter, full_parse, interesting, signatures  # noqa: E402
 
 POD_2G = """\
 apiVersion: v1
@@ -59,7 +60,7 @@ def test_kind_line_inside_a_multiline_annotation_does_not_hide_the_pod(tmp_path:
     pod = pod.replace("kind: Pod\n", "") + "kind: Pod\n"  # the real kind comes last
     path = tmp_path / "a.yaml"
     path.write_text(pod)
-    assert yaml.safe_load(pod)["kind"] == "Pod"
+    assert full_parse(pod)[0]["kind"] == "Pod"
     assert _rules(path) == [("jvm-heap-exceeds-limit", "p")]
 
 
@@ -81,11 +82,11 @@ def test_kind_line_inside_a_multiline_annotation_does_not_hide_the_pod(tmp_path:
     ids=lambda body: repr(body)[:40],
 )
 def test_shapes_a_line_reading_gets_wrong_are_parsed(body: str):
-    expected = [d for d in _reference(body) if _interesting_root(d)]
+    expected = [d for d in full_parse(body) if interesting(d)]
     assert expected, "the reproduction must hold a workload for a full parse"
     loaded = load_text(body)
     assert loaded.errors == []
-    assert _signatures(expected) <= _signatures([d.data for d in loaded.documents])
+    assert signatures(expected) <= signatures([d.data for d in loaded.documents])
 
 
 def test_plain_uninteresting_documents_are_still_skipped():
@@ -182,41 +183,54 @@ def stream(draw: Any) -> str:
     return parts[0] + "".join(breaks[i % len(breaks)] + p for i, p in enumerate(parts[1:]))
 
 
-def _reference(text: str) -> list[Any]:
-    """The documents libyaml reads, up to the first it cannot."""
-    read = []
-    try:
-        for data in yaml.load_all(text, Loader=yaml.CSafeLoader):
-            read.append(data)
-    except (yaml.YAMLError, ValueError, TypeError):
-        pass
-    return read
-
-
-def _interesting_root(data: Any) -> bool:
-    kind = data.get("kind") if isinstance(data, dict) else None
-    return isinstance(kind, str) and (kind in INTERESTING_KINDS or kind.endswith("List"))
-
-
-def _signatures(documents: list[Any]) -> Counter:
-    def name(data: dict) -> Any:
-        metadata = data.get("metadata")
-        return str(metadata.get("name")) if isinstance(metadata, dict) else None
-
-    return Counter((d["kind"], name(d)) for d in documents if _interesting_root(d))
-
-
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream())
 def test_prefilter_never_hides_what_a_full_parse_reads(text: str):
-    expected = [d for d in _reference(text) if _interesting_root(d)]
-    loaded = load_text(text)
-    if loaded.errors:
-        return  # said out loud (manifest-invalid): not a silent pass
-    assert _signatures(expected) <= _signatures([d.data for d in loaded.documents])
-    sources = [d for d in expected if d["kind"] in SOURCE_KINDS]
-    first_pass = load_text(text, wanted=_may_hold_source) if _may_hold_source(text) else None
-    if sources:
-        assert first_pass is not None
-        if not first_pass.errors:
-            assert _signatures(sources) <= _signatures([d.data for d in first_pass.documents])
+    check_prefilter(text)
+
+
+BROKEN_TEMPLATE = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: {{ .Values.x }}\n"
+
+
+def test_a_broken_template_document_does_not_hide_the_workload_beside_it(tmp_path: Path):
+    """Regression (found by tests/fuzz/fuzz_lint.py): outside a chart, one document with
+    ``{{ }}`` that did not parse made the whole file "an unrendered Helm template": the Pod
+    beside it was skipped, exit 0. Now only that document is skipped, with a notice."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(POD_2G + BROKEN_TEMPLATE)
+    result = lint_paths([str(path)], DEFAULT_CONFIG)
+    assert sorted((f.rule, f.name) for f in result.findings) == [("jvm-heap-exceeds-limit", "p")]
+    assert result.notices == [
+        f"{path}: document 2: unrendered Helm template that does not parse, skipped "
+        "(lint the rendered output: helm template … | oomguard lint -)"
+    ]
+
+
+def test_fix_never_writes_a_file_with_a_broken_template_document(tmp_path: Path, run_oomguard):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(POD_2G + BROKEN_TEMPLATE)
+    before = path.read_bytes()
+    result = run_oomguard("lint", "--fix", str(path), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert path.read_bytes() == before
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # NEL line breaks: one chunk for the line-based splitter, two documents for libyaml
+        "kind: ConfigMap\x85metadata: {name: cfg}\x85---\x85kind: Secret\x85a: {{ x }\x85",
+        # a directive makes the file one chunk too; the second document is broken
+        "%YAML 1.1\n---\nkind: ConfigMap\nmetadata: {name: cfg}\n---\nkind: Pod\na: {b\n",
+    ],
+    ids=["nel-then-broken-template", "directive-then-broken-document"],
+)
+def test_documents_before_a_broken_one_in_the_same_chunk_are_kept(text: str):
+    """Regression (found by tests/fuzz/fuzz_lint.py): when one document of a chunk holding
+    several failed, the documents before it were lost too, silently for a template."""
+    assert [d["kind"] for d in full_parse(text)] == ["ConfigMap"]
+    for loaded in (load_text(text), load_text(text, wanted=lambda chunk: True)):
+        assert [d.data["kind"] for d in loaded.documents] == ["ConfigMap"]
+        assert len(loaded.errors) + len(loaded.templates) == 1
+    check_prefilter(text)
