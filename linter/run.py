@@ -310,7 +310,8 @@ def _objects(
     loaded: LoadedFile, name: str, done: _FileFindings
 ) -> list[tuple[Document, tuple, dict[str, Any]]]:
     """The objects to check in a loaded file; its load errors, a document's problems and
-    objects whose ``kind`` is not a string go to ``done`` as manifest-invalid findings."""
+    Kubernetes objects (with an ``apiVersion``) whose ``kind`` is not a string go to ``done``
+    as manifest-invalid findings. Other YAML with such a ``kind`` is not Kubernetes: skipped."""
     for error in loaded.errors:
         done.found.append(_invalid(error, name))
     objects = []
@@ -320,9 +321,11 @@ def _objects(
         for prefix, obj in iter_objects(document.data):
             kind = obj.get("kind")
             if kind is not None and not isinstance(kind, str):
-                line, column = document.position((*prefix, "kind"))
-                message = f"kind must be a string, not {_type_name(kind)}"
-                done.found.append(_invalid(LoadError(message, line, column), name, document.index))
+                if "apiVersion" in obj:
+                    line, column = document.position((*prefix, "kind"))
+                    message = f"kind must be a string, not {_type_name(kind)}"
+                    error = LoadError(message, line, column)
+                    done.found.append(_invalid(error, name, document.index))
             elif kind not in SOURCE_KINDS:  # read by prepare()
                 objects.append((document, prefix, obj))
     return objects

@@ -598,3 +598,12 @@ def test_chart_template_with_many_open_braces_is_linted_not_skipped(tmp_path: Pa
         f"{many}: unrendered Helm template, skipped "
         "(lint the rendered output: helm template … | oomguard lint -)"
     ]
+
+
+def test_yaml_that_is_not_kubernetes_may_have_any_kind(tmp_path: Path):
+    """A ``kind`` that is a mapping in YAML without ``apiVersion`` is not a Kubernetes
+    object (a tool's own config): skipped silently like any such file, never a crash."""
+    other = tmp_path / "tool.yaml"
+    other.write_text("kind: {plugin: x}\nsettings: [1, 2]\n---\nkind: [a, b]\n")
+    result = lint_paths([str(other)], DEFAULT_CONFIG)
+    assert (result.findings, result.crashes, result.objects) == ([], [], 0)
