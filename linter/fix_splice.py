@@ -48,6 +48,8 @@ def load_like_linter(text: str, path: str) -> list[Document]:
         loaded = load_json(text)
     if loaded.errors:
         raise FixError(loaded.errors[0].message)
+    if loaded.templates:  # a document we could not parse: the file is never written
+        raise FixError(f"document {loaded.templates[0] + 1} is an unrendered template")
     return loaded.documents
 
 

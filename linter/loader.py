@@ -8,8 +8,8 @@ expansion and document size are checked as the events arrive. ruamel.yaml's roun
 is used only by ``--fix``.
 
 Documents whose ``kind:`` (read from the text at column 0) cannot concern memory, such as
-CustomResourceDefinitions, are not parsed at all; a document whose kind cannot be read that
-way is parsed in full.
+CustomResourceDefinitions, are not parsed at all; a document whose kind cannot surely be read
+that way (see :func:`_uninteresting_kind`) is parsed in full.
 """
 
 from __future__ import annotations
@@ -36,8 +36,19 @@ _DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
 _ANY_BREAK_DOC_MARKER = re.compile(
     r"(?:^|(?<=[\r\x85\u2028\u2029]))(?:---|\.\.\.)(?=[ \t\r\n\x85\u2028\u2029]|\Z)", re.M
 )
-_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z][A-Za-z0-9]*)", re.M)
-_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
+# A line at column 0 (not blank, not indented) and the shapes of one that the kind pre-filter
+# understands; see _uninteresting_kind.
+_COLUMN_0 = re.compile(r"^[^ \t\r\n][^\n]*", re.M)
+_PLAIN_KEY_LINE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*:(?:[ \t]|\r?$)|-(?:[ \t]|\r?$)|#")
+_KIND_LINE = re.compile(
+    r"kind:[ \t]+(?:([A-Za-z][A-Za-z0-9]*)|\"([A-Za-z][A-Za-z0-9]*)\"|'([A-Za-z][A-Za-z0-9]*)')"
+    r"[ \t]*(#[^\n]*)?\r?$"
+)
+_FIRST_CONTENT = re.compile(r"^([ \t]*)[^ \t\r\n#]", re.M)
+_START_MARKER = re.compile(r"---[ \t]*(?:#[^\n]*)?\r?$")
+# Line breaks other than LF (CR alone, NEL, LS, PS) and a BOM: libyaml and a line-based
+# reading of the text may disagree on lines there, so the pre-filter does not judge them.
+_ODD_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029\ufeff]")
 
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -58,6 +69,7 @@ class LoadError(Exception):
         self.message = message
         self.line = line
         self.column = column
+        self.documents: list[Document] = []  # those read before the error (build_documents)
 
 
 @dataclass
@@ -91,6 +103,7 @@ class LoadedFile:
     errors: list[LoadError] = field(default_factory=list)
     skipped: str | None = None  # why the whole file was not linted (a notice, not an error)
     documents_seen: int = 0
+    templates: list[int] = field(default_factory=list)  # unparsable documents with {{ }}
 
 
 def decode(data: bytes) -> str:
@@ -98,53 +111,62 @@ def decode(data: bytes) -> str:
     for bom, encoding in (
         (codecs.BOM_UTF32_LE, "utf-32"),
         (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if data.startswith(bom):
-            return data.decode(encoding)
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                name = encoding.upper()
+                raise LoadError(f"not {name} text (at byte {exc.start})", 0, 0) from None
     if b"\0" in data[:8192]:
         raise LoadError("binary file (NUL bytes), not a YAML or JSON manifest", 0, 0)
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8")
+        return data[start:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start)
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
-        raise LoadError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
+        at = start + exc.start
+        line = data.count(b"\n", 0, at)
+        column = at - max(data.rfind(b"\n", 0, at) + 1, start)  # the BOM is no column
+        raise LoadError(f"not UTF-8 text (byte 0x{data[at]:02x})", line, column) from None
 
 
 def looks_like_template(text: str) -> bool:
-    return "{{" in text and _TEMPLATE.search(text) is not None
+    """Whether ``text`` holds ``{{`` and, after it, ``}}`` (Go template syntax). Two finds,
+    linear: a lazy regex (``{{.*?}}``) retried from every ``{{`` was quadratic (a file of
+    many ``{{`` and no ``}}``: 80 KB took 24 s)."""
+    start = text.find("{{")
+    return start != -1 and text.find("}}", start + 2) != -1
 
 
 def load_text(
     text: str, in_chart: bool = False, wanted: Callable[[str], bool] | None = None
 ) -> LoadedFile:
     """All interesting documents of a manifest file's text; with ``wanted``, only those whose
-    text it accepts, plus any that look like a template: one of those failing to parse
-    skips the whole file, so the documents returned are a subset of a full read's."""
+    text it accepts. In a chart's templates folder, a file with template syntax is skipped
+    whole; elsewhere, a document with template syntax that does not parse is skipped alone
+    (listed in ``templates``): the other documents are still read, so such a document cannot
+    hide a workload beside it."""
     loaded = LoadedFile()
     if looks_like_template(text) and in_chart:
         loaded.skipped = "unrendered Helm template"
         return loaded
     for index, (offset, chunk) in enumerate(split_documents(text)):
         loaded.documents_seen += 1
-        kind = _KIND_LINE.search(chunk)
-        if kind and not _interesting(kind.group(1)):
+        if _uninteresting_kind(chunk):
             continue
-        if wanted is not None and not wanted(chunk) and not looks_like_template(chunk):
+        if wanted is not None and not wanted(chunk):
             continue
         try:
             for document in build_documents(chunk, offset, index):
                 loaded.documents.append(document)
         except LoadError as exc:
+            loaded.documents.extend(exc.documents)  # a chunk may hold several (directives)
             if looks_like_template(chunk):
-                loaded.skipped = "unrendered Helm template"
-                loaded.documents.clear()
-                loaded.errors.clear()
-                return loaded
-            loaded.errors.append(exc)
+                loaded.templates.append(index + len(exc.documents))
+            else:
+                loaded.errors.append(exc)
     return loaded
 
 
@@ -198,14 +220,72 @@ def _interesting(kind: str) -> bool:
     return kind in INTERESTING_KINDS or kind.endswith("List")
 
 
+def _uninteresting_kind(chunk: str) -> bool:
+    """Whether ``chunk`` (one document) surely is an object of a kind that cannot concern
+    memory, read from its text without parsing it (CRDs are large and common).
+
+    Only a plain layout is judged: a block mapping at column 0 whose lines at column 0 are
+    plain keys, list items or comments, exactly one of them ``kind:``, with a one-word value
+    ending its line. Anything else (a directive, a second document, an indented, quoted or
+    flow root, ``kind:`` written twice, e.g. once inside a multi-line quoted annotation,
+    tags, escapes, odd line breaks) could make a YAML parser read another kind, so the
+    document is parsed."""
+    if _ODD_BREAK.search(chunk):
+        return False
+    kind = None
+    first = _FIRST_CONTENT.search(chunk)
+    if first is None or first.group(1):
+        return False  # nothing, or an indented root
+    for match in _COLUMN_0.finditer(chunk):
+        line = match.group()
+        if match.start() == first.start() and line.startswith("---"):
+            if not _START_MARKER.match(line):
+                return False  # content after the marker, e.g. "--- {kind: Pod}"
+            second = _FIRST_CONTENT.search(chunk, match.end())
+            if second is not None and second.group(1):
+                return False
+            continue
+        if not _PLAIN_KEY_LINE.match(line):
+            return False
+        if line.startswith("kind:"):
+            if kind is not None:
+                return False
+            kind = _KIND_LINE.match(line)
+            if kind is None or _continued(chunk, match.end()):
+                return False
+    if kind is None:
+        return False
+    return not _interesting(kind.group(1) or kind.group(2) or kind.group(3))
+
+
+def _continued(chunk: str, end: int) -> bool:
+    """Whether the next line with content after ``end`` is indented: the value on the line
+    before may go on there (a plain scalar folds over lines)."""
+    following = _FIRST_CONTENT.search(chunk, end)
+    return following is not None and bool(following.group(1))
+
+
 def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> list[Document]:
-    """Plain data and positions for every document in ``text`` (see module doc).
+    """Plain data and positions for every document in ``text`` (see module doc). A
+    :class:`LoadError` carries the documents completed before it (``error.documents``)."""
+    documents: list[Document] = []
+    try:
+        _build_documents(documents, text, line_offset, first_index)
+    except LoadError as exc:
+        exc.documents = documents
+        raise
+    return documents
+
+
+def _build_documents(
+    documents: list[Document], text: str, line_offset: int, first_index: int
+) -> None:
+    """Append to ``documents`` each document of ``text`` as it is completed.
 
     This loop runs once per YAML event, so it is written for speed: events come straight
     from libyaml's parser (no generator in between), scalars are placed inline, and plain
     scalars are resolved through a bounded cache, since manifests repeat keys and values.
     """
-    documents: list[Document] = []
     # frames: [container, pending key, merges, anchor, start count, the container's marks]
     stack: list[list[Any]] = []
     anchors: dict[str, tuple[Any, int]] = {}
@@ -299,6 +379,8 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
             else:
                 _place(frame, value, (mark.line + line_offset, mark.column), problems)
     except yaml.MarkedYAMLError as exc:
+        if exc.problem and "maximum nesting depth" in exc.problem and exc.problem_mark:
+            raise _nesting_error(text, exc.problem_mark, line_offset) from None
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
         if mark is None:
@@ -306,7 +388,33 @@ def build_documents(text: str, line_offset: int = 0, first_index: int = 0) -> li
         raise LoadError(message, mark.line + line_offset, mark.column) from None
     except yaml.YAMLError as exc:
         raise LoadError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
-    return documents
+
+
+def _nesting_error(text: str, mark: Any, line_offset: int) -> LoadError:
+    """Our own depth error for text that libyaml refused for its nesting limit.
+
+    Builds of libyaml from 0.2.6 on have a limit of their own (1000), and in flow context
+    their scanner looks ahead, so it fails before we see the event at depth MAX_DEPTH. The
+    text before libyaml's mark is read again, for the place where our limit is passed: the
+    message and position are then the same whatever libyaml is installed."""
+    depth = 0
+    get_event = CParser(text[: mark.index]).get_event
+    try:
+        while (event := get_event()) is not None:
+            cls = event.__class__
+            if cls is _MAPPING_START or cls is _SEQUENCE_START:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return LoadError(
+                        f"nested deeper than {MAX_DEPTH} levels", *_mark(event, line_offset)
+                    )
+            elif cls is _MAPPING_END or cls is _SEQUENCE_END:
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the cut text ends mid-collection: expected
+    return LoadError(
+        "nested deeper than the YAML parser allows", mark.line + line_offset, mark.column
+    )
 
 
 def _place(frame: list[Any], value: Any, where: tuple[int, int], problems: list) -> None:
@@ -367,7 +475,8 @@ def _scalar(event: ev.ScalarEvent) -> Any:
 def _construct(tag: str, value: str) -> Any:
     try:
         return _CONSTRUCTORS[tag](yaml.ScalarNode(tag, value))
-    except (ValueError, yaml.YAMLError):
+    except Exception:  # noqa: BLE001  PyYAML's constructors fail in many ways on odd text
+        # (``!!int ""``: IndexError, ``!!bool x``: KeyError): the value stays the text
         return value
 
 

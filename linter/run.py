@@ -16,12 +16,15 @@ import os
 import re
 import stat
 import sys
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import oomguard.linter
+import oomguard.rules
 from oomguard.linter.loader import (
     MAX_FILE_BYTES,
     Document,
@@ -113,6 +116,7 @@ class LintInput:
     paths: list[str]
     sources: Sources
     read_once: dict[int, bytes | OSError]  # by position in ``paths``
+    failed: dict[int, str] = field(default_factory=dict)  # first-pass crashes, by position
 
 
 def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Iterator[str]:
@@ -171,6 +175,7 @@ def prepare(paths: list[str], config: Config) -> LintInput:
     files = list(iter_manifest_paths(paths, config.exclude))
     sources = Sources()
     read_once: dict[int, bytes | OSError] = {}
+    failed: dict[int, str] = {}
     for position, path in enumerate(files):
         once = path == STDIN or _special_file(path)
         try:
@@ -181,9 +186,12 @@ def prepare(paths: list[str], config: Config) -> LintInput:
             continue
         if once:
             read_once[position] = raw
-        for obj in _source_objects(raw, path):
-            sources.add(obj, position)
-    return LintInput(files, sources, read_once)
+        try:
+            for obj in _source_objects(raw, path):
+                sources.add(obj, position)
+        except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
+            failed[position] = _bug(exc)
+    return LintInput(files, sources, read_once, failed)
 
 
 def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
@@ -255,27 +263,39 @@ def _lint_file(
         result.unreadable.append(f"{name}: {exc.strerror or exc}")
         return done
     result.files += 1
-    loaded = _load(raw, path)
+    failed = lint_input.failed.pop(position, None)
+    if failed is not None:
+        _internal_error(done, result, name, f"reading its ConfigMaps and Secrets: {failed}")
+    try:
+        loaded = _load(raw, path)
+        objects = _objects(loaded, name, done)
+    except Exception as exc:  # noqa: BLE001  a bug on one file must not hide the others
+        _internal_error(done, result, name, f"reading it: {_bug(exc)}")
+        return done
     if loaded.skipped:
         result.notices.append(
             f"{name}: {loaded.skipped}, skipped "
             f"(lint the rendered output: helm template … | oomguard lint -)"
         )
         return done
-    for error in loaded.errors:
-        done.found.append(_invalid(error, name))
-    objects = []
-    for document in loaded.documents:
-        for problem in document.problems:
-            done.found.append(_invalid(problem, name, document.index))
-        for prefix, obj in iter_objects(document.data):
-            if obj.get("kind") not in SOURCE_KINDS:  # read by prepare()
-                objects.append((document, prefix, obj))
+    if loaded.templates:
+        numbers = ", ".join(str(index + 1) for index in loaded.templates)
+        result.notices.append(
+            f"{name}: document{'s' if len(loaded.templates) > 1 else ''} {numbers}: "
+            "unrendered Helm template that does not parse, skipped "
+            "(lint the rendered output: helm template … | oomguard lint -)"
+        )
     sources = lint_input.sources
     sources.reading = position
     for document, prefix, obj in objects:
         sources.looked_ahead = False
-        evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
+        try:
+            evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
+        except Exception as exc:  # noqa: BLE001  a bug on one object must not hide the rest
+            line, column = document.position(prefix)
+            where = f"checking the object at line {line + 1}: {_bug(exc)}"
+            _internal_error(done, result, name, where, document.index, line, column)
+            continue
         result.objects += evaluation.checked
         if sources.looked_ahead:
             done.late.extend(_located(evaluation, name, document))
@@ -284,6 +304,67 @@ def _lint_file(
             done.found.extend(_located(evaluation, name, document))
             result.crashes.extend(evaluation.crashes)
     return done
+
+
+def _objects(
+    loaded: LoadedFile, name: str, done: _FileFindings
+) -> list[tuple[Document, tuple, dict[str, Any]]]:
+    """The objects to check in a loaded file; its load errors, a document's problems and
+    Kubernetes objects (with an ``apiVersion``) whose ``kind`` is not a string go to ``done``
+    as manifest-invalid findings. Other YAML with such a ``kind`` is not Kubernetes: skipped."""
+    for error in loaded.errors:
+        done.found.append(_invalid(error, name))
+    objects = []
+    for document in loaded.documents:
+        for problem in document.problems:
+            done.found.append(_invalid(problem, name, document.index))
+        for prefix, obj in iter_objects(document.data):
+            kind = obj.get("kind")
+            if kind is not None and not isinstance(kind, str):
+                if "apiVersion" in obj:
+                    line, column = document.position((*prefix, "kind"))
+                    message = f"kind must be a string, not {_type_name(kind)}"
+                    error = LoadError(message, line, column)
+                    done.found.append(_invalid(error, name, document.index))
+            elif kind not in SOURCE_KINDS:  # read by prepare()
+                objects.append((document, prefix, obj))
+    return objects
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _bug(exc: Exception) -> str:
+    """An unexpected exception, named by its type and the code line that raised it: never
+    its message, which may quote the input (a secret, control characters)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    ours = [frame for frame in frames if frame.filename.startswith(_OUR_CODE)] or frames
+    where = [f"{Path(frame.filename).name}:{frame.lineno}" for frame in (ours[-1], frames[-1])]
+    return f"{type(exc).__name__} at {where[0]}" + (
+        f" ({where[1]})" if ours[-1] is not frames[-1] else ""
+    )
+
+
+_OUR_CODE = tuple(str(Path(module.__file__).parent) for module in (oomguard.linter, oomguard.rules))
+
+
+def _internal_error(
+    done: _FileFindings,
+    result: LintResult,
+    name: str,
+    what: str,
+    document: int = 0,
+    line: int = 0,
+    column: int = 0,
+) -> None:
+    """A bug met on one file: a manifest-invalid finding there (the file was not fully
+    judged, and must not pass a gate), and a crash for the exit code (3)."""
+    error = LoadError(f"oomguard failed while {what} (a bug: please report it)", line, column)
+    done.found.append(_invalid(error, name, document))
+    result.crashes.append(f"{name}: failed while {what}")
 
 
 def _name(path: str) -> str:

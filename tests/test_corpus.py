@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG, config_from_data
 from oomguard.rules.workload import POD_SPEC_PATHS
 
+pytestmark = needs_corpus
 # Pinned per-rule counts over the corpus, every rule enabled, infos included.
 EXPECTED = {
     "best-effort-pod": 507,

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 from oomguard.linter.fix import apply_fixes, load_like_linter, patch_text
 from oomguard.linter.loader import decode
 from oomguard.linter.run import MANIFEST_SUFFIXES, lint_paths
@@ -16,6 +16,7 @@ from oomguard.rules import CATALOGUE
 from oomguard.rules.config import DEFAULT_CONFIG, config_from_data
 from oomguard.rules.model import pointer
 
+pytestmark = needs_corpus
 ALL_FIXES = config_from_data(
     {
         "defaults": {"memory_request": "256Mi", "memory_limit": "256Mi"},

@@ -15,8 +15,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from conftest import CORPUS
+from conftest import CORPUS, CORPUS_MISSING, needs_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oomguard.linter.run import lint_paths
@@ -175,6 +176,8 @@ def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
 
 @st.composite
 def mutated_corpus_objects(draw) -> dict[str, Any]:
+    if not CORPUS_OBJECTS:  # skipped, not an error of Hypothesis's (an empty sampled_from)
+        pytest.skip(CORPUS_MISSING)
     obj = copy.deepcopy(draw(st.sampled_from(CORPUS_OBJECTS)))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         paths = [p for p in _nodes(obj) if p != ("kind",)]  # again: the last one moved nodes
@@ -204,6 +207,7 @@ def test_generated_workloads_never_crash_a_rule(obj):
     _assert_checks_cleanly(obj)
 
 
+@needs_corpus
 @SETTINGS
 @given(mutated_corpus_objects())
 def test_mutated_corpus_objects_never_crash_a_rule(obj):
@@ -227,6 +231,7 @@ def _comparable(result) -> collections.Counter:
     )
 
 
+@needs_corpus
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(workloads() | mutated_corpus_objects(), min_size=1, max_size=6),

@@ -19,7 +19,6 @@ and stops expanding and reading flag text once an object has used its :class:`Te
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import re
 from dataclasses import dataclass, replace
@@ -341,7 +340,7 @@ def source_data(obj: dict[str, Any]) -> dict[str, str]:
         for key, value in obj["data"].items():
             try:
                 data[str(key)] = base64.b64decode(str(value), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII text
                 continue
     for field_name in ("data", "stringData") if obj.get("kind") == "ConfigMap" else ("stringData",):
         values = obj.get(field_name)
