@@ -144,7 +144,7 @@ def test_denial_is_logged_as_one_json_line_without_the_object(server):
         "warnings": 0,
         "patch_ops": 0,
     }
-    assert 0 < line["latency_ms"] < 1000
+    assert isinstance(line["latency_ms"], float) and line["latency_ms"] > 0  # timing: bench/
     assert "-Xmx2g" not in server.log() and "example.com/app" not in server.log()
 
 
