@@ -417,6 +417,40 @@ def test_body_over_the_cap_gets_413_and_the_server_carries_on(server):
     assert answer(server.post("/validate", GOOD))["allowed"] is True
 
 
+def test_chunked_body_over_the_cap_gets_413_counted(server):
+    # issue 12: a chunked body over the cap got 400 and was not counted as body_too_large
+    key = 'oomguard_admission_errors_total{endpoint="validate",reason="body_too_large"}'
+    before = server.metrics().get(key, 0)
+    padded = json.dumps(
+        _with(("request", "object", "metadata", "annotations"), {"pad": "x" * BODY_CAP})
+    ).encode()
+    chunks = (padded[i : i + 4096] for i in range(0, len(padded), 4096))  # a generator: chunked
+    response = server.session.post(
+        server.url + "/validate",
+        data=chunks,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": f"request body is larger than {BODY_CAP} bytes"}
+    assert server.metrics()[key] == before + 1
+    server.session.close()
+    assert answer(server.post("/validate", GOOD))["allowed"] is True
+
+
+def test_chunked_body_under_the_cap_is_judged(server):
+    body = json.dumps(review(ledger())).encode()
+    chunks = (body[i : i + 100] for i in range(0, len(body), 100))
+    response = server.session.post(
+        server.url + "/validate",
+        data=chunks,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.json()["response"]["status"]["message"] == DENIAL
+
+
 def test_bad_input_never_killed_a_worker(server):
     assert "Traceback" not in server.log()
     assert "Worker exiting" not in server.log() and "WORKER TIMEOUT" not in server.log()

@@ -221,3 +221,66 @@ def test_a_connection_is_closed_after_200_reviews_so_clients_spread_over_workers
     conn.close()
     # the 200th answer says close; http.client reconnects for the 201st by itself
     assert [i for i, value in enumerate(closing, 1) if value == "close"] == [200]
+
+
+class SlowBodies:
+    """Clients that send whole headers with ``Content-Length: 1000000`` and a byte of body,
+    then stall (issue 12: 16 of them held every thread for as long as they liked). Each
+    reconnects when the server closes it, until stopped."""
+
+    def __init__(self, server: Server, count: int):
+        self.port, self.ca = server.port, str(server.tls.ca_file)
+        self.stop = threading.Event()
+        self.connected = 0
+        self.closed_by_server = 0
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self) -> None:
+        context = ssl.create_default_context(cafile=self.ca)
+        while not self.stop.is_set():
+            try:
+                with context.wrap_socket(
+                    socket.create_connection(("127.0.0.1", self.port), timeout=30),
+                    server_hostname="127.0.0.1",
+                ) as tls:
+                    tls.sendall(
+                        b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                        b"\r\nContent-Length: 1000000\r\n\r\n{"
+                    )
+                    self.connected += 1
+                    tls.settimeout(0.5)
+                    while not self.stop.is_set():
+                        try:
+                            if not tls.recv(1024):
+                                self.closed_by_server += 1
+                                break
+                        except TimeoutError:
+                            continue
+            except OSError:
+                self.stop.wait(0.05)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(5)
+
+
+def test_slow_bodies_do_not_hold_threads(server):
+    # 50 slow bodies against 16 threads (2 workers x 8). Bodies are read without holding a
+    # thread while the client is silent, so reviews and /healthz are answered meanwhile.
+    slow = SlowBodies(server, 50)
+    try:
+        deadline = time.monotonic() + 10
+        while slow.connected < 50 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for _ in range(20):
+            assert _good_reviews(server, 1) == 1
+            health = server.session.get(server.url + "/healthz", timeout=10)
+            assert health.status_code == 200
+            time.sleep(0.05)
+        assert slow.connected >= 50  # every slow client got its connection and headers in
+        assert server.process.poll() is None
+    finally:
+        slow.close()
