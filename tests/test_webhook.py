@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jsonpatch
 import pytest
 import requests
-from conftest_webhook import REPO, Server, TLSFiles, container, deployment, pod, review
+from conftest_webhook import REPO, Server, TLSFiles, container, deployment, free_port, pod, review
 
 MAIN_CONFIG = {
     "mode": "enforce",
@@ -702,3 +702,49 @@ def test_on_rule_error_deny_denies_when_a_rule_crashes(tmp_path):
         }
     finally:
         assert srv.stop() == 0
+
+
+def test_probe_port_answers_apart_from_the_review_threads_and_drains_on_sigterm(tmp_path):
+    tls = TLSFiles(tmp_path / "tls")
+    probe_port = free_port()
+    srv = Server(tmp_path, tls, MAIN_CONFIG, ("--workers", "1", "--probe-port", str(probe_port)))
+    probe = f"http://127.0.0.1:{probe_port}"
+    try:
+        assert requests.get(probe + "/healthz", timeout=10).json() == {"status": "ok"}
+        assert requests.get(probe + "/readyz", timeout=10).json() == {"status": "ready"}
+        answer(srv.post("/validate", review(ledger())))
+        metrics_text = requests.get(probe + "/metrics", timeout=10).text
+        assert (
+            'oomguard_admission_reviews_total{dry_run="false",endpoint="validate"' in metrics_text
+        )
+        assert requests.get(probe + "/nope", timeout=10).status_code == 404
+        # a request in flight keeps the server up after SIGTERM; meanwhile readiness fails
+        # (endpoints drop the Pod) and liveness holds (no restart while it drains)
+        body = json.dumps(review(ledger())).encode()
+        context = ssl.create_default_context(cafile=str(tls.ca_file))
+        with (
+            socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+        ):
+            conn.sendall(
+                b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:100]
+            )
+            time.sleep(0.3)  # the worker has the headers (ordering only, nothing is timed)
+            srv.process.send_signal(signal.SIGTERM)
+            for _ in range(100):  # the master handles the signal on its main loop
+                ready = requests.get(probe + "/readyz", timeout=10)
+                if ready.status_code != 200:
+                    break
+                time.sleep(0.1)
+            assert (ready.status_code, ready.json()) == (503, {"status": "stopping"})
+            time.sleep(0.5)  # ordering only: the master has passed SIGTERM on to the worker
+            assert requests.get(probe + "/healthz", timeout=10).status_code == 200
+            conn.sendall(body[100:])
+            reply = conn.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 200")
+        assert b"Connection: close" in reply  # answers after SIGTERM end the keep-alive
+        assert srv.process.wait(timeout=30) == 0
+    finally:
+        srv.stop()
