@@ -748,3 +748,28 @@ def test_probe_port_answers_apart_from_the_review_threads_and_drains_on_sigterm(
         assert srv.process.wait(timeout=30) == 0
     finally:
         srv.stop()
+
+
+def test_an_internal_failure_warns_in_allow_mode_and_is_counted_once(tmp_path):
+    # issue 12: a failure outside the rules got no warning in allow mode and was counted
+    # under both reasons
+    tls = TLSFiles(tmp_path / "tls")
+    srv = Server(
+        tmp_path,
+        tls,
+        {"mode": "enforce"},
+        entry=(str(REPO / "tests" / "webhook" / "crashing_serve.py"),),
+        env={"OOMGUARD_TEST_FAULT": "internal"},
+    )
+    try:
+        response = answer(srv.post("/validate", review(healthy())))
+        assert response["allowed"] is True
+        assert response["warnings"] == [
+            "oomguard could not finish its checks (oomguard failed: RuntimeError)"
+        ]
+        errors = {k: v for k, v in srv.metrics().items() if "admission_errors_total" in k}
+        assert errors == {
+            'oomguard_admission_errors_total{endpoint="validate",reason="internal"}': 1.0
+        }
+    finally:
+        assert srv.stop() == 0

@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from oomguard.rules import admission
 from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
+from oomguard.rules.engine import Evaluation
 from oomguard.webhook import metrics
 from oomguard.webhook.lookups import ClusterLookups, ReviewContext
 from oomguard.webhook.review import (
@@ -93,6 +94,7 @@ def _admit(endpoint: str, policy: Policy) -> Response:
         _log_error(endpoint, "bad_request", str(error), error.uid, started)
         return _json(error_body(error), 400)
     context = ReviewContext()
+    internal = False
     try:
         context = settings["lookups"].for_review(review.request.namespace)
         judged = dataclasses.replace(
@@ -100,31 +102,23 @@ def _admit(endpoint: str, policy: Policy) -> Response:
         )
         decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server
-        metrics.ERRORS.labels(endpoint, "internal").inc()
+        internal = True
         decision = _failure_decision(review, context, settings["on_crash"], exc)
     elapsed = time.perf_counter() - started
     fallbacks = context.fallbacks
-    _record(endpoint, review, decision, elapsed, fallbacks)
+    _record(endpoint, review, decision, elapsed, fallbacks, internal=internal)
     return _json(response_body(review, decision))
 
 
 def _failure_decision(
     review: Review, context: ReviewContext, on_crash: str, exc: Exception
 ) -> Decision:
+    """The same policy as a rule crash (:func:`oomguard.rules.admission.decide`): a warning
+    in ``allow`` mode, a denial in ``deny`` mode in enforce namespaces, silence in audit."""
     request = dataclasses.replace(review.request, namespace_label=context.namespace_label)
     mode = admission.admission_mode(request, current_app.extensions["oomguard"]["config"])
     crash = f"oomguard failed: {type(exc).__name__}"
-    if on_crash == ALLOW:
-        return Decision(True, admission.ALLOWED, mode, crashes=(crash,))
-    return Decision(
-        False,
-        admission.DENIED,
-        mode,
-        code=500,
-        reason="InternalError",
-        message=f"oomguard: internal error, denied by its failure policy: {crash}",
-        crashes=(crash,),
-    )
+    return admission.decide(Evaluation(crashes=[crash]), mode, on_crash=on_crash)
 
 
 def _record(
@@ -133,14 +127,18 @@ def _record(
     decision: Decision,
     elapsed: float,
     fallbacks: list[tuple[str, str]],
+    *,
+    internal: bool = False,
 ) -> None:
-    """Count the review in the metrics and log it as one JSON line."""
+    """Count the review in the metrics and log it as one JSON line. A failure outside the
+    rules (``internal``) is counted once, as ``internal``, not also as ``rule_crash``."""
     dry_run = "true" if review.dry_run else "false"
     metrics.REVIEWS.labels(endpoint, decision.mode, decision.result, dry_run).inc()
     for finding in decision.findings:
         metrics.FINDINGS.labels(endpoint, decision.mode, finding.rule, finding.severity).inc()
     if decision.crashes:
-        metrics.ERRORS.labels(endpoint, "rule_crash").inc(len(decision.crashes))
+        reason = "internal" if internal else "rule_crash"
+        metrics.ERRORS.labels(endpoint, reason).inc(len(decision.crashes))
     for lookup, _reason in fallbacks:
         metrics.LOOKUP_FALLBACKS.labels(endpoint, lookup).inc()
     metrics.LATENCY.labels(endpoint).observe(elapsed)
