@@ -34,6 +34,7 @@ from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
 from oomguard.rules.fixes import FIX_ROUNDS, apply_intents
 from oomguard.rules.model import Finding
+from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
@@ -197,7 +198,8 @@ def denial_message(errors: list[Finding]) -> str:
     for f in errors:
         where = f" (container {f.container})" if f.container else ""
         lines.append(f"- {f.rule}{where}: {f.message}")
-    return "\n".join(lines)
+    # names and messages quote the object: escape control characters line by line
+    return "\n".join(printable(line) for line in lines)
 
 
 def warning_text(finding: Finding) -> str:

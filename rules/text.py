@@ -1,4 +1,5 @@
-"""Formatting shared by every rule message: sizes, percentages and YAML type names."""
+"""Formatting shared by every rule message: sizes, percentages, YAML type names, and
+:func:`printable` for any text that reaches a person (terminal, denial message)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,16 @@ def type_name(value: object) -> str:
     if isinstance(value, dict):
         return "mapping"
     return type(value).__name__
+
+
+def printable(s: str) -> str:
+    """``s`` with every C0 and C1 control character and DEL written as a ``\\xNN`` escape,
+    so text quoted from a manifest (names, flag values) cannot move a terminal's cursor,
+    clear its screen or forge lines. Everything else, newlines and tabs included, is also
+    escaped when it is a control character: callers join lines after escaping each."""
+    return "".join(f"\\x{ord(ch):02x}" if _is_control(ch) else ch for ch in s)
+
+
+def _is_control(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F

@@ -123,6 +123,21 @@ def test_enforce_denies_with_every_error_and_its_numbers(server):
     }
 
 
+def test_denial_message_escapes_control_characters(server):
+    # issue 12: the denial message quoted names raw; kubectl prints it to a terminal
+    obj = ledger()
+    obj["metadata"]["name"] = "ledger\x1b[2J\x1b[H0 errors\x85"
+    obj["spec"]["template"]["spec"]["containers"][1]["name"] = "log\rshipper"
+    message = answer(server.post("/validate", review(obj)))["status"]["message"]
+    lines = message.split("\n")
+    assert lines[0] == (
+        "oomguard: Deployment shop/ledger\\x1b[2J\\x1b[H0 errors\\x85 has 2 memory errors:"
+    )
+    assert lines[1].startswith("- memory-limit-missing (container log\\x0dshipper): ")
+    assert len(lines) == 3
+    assert not any(ch < " " and ch != "\n" or "\x7f" <= ch <= "\x9f" for ch in message)
+
+
 def test_denial_is_logged_as_one_json_line_without_the_object(server):
     sent = review(ledger())
     server.post("/validate", sent)

@@ -206,3 +206,12 @@ def test_a_fix_that_reveals_another_is_patched_in_the_same_round_trip():
     ]
     patched = jsonpatch.apply_patch(deployment, list(decision.patch))
     assert mutate(Request("CREATE", patched, namespace="search"), config).patch == ()
+
+
+def test_printable_escapes_c0_c1_and_del_only():
+    from oomguard.rules.text import printable
+
+    assert printable("a\x00b\x1b[2J\x7f\x80\x85\x9f\n\té€…") == (
+        "a\\x00b\\x1b[2J\\x7f\\x80\\x85\\x9f\\x0a\\x09é€…"
+    )
+    assert printable("plain text, 100% ok") == "plain text, 100% ok"
