@@ -554,6 +554,52 @@ def test_only_tls_1_2_and_newer(server):
         assert tls_sock.version() == "TLSv1.2"
 
 
+def test_tls_1_2_offers_only_mozilla_intermediate_suites(server):
+    # issue 12: two CBC suites were still offered over TLS 1.2
+    from oomguard.webhook.server import MOZILLA_INTERMEDIATE_TLS12, build_tls_context
+
+    context = build_tls_context(str(server.tls.cert_file), str(server.tls.key_file))
+    tls12 = {c["name"] for c in context.get_ciphers() if c["protocol"] == "TLSv1.2"}
+    assert tls12 and tls12 <= set(MOZILLA_INTERMEDIATE_TLS12.split(":"))
+    assert not [name for name in tls12 if "CBC" in name or name[-4:] == "-SHA"]
+    for cbc in ("ECDHE-RSA-AES128-SHA256", "ECDHE-RSA-AES256-SHA384", "ECDHE-RSA-AES128-SHA"):
+        client = ssl.create_default_context(cafile=str(server.tls.ca_file))
+        client.maximum_version = ssl.TLSVersion.TLSv1_2
+        client.set_ciphers(cbc + ":@SECLEVEL=0")
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            pytest.raises(ssl.SSLError),
+        ):
+            client.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def test_failed_handshakes_are_logged_as_one_json_line_each(server):
+    # issue 12: every failed handshake wrote a gunicorn text line
+    old = ssl.create_default_context(cafile=str(server.tls.ca_file))
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    old.set_ciphers("ECDHE-RSA-AES128-SHA:@SECLEVEL=0")
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        pytest.raises(ssl.SSLError),
+    ):
+        old.wrap_socket(raw, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(b"\x16\x03\x01\x00\x05\x01\x1b[2J\x00")  # a broken ClientHello
+        raw.recv(100)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        errors = [line for line in server.json_log() if line.get("event") == "tls_error"]
+        if len(errors) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(errors) >= 2
+    assert all(set(e) == {"event", "peer", "reason", "message"} for e in errors)
+    assert {e["peer"] for e in errors} == {"127.0.0.1"}
+    assert "Invalid request from ip" not in server.log()
+    log = server.log()
+    assert not any(ch < " " and ch not in "\n" for ch in log)
+
+
 def served_common_name(port: int, ca_file) -> str:
     context = ssl.create_default_context(cafile=str(ca_file))
     with (

@@ -22,6 +22,7 @@ from oomguard.rules import admission
 from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation
+from oomguard.rules.text import printable
 from oomguard.webhook import metrics
 from oomguard.webhook.lookups import ClusterLookups, ReviewContext
 from oomguard.webhook.review import (
@@ -177,6 +178,14 @@ def _log_error(endpoint: str, reason: str, message: str, uid: str | None, starte
         "message": message,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    LOG.warning(json.dumps(record, separators=(",", ":")))
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """One structured warning line in the review log (json.dumps escapes control
+    characters; strings quoted from clients are also made printable)."""
+    record = {"event": event}
+    record |= {k: printable(v) if isinstance(v, str) else v for k, v in fields.items()}
     LOG.warning(json.dumps(record, separators=(",", ":")))
 
 

@@ -43,10 +43,22 @@ THREADS_PER_WORKER = 8  # idle and stalling clients hold threads (see worker.py)
 CRASH_POLICIES = ("allow", "deny")
 
 
+# Mozilla's "intermediate" profile (Server Side TLS 5.7), TLS 1.2 suites exactly: AEAD only,
+# forward secrecy only (no CBC, no static RSA). TLS 1.3 suites are OpenSSL's (all AEAD).
+MOZILLA_INTERMEDIATE_TLS12 = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+)
+
+
 def build_tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """A server context with the certificate chain, TLS 1.2+ and HTTP/1.1 only."""
+    """A server context with the certificate chain, TLS 1.2+ with Mozilla's intermediate
+    TLS 1.2 suites, and HTTP/1.1 only."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(MOZILLA_INTERMEDIATE_TLS12)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     context.load_cert_chain(certfile=cert, keyfile=key)
     context.set_alpn_protocols(["http/1.1"])

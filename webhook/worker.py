@@ -235,6 +235,23 @@ class BoundedThreadWorker(ThreadWorker):
         with self.bodies_lock:
             self.bodies.pop(conn, None)
 
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """A failed TLS handshake (a scanner, an old client, a wrong CA) is one structured
+        JSON line in the review log, never gunicorn's text line, and no HTTP answer: there
+        is no TLS session to send it on."""
+        if isinstance(exc, ssl.SSLError):
+            from oomguard.webhook.app import log_event
+
+            peer = addr[0] if isinstance(addr, tuple) and addr else None
+            log_event(
+                "tls_error",
+                peer=peer,
+                reason=str(exc.reason or type(exc).__name__),
+                message=str(exc),
+            )
+            return
+        super().handle_error(req, client, addr, exc)
+
     def _keepalive_after(self, conn: Any, keepalive: Any) -> Any:
         if keepalive is _DEFER:
             return _DEFER
