@@ -19,9 +19,10 @@ a worker, and the API server's reviews (and ``/healthz``) queue behind them. The
   client. A body must be complete within :data:`BODY_DEADLINE_SECONDS` of its headers (the
   total deadline of one request; the API server gives up after the webhook's
   ``timeoutSeconds``, at most 30 s, anyway); past that the connection is closed.
-* **Memory**: a body over the app's cap is never read (``Content-Length`` over the cap is
-  answered 413 from the header; a chunked body is read until it passes the cap, then answered
-  413 the same way), and the bytes of unfinished bodies held by one worker are limited to
+* **Memory**: a body over the app's cap is never kept (with ``Content-Length`` over the cap
+  the body is read and dropped, up to :data:`DISCARD_LIMIT_BODIES` × the cap, so the client
+  sees the app's 413 rather than a reset; a chunked body is kept until it passes the cap, then
+  answered 413 the same way; the connection is closed after either), and the bytes of unfinished bodies held by one worker are limited to
   :data:`BUFFER_BUDGET_BODIES` × the cap; a request that would pass that is answered 503 and
   its connection closed, so stalled near-complete bodies cannot add up to unbounded memory.
 
@@ -51,6 +52,7 @@ READ_DEADLINE_SECONDS = 1.0
 BODY_DEADLINE_SECONDS = 10.0
 KEEPALIVE_REQUESTS = 200  # nginx used 100 until 1.19.10, 1000 since
 BUFFER_BUDGET_BODIES = 4  # unfinished bodies per worker, in multiples of the body cap
+DISCARD_LIMIT_BODIES = 4  # a larger Content-Length is answered 413 without reading the body
 READ_CHUNK = 256 * 1024
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -70,6 +72,8 @@ class BodyProgress:
         self.scan_pos = 0  # chunked: offset in the buffer of the next chunk-size line
         self.decoded = 0  # chunked: payload bytes seen so far
         self.in_trailer = False
+        self.discard = False  # a body over the cap: counted, not kept
+        self.dropped = 0
 
     def buffered(self) -> int:
         return len(self.req.unreader.buf.getvalue())
@@ -155,10 +159,17 @@ class BoundedThreadWorker(ThreadWorker):
         chunked, length = body_framing(req)
         if not chunked and not length:
             return super().handle_request(req, conn)
-        if length > self.max_body():
-            req.must_close = True  # the app answers 413 from the header; the body is not read
-            return super().handle_request(req, conn)
         progress = BodyProgress(req, time.monotonic() + BODY_DEADLINE_SECONDS)
+        if length > self.max_body():
+            # The app answers 413 from the header. The body is read and dropped first (no
+            # memory, no thread while the client is silent), so a client that sends it all
+            # before reading gets that answer, not a reset; an absurd length is not waited
+            # for.
+            req.must_close = True
+            if length > DISCARD_LIMIT_BODIES * self.max_body():
+                self._drop_body(req)
+                return super().handle_request(req, conn)
+            progress.discard = True
         return self._read_body_then_serve(progress, conn)
 
     def _read_body_then_serve(self, progress: BodyProgress, conn: Any) -> Any:
@@ -181,7 +192,9 @@ class BoundedThreadWorker(ThreadWorker):
                 self.bodies[conn] = progress
             return _DEFER
         self._forget_body(conn)
-        if progress.chunked and progress.decoded > self.max_body():
+        if progress.discard:
+            self._drop_body(req)
+        elif progress.chunked and progress.decoded > self.max_body():
             self._as_too_large(req, progress.decoded)
         return super().handle_request(req, conn)
 
@@ -201,6 +214,9 @@ class BoundedThreadWorker(ThreadWorker):
                     return False
                 if not data:
                     raise EOFError
+                if progress.discard:
+                    progress.dropped += len(data)
+                    continue
                 with self.bodies_lock:
                     self.bodies[conn] = progress
                     held = sum(p.buffered() for p in self.bodies.values()) + len(data)
@@ -214,7 +230,7 @@ class BoundedThreadWorker(ThreadWorker):
     @staticmethod
     def _complete(progress: BodyProgress, cap: int) -> bool:
         if not progress.chunked:
-            return progress.buffered() >= progress.length
+            return progress.buffered() + progress.dropped >= progress.length
         if chunked_scan(progress.req.unreader.buf.getvalue(), progress):
             return True
         return progress.decoded > cap  # enough to know it is too large
@@ -228,6 +244,18 @@ class BoundedThreadWorker(ThreadWorker):
 
         req.headers = [(n, v) for n, v in req.headers if n != "TRANSFER-ENCODING"]
         req.headers.append(("CONTENT-LENGTH", str(decoded)))
+        req.body = Body(LengthReader(req.unreader, 0))
+        req.must_close = True
+
+    @staticmethod
+    def _drop_body(req: Any) -> None:
+        """The app will not read this body (413 from the header): drop what is buffered and
+        give it an empty one, so nothing blocks on the socket for it afterwards."""
+        import io
+
+        from gunicorn.http.body import Body, LengthReader
+
+        req.unreader.buf = io.BytesIO()
         req.body = Body(LengthReader(req.unreader, 0))
         req.must_close = True
 
