@@ -405,6 +405,18 @@ def test_grace_period_shorter_than_the_drain_is_refused(tmp_path):
     assert "lifecycle" not in _container(no_hook)
 
 
+def test_opt_out_label_in_enforce_only_when_the_config_allows_it(render):
+    default = _config(render("defaults"))
+    assert default["opt_out_label"] == {"key": "oomguard.io/ignore", "honor_in_enforce": False}
+    allowed = render({"config": {"opt_out_label": {"honor_in_enforce": True}}})
+    assert _config(allowed)["opt_out_label"]["honor_in_enforce"] is True
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        (webhook,) = allowed.one(kind, FULLNAME)["webhooks"]
+        assert webhook["objectSelector"]["matchExpressions"] == [
+            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]}
+        ]
+
+
 def test_default_security_context(render):
     result = render("defaults")
     pod = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
@@ -466,6 +478,7 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "defaults": {},
         "mutate": [],
         "honor_ignore_annotations": True,
+        "opt_out_label": {"key": "oomguard.io/ignore", "honor_in_enforce": False},
         "lookups": {
             "namespace_labels": False,
             "configmaps": False,
@@ -514,9 +527,9 @@ def test_default_webhook_configurations(render):
             },
             {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]},
         ]
-        assert webhook["objectSelector"]["matchExpressions"] == [
-            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]}
-        ]
+        # issue 12: an object label any author can set must not skip enforce, so by default
+        # the API server sends labelled objects and the server decides by mode
+        assert "objectSelector" not in webhook
     (mutating,) = result.one("MutatingWebhookConfiguration", FULLNAME)["webhooks"]
     assert mutating["reinvocationPolicy"] == "Never"
 

@@ -215,3 +215,28 @@ def test_printable_escapes_c0_c1_and_del_only():
         "a\\x00b\\x1b[2J\\x7f\\x80\\x85\\x9f\\x0a\\x09é€…"
     )
     assert printable("plain text, 100% ok") == "plain text, 100% ok"
+
+
+def _labelled(mode: str, **config_data):
+    from oomguard.rules.admission import Request, validate
+
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "shop", "labels": {"oomguard.io/ignore": "true"}},
+        "spec": {"containers": [{"name": "app", "image": "x"}]},  # no limit: an error
+    }
+    config = config_from_data({"mode": mode, **config_data})
+    return validate(Request(operation="CREATE", obj=obj, old_obj=None, namespace="shop"), config)
+
+
+def test_opt_out_label_skips_review_outside_enforce_only():
+    # issue 12: the object label let any author skip enforce
+    assert _labelled("warn").result == "skipped"
+    assert _labelled("audit").result == "skipped"
+    enforced = _labelled("enforce")
+    assert enforced.allowed is False and "memory-limit-missing" in enforced.rules
+    allowed = _labelled("enforce", opt_out_label={"honor_in_enforce": True})
+    assert allowed.result == "skipped" and allowed.allowed is True
+    other_key = _labelled("warn", opt_out_label={"key": "example.com/skip"})
+    assert other_key.result != "skipped"

@@ -22,9 +22,10 @@ a worker, and the API server's reviews (and ``/healthz``) queue behind them. The
 * **Memory**: a body over the app's cap is never kept (with ``Content-Length`` over the cap
   the body is read and dropped, up to :data:`DISCARD_LIMIT_BODIES` × the cap, so the client
   sees the app's 413 rather than a reset; a chunked body is kept until it passes the cap, then
-  answered 413 the same way; the connection is closed after either), and the bytes of unfinished bodies held by one worker are limited to
-  :data:`BUFFER_BUDGET_BODIES` × the cap; a request that would pass that is answered 503 and
-  its connection closed, so stalled near-complete bodies cannot add up to unbounded memory.
+  answered 413 the same way; the connection is closed after either), and the bytes of
+  unfinished bodies held by one worker are limited to :data:`BUFFER_BUDGET_BODIES` × the cap;
+  a request that would pass that is answered 503 and its connection closed, so stalled
+  near-complete bodies cannot add up to unbounded memory.
 
 And two for load balance and clean stops: **a connection is closed after
 :data:`KEEPALIVE_REQUESTS` requests** (like nginx's ``keepalive_requests``), so kept-alive
