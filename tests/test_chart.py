@@ -357,8 +357,8 @@ def test_default_container_runs_oomguard_serve_with_mounted_tls_and_config(rende
 def test_default_resources_make_the_pod_guaranteed(render):
     resources = _container(render("defaults"))["resources"]
     assert resources == {
-        "requests": {"cpu": "500m", "memory": "256Mi"},
-        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
     }
 
 
@@ -784,7 +784,7 @@ def test_rendered_chart_has_no_findings_at_any_severity(render, run_oomguard, na
 def test_oomguard_lint_does_read_the_rendered_deployment(render, run_oomguard):
     """Control: a Burstable variant of the same chart is reported, so the clean result above
     comes from checking the Deployment, not from skipping it."""
-    rendered = render({"resources": {"requests": {"memory": "128Mi"}}}).rendered
+    rendered = render({"resources": {"requests": {"memory": "384Mi"}}}).rendered
     proc = run_oomguard("lint", "--format", "json", "--min-severity", "info", "-", stdin=rendered)
     findings = json.loads(proc.stdout)["findings"]
     assert [(f["rule"], f["kind"], f["name"], f["container"]) for f in findings] == [

@@ -240,3 +240,20 @@ def test_opt_out_label_skips_review_outside_enforce_only():
     assert allowed.result == "skipped" and allowed.allowed is True
     other_key = _labelled("warn", opt_out_label={"key": "example.com/skip"})
     assert other_key.result != "skipped"
+
+
+def test_byte_gate_lets_one_large_body_at_a_time_and_small_ones_beside():
+    # issue 12: six cap-sized reviews judged at once took one worker past 800 MB; the gate
+    # keeps a worker's bodies in judgement within one cap (one body alone always passes)
+    from oomguard.webhook.app import ByteGate
+
+    gate = ByteGate(100)
+    assert gate.enter(90, timeout=0)
+    assert gate.enter(10, timeout=0)  # a small review fits beside the large one
+    assert not gate.enter(90, timeout=0)  # a second large one waits (here: gives up)
+    gate.leave(90)
+    gate.leave(10)
+    assert gate.enter(500, timeout=0)  # over the budget alone: still served, alone
+    assert not gate.enter(1, timeout=0)
+    gate.leave(500)
+    assert gate.in_use == 0

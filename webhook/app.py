@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,32 @@ LOG = logging.getLogger("oomguard.webhook.reviews")
 Policy = Callable[[Request, Config], Decision]
 
 bp = Blueprint("admission", __name__)
+GATE_WAIT_SECONDS = 5.0  # well inside the webhook's timeoutSeconds
+
+
+class ByteGate:
+    """At most ``budget`` bytes of request bodies parsed and judged at once in this process;
+    one body alone always passes. Memory grows with the body judged (a parsed 6 MiB review is
+    tens of MiB of Python objects), so this bounds a worker's memory by a multiple of the
+    cap, not of the cap × threads. Small reviews fit beside a large one and never wait."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.in_use = 0
+        self.cond = threading.Condition()
+
+    def enter(self, size: int, timeout: float) -> bool:
+        with self.cond:
+            fits = lambda: self.in_use == 0 or self.in_use + size <= self.budget  # noqa: E731
+            if not self.cond.wait_for(fits, timeout):
+                return False
+            self.in_use += size
+            return True
+
+    def leave(self, size: int) -> None:
+        with self.cond:
+            self.in_use -= size
+            self.cond.notify_all()
 
 
 def create_app(
@@ -51,7 +78,12 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     _configure_log()
     lookups = ClusterLookups(config, on_error=_log_lookup_error)
-    app.extensions["oomguard"] = {"config": config, "on_crash": on_crash, "lookups": lookups}
+    app.extensions["oomguard"] = {
+        "config": config,
+        "on_crash": on_crash,
+        "lookups": lookups,
+        "gate": ByteGate(max_body_bytes),
+    }
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     envelope_validator()  # compile the schema now, not on the first review
@@ -87,6 +119,22 @@ def metrics_page() -> Response:
 def _admit(endpoint: str, policy: Policy) -> Response:
     started = time.perf_counter()
     settings = current_app.extensions["oomguard"]
+    # the worker has read the whole body by now; a chunked one counts as the full cap
+    length = request.content_length
+    size = length if length is not None else current_app.config["MAX_CONTENT_LENGTH"]
+    if not settings["gate"].enter(size, GATE_WAIT_SECONDS):
+        metrics.ERRORS.labels(endpoint, "busy").inc()
+        _log_error(endpoint, "busy", "large reviews in progress; try again", None, started)
+        return _json({"error": "large reviews in progress; try again"}, 503)
+    try:
+        return _admit_body(endpoint, policy, settings, started)
+    finally:
+        settings["gate"].leave(size)
+
+
+def _admit_body(
+    endpoint: str, policy: Policy, settings: dict[str, Any], started: float
+) -> Response:
     try:
         body = request.get_data(cache=False)
         review = parse_review(body, request.content_type, settings["on_crash"])

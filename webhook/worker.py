@@ -77,7 +77,10 @@ class BodyProgress:
         self.dropped = 0
 
     def buffered(self) -> int:
-        return len(self.req.unreader.buf.getvalue())
+        """Bytes in the parser's buffer, without copying them (``getvalue`` would)."""
+        buf = self.req.unreader.buf
+        buf.seek(0, 2)  # the unreader seeks to the end itself before each use
+        return buf.tell()
 
 
 def body_framing(req: Any) -> tuple[bool, int]:
