@@ -104,13 +104,16 @@ def payload(shape: str) -> bytes:
     return body
 
 
-def post(port: int, ca: str, body: bytes) -> int:
+def post(port: int, ca: str, body: bytes) -> int | str:
     context = ssl.create_default_context(cafile=ca)
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=120)
-    conn.request("POST", "/validate", body, {"Content-Type": "application/json"})
-    status = conn.getresponse().status
-    conn.close()
-    return status
+    try:
+        conn.request("POST", "/validate", body, {"Content-Type": "application/json"})
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:  # a timeout is a result here
+        return type(exc).__name__
+    finally:
+        conn.close()
 
 
 def peaks(master: int) -> dict[int, int]:
