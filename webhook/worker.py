@@ -30,8 +30,9 @@ a worker, and the API server's reviews (and ``/healthz``) queue behind them. The
 And two for load balance and clean stops: **a connection is closed after
 :data:`KEEPALIVE_REQUESTS` requests** (like nginx's ``keepalive_requests``), so kept-alive
 connections spread over the workers again now and then; and **once the worker is stopping,
-every answer says** ``Connection: close``, so clients stop reusing the connection instead of
-having a later request reset.
+every answer says** ``Connection: close`` and idle kept-alive connections stay open
+:data:`STOP_KEEPALIVE_SECONDS` (not gthread's 2 s), so clients stop reusing a connection
+after an answer instead of having a later request reset.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ FIRST_BYTES_WAIT_SECONDS = 0.05
 READ_DEADLINE_SECONDS = 1.0
 BODY_DEADLINE_SECONDS = 10.0
 KEEPALIVE_REQUESTS = 200  # nginx used 100 until 1.19.10, 1000 since
+STOP_KEEPALIVE_SECONDS = 15.0  # idle kept-alive connections stay open this long after SIGTERM
 BUFFER_BUDGET_BODIES = 4  # unfinished bodies per worker, in multiples of the body cap
 DISCARD_LIMIT_BODIES = 4  # a larger Content-Length is answered 413 without reading the body
 READ_CHUNK = 256 * 1024
@@ -288,6 +290,14 @@ class BoundedThreadWorker(ThreadWorker):
         if keepalive is _DEFER:
             return _DEFER
         return super()._keepalive_after(conn, keepalive)
+
+    def _cap_keepalive(self, deadline: float) -> None:
+        """On SIGTERM gthread closes idle kept-alive connections after 2 s; a client that
+        sends on one just then has its request reset (the API server does not retry a
+        POST it has written). Keep them :data:`STOP_KEEPALIVE_SECONDS` instead: a request
+        meanwhile is answered with ``Connection: close``, so each client connection ends
+        on an answer, and only connections idle for the whole window are closed."""
+        super()._cap_keepalive(time.monotonic() + STOP_KEEPALIVE_SECONDS)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         """On the main loop. A connection whose body is waiting for bytes goes to the poller,
