@@ -11,6 +11,14 @@ whether anything else was using the CPUs during a run.
 
     python bench/webhook_load.py                       # 100, 500, 1000/s for 60 s + saturation
     python bench/webhook_load.py --rates 500 --duration 10 --saturation 0
+    python bench/webhook_load.py --abuse malformed,stall,slowbody   # good reviews beside abuse
+
+``--abuse`` runs, for each named kind of abuse, good reviews one after another (``--abuse-reviews``)
+while adversaries run beside them on 127.0.0.1, and reports their latency: ``malformed`` (2
+threads posting malformed bodies, ~200/s each), ``stall`` (30 clients that connect and stall:
+silent TCP, half a ClientHello, headers one byte per 200 ms), ``slowbody`` (50 clients that send
+full headers with ``Content-Length: 1000000`` and then stall). This is where those latencies
+live; the tests (``tests/test_webhook_abuse.py``) only check that every good review is answered.
 """
 
 from __future__ import annotations
@@ -219,6 +227,123 @@ def summarise(latencies, from_slot, lags, errors, duration, rate) -> dict:
     }
 
 
+# --- abuse beside good reviews (threads in this process, 127.0.0.1 only) ------------------------
+
+MALFORMED = [b"{not json", b"[]", b"[" * 5000 + b"]" * 5000, b"\xff\xfe\x00garbage"]
+
+
+def _malformed_flood(port: int, ca: str, stop) -> None:
+    conn = _connect("127.0.0.1", port, ca)
+    index = 0
+    while not stop.is_set():
+        try:
+            conn.request(
+                "POST",
+                "/validate",
+                MALFORMED[index % len(MALFORMED)],
+                {"Content-Type": "application/json"},
+            )
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = _connect("127.0.0.1", port, ca)
+        index += 1
+        time.sleep(0.005)
+    conn.close()
+
+
+def _staller(port: int, ca: str, stop, kind: str) -> None:
+    """Hold a connection without finishing a request; reconnect when the server cuts it."""
+    context = ssl.create_default_context(cafile=ca)
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                if kind == "silent":
+                    stop.wait(30)
+                    continue
+                if kind == "half-hello":
+                    raw.sendall(b"\x16\x03\x01\x00")
+                    while not stop.is_set() and raw.recv(1):
+                        pass
+                    continue
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    if kind == "trickle":
+                        for byte in b"POST /validate HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 999:
+                            if stop.is_set():
+                                break
+                            tls.sendall(bytes([byte]))
+                            time.sleep(0.2)
+                    else:  # slowbody: whole headers, then a body that never comes
+                        tls.sendall(
+                            b"POST /validate HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"
+                        )
+                        while not stop.is_set() and tls.recv(1024):
+                            pass
+        except OSError:
+            stop.wait(0.05)
+
+
+ABUSE = {
+    "malformed": [("flood", 2)],
+    "stall": [("silent", 10), ("half-hello", 10), ("trickle", 10)],
+    "slowbody": [("slowbody", 50)],
+}
+
+
+def run_abuse(port: int, ca: str, kind: str, reviews: int) -> dict:
+    """Good reviews, one after another on one keep-alive connection, beside ``kind``."""
+    import threading
+
+    stop = threading.Event()
+    threads = []
+    for role, count in ABUSE[kind]:
+        for _ in range(count):
+            if role == "flood":
+                target, extra = _malformed_flood, ()
+            else:
+                target, extra = _staller, (role,)
+            thread = threading.Thread(target=target, args=(port, ca, stop, *extra), daemon=True)
+            thread.start()
+            threads.append(thread)
+    time.sleep(1.0)  # let the adversaries take their threads
+    latencies, errors = [], 0
+    conn = _connect("127.0.0.1", port, ca)
+    try:
+        for _ in range(reviews):
+            sent = time.monotonic()
+            try:
+                ok = _one(conn, "/validate")
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = _connect("127.0.0.1", port, ca)
+            latencies.append(time.monotonic() - sent)
+            errors += not ok
+            time.sleep(0.01)
+        health = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=ssl.create_default_context(cafile=ca), timeout=10
+        )
+        health.request("GET", "/healthz")
+        healthz = health.getresponse().status
+    finally:
+        conn.close()
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+    latencies.sort()
+    return {
+        "abuse": kind,
+        "adversaries": sum(count for _, count in ABUSE[kind]),
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": _pct(latencies, 50),
+        "p99_ms": _pct(latencies, 99),
+        "max_ms": _pct(latencies, 100),
+        "healthz_after": healthz,
+    }
+
+
 # --- server side -------------------------------------------------------------------------------
 
 
@@ -308,7 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--endpoint", choices=("validate", "mutate"), default="validate")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--abuse", default="", help="malformed,stall,slowbody (see above)")
+    parser.add_argument("--abuse-reviews", type=int, default=300, help="good reviews per abuse")
     args = parser.parse_args(argv)
+    if args.abuse:
+        return main_abuse(args)
 
     folder = Path(tempfile.mkdtemp(prefix="oomguard-bench-"))
     process, port, ca = start_server(folder, args.workers, args.threads)
@@ -372,6 +501,35 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * len(columns))
     for r in results:
         print("| " + " | ".join(str(r[key]) for _, key in columns) + " |")
+    return 0
+
+
+def main_abuse(args: argparse.Namespace) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="oomguard-bench-"))
+    process, port, ca = start_server(folder, args.workers, args.threads)
+    results = []
+    try:
+        for kind in args.abuse.split(","):
+            result = run_abuse(port, ca, kind, args.abuse_reviews)
+            result["rss_mib_after"] = rss_mib(process.pid)
+            results.append(result)
+            print(json.dumps(result), file=sys.stderr, flush=True)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs, server --workers "
+        f"{args.workers} --threads {args.threads}, load average {os.getloadavg()}"
+    )
+    keys = ["abuse", "adversaries", "requests", "errors", "p50_ms", "p99_ms", "max_ms"]
+    keys += ["healthz_after", "rss_mib_after"]
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in results:
+        print("| " + " | ".join(str(r[key]) for key in keys) + " |")
     return 0
 
 

@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8443, help="HTTPS port (default: 8443)")
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
     serve.add_argument(
+        "--probe-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="also serve /healthz, /readyz and /metrics in plain HTTP on this port, "
+        "apart from the review threads (default: 0, off)",
+    )
+    serve.add_argument(
         "--workers", type=int, default=2, help="gunicorn worker processes (default: 2)"
     )
     serve.add_argument(

@@ -33,6 +33,7 @@ from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
 from oomguard.rules.model import Finding
+from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
@@ -91,10 +92,21 @@ def is_checked(request: Request) -> bool:
     return request.operation in CHECKED_OPERATIONS and is_workload(request.obj)
 
 
+def opted_out(request: Request, config: Config, mode: str) -> bool:
+    """The object carries the opt-out label (``oomguard.io/ignore: "true"``). Any author can
+    set it, so in ``enforce`` it counts only when the config says so
+    (``opt_out_label.honor_in_enforce``); otherwise the object is judged like any other."""
+    metadata = request.obj.get("metadata") if isinstance(request.obj, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if not isinstance(labels, dict) or labels.get(config.opt_out_label) != "true":
+        return False
+    return mode != ENFORCE or config.opt_out_in_enforce
+
+
 def validate(request: Request, config: Config) -> Decision:
     """The validating webhook's decision for one AdmissionRequest."""
     mode = admission_mode(request, config)
-    if not is_checked(request):
+    if not is_checked(request) or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(request.obj, config, lookup=request.lookup)
     existing = _existing_errors(request, config)
@@ -104,7 +116,7 @@ def validate(request: Request, config: Config) -> Decision:
 def mutate(request: Request, config: Config) -> Decision:
     """The mutating webhook's answer: always allowed, with the enabled fixes as a patch."""
     mode = admission_mode(request, config)
-    if not is_checked(request) or not config.mutate:
+    if not is_checked(request) or not config.mutate or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(request.obj, config, lookup=request.lookup)
     findings = tuple(evaluation.findings)
@@ -193,7 +205,8 @@ def denial_message(errors: list[Finding]) -> str:
     for f in errors:
         where = f" (container {f.container})" if f.container else ""
         lines.append(f"- {f.rule}{where}: {f.message}")
-    return "\n".join(lines)
+    # names and messages quote the object: escape control characters line by line
+    return "\n".join(printable(line) for line in lines)
 
 
 def warning_text(finding: Finding) -> str:

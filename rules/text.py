@@ -1,4 +1,5 @@
-"""Formatting shared by every rule message: sizes, percentages and YAML type names."""
+"""Formatting shared by every rule message: sizes, percentages, YAML type names, and
+:func:`printable` for any text that reaches a person (terminal, denial message)."""
 
 from __future__ import annotations
 

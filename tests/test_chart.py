@@ -336,9 +336,13 @@ def test_default_container_runs_oomguard_serve_with_mounted_tls_and_config(rende
         "--key", "/etc/oomguard/tls/tls.key",
         "--port", "8443",
         "--workers", "2",
+        "--probe-port", "8081",
         "--config", "/etc/oomguard/config/oomguard.yaml",
     ]  # fmt: skip
-    assert container["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "https", "containerPort": 8443, "protocol": "TCP"},
+        {"name": "probes", "containerPort": 8081, "protocol": "TCP"},
+    ]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["tls"]["mountPath"] == "/etc/oomguard/tls"
     assert mounts["config"]["mountPath"] == "/etc/oomguard/config"
@@ -353,25 +357,64 @@ def test_default_container_runs_oomguard_serve_with_mounted_tls_and_config(rende
 def test_default_resources_make_the_pod_guaranteed(render):
     resources = _container(render("defaults"))["resources"]
     assert resources == {
-        "requests": {"cpu": "500m", "memory": "256Mi"},
-        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
     }
 
 
-def test_default_probes_use_https_readyz_and_healthz(render):
+def test_default_probes_use_the_probe_port_apart_from_the_review_threads(render):
+    # issue 12: probes on the review port failed whenever clients held its threads
     container = _container(render("defaults"))
     assert container["readinessProbe"]["httpGet"] == {
         "path": "/readyz",
-        "port": "https",
-        "scheme": "HTTPS",
+        "port": "probes",
+        "scheme": "HTTP",
     }
     assert container["livenessProbe"]["httpGet"] == {
         "path": "/healthz",
-        "port": "https",
-        "scheme": "HTTPS",
+        "port": "probes",
+        "scheme": "HTTP",
     }
+    assert {"name": "probes", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
+    args = container["args"]
+    assert args[args.index("--probe-port") + 1] == "8081"
     assert container["readinessProbe"]["periodSeconds"] == 5
     assert container["livenessProbe"]["failureThreshold"] == 3
+
+
+def test_pods_drain_before_sigterm_within_their_grace_period(render):
+    # issue 12: no preStop delay, so pods stopped while endpoints still routed to them
+    result = render("defaults")
+    pod = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
+    pre_stop = _container(result)["lifecycle"]["preStop"]
+    # the sleep action (no shell in the image needed) on Kubernetes >= 1.30, else the
+    # image's own python; which one depends on the cluster version Helm renders for
+    assert pre_stop in (
+        {"sleep": {"seconds": 10}},
+        {"exec": {"command": ["python", "-c", "import time; time.sleep(10)"]}},
+    )
+    assert pod["terminationGracePeriodSeconds"] == 40  # 10 s drain + 25 s server grace + 5
+
+
+def test_grace_period_shorter_than_the_drain_is_refused(tmp_path):
+    result = helm(tmp_path, {"lifecycle": {"preStopSleepSeconds": 20}})
+    assert any(
+        "terminationGracePeriodSeconds (40) must be at least" in f for f in result.fails
+    ) or ("terminationGracePeriodSeconds (40) must be at least" in result.stderr), result.stderr
+    no_hook = helm(tmp_path / "off", {"lifecycle": {"preStopSleepSeconds": 0}})
+    assert "lifecycle" not in _container(no_hook)
+
+
+def test_opt_out_label_in_enforce_only_when_the_config_allows_it(render):
+    default = _config(render("defaults"))
+    assert default["opt_out_label"] == {"key": "oomguard.io/ignore", "honor_in_enforce": False}
+    allowed = render({"config": {"opt_out_label": {"honor_in_enforce": True}}})
+    assert _config(allowed)["opt_out_label"]["honor_in_enforce"] is True
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        (webhook,) = allowed.one(kind, FULLNAME)["webhooks"]
+        assert webhook["objectSelector"]["matchExpressions"] == [
+            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]}
+        ]
 
 
 def test_default_security_context(render):
@@ -435,6 +478,7 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "defaults": {},
         "mutate": [],
         "honor_ignore_annotations": True,
+        "opt_out_label": {"key": "oomguard.io/ignore", "honor_in_enforce": False},
         "lookups": {
             "namespace_labels": False,
             "configmaps": False,
@@ -483,9 +527,9 @@ def test_default_webhook_configurations(render):
             },
             {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]},
         ]
-        assert webhook["objectSelector"]["matchExpressions"] == [
-            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]}
-        ]
+        # issue 12: an object label any author can set must not skip enforce, so by default
+        # the API server sends labelled objects and the server decides by mode
+        assert "objectSelector" not in webhook
     (mutating,) = result.one("MutatingWebhookConfiguration", FULLNAME)["webhooks"]
     assert mutating["reinvocationPolicy"] == "Never"
 
@@ -740,7 +784,7 @@ def test_rendered_chart_has_no_findings_at_any_severity(render, run_oomguard, na
 def test_oomguard_lint_does_read_the_rendered_deployment(render, run_oomguard):
     """Control: a Burstable variant of the same chart is reported, so the clean result above
     comes from checking the Deployment, not from skipping it."""
-    rendered = render({"resources": {"requests": {"memory": "128Mi"}}}).rendered
+    rendered = render({"resources": {"requests": {"memory": "384Mi"}}}).rendered
     proc = run_oomguard("lint", "--format", "json", "--min-severity", "info", "-", stdin=rendered)
     findings = json.loads(proc.stdout)["findings"]
     assert [(f["rule"], f["kind"], f["name"], f["container"]) for f in findings] == [
@@ -787,6 +831,12 @@ def _https_get(context: ssl.SSLContext, port: int, host: str, path: str) -> str:
         return tls.recv(4096).decode().split("\r\n", 1)[0]
 
 
+def _http_get(port: int, path: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        return sock.recv(4096).decode().split("\r\n", 1)[0]
+
+
 def test_server_starts_with_the_rendered_args_secret_and_config(render, tmp_path):
     """`oomguard serve` with the Deployment's args, the generated Secret and the ConfigMap
     mounted as the chart mounts them: the probes answer over TLS, verified against the CA the
@@ -808,6 +858,8 @@ def test_server_starts_with_the_rendered_args_secret_and_config(render, tmp_path
         for a in container["args"]
     ]
     args[args.index("--port") + 1] = str(port)
+    probe_port = _free_port()
+    args[args.index("--probe-port") + 1] = str(probe_port)
     args[args.index("--workers") + 1] = "1"
     env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}}
     env["TMPDIR"] = str(tmp_path)
@@ -823,15 +875,19 @@ def test_server_starts_with_the_rendered_args_secret_and_config(render, tmp_path
         host = f"{FULLNAME}.{NAMESPACE}.svc"
         answers = {}
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(answers) < 2:
+        while time.monotonic() < deadline and len(answers) < 4:
             assert proc.poll() is None, log.read_text()
             try:
                 for probe in ("readinessProbe", "livenessProbe"):
                     path = container[probe]["httpGet"]["path"]
                     answers[path] = _https_get(context, port, host, path)
+                    # what the kubelet asks: plain HTTP on the probe port
+                    assert container[probe]["httpGet"]["port"] == "probes"
+                    answers["probes" + path] = _http_get(probe_port, path)
             except OSError:  # not listening yet
                 time.sleep(0.2)
         expected = {"/readyz": "HTTP/1.1 200 OK", "/healthz": "HTTP/1.1 200 OK"}
+        expected |= {"probes" + path: "HTTP/1.1 200 OK" for path in ("/readyz", "/healthz")}
         assert answers == expected, log.read_text()
     finally:
         proc.terminate()

@@ -206,3 +206,54 @@ def test_a_fix_that_reveals_another_is_patched_in_the_same_round_trip():
     ]
     patched = jsonpatch.apply_patch(deployment, list(decision.patch))
     assert mutate(Request("CREATE", patched, namespace="search"), config).patch == ()
+
+
+def test_printable_escapes_controls_and_keeps_other_text():
+    from oomguard.rules.text import printable
+
+    assert printable("a\x00b\x1b[2J\x7f\x80\x85\x9f\n\té€…") == (
+        "a\\x00b\\x1b[2J\\x7f\\x80\\x85\\x9f\\x0a\\x09é€…"
+    )
+    assert printable("plain text, 100% ok") == "plain text, 100% ok"
+
+
+def _labelled(mode: str, **config_data):
+    from oomguard.rules.admission import Request, validate
+
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "shop", "labels": {"oomguard.io/ignore": "true"}},
+        "spec": {"containers": [{"name": "app", "image": "x"}]},  # no limit: an error
+    }
+    config = config_from_data({"mode": mode, **config_data})
+    return validate(Request(operation="CREATE", obj=obj, old_obj=None, namespace="shop"), config)
+
+
+def test_opt_out_label_skips_review_outside_enforce_only():
+    # issue 12: the object label let any author skip enforce
+    assert _labelled("warn").result == "skipped"
+    assert _labelled("audit").result == "skipped"
+    enforced = _labelled("enforce")
+    assert enforced.allowed is False and "memory-limit-missing" in enforced.rules
+    allowed = _labelled("enforce", opt_out_label={"honor_in_enforce": True})
+    assert allowed.result == "skipped" and allowed.allowed is True
+    other_key = _labelled("warn", opt_out_label={"key": "example.com/skip"})
+    assert other_key.result != "skipped"
+
+
+def test_byte_gate_lets_one_large_body_at_a_time_and_small_ones_beside():
+    # issue 12: six cap-sized reviews judged at once took one worker past 800 MB; the gate
+    # keeps a worker's bodies in judgement within one cap (one body alone always passes)
+    from oomguard.webhook.app import ByteGate
+
+    gate = ByteGate(100)
+    assert gate.enter(90, timeout=0)
+    assert gate.enter(10, timeout=0)  # a small review fits beside the large one
+    assert not gate.enter(90, timeout=0)  # a second large one waits (here: gives up)
+    gate.leave(90)
+    gate.leave(10)
+    assert gate.enter(500, timeout=0)  # over the budget alone: still served, alone
+    assert not gate.enter(1, timeout=0)
+    gate.leave(500)
+    assert gate.in_use == 0

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 from oomguard.rules import admission
 from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
+from oomguard.rules.engine import Evaluation
+from oomguard.rules.text import printable
 from oomguard.webhook import metrics
 from oomguard.webhook.lookups import ClusterLookups, ReviewContext
 from oomguard.webhook.review import (
@@ -38,6 +41,32 @@ LOG = logging.getLogger("oomguard.webhook.reviews")
 Policy = Callable[[Request, Config], Decision]
 
 bp = Blueprint("admission", __name__)
+GATE_WAIT_SECONDS = 5.0  # well inside the webhook's timeoutSeconds
+
+
+class ByteGate:
+    """At most ``budget`` bytes of request bodies parsed and judged at once in this process;
+    one body alone always passes. Memory grows with the body judged (a parsed 6 MiB review is
+    tens of MiB of Python objects), so this bounds a worker's memory by a multiple of the
+    cap, not of the cap × threads. Small reviews fit beside a large one and never wait."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.in_use = 0
+        self.cond = threading.Condition()
+
+    def enter(self, size: int, timeout: float) -> bool:
+        with self.cond:
+            fits = lambda: self.in_use == 0 or self.in_use + size <= self.budget  # noqa: E731
+            if not self.cond.wait_for(fits, timeout):
+                return False
+            self.in_use += size
+            return True
+
+    def leave(self, size: int) -> None:
+        with self.cond:
+            self.in_use -= size
+            self.cond.notify_all()
 
 
 def create_app(
@@ -49,7 +78,12 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     _configure_log()
     lookups = ClusterLookups(config, on_error=_log_lookup_error)
-    app.extensions["oomguard"] = {"config": config, "on_crash": on_crash, "lookups": lookups}
+    app.extensions["oomguard"] = {
+        "config": config,
+        "on_crash": on_crash,
+        "lookups": lookups,
+        "gate": ByteGate(max_body_bytes),
+    }
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     envelope_validator()  # compile the schema now, not on the first review
@@ -85,6 +119,22 @@ def metrics_page() -> Response:
 def _admit(endpoint: str, policy: Policy) -> Response:
     started = time.perf_counter()
     settings = current_app.extensions["oomguard"]
+    # the worker has read the whole body by now; a chunked one counts as the full cap
+    length = request.content_length
+    size = length if length is not None else current_app.config["MAX_CONTENT_LENGTH"]
+    if not settings["gate"].enter(size, GATE_WAIT_SECONDS):
+        metrics.ERRORS.labels(endpoint, "busy").inc()
+        _log_error(endpoint, "busy", "large reviews in progress; try again", None, started)
+        return _json({"error": "large reviews in progress; try again"}, 503)
+    try:
+        return _admit_body(endpoint, policy, settings, started)
+    finally:
+        settings["gate"].leave(size)
+
+
+def _admit_body(
+    endpoint: str, policy: Policy, settings: dict[str, Any], started: float
+) -> Response:
     try:
         body = request.get_data(cache=False)
         review = parse_review(body, request.content_type, settings["on_crash"])
@@ -93,6 +143,7 @@ def _admit(endpoint: str, policy: Policy) -> Response:
         _log_error(endpoint, "bad_request", str(error), error.uid, started)
         return _json(error_body(error), 400)
     context = ReviewContext()
+    internal = False
     try:
         context = settings["lookups"].for_review(review.request.namespace)
         judged = dataclasses.replace(
@@ -100,31 +151,23 @@ def _admit(endpoint: str, policy: Policy) -> Response:
         )
         decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server
-        metrics.ERRORS.labels(endpoint, "internal").inc()
+        internal = True
         decision = _failure_decision(review, context, settings["on_crash"], exc)
     elapsed = time.perf_counter() - started
     fallbacks = context.fallbacks
-    _record(endpoint, review, decision, elapsed, fallbacks)
+    _record(endpoint, review, decision, elapsed, fallbacks, internal=internal)
     return _json(response_body(review, decision))
 
 
 def _failure_decision(
     review: Review, context: ReviewContext, on_crash: str, exc: Exception
 ) -> Decision:
+    """The same policy as a rule crash (:func:`oomguard.rules.admission.decide`): a warning
+    in ``allow`` mode, a denial in ``deny`` mode in enforce namespaces, silence in audit."""
     request = dataclasses.replace(review.request, namespace_label=context.namespace_label)
     mode = admission.admission_mode(request, current_app.extensions["oomguard"]["config"])
     crash = f"oomguard failed: {type(exc).__name__}"
-    if on_crash == ALLOW:
-        return Decision(True, admission.ALLOWED, mode, crashes=(crash,))
-    return Decision(
-        False,
-        admission.DENIED,
-        mode,
-        code=500,
-        reason="InternalError",
-        message=f"oomguard: internal error, denied by its failure policy: {crash}",
-        crashes=(crash,),
-    )
+    return admission.decide(Evaluation(crashes=[crash]), mode, on_crash=on_crash)
 
 
 def _record(
@@ -133,14 +176,18 @@ def _record(
     decision: Decision,
     elapsed: float,
     fallbacks: list[tuple[str, str]],
+    *,
+    internal: bool = False,
 ) -> None:
-    """Count the review in the metrics and log it as one JSON line."""
+    """Count the review in the metrics and log it as one JSON line. A failure outside the
+    rules (``internal``) is counted once, as ``internal``, not also as ``rule_crash``."""
     dry_run = "true" if review.dry_run else "false"
     metrics.REVIEWS.labels(endpoint, decision.mode, decision.result, dry_run).inc()
     for finding in decision.findings:
         metrics.FINDINGS.labels(endpoint, decision.mode, finding.rule, finding.severity).inc()
     if decision.crashes:
-        metrics.ERRORS.labels(endpoint, "rule_crash").inc(len(decision.crashes))
+        reason = "internal" if internal else "rule_crash"
+        metrics.ERRORS.labels(endpoint, reason).inc(len(decision.crashes))
     for lookup, _reason in fallbacks:
         metrics.LOOKUP_FALLBACKS.labels(endpoint, lookup).inc()
     metrics.LATENCY.labels(endpoint).observe(elapsed)
@@ -179,6 +226,14 @@ def _log_error(endpoint: str, reason: str, message: str, uid: str | None, starte
         "message": message,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    LOG.warning(json.dumps(record, separators=(",", ":")))
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """One structured warning line in the review log (json.dumps escapes control
+    characters; strings quoted from clients are also made printable)."""
+    record = {"event": event}
+    record |= {k: printable(v) if isinstance(v, str) else v for k, v in fields.items()}
     LOG.warning(json.dumps(record, separators=(",", ":")))
 
 

@@ -11,6 +11,12 @@
   old key) fails to load and the previous context keeps serving until both files match.
 * **Shutdown**: SIGTERM stops accepting and lets in-flight requests finish
   (:data:`GRACEFUL_SECONDS`, below Kubernetes' default 30 s termination grace period).
+* **Probes** (``--probe-port``): ``/healthz``, ``/readyz`` and ``/metrics`` are also served in
+  plain HTTP on their own port, by a small thread of the gunicorn master, so that clients
+  holding the review workers' threads (or a review pool busy for any reason) cannot fail the
+  kubelet's liveness probe and get the Pod restarted. ``/healthz`` is 200 while the master
+  runs and has workers; ``/readyz`` turns 503 as soon as SIGTERM arrives (endpoints drop the
+  Pod while it drains). The review port keeps its own ``/healthz`` etc.
 * **Metrics**: ``PROMETHEUS_MULTIPROC_DIR`` is a fresh temporary folder per server, set
   before prometheus-client is imported, removed at exit.
 """
@@ -18,8 +24,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import socket
 import ssl
 import sys
 import tempfile
@@ -35,10 +43,22 @@ THREADS_PER_WORKER = 8  # idle and stalling clients hold threads (see worker.py)
 CRASH_POLICIES = ("allow", "deny")
 
 
+# Mozilla's "intermediate" profile (Server Side TLS 5.7), TLS 1.2 suites exactly: AEAD only,
+# forward secrecy only (no CBC, no static RSA). TLS 1.3 suites are OpenSSL's (all AEAD).
+MOZILLA_INTERMEDIATE_TLS12 = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+)
+
+
 def build_tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """A server context with the certificate chain, TLS 1.2+ and HTTP/1.1 only."""
+    """A server context with the certificate chain, TLS 1.2+ with Mozilla's intermediate
+    TLS 1.2 suites, and HTTP/1.1 only."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(MOZILLA_INTERMEDIATE_TLS12)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     context.load_cert_chain(certfile=cert, keyfile=key)
     context.set_alpn_protocols(["http/1.1"])
@@ -92,9 +112,94 @@ class CertificateStore:
             print(message, file=sys.stderr, flush=True)
 
 
-def gunicorn_options(args: argparse.Namespace, store: CertificateStore) -> dict[str, Any]:
+class ProbeServer:
+    """Plain-HTTP ``/healthz``, ``/readyz`` and ``/metrics`` on their own port, answered by a
+    thread of the gunicorn master: independent of the review workers' threads."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self.arbiter: Any = None
+        self.stopping = threading.Event()
+        handler = _probe_handler(self)
+        server_class = ThreadingHTTPServer
+        if ":" in host:
+            server_class = type(
+                "ProbeServer6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6}
+            )
+        self.httpd = server_class((host, port), handler)
+        self.httpd.daemon_threads = True
+
+    def answer(self, path: str) -> tuple[int, bytes, str]:
+        workers = len(getattr(self.arbiter, "WORKERS", {}) or {})
+        if path == "/healthz":
+            ok = self.arbiter is not None and workers > 0
+            return _probe_json(200 if ok else 503, "ok" if ok else "no workers")
+        if path == "/readyz":
+            if self.stopping.is_set():
+                return _probe_json(503, "stopping")
+            ok = self.arbiter is not None and workers > 0
+            return _probe_json(200 if ok else 503, "ready" if ok else "no workers")
+        if path == "/metrics":
+            from oomguard.webhook import metrics
+
+            text, content_type = metrics.render()
+            return 200, text, content_type
+        return _probe_json(404, "not found")
+
+    def when_ready(self, arbiter: Any) -> None:
+        """gunicorn hook in the master: start serving, and learn of SIGTERM/SIGINT at once
+        (the arbiter handles signals on its main loop; this wraps its handlers)."""
+        self.arbiter = arbiter
+        for name in ("handle_term", "handle_int"):
+            original = getattr(arbiter, name)
+
+            def stopping(original: Any = original) -> None:
+                self.stopping.set()
+                original()
+
+            setattr(arbiter, name, stopping)
+        threading.Thread(target=self.httpd.serve_forever, name="probes", daemon=True).start()
+
+    def post_fork(self, _arbiter: Any, _worker: Any) -> None:
+        """In each worker: close the inherited probe socket (only the master answers it)."""
+        self.httpd.socket.close()
+
+
+def _probe_json(code: int, status: str) -> tuple[int, bytes, str]:
+    return code, json.dumps({"status": status}).encode(), "application/json"
+
+
+def _probe_handler(probes: ProbeServer) -> type:
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        timeout = 5  # a client that stalls holds its own thread for 5 s at most
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            code, body, content_type = probes.answer(self.path.split("?", 1)[0])
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass  # probes every few seconds would drown the review log
+
+    return Handler
+
+
+def gunicorn_options(
+    args: argparse.Namespace, store: CertificateStore, probes: ProbeServer | None = None
+) -> dict[str, Any]:
     host = f"[{args.host}]" if ":" in args.host else args.host
+    hooks: dict[str, Any] = {}
+    if probes is not None:
+        hooks = {"when_ready": probes.when_ready, "post_fork": probes.post_fork}
     return {
+        **hooks,
         "bind": [f"{host}:{args.port}"],
         "workers": args.workers,
         "worker_class": "oomguard.webhook.worker.BoundedThreadWorker",
@@ -156,6 +261,9 @@ def run_server(args: argparse.Namespace) -> int:
         return _usage(f"--port {args.port} is not a TCP port")
     if args.workers < 1:
         return _usage("--workers must be at least 1")
+    probe_port = getattr(args, "probe_port", None) or 0
+    if not 0 <= probe_port < 65536 or (probe_port and probe_port == args.port):
+        return _usage(f"--probe-port {probe_port} is not a free TCP port beside --port")
     if config.lookup_namespace_labels or config.lookup_configmaps:
         from oomguard.kube import ApiError, connect
 
@@ -174,7 +282,13 @@ def run_server(args: argparse.Namespace) -> int:
         if max_body:
             app_options["max_body_bytes"] = max_body
         app = create_app(config, **app_options)
-        return _run_gunicorn(app, gunicorn_options(args, store), store)
+        probes = None
+        if probe_port:
+            try:
+                probes = ProbeServer(args.host, probe_port)
+            except OSError as exc:
+                return _usage(f"cannot listen on --probe-port {probe_port}: {exc}")
+        return _run_gunicorn(app, gunicorn_options(args, store, probes), store)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

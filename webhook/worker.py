@@ -1,35 +1,49 @@
-"""gunicorn's ``gthread`` worker with bounds on slow clients (slowloris).
+"""gunicorn's ``gthread`` worker with bounds on slow clients (slowloris) and slow bodies.
 
 A stock ``gthread`` worker gives each new connection a thread that waits up to 5 s for its
-first bytes, and once bytes arrive, reads the TLS handshake and the request headers with no
-deadline. A handful of clients that connect and then send nothing, or trickle a byte at a
-time, hold every thread of a worker, and the API server's reviews queue behind them. Two
-changes fix that without touching how requests are served:
+first bytes, and once bytes arrive, reads the TLS handshake, the request headers and the body
+with no deadline. A handful of clients that connect and then send nothing, trickle a byte at a
+time, or send whole headers with ``Content-Length: 1000000`` and then stall hold every thread of
+a worker, and the API server's reviews (and ``/healthz``) queue behind them. The changes:
 
 * **Idle connections go back to the poller at once** (:data:`FIRST_BYTES_WAIT_SECONDS`
   instead of 5 s): waiting for a client costs no thread.
-* **A connection gets :data:`READ_DEADLINE_SECONDS` from the moment a thread takes it until
-  its request headers are parsed**, handshake included; past that the worker shuts the socket
-  down, which ends the blocked read at once. The API server sends a whole review in one go,
-  so the deadline only ever hits a client that is stalling on purpose or broken. The
-  worker's main loop checks once a second, so such a client holds a thread 1–2 s at most.
+* **Headers**: a connection gets :data:`READ_DEADLINE_SECONDS` from the moment a thread takes
+  it until its request headers are parsed, handshake included; past that the worker shuts the
+  socket down, which ends the blocked read at once. The worker's main loop checks once a
+  second, so such a client holds a thread 1–2 s at most.
+* **Bodies are read without holding a thread while the client is silent**: once the headers
+  are in, the thread reads whatever body bytes have arrived without blocking and, if the body
+  is not complete, gives the connection back to the poller (gthread's ``_DEFER``) until more
+  bytes come. The app is called only with the whole body in memory, so it never blocks on the
+  client. A body must be complete within :data:`BODY_DEADLINE_SECONDS` of its headers (the
+  total deadline of one request; the API server gives up after the webhook's
+  ``timeoutSeconds``, at most 30 s, anyway); past that the connection is closed.
+* **Memory**: a body over the app's cap is never kept (with ``Content-Length`` over the cap
+  the body is read and dropped, up to :data:`DISCARD_LIMIT_BODIES` × the cap, so the client
+  sees the app's 413 rather than a reset; a chunked body is kept until it passes the cap, then
+  answered 413 the same way; the connection is closed after either), and the bytes of
+  unfinished bodies held by one worker are limited to :data:`BUFFER_BUDGET_BODIES` × the cap;
+  a request that would pass that is answered 503 and its connection closed, so stalled
+  near-complete bodies cannot add up to unbounded memory.
 
-And one for load balance: **a connection is closed after :data:`KEEPALIVE_REQUESTS` requests**
-(like nginx's ``keepalive_requests``). A kept-alive connection stays with the worker that
-accepted it, and one worker is one CPU; closing now and then lets the client's reconnect
-land on whichever worker is free to accept (a busy one rarely wins that race), so a 3 : 1
-split of the API server's connections does not last. One TLS handshake per 200 reviews.
-
-With ``THREADS_PER_WORKER`` threads per worker, up to that many stalling clients per worker
-cost the API server's requests nothing; more of them delay requests by the deadline at most,
-well inside the webhook's ``timeoutSeconds``.
+And two for load balance and clean stops: **a connection is closed after
+:data:`KEEPALIVE_REQUESTS` requests** (like nginx's ``keepalive_requests``), so kept-alive
+connections spread over the workers again now and then; and **once the worker is stopping,
+every answer says** ``Connection: close`` and idle kept-alive connections stay open
+:data:`STOP_KEEPALIVE_SECONDS` (not gthread's 2 s), so clients stop reusing a connection
+after an answer instead of having a later request reset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import selectors
 import socket
+import ssl
+import threading
 import time
+from functools import partial
 from typing import Any
 
 # _DEFER is gthread's "no data yet, give the connection back to the poller" answer
@@ -37,18 +51,103 @@ from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
 FIRST_BYTES_WAIT_SECONDS = 0.05
 READ_DEADLINE_SECONDS = 1.0
+BODY_DEADLINE_SECONDS = 10.0
 KEEPALIVE_REQUESTS = 200  # nginx used 100 until 1.19.10, 1000 since
+STOP_KEEPALIVE_SECONDS = 15.0  # idle kept-alive connections stay open this long after SIGTERM
+BUFFER_BUDGET_BODIES = 4  # unfinished bodies per worker, in multiples of the body cap
+DISCARD_LIMIT_BODIES = 4  # a larger Content-Length is answered 413 without reading the body
+READ_CHUNK = 256 * 1024
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: 46\r\n\r\n"
+    b'{"error":"too many unfinished request bodies"}'
+)
+
+
+class BodyProgress:
+    """How far one request's body has arrived: bytes in the parser's buffer, and for a chunked
+    body where the scan stopped. Plain data, advanced by :func:`advance`."""
+
+    def __init__(self, req: Any, deadline: float) -> None:
+        self.req = req
+        self.deadline = deadline
+        self.chunked, self.length = body_framing(req)
+        self.scan_pos = 0  # chunked: offset in the buffer of the next chunk-size line
+        self.decoded = 0  # chunked: payload bytes seen so far
+        self.in_trailer = False
+        self.discard = False  # a body over the cap: counted, not kept
+        self.dropped = 0
+
+    def buffered(self) -> int:
+        """Bytes in the parser's buffer, without copying them (``getvalue`` would)."""
+        buf = self.req.unreader.buf
+        buf.seek(0, 2)  # the unreader seeks to the end itself before each use
+        return buf.tell()
+
+
+def body_framing(req: Any) -> tuple[bool, int]:
+    """(chunked, Content-Length) of a parsed gunicorn request, from its body reader."""
+    from gunicorn.http.body import ChunkedReader, LengthReader
+
+    reader = req.body.reader
+    if isinstance(reader, ChunkedReader):
+        return True, 0
+    return False, reader.length if isinstance(reader, LengthReader) else 0
+
+
+def chunked_scan(data: bytes, progress: BodyProgress) -> bool:
+    """Advance ``progress`` over the chunked body in ``data``; True once it is complete (or
+    malformed: gunicorn's own reader then answers 400). Resumable, so each byte is scanned
+    once however the body trickles in."""
+    pos = progress.scan_pos
+    while True:
+        if progress.in_trailer:
+            if data.startswith(b"\r\n", pos):
+                return True
+            end = data.find(b"\r\n\r\n", pos)
+            return end >= 0 if data[pos:] else False
+        line_end = data.find(b"\r\n", pos)
+        if line_end < 0:
+            return len(data) - pos > 1024  # an endless size line: let the parser reject it
+        size_text = data[pos:line_end].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return True
+        if size == 0:
+            progress.scan_pos = pos = line_end + 2
+            progress.in_trailer = True
+            continue
+        chunk_end = line_end + 2 + size + 2
+        if chunk_end > len(data):
+            return False
+        progress.decoded += size
+        progress.scan_pos = pos = chunk_end
 
 
 class BoundedThreadWorker(ThreadWorker):
-    """``gthread`` with the two bounds above."""
+    """``gthread`` with the bounds above."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading: dict[Any, float] = {}  # connection -> when its thread took it
+        self.bodies: dict[Any, BodyProgress] = {}  # connection -> its unfinished body
+        self.bodies_lock = threading.Lock()
+
+    def max_body(self) -> int:
+        return self.wsgi.config.get("MAX_CONTENT_LENGTH") or 6 * 1024 * 1024
 
     def handle(self, conn: Any) -> Any:
         """Runs in a pool thread; the deadline starts now, not when the connection queued."""
+        progress = self.bodies.get(conn)
+        if progress is not None:  # a body that was waiting for bytes
+            try:
+                return self._keepalive_after(conn, self._read_body_then_serve(progress, conn))
+            except Exception as exc:  # as gthread's handle() does for a first read
+                self._forget_body(conn)
+                if not isinstance(exc, OSError | StopIteration):
+                    self.handle_error(progress.req, conn.sock, conn.client, exc)
+                return False
         self.reading[conn] = time.monotonic()
         if not conn.initialized and not conn.data_ready:
             if not conn.wait_for_data(FIRST_BYTES_WAIT_SECONDS):
@@ -58,14 +157,163 @@ class BoundedThreadWorker(ThreadWorker):
         return super().handle(conn)
 
     def handle_request(self, req: Any, conn: Any) -> Any:
-        self.reading.pop(conn, None)  # headers are in: the app's own time is not bounded here
+        """Headers are in (called from gthread's ``handle``)."""
+        self.reading.pop(conn, None)
         conn.served = getattr(conn, "served", 0) + 1
-        if conn.served >= KEEPALIVE_REQUESTS:
+        if conn.served >= KEEPALIVE_REQUESTS or not self.alive:
             req.must_close = True  # answered with "Connection: close"
+        chunked, length = body_framing(req)
+        if not chunked and not length:
+            return super().handle_request(req, conn)
+        progress = BodyProgress(req, time.monotonic() + BODY_DEADLINE_SECONDS)
+        if length > self.max_body():
+            # The app answers 413 from the header. The body is read and dropped first (no
+            # memory, no thread while the client is silent), so a client that sends it all
+            # before reading gets that answer, not a reset; an absurd length is not waited
+            # for.
+            req.must_close = True
+            if length > DISCARD_LIMIT_BODIES * self.max_body():
+                self._drop_body(req)
+                return super().handle_request(req, conn)
+            progress.discard = True
+        return self._read_body_then_serve(progress, conn)
+
+    def _read_body_then_serve(self, progress: BodyProgress, conn: Any) -> Any:
+        """Read what has arrived of the body without blocking; serve it once complete, else
+        wait on the poller (no thread held)."""
+        req = progress.req
+        try:
+            complete = self._read_available(progress, conn)
+        except EOFError:
+            self._forget_body(conn)
+            return False
+        if complete is None:  # over the per-worker budget
+            self._forget_body(conn)
+            with contextlib.suppress(OSError):
+                conn.sock.sendall(BUSY)
+            self.log.warning("oomguard: too many unfinished request bodies, answered 503")
+            return False
+        if not complete:
+            with self.bodies_lock:
+                self.bodies[conn] = progress
+            return _DEFER
+        self._forget_body(conn)
+        if progress.discard:
+            self._drop_body(req)
+        elif progress.chunked and progress.decoded > self.max_body():
+            self._as_too_large(req, progress.decoded)
         return super().handle_request(req, conn)
 
+    def _read_available(self, progress: BodyProgress, conn: Any) -> bool | None:
+        """Move the bytes that have arrived into the parser's buffer. True when the body is
+        complete, False when more must come, None when the worker's budget is spent."""
+        cap = self.max_body()
+        buf = progress.req.unreader.buf
+        conn.sock.setblocking(False)
+        try:
+            while True:
+                if self._complete(progress, cap):
+                    return True
+                try:
+                    data = conn.sock.recv(READ_CHUNK)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    return False
+                if not data:
+                    raise EOFError
+                if progress.discard:
+                    progress.dropped += len(data)
+                    continue
+                with self.bodies_lock:
+                    self.bodies[conn] = progress
+                    held = sum(p.buffered() for p in self.bodies.values()) + len(data)
+                if held > BUFFER_BUDGET_BODIES * cap:
+                    return None
+                buf.seek(0, 2)
+                buf.write(data)
+        finally:
+            conn.sock.setblocking(True)
+
+    @staticmethod
+    def _complete(progress: BodyProgress, cap: int) -> bool:
+        if not progress.chunked:
+            return progress.buffered() + progress.dropped >= progress.length
+        if chunked_scan(progress.req.unreader.buf.getvalue(), progress):
+            return True
+        return progress.decoded > cap  # enough to know it is too large
+
+    @staticmethod
+    def _as_too_large(req: Any, decoded: int) -> None:
+        """A chunked body past the cap: present it to the app as what it is, a body with a
+        length over the cap, so the app's own 413 answers it (counted and logged); the rest
+        of the body is never read and the connection is closed."""
+        from gunicorn.http.body import Body, LengthReader
+
+        req.headers = [(n, v) for n, v in req.headers if n != "TRANSFER-ENCODING"]
+        req.headers.append(("CONTENT-LENGTH", str(decoded)))
+        req.body = Body(LengthReader(req.unreader, 0))
+        req.must_close = True
+
+    @staticmethod
+    def _drop_body(req: Any) -> None:
+        """The app will not read this body (413 from the header): drop what is buffered and
+        give it an empty one, so nothing blocks on the socket for it afterwards."""
+        import io
+
+        from gunicorn.http.body import Body, LengthReader
+
+        req.unreader.buf = io.BytesIO()
+        req.body = Body(LengthReader(req.unreader, 0))
+        req.must_close = True
+
+    def _forget_body(self, conn: Any) -> None:
+        with self.bodies_lock:
+            self.bodies.pop(conn, None)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """A failed TLS handshake (a scanner, an old client, a wrong CA) is one structured
+        JSON line in the review log, never gunicorn's text line, and no HTTP answer: there
+        is no TLS session to send it on."""
+        if isinstance(exc, ssl.SSLError):
+            from oomguard.webhook.app import log_event
+
+            peer = addr[0] if isinstance(addr, tuple) and addr else None
+            log_event(
+                "tls_error",
+                peer=peer,
+                reason=str(exc.reason or type(exc).__name__),
+                message=str(exc),
+            )
+            return
+        super().handle_error(req, client, addr, exc)
+
+    def _keepalive_after(self, conn: Any, keepalive: Any) -> Any:
+        if keepalive is _DEFER:
+            return _DEFER
+        return super()._keepalive_after(conn, keepalive)
+
+    def _cap_keepalive(self, deadline: float) -> None:
+        """On SIGTERM gthread closes idle kept-alive connections after 2 s; a client that
+        sends on one just then has its request reset (the API server does not retry a
+        POST it has written). Keep them :data:`STOP_KEEPALIVE_SECONDS` instead: a request
+        meanwhile is answered with ``Connection: close``, so each client connection ends
+        on an answer, and only connections idle for the whole window are closed."""
+        super()._cap_keepalive(time.monotonic() + STOP_KEEPALIVE_SECONDS)
+
     def finish_request(self, conn: Any, fs: Any) -> None:
+        """On the main loop. A connection whose body is waiting for bytes goes to the poller,
+        also when the worker is stopping (stock gthread would re-queue it at once, since its
+        parser holds buffered bytes: a busy loop)."""
         self.reading.pop(conn, None)
+        progress = self.bodies.get(conn)
+        waiting = progress is not None and not fs.cancelled() and fs.exception() is None
+        if waiting and fs.result() is _DEFER:
+            conn.sock.setblocking(False)
+            conn.timeout = progress.deadline
+            self.pending_conns.append(conn)
+            self.poller.register(
+                conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
+            )
+            return
         super().finish_request(conn, fs)
 
     def murder_pending(self) -> None:
@@ -78,3 +326,14 @@ class BoundedThreadWorker(ThreadWorker):
                 self.log.debug("oomguard: closing a connection that sent no request in time")
                 with contextlib.suppress(OSError):  # its thread may have closed it already
                     conn.sock.shutdown(socket.SHUT_RDWR)
+        for conn, progress in list(self.bodies.items()):
+            if now > progress.deadline and conn in self.pending_conns:
+                self._forget_body(conn)
+                self.pending_conns.remove(conn)
+                with contextlib.suppress(OSError, KeyError, ValueError):
+                    self.poller.unregister(conn.sock)
+                self.nr_conns -= 1
+                self.log.debug("oomguard: closing a connection whose body did not come in time")
+                conn.close()
+            elif conn.sock.fileno() < 0:  # closed elsewhere (worker stopping)
+                self._forget_body(conn)

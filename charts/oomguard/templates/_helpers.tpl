@@ -77,6 +77,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $cfg := deepCopy .Values.config }}
 {{- $lookups := dict "namespace_labels" .Values.lookups.namespaceLabels "configmaps" .Values.lookups.configMaps "budget_ms" (int .Values.lookups.budgetMs) "cache_seconds" (int .Values.lookups.cacheSeconds) }}
 {{- $_ := set $cfg "lookups" $lookups }}
+{{- $optOut := dict "key" .Values.webhooks.optOutLabel "honor_in_enforce" (include "oomguard.optOutInEnforce" . | eq "true") }}
+{{- $_ := set $cfg "opt_out_label" $optOut }}
 {{- toYaml $cfg }}
 {{- end }}
 
@@ -93,11 +95,22 @@ namespaceSelector:
     - key: {{ .Values.webhooks.optOutLabel | quote }}
       operator: NotIn
       values: ["true"]
+{{- /* Objects carrying the label are left out by the API server only when the label counts
+in every mode; by default the server itself honours it outside enforce (any author can set
+an object label, so it must not switch enforcement off). */}}
+{{- if eq (include "oomguard.optOutInEnforce" .) "true" }}
 objectSelector:
   matchExpressions:
     - key: {{ .Values.webhooks.optOutLabel | quote }}
       operator: NotIn
       values: ["true"]
+{{- end }}
+{{- end }}
+
+{{/* "true" when config.opt_out_label.honor_in_enforce is set. */}}
+{{- define "oomguard.optOutInEnforce" -}}
+{{- $optOut := .Values.config.opt_out_label | default dict }}
+{{- if $optOut.honor_in_enforce }}true{{ else }}false{{ end }}
 {{- end }}
 
 {{/* Admission rules: Pods and every workload controller with a pod template. */}}
