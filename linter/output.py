@@ -51,6 +51,15 @@ def summary_line(result: LintResult, shown: Shown) -> str:
     line = f"{result.scope}, {_plural(result.objects, 'workload')}: {', '.join(parts)}"
     if shown.fixable:
         line += f" ({shown.fixable} fixable with --fix)"
+    unknown = result.unknown_kinds
+    if unknown:  # said even when info findings are hidden: never a silent skip
+        line += (
+            f"; {unknown} object of an unknown kind looks like a workload"
+            if unknown == 1
+            else f"; {unknown} objects of unknown kinds look like workloads"
+        )
+        if not totals["info"]:
+            line += " (see --min-severity info)"
     return line
 
 

@@ -57,6 +57,7 @@ class LintResult:
     notices: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
+    unknown_kinds: int = 0  # objects outside the registry that hold containers
 
     @property
     def scope(self) -> str:
@@ -277,6 +278,7 @@ def _lint_file(
         sources.looked_ahead = False
         evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
         result.objects += evaluation.checked
+        result.unknown_kinds += evaluation.unknown_kind
         if sources.looked_ahead:
             done.late.extend(_located(evaluation, name, document))
             done.late_crashes.extend(evaluation.crashes)

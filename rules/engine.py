@@ -24,6 +24,7 @@ class Evaluation:
     findings: list[Finding] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
     checked: bool = False  # the object was a workload
+    unknown_kind: bool = False  # not in the registry, but it holds containers (said as info)
 
 
 def rule_setting(rule_id: str, config: Config) -> RuleSetting:
@@ -82,7 +83,10 @@ def check_object(
     terminations seen in a live cluster (``oomguard audit``)."""
     result = Evaluation()
     registry = registry or config.registry
-    if not isinstance(obj, dict) or registry.lookup(obj) is None:
+    if not isinstance(obj, dict):
+        return result
+    if registry.lookup(obj) is None:
+        _check_unknown(obj, config, prefix, result)
         return result
     result.checked = True
     views = build_workloads(obj, lookup, registry)
@@ -128,6 +132,30 @@ def _check_view(
         severity = rule_setting(INVALID, config).severity or _UNKNOWN_RULE_SEVERITY
         for problem in _unknown_ignored_rules(workload, first):
             result.findings.append(_finding(INVALID, severity, problem, workload, prefix))
+
+
+def _check_unknown(obj: dict, config: Config, prefix: Path, result: Evaluation) -> None:
+    """An object outside the registry: said (workload-kind-unknown) when it holds containers."""
+    if not isinstance(obj.get("kind"), str) or not rule_enabled(UNKNOWN_KIND, config):
+        return
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    view = Workload(
+        obj,
+        obj["kind"],
+        name if isinstance(name, str) else None,
+        namespace if isinstance(namespace, str) else None,
+        (),
+        {},
+        known=False,
+    )
+    severity = rule_severity(UNKNOWN_KIND, config)
+    for problem in RULES[UNKNOWN_KIND].check(view, config):
+        result.unknown_kind = True
+        result.findings.append(_finding(UNKNOWN_KIND, severity, problem, view, prefix))
+
+
+UNKNOWN_KIND = "workload-kind-unknown"
 
 
 def invalid_document(message: str, **where: Any) -> Finding:

@@ -198,6 +198,7 @@ class Workload:
     template: str | None = None
     # an adapter's view (rules/kinds.py): where its findings point, with no fix
     anchor: Path | None = None
+    known: bool = True  # False: a bare view of an object outside the registry
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
