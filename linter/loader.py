@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from oomguard.rules.workload import POD_SPEC_PATHS, SOURCE_KINDS
+from oomguard.rules.kinds import REGISTRY
+from oomguard.rules.workload import SOURCE_KINDS
 from yaml import events as ev
 from yaml._yaml import CParser
 
@@ -29,7 +30,53 @@ MAX_DEPTH = 100  # Kubernetes objects nest ~20 deep; deeper input is hostile or 
 MAX_NODES = 2_000_000  # values per document, aliases counted at their expanded size
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-INTERESTING_KINDS = frozenset(POD_SPEC_PATHS) | frozenset(SOURCE_KINDS)
+INTERESTING_KINDS = REGISTRY.names | frozenset(SOURCE_KINDS)
+# Built-in kinds that never hold containers: the only ones the pre-filter skips unparsed. Any
+# other kind is parsed: it may be a workload kind of the registry (a preset, a config
+# ``kinds:`` entry) or an unknown one that workload-kind-unknown must name. A kind of the same
+# name in the registry (Knative's Service) is parsed whatever its group.
+NOT_WORKLOADS = frozenset(
+    [
+        "APIService",
+        "Binding",
+        "CSIDriver",
+        "CSINode",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ComponentStatus",
+        "CustomResourceDefinition",
+        "EndpointSlice",
+        "Endpoints",
+        "Event",
+        "FlowSchema",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "IngressClass",
+        "Lease",
+        "LimitRange",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "NetworkPolicy",
+        "Node",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "ResourceQuota",
+        "Role",
+        "RoleBinding",
+        "RuntimeClass",
+        "Service",
+        "ServiceAccount",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    ]
+)
 _DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
 # libyaml also ends a line at a lone CR, NEL, LS and PS; a marker may follow any of them
 # (a slower pattern, used only for text that has such breaks)
@@ -217,7 +264,7 @@ def _has_content(chunk: str) -> bool:
 
 
 def _interesting(kind: str) -> bool:
-    return kind in INTERESTING_KINDS or kind.endswith("List")
+    return kind in INTERESTING_KINDS or kind not in NOT_WORKLOADS or kind.endswith("List")
 
 
 def _uninteresting_kind(chunk: str) -> bool:

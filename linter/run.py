@@ -60,6 +60,7 @@ class LintResult:
     notices: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
+    unknown_kinds: int = 0  # objects outside the registry that hold containers
 
     @property
     def scope(self) -> str:
@@ -297,6 +298,7 @@ def _lint_file(
             _internal_error(done, result, name, where, document.index, line, column)
             continue
         result.objects += evaluation.checked
+        result.unknown_kinds += evaluation.unknown_kind
         if sources.looked_ahead:
             done.late.extend(_located(evaluation, name, document))
             done.late_crashes.extend(evaluation.crashes)

@@ -35,6 +35,7 @@ from oomguard.rules import (
     runtime_flag_invalid,
     runtime_flag_unresolved,
     runtime_heap_unset,
+    workload_kind_unknown,
 )
 
 # In the order of the specification's catalogue.
@@ -64,5 +65,6 @@ CATALOGUE: tuple[ModuleType, ...] = (
     runtime_heap_unset,
     manifest_invalid,
     container_oomkilled,  # needs a pod status: oomguard audit, or Pod dumps
+    workload_kind_unknown,  # objects outside the registry only
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}
