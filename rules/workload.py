@@ -17,23 +17,12 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
+from oomguard.rules.kinds import REGISTRY, Registry
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
 from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
 from oomguard.rules.text import type_name
 
-# Where each workload kind keeps its pod spec.
-POD_SPEC_PATHS: dict[str, Path] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    "PodTemplate": ("template", "spec"),
-}
 # Kinds whose data heap flags may be read from (envFrom, configMapKeyRef, secretKeyRef).
 SOURCE_KINDS = ("ConfigMap", "Secret")
 
@@ -228,8 +217,8 @@ class Workload:
                             yield (*path, "annotations", key), key, part.strip()
 
 
-def is_workload(obj: Any) -> bool:
-    return isinstance(obj, dict) and obj.get("kind") in POD_SPEC_PATHS
+def is_workload(obj: Any, registry: Registry = REGISTRY) -> bool:
+    return isinstance(obj, dict) and registry.lookup(obj) is not None
 
 
 def iter_objects(doc: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -283,13 +272,13 @@ class _Shape:
 
 
 def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
-    """Build the typed view of a workload object (``kind`` must be in POD_SPEC_PATHS)."""
+    """Build the typed view of a workload object (its kind must be in the registry)."""
     shape = _Shape()
     kind = obj["kind"]
     metadata = shape.mapping(obj, "metadata", (), "metadata")
     name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
     namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
-    pod_path = POD_SPEC_PATHS[kind]
+    pod_path = REGISTRY.lookup(obj).templates[0].steps
 
     annotations = [(("metadata",), _annotations(shape, metadata, ("metadata",)))]
     node: Any = obj

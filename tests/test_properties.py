@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG, config_from_data
 from oomguard.rules.engine import check_object
-from oomguard.rules.workload import POD_SPEC_PATHS
+from oomguard.rules.kinds import REGISTRY
+
+BUILTIN_KINDS = sorted(REGISTRY.by_name)
 
 SETTINGS = settings(
     max_examples=150,
@@ -122,7 +124,7 @@ def _container() -> st.SearchStrategy:
 
 @st.composite
 def workloads(draw) -> dict[str, Any]:
-    kind = draw(st.sampled_from(sorted(POD_SPEC_PATHS)))
+    kind = draw(st.sampled_from(BUILTIN_KINDS))
     pod = draw(
         st.fixed_dictionaries(
             {},
@@ -134,7 +136,7 @@ def workloads(draw) -> dict[str, Any]:
         )
     )
     obj: Any = pod
-    for key in reversed(POD_SPEC_PATHS[kind]):
+    for key in reversed(REGISTRY.by_name[kind].templates[0].steps):
         obj = {key: draw(maybe(st.just(obj)))}
     annotations = maybe(
         st.dictionaries(
@@ -147,14 +149,19 @@ def workloads(draw) -> dict[str, Any]:
         {"name": maybe(st.text(min_size=1, max_size=8))},
         optional={"namespace": maybe(st.just("ns")), "annotations": annotations},
     )
-    return {"apiVersion": "v1", "kind": kind, "metadata": draw(maybe(metadata)), **obj}
+    return {
+        "apiVersion": REGISTRY.by_name[kind].api_version,
+        "kind": kind,
+        "metadata": draw(maybe(metadata)),
+        **obj,
+    }
 
 
 def _corpus_workloads(limit: int = 120) -> list[dict]:
     found = []
     for path in sorted(Path(CORPUS).rglob("*.y*ml")):
         for doc in yaml.load_all(path.read_bytes(), Loader=yaml.CSafeLoader):
-            if isinstance(doc, dict) and doc.get("kind") in POD_SPEC_PATHS:
+            if isinstance(doc, dict) and REGISTRY.lookup(doc):
                 found.append(doc)
     return random.Random(6).sample(found, min(limit, len(found)))
 
@@ -177,7 +184,8 @@ def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
 def mutated_corpus_objects(draw) -> dict[str, Any]:
     obj = copy.deepcopy(draw(st.sampled_from(CORPUS_OBJECTS)))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = [p for p in _nodes(obj) if p != ("kind",)]  # again: the last one moved nodes
+        # kind and apiVersion pick the registry entry; again each time: the last one moved nodes
+        paths = [p for p in _nodes(obj) if p not in (("kind",), ("apiVersion",))]
         if not paths:
             break
         path = draw(st.sampled_from(paths))
@@ -211,7 +219,7 @@ def test_mutated_corpus_objects_never_crash_a_rule(obj):
 
 
 @SETTINGS
-@given(st.lists(JUNK, max_size=3), st.sampled_from(sorted(POD_SPEC_PATHS)))
+@given(st.lists(JUNK, max_size=3), st.sampled_from(BUILTIN_KINDS))
 def test_any_value_under_a_workload_kind_never_crashes(values, kind):
     for value in values:
         obj = value if isinstance(value, dict) else {"spec": value}
