@@ -81,9 +81,7 @@ def elasticsearch(obj: dict[str, Any]) -> list[Synthetic]:
             containers = pod["containers"] = []
         if not isinstance(containers, list):
             continue  # the rules' shape check says so on the template itself
-        main = next(
-            (c for c in containers if isinstance(c, dict) and c.get("name") == MAIN), None
-        )
+        main = next((c for c in containers if isinstance(c, dict) and c.get("name") == MAIN), None)
         if main is None:
             main = {"name": MAIN}
             containers.append(main)

@@ -2,7 +2,8 @@
 JVM heaps (``spark.driver.memory`` / ``spark.executor.memory``, passed to ``spark-submit`` by
 ``internal/controller/sparkapplication/submission.go``); ``driver.memoryLimit`` /
 ``executor.memoryLimit`` replace the pod's memory limit (``addMemoryLimit`` in
-``internal/webhook/sparkpod_defaulter.go``, converted by ``ConvertJavaMemoryStringToK8sMemoryString``
+``internal/webhook/sparkpod_defaulter.go``, converted by
+``ConvertJavaMemoryStringToK8sMemoryString``
 in ``pkg/util/util.go``: ``k``/``kb`` -> ``Ki`` … ``p``/``pb`` -> ``Pi``). Read from
 kubeflow/spark-operator at 38082f3318e9.
 

@@ -8,6 +8,7 @@ an ``adapter``. docs/kinds.md lists all of them and what is not covered.
 
 from __future__ import annotations
 
+from oomguard.rules.kinds import PRESETS as _REGISTRY_PRESETS
 from oomguard.rules.kinds import ContainerSlot, KindSpec, Template
 from oomguard.rules.operators import eck, spark, strimzi
 
@@ -27,14 +28,20 @@ _KEDA = _gh("kedacore/keda", "8b4f083ca8c8", "apis/keda/v1alpha1/scaledjob_types
 _JOBSET = _gh("kubernetes-sigs/jobset", "08dfbdfd6827", "api/jobset/v1alpha2/jobset_types.go")
 _KUBEFLOW = "kubeflow/training-operator", "078ec30ff266"  # release-1.9: the v1 API
 _RAY = "ray-project/kuberay", "feeaf72facab"
-_LWS = _gh(
-    "kubernetes-sigs/lws", "060ab4da17ee", "api/leaderworkerset/v1/leaderworkerset_types.go"
-)
+_LWS = _gh("kubernetes-sigs/lws", "060ab4da17ee", "api/leaderworkerset/v1/leaderworkerset_types.go")
 _OPENSHIFT = _gh("openshift/api", "2a3d73913b5a", "apps/v1/types.go")
 _ARGO_WF = _gh(
     "argoproj/argo-workflows", "f016ad89eb26", "pkg/apis/workflow/v1alpha1/workflow_types.go"
 )
 _TEKTON = "tektoncd/pipeline", "3ee1745ae5b2"
+
+# Knative names a container whose ``name`` is omitted (the docs' samples omit it):
+# pkg/apis/config/defaults.go DefaultUserContainerName / DefaultInitContainerName.
+_KNATIVE_SLOTS = (
+    ContainerSlot("initContainers[*]", init=True, default_name="init-container"),
+    ContainerSlot("containers[*]", default_name="user-container"),
+)
+_KNATIVE_TEMPLATE = (Template("spec.template.spec", containers=_KNATIVE_SLOTS),)
 
 # Argo Workflows: a template holds one ``container`` or ``script`` (an inline Container the
 # controller names "main": workflow/common/common.go MainContainerName), plus
@@ -99,10 +106,10 @@ PRESETS: tuple[KindSpec, ...] = (
     KindSpec("argoproj.io", "Rollout", ("v1alpha1",), "rollouts",
              (_pod("spec.template.spec"),), docs=_ROLLOUTS),
     # Knative: Service inlines ConfigurationSpec; RevisionSpec inlines corev1.PodSpec.
-    KindSpec("serving.knative.dev", "Service", ("v1",), "services",
-             (_pod("spec.template.spec"),), docs=_KNATIVE),
+    KindSpec("serving.knative.dev", "Service", ("v1",), "services", _KNATIVE_TEMPLATE,
+             docs=_KNATIVE),
     KindSpec("serving.knative.dev", "Configuration", ("v1",), "configurations",
-             (_pod("spec.template.spec"),), docs=_KNATIVE),
+             _KNATIVE_TEMPLATE, docs=_KNATIVE),
     # OpenKruise: v1beta1 is the storage version of all three; v1alpha1 is still served.
     KindSpec("apps.kruise.io", "CloneSet", ("v1beta1", "v1alpha1"), "clonesets",
              (_pod("spec.template.spec"),),
@@ -169,3 +176,7 @@ PRESETS: tuple[KindSpec, ...] = (
     *eck.KINDS,
     *spark.KINDS,
 )  # fmt: skip
+
+# kinds.registry_for() reads kinds.PRESETS; this module is imported once (rules/__init__.py)
+if not _REGISTRY_PRESETS:
+    _REGISTRY_PRESETS.extend(PRESETS)
