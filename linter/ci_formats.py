@@ -165,6 +165,8 @@ def _fingerprint(finding: Finding) -> str:
             finding.namespace,
             finding.name,
             finding.container,
+            # only when set: fingerprints of objects with one pod template stay as they were
+            *((finding.template,) if finding.template else ()),
         )
     )
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -236,6 +238,8 @@ def _object_name(finding: Finding) -> str:
     if not finding.kind:
         return ""
     name = finding.object_ref
+    if finding.template:
+        name = f"{name}/{finding.template}"
     return f"{name}/{finding.container}" if finding.container else name
 
 

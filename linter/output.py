@@ -55,9 +55,15 @@ def summary_line(result: LintResult, shown: Shown) -> str:
 
 
 def object_label(f: Finding) -> str:
-    """``Kind/name container``, as text output shows the object (raw: escape to print)."""
+    """``Kind/name container``, as text output shows the object (raw: escape to print); with
+    the pod template when the object has several: ``RayCluster/ray worker-group=gpu
+    container=ray-worker``."""
     where = f"{f.kind}/{f.name}" if f.kind else ""
-    if f.container:
+    if f.template:
+        where += f" {f.template}"
+        if f.container:
+            where += f" container={f.container}"
+    elif f.container:
         where += f" {f.container}"
     return where
 
@@ -119,6 +125,7 @@ def _json_finding(f: Finding, can_fix: bool) -> dict[str, Any]:
         "namespace": f.namespace,
         "name": f.name,
         "container": f.container,
+        **({"template": f.template} if f.template else {}),
         "fixable": can_fix,
     }
 

@@ -86,15 +86,15 @@ def admission_mode(request: Request, config: Config) -> str:
     return namespace_mode(config, request.namespace, request.namespace_label)
 
 
-def is_checked(request: Request) -> bool:
-    """Only CREATE and UPDATE of Pods and workload controllers are judged."""
-    return request.operation in CHECKED_OPERATIONS and is_workload(request.obj)
+def is_checked(request: Request, config: Config) -> bool:
+    """Only CREATE and UPDATE of objects of the registry's workload kinds are judged."""
+    return request.operation in CHECKED_OPERATIONS and is_workload(request.obj, config.registry)
 
 
 def validate(request: Request, config: Config) -> Decision:
     """The validating webhook's decision for one AdmissionRequest."""
     mode = admission_mode(request, config)
-    if not is_checked(request):
+    if not is_checked(request, config):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(request.obj, config, lookup=request.lookup)
     existing = _existing_errors(request, config)
@@ -104,7 +104,7 @@ def validate(request: Request, config: Config) -> Decision:
 def mutate(request: Request, config: Config) -> Decision:
     """The mutating webhook's answer: always allowed, with the enabled fixes as a patch."""
     mode = admission_mode(request, config)
-    if not is_checked(request) or not config.mutate:
+    if not is_checked(request, config) or not config.mutate:
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(request.obj, config, lookup=request.lookup)
     findings = tuple(evaluation.findings)
@@ -241,12 +241,12 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
-def _key(finding: Finding) -> tuple[str, str | None, str]:
-    return (finding.rule, finding.container, finding.message)
+def _key(finding: Finding) -> tuple:
+    return (finding.rule, finding.template, finding.container, finding.message)
 
 
-def _existing_errors(request: Request, config: Config) -> frozenset[tuple[str, str | None, str]]:
-    if request.operation != "UPDATE" or not is_workload(request.old_obj):
+def _existing_errors(request: Request, config: Config) -> frozenset[tuple]:
+    if request.operation != "UPDATE" or not is_workload(request.old_obj, config.registry):
         return frozenset()
     old = check_object(request.old_obj, config, lookup=request.lookup)
     return frozenset(_key(f) for f in old.findings if f.severity == "error")

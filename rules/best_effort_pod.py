@@ -64,14 +64,14 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         if config.default_memory_request:
             fix.append(
                 set_value(
-                    (*container.path, "resources", "requests", "memory"),
+                    (*container.resources_path, "requests", "memory"),
                     config.default_memory_request,
                 )
             )
         if config.default_memory_limit:
             fix.append(
                 set_value(
-                    (*container.path, "resources", "limits", "memory"), config.default_memory_limit
+                    (*container.resources_path, "limits", "memory"), config.default_memory_limit
                 )
             )
     count = len(workload.containers)

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from oomguard.rules.kinds import KindSpec, PatternError, Registry, registry_for, spec_from_config
 from oomguard.rules.quantity import QuantityError, parse_quantity
 
 CONFIG_FILE_NAME = ".oomguard.yaml"
@@ -61,6 +62,12 @@ class Config:
     lookup_budget_ms: int = 50
     lookup_cache_seconds: int = 30
     source: str | None = None
+    kinds: tuple[KindSpec, ...] = ()  # ``kinds:``: workload kinds added to the registry
+
+    @property
+    def registry(self) -> Registry:
+        """The workload kinds judged: built-ins, presets and ``kinds:``."""
+        return registry_for(self.kinds)
 
 
 DEFAULT_CONFIG = Config()
@@ -83,7 +90,14 @@ def config_from_data(data: Any, source: str = "config") -> Config:
     lookups = data.get("lookups", {})
     for key, value in defaults.items():
         _quantity(value, source, f"defaults.{key}")
+    kinds = []
+    for index, entry in enumerate(data.get("kinds", ())):
+        try:
+            kinds.append(spec_from_config(entry))
+        except PatternError as exc:
+            raise ConfigError(f"config {source}: kinds.{index}: {exc}") from None
     return Config(
+        kinds=tuple(kinds),
         rules={
             rule: RuleSetting(setting.get("enabled"), setting.get("severity"))
             for rule, setting in data.get("rules", {}).items()

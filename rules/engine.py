@@ -10,8 +10,9 @@ from typing import Any
 
 from oomguard.rules import CATALOGUE, RULES
 from oomguard.rules.config import Config, RuleSetting
+from oomguard.rules.kinds import Registry
 from oomguard.rules.model import Finding, Path, Problem
-from oomguard.rules.workload import Lookup, build_workload, is_workload, no_lookup
+from oomguard.rules.workload import Lookup, Workload, build_workloads, no_lookup
 
 ALL = "all"
 
@@ -74,15 +75,37 @@ def check_object(
     prefix: Path = (),
     honor_ignore: bool | None = None,
     observed: dict[str, list[dict[str, Any]]] | None = None,
+    registry: Registry | None = None,
 ) -> Evaluation:
-    """Every enabled rule over one object (non-workloads yield nothing). ``observed`` carries
-    container terminations seen in a live cluster (``oomguard audit``)."""
+    """Every enabled rule over each pod template of one object (objects of kinds not in the
+    registry, by default ``config.registry``, yield nothing). ``observed`` carries container
+    terminations seen in a live cluster (``oomguard audit``)."""
     result = Evaluation()
-    if not is_workload(obj):
+    registry = registry or config.registry
+    if not isinstance(obj, dict) or registry.lookup(obj) is None:
         return result
     result.checked = True
-    workload = build_workload(obj, lookup)
-    workload.observed = observed or {}
+    views = build_workloads(obj, lookup, registry)
+    for index, workload in enumerate(views):
+        workload.observed = observed or {}
+        _check_view(workload, config, prefix, honor_ignore, result, first=index == 0)
+        # Containers point back at their workload. Breaking that cycle lets reference
+        # counting free the object (and the parsed file it belongs to) now rather than at
+        # some later garbage collection, so lint memory follows the largest file.
+        workload.containers.clear()
+    return result
+
+
+def _check_view(
+    workload: Workload,
+    config: Config,
+    prefix: Path,
+    honor_ignore: bool | None,
+    result: Evaluation,
+    first: bool = True,
+) -> None:
+    """The catalogue over one pod template's view. The object's own annotations are read by
+    every view (they suppress in each) but judged in the first only."""
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
     for rule in CATALOGUE:
         if not rule_enabled(rule.ID, config):
@@ -103,13 +126,8 @@ def check_object(
     if honor and rule_enabled(INVALID, config) and not _suppressed(workload, INVALID, None):
         # said as a warning unless the config sets manifest-invalid's severity
         severity = rule_setting(INVALID, config).severity or _UNKNOWN_RULE_SEVERITY
-        for problem in _unknown_ignored_rules(workload):
+        for problem in _unknown_ignored_rules(workload, first):
             result.findings.append(_finding(INVALID, severity, problem, workload, prefix))
-    # Containers point back at their workload. Breaking that cycle lets reference counting
-    # free the object (and the parsed file it belongs to) now rather than at some later
-    # garbage collection, so lint memory follows the largest file, not the whole input.
-    workload.containers.clear()
-    return result
 
 
 def invalid_document(message: str, **where: Any) -> Finding:
@@ -131,6 +149,8 @@ def with_overrides(config: Config, enable: list[str], disable: list[str]) -> Con
 
 
 def _finding(rule_id: str, severity: str, problem: Problem, workload, prefix: Path) -> Finding:
+    if workload.anchor is not None:  # an adapter's pod spec: no real path, so no fix
+        problem = replace(problem, path=workload.anchor, fix=())
     return Finding(
         rule=rule_id,
         severity=severity,
@@ -140,6 +160,7 @@ def _finding(rule_id: str, severity: str, problem: Problem, workload, prefix: Pa
         namespace=workload.namespace,
         name=workload.name,
         container=problem.container,
+        template=workload.template,
         fix=tuple({**op, "path": (*prefix, *op["path"])} for op in problem.fix),
     )
 
@@ -150,7 +171,7 @@ INVALID = "manifest-invalid"
 _UNKNOWN_RULE_SEVERITY = "warning"
 
 
-def _unknown_ignored_rules(workload) -> list[Problem]:
+def _unknown_ignored_rules(workload, first: bool = True) -> list[Problem]:
     return [
         Problem(
             f"annotation {key} names {rule_id!r}, which is not an oomguard rule, so it "
@@ -158,7 +179,7 @@ def _unknown_ignored_rules(workload) -> list[Problem]:
             path,
         )
         for path, key, rule_id in workload.ignore_entries()
-        if rule_id != ALL and rule_id not in RULES
+        if rule_id != ALL and rule_id not in RULES and (first or path[0] != "metadata")
     ]
 
 

@@ -151,7 +151,7 @@ class KindSpec:
 def expand(node: Any, steps: tuple, base: Path = ()) -> Iterator[tuple[Path, Any, tuple]]:
     """Every node ``steps`` reaches from ``node``: (its path, the node, the last wildcard
     match as (a list index as text or a map key, the list item or None)). Missing keys and
-    wrong types end a branch quietly; the shape checks in rules/workload.py report the reached node's type."""
+    wrong types end a branch quietly; rules/workload.py checks the type of the node reached."""
     yield from _expand(node, steps, 0, base, None, None)
 
 

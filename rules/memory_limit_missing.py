@@ -67,7 +67,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 if config.fix_limit_ratio == 1
                 else format_bytes(int(request.usable * config.fix_limit_ratio))
             )
-            fix = (set_value((*container.path, "resources", "limits", "memory"), value),)
+            fix = (set_value((*container.resources_path, "limits", "memory"), value),)
             hint = f"; its request is {request.text}"
         elif config.default_memory_limit and (
             request is None or request.value is not None and not request.millibytes
@@ -76,7 +76,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             # rule; a default limit beside it could be below what the author meant
             fix = (
                 set_value(
-                    (*container.path, "resources", "limits", "memory"), config.default_memory_limit
+                    (*container.resources_path, "limits", "memory"), config.default_memory_limit
                 ),
             )
         if limit is not None:

@@ -58,7 +58,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         if config.default_memory_request:
             fix = (
                 set_value(
-                    (*container.path, "resources", "requests", "memory"),
+                    (*container.resources_path, "requests", "memory"),
                     config.default_memory_request,
                 ),
             )

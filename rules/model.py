@@ -39,6 +39,7 @@ class Finding:
     name: str | None = None
     container: str | None = None
     fix: tuple[PatchOp, ...] = ()
+    template: str | None = None  # the pod template, when the object has several
     file: str | None = None
     line: int | None = None
     column: int | None = None

@@ -74,7 +74,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             continue
         limits = container.resources.get("limits", {})
         fix = tuple(
-            set_value((*container.path, "resources", "requests", resource), limits[resource])
+            set_value((*container.resources_path, "requests", resource), limits[resource])
             for resource in QOS_RESOURCES
             if resource in limits
             and container.resources.get("requests", {}).get(resource) != limits[resource]
@@ -82,7 +82,9 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         )
         yield Problem(
             f"the pod is Burstable, not Guaranteed: {container.label} has {', '.join(gaps)}",
-            (*container.path, "resources") if "resources" in container.spec else container.path,
+            container.resources_path
+            if container.resources_key in container.spec
+            else container.path,
             container.name,
             fix,
         )

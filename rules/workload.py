@@ -17,7 +17,16 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
-from oomguard.rules.kinds import REGISTRY, Registry
+from oomguard.rules.kinds import (
+    LIST,
+    MAP,
+    REGISTRY,
+    ContainerSlot,
+    Registry,
+    Template,
+    expand,
+    template_label,
+)
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
 from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
@@ -84,7 +93,12 @@ class Container:
     sidecar: bool
     workload: Workload = field(repr=False)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resources_key: str = "resources"  # Tekton steps: computeResources
     _derived: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def resources_path(self) -> Path:
+        return (*self.path, self.resources_key)
 
     def derive(self, compute: Callable[[Container], Any]) -> Any:
         """``compute(self)``, once: rules share the runtime settings they read."""
@@ -101,7 +115,7 @@ class Container:
         values = self.resources.get(section)
         if values is None or "memory" not in values:
             return None
-        return memory_value(values["memory"], (*self.path, "resources", section, "memory"))
+        return memory_value(values["memory"], (*self.resources_path, section, "memory"))
 
     @cached_property
     def limit(self) -> MemoryValue | None:
@@ -161,7 +175,8 @@ class Env:
 
 @dataclass
 class Workload:
-    """A workload object and its pod spec, with shape problems found while reading it."""
+    """One pod template of a workload object (an object may have several, each its own view),
+    with shape problems found while reading the object."""
 
     obj: dict[str, Any]
     kind: str
@@ -179,6 +194,10 @@ class Workload:
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
     observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     budget: TextBudget = field(default_factory=TextBudget, repr=False)
+    # how findings name this pod template when the object has several (``worker-group=gpu``)
+    template: str | None = None
+    # an adapter's view (rules/kinds.py): where its findings point, with no fix
+    anchor: Path | None = None
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
@@ -271,62 +290,155 @@ class _Shape:
         return value if self.expect(value, dict, (*path, key), what, container) else {}
 
 
-def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
-    """Build the typed view of a workload object (its kind must be in the registry)."""
+def build_workloads(
+    obj: dict[str, Any], lookup: Lookup = no_lookup, registry: Registry = REGISTRY
+) -> list[Workload]:
+    """One typed view per pod template of a workload object (its kind must be in
+    ``registry``), then one per pod spec its adapter builds. Built-in kinds have exactly one;
+    a kind whose templates are all absent still gives one empty view (the object is read)."""
+    spec = registry.lookup(obj)
+    if spec is None:
+        raise ValueError("not a registry kind")
     shape = _Shape()
-    kind = obj["kind"]
     metadata = shape.mapping(obj, "metadata", (), "metadata")
     name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
     namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
-    pod_path = REGISTRY.lookup(obj).templates[0].steps
+    head = (obj, spec.kind, name, namespace, lookup)
+    object_annotations = [(("metadata",), _annotations(shape, metadata, ("metadata",)))]
+    labelled = len(spec.templates) > 1 or spec.adapter is not None
+    views: list[Workload] = []
+    for template in spec.templates:
+        if LIST not in template.steps and MAP not in template.steps:
+            pod_path, pod, annotations = _walk(shape, obj, template.steps)
+            matches = [(pod_path, pod, annotations, template.label)]
+        else:
+            labelled = True
+            matches = [
+                (path, node, _template_annotations(shape, obj, path), template_label(template, m))
+                for path, node, m in expand(obj, template.steps)
+                if shape.expect(node, dict, path, ".".join(map(str, path)))
+            ]
+        for pod_path, pod, annotations, label in matches:
+            view = _view(shape, head, template, pod_path, pod, [*object_annotations, *annotations])
+            view.template = label or None
+            views.append(view)
+    if spec.adapter is not None:
+        views.extend(_synthetic_views(head, spec.adapter, object_annotations))
+    if not views:
+        empty = Template("spec", containers=())
+        views.append(_view(shape, head, empty, (), {}, object_annotations))
+    if not labelled:
+        for view in views:
+            view.template = None
+    for problem in shape.problems:  # each said once: in the view it is in, else the first
+        owner = next((v for v in views if problem.path[: len(v.pod_path)] == v.pod_path), None)
+        (owner or views[0]).problems.append(problem)
+    return views
 
-    annotations = [(("metadata",), _annotations(shape, metadata, ("metadata",)))]
+
+def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
+    """The view of an object with one pod template (a built-in kind)."""
+    return build_workloads(obj, lookup)[0]
+
+
+def _walk(shape: _Shape, obj: dict, steps: tuple) -> tuple[Path, dict, list]:
+    """Follow a path without wildcards, saying where a node has the wrong type; the pod
+    template's own annotations (metadata beside a ``spec`` step) apply too."""
+    annotations = []
     node: Any = obj
     walked: Path = ()
-    for key in pod_path:
+    for key in steps:
         if not isinstance(node, dict):
             break
         if key == "spec" and walked and "metadata" in node and isinstance(node["metadata"], dict):
-            # the pod template's own annotations apply too, beside the object's
             template = (*walked, "metadata")
             annotations.append((template, _annotations(shape, node["metadata"], template)))
         node = shape.mapping(node, key, walked, ".".join(map(str, (*walked, key))))
         walked = (*walked, key)
-    pod = node if isinstance(node, dict) else {}
+    return steps, node if isinstance(node, dict) else {}, annotations
 
+
+def _template_annotations(shape: _Shape, obj: dict, pod_path: Path) -> list:
+    """Annotations of every pod template metadata on the way to a pod spec found by pattern."""
+    found = []
+    node: Any = obj
+    for index, key in enumerate(pod_path):
+        if (
+            key == "spec"
+            and index
+            and isinstance(node, dict)
+            and isinstance(node.get("metadata"), dict)
+        ):
+            where = (*pod_path[:index], "metadata")
+            found.append((where, _annotations(shape, node["metadata"], where)))
+        node = node[key]
+    return found
+
+
+def _view(shape, head, template, pod_path, pod, annotations) -> Workload:
+    obj, kind, name, namespace, lookup = head
     workload = Workload(obj, kind, name, namespace, pod_path, pod, annotations=annotations)
     workload.lookup = lookup
-    workload.pod_resources = _resources(shape, pod, pod_path, None)
-    for section, init in (("initContainers", True), ("containers", False)):
-        if section not in pod:
-            continue
-        entries = pod[section]
-        if entries is None and section == "initContainers":
-            continue
-        if not shape.expect(entries, list, (*pod_path, section), section):
-            continue
-        for index, spec in enumerate(entries):
-            path = (*pod_path, section, index)
-            if not shape.expect(spec, dict, path, f"{section}[{index}]"):
-                continue
-            cname = spec.get("name")
-            if not isinstance(cname, str):
-                shape.expect(cname, str, (*path, "name"), f"{section}[{index}].name")
-                cname = f"{section}[{index}]"
-            _check_container_fields(shape, spec, path, cname)
-            workload.containers.append(
-                Container(
-                    name=cname,
-                    path=path,
-                    spec=spec,
-                    init=init,
-                    sidecar=init and spec.get("restartPolicy") == "Always",
-                    workload=workload,
-                    resources=_resources(shape, spec, path, cname),
-                )
-            )
-    workload.problems = shape.problems
+    if template.pod_resources:
+        workload.pod_resources = _resources(shape, pod, pod_path, None, "resources")
+    for slot in template.containers:
+        _containers(shape, workload, slot, pod, pod_path)
     return workload
+
+
+def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_path) -> None:
+    section = slot.path
+    if slot.steps in _STANDARD:  # a pod spec's list: its exact shape checks, fast
+        section = slot.steps[0]
+        entries = pod.get(section)
+        if section not in pod or (entries is None and slot.init):
+            return
+        if not shape.expect(entries, list, (*pod_path, section), section):
+            return
+        found = [((*pod_path, section, index), spec) for index, spec in enumerate(entries)]
+    else:
+        found = [(path, spec) for path, spec, _ in expand(pod, slot.steps, pod_path)]
+    for path, spec in found:
+        where = f"{section}[{path[-1]}]" if isinstance(path[-1], int) else section
+        if not shape.expect(spec, dict, path, where):
+            continue
+        cname = spec.get("name")
+        if cname is None and slot.default_name:
+            cname = slot.default_name
+        if not isinstance(cname, str):
+            shape.expect(cname, str, (*path, "name"), f"{where}.name")
+            cname = where
+        _check_container_fields(shape, spec, path, cname)
+        workload.containers.append(
+            Container(
+                name=cname,
+                path=path,
+                spec=spec,
+                init=slot.init,
+                sidecar=slot.init and spec.get("restartPolicy") == "Always",
+                workload=workload,
+                resources=_resources(shape, spec, path, cname, slot.resources_key),
+                resources_key=slot.resources_key,
+            )
+        )
+
+
+_STANDARD = frozenset({("containers", LIST), ("initContainers", LIST)})
+
+
+def _synthetic_views(head, adapter, annotations) -> list[Workload]:
+    """Views of the pod specs an adapter builds (see rules/kinds.py); their shape problems
+    and findings point at the adapter's anchor."""
+    views = []
+    for synthetic in adapter(head[0]):
+        shape = _Shape()
+        view = _view(shape, head, Template("spec"), (), synthetic.pod, annotations)
+        view.template = synthetic.label or None
+        view.anchor = synthetic.anchor
+        view.problems = shape.problems
+        view.pod_path = ("<adapter>",)  # matches no path of the object's own problems
+        views.append(view)
+    return views
 
 
 def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
@@ -338,9 +450,9 @@ def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
     return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> dict:
-    what = "resources" if container is None else f"container {container!r} resources"
-    resources = shape.mapping(spec, "resources", path, what, container)
+def _resources(shape: _Shape, spec: dict, path: Path, container: str | None, key: str) -> dict:
+    what = key if container is None else f"container {container!r} {key}"
+    resources = shape.mapping(spec, key, path, what, container)
     sections = {}
     for section in ("requests", "limits"):
         values = shape.mapping(
@@ -351,7 +463,7 @@ def _resources(shape: _Shape, spec: dict, path: Path, container: str | None) -> 
             shape.expect(
                 values["memory"],
                 str,
-                (*path, "resources", section, "memory"),
+                (*path, key, section, "memory"),
                 f"{what}.{section}.memory",
                 container,
             )
