@@ -8,10 +8,8 @@ Three layers:
   pod specs the project's API types define (cited in each entry's ``docs``), with the label;
 * the rules on what the registry reaches: each template (or adapter pod spec) judged as a Pod
   by the real engine finds the mistake with its numbers, and the clean twin has no error;
-* the front ends (``oomguard lint``, the webhook's /validate and /mutate): these need the
-  core's engine to walk the registry's templates and adapters (branch h-k13core, in
-  progress when this was written); they are strict xfails until it lands, so they fail the
-  day they start passing and the marker must go.
+* the front ends: ``oomguard lint`` on the file, and the webhook's /validate and /mutate
+  (the mutation patch applied with ``jsonpatch`` and the result validated again).
 """
 
 from __future__ import annotations
@@ -372,13 +370,7 @@ def test_adapters_never_raise_on_odd_shapes(junk):
 
 # --- the front ends (need the core engine to walk templates and adapters) ------------------
 
-_ENGINE = pytest.mark.xfail(
-    strict=True,
-    reason="the engine does not walk the registry's templates and adapters yet (h-k13core)",
-)
 
-
-@_ENGINE
 @pytest.mark.parametrize("name", sorted(ALL_CASES))
 def test_lint_finds_the_mistake_with_numbers_and_label(name):
     rule, container, label, words = ALL_CASES[name]
@@ -441,7 +433,6 @@ def _answer(client, path: str, obj: dict) -> dict:
     return response.get_json()["response"]
 
 
-@_ENGINE
 @pytest.mark.parametrize("name", sorted(ALL_CASES))
 def test_webhook_denies_the_mistake_and_its_patch_leaves_no_error(client, name):
     rule, _, _, words = ALL_CASES[name]
