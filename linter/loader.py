@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from oomguard.rules.kinds import REGISTRY
+from oomguard.rules.kinds import registry_for
 from oomguard.rules.workload import SOURCE_KINDS
 from yaml import events as ev
 from yaml._yaml import CParser
@@ -30,7 +30,7 @@ MAX_DEPTH = 100  # Kubernetes objects nest ~20 deep; deeper input is hostile or 
 MAX_NODES = 2_000_000  # values per document, aliases counted at their expanded size
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-INTERESTING_KINDS = REGISTRY.names | frozenset(SOURCE_KINDS)
+INTERESTING_KINDS = registry_for().names | frozenset(SOURCE_KINDS)  # presets included
 # Built-in kinds that never hold containers: the only ones the pre-filter skips unparsed. Any
 # other kind is parsed: it may be a workload kind of the registry (a preset, a config
 # ``kinds:`` entry) or an unknown one that workload-kind-unknown must name. A kind of the same

@@ -31,6 +31,7 @@ from oomguard.rules import (
     memory_request_missing,
     node_heap_exceeds_limit,
     node_heap_headroom_low,
+    presets,  # noqa: F401 (fills kinds.PRESETS: other projects' workload kinds)
     qos_not_guaranteed,
     runtime_flag_invalid,
     runtime_flag_unresolved,
