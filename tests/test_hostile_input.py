@@ -3,8 +3,9 @@
 Each hostile file is linted together with an ordinary bad manifest: the hostile one must give
 ``manifest-invalid`` at the exact line/column where one exists, the other file's findings
 must still be reported, the exit code is 1 (2 for unreadable paths), stderr never holds a
-traceback, and wall time and peak memory stay bounded (limits are generous: CI machines are
-slow, the point is that nothing grows without bound or hangs).
+traceback, and peak memory stays bounded (the limit is generous: the point is that nothing
+grows without bound). A run still going after HANG_SECONDS is killed and fails as a hang;
+speed is never asserted here (it is measured in bench/).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
 
-MAX_SECONDS = 60
+HANG_SECONDS = 600  # a hang, not slowness: loaded CI machines are slow
 MAX_RSS_KIB = 1024 * 1024  # 1 GiB; the worst case below (2M values in one document) ~450 MiB
 
 BAD_POD = """\
@@ -185,10 +186,10 @@ def _run_cli(*args: str, cwd: Path, stdin: bytes | None = None, prefix: tuple[st
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
-            if time.perf_counter() - start > MAX_SECONDS * 2:
+            if time.perf_counter() - start > HANG_SECONDS:
                 child.kill()
                 os.wait4(child.pid, 0)
-                pytest.fail(f"oomguard {' '.join(args)} still running after {MAX_SECONDS * 2} s")
+                pytest.fail(f"oomguard {' '.join(args)} still running after {HANG_SECONDS} s")
             time.sleep(0.01)
         child.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - start
@@ -211,10 +212,9 @@ def _located(findings: list[dict], file: str) -> set[tuple]:
     }
 
 
-def _assert_bounded(code: int, err: str, seconds: float, rss: int) -> None:
+def _assert_bounded(code: int, err: str, rss: int) -> None:
     assert code >= 0, f"killed by signal {-code}"
     assert "Traceback" not in err
-    assert seconds < MAX_SECONDS
     assert rss < MAX_RSS_KIB
 
 
@@ -231,7 +231,7 @@ def test_cli_hostile_file_beside_a_bad_one(case: Case, tmp_path: Path, bad_pod: 
     code, out, err, seconds, rss = _run_cli(
         "lint", "hostile.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     findings = json.loads(out)["findings"]
     assert _located(findings, "bad.yaml") == BAD_POD_FINDINGS
@@ -275,7 +275,7 @@ def test_cli_fifty_megabyte_document_is_linted(tmp_path: Path, bad_pod: Path):
     code, out, err, seconds, rss = _run_cli(
         "lint", "big.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     findings = json.loads(out)["findings"]
     assert ("memory-limit-missing", 9, 7, "Pod/big", "app") in _located(findings, "big.yaml")
     assert _located(findings, "bad.yaml") == BAD_POD_FINDINGS
@@ -287,7 +287,7 @@ def test_cli_file_over_the_size_cap_is_invalid_not_read_whole(tmp_path: Path, ba
     code, out, err, seconds, rss = _run_cli(
         "lint", "huge.yaml", "bad.yaml", "--format", "json", cwd=tmp_path
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     findings = json.loads(out)["findings"]
     assert _located(findings, "huge.yaml") == {("manifest-invalid", 1, 1, None, None)}
@@ -302,7 +302,7 @@ def test_cli_hundred_thousand_small_documents(tmp_path: Path, bad_pod: Path):
     )
     (tmp_path / "many.yaml").write_text(documents + "---\n" + BAD_POD)
     code, out, err, seconds, rss = _run_cli("lint", "many.yaml", "--format", "json", cwd=tmp_path)
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     report = json.loads(out)
     assert report["summary"]["objects"] == 1
     # the pod is document 100,001: its lines are counted across all the others
@@ -316,7 +316,7 @@ def test_cli_alias_bomb_on_stdin(tmp_path: Path):
     code, out, err, seconds, rss = _run_cli(
         "lint", "-", "--format", "json", cwd=tmp_path, stdin=_alias_bomb().encode()
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     findings = json.loads(out)["findings"]
     assert [(f["rule"], f["file"], f["line"], f["column"]) for f in findings] == [
@@ -333,7 +333,7 @@ def test_cli_deeply_nested_json_file(tmp_path: Path, bad_pod: Path):
     code, out, err, seconds, rss = _run_cli(
         "lint", "deep.json", "bad.yaml", "--format", "json", cwd=tmp_path
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     findings = json.loads(out)["findings"]
     invalid = [f for f in findings if f["file"] == "deep.json"]
@@ -346,7 +346,7 @@ def test_cli_fifo_in_a_folder_is_skipped_not_waited_on(tmp_path: Path, bad_pod: 
     """Regression: a FIFO named *.yaml in a linted folder blocked the run forever."""
     os.mkfifo(tmp_path / "pipe.yaml")
     code, out, err, seconds, rss = _run_cli("lint", ".", "--format", "json", cwd=tmp_path)
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     report = json.loads(out)
     assert report["summary"]["files"] == 1
@@ -358,7 +358,7 @@ def test_cli_folder_named_like_a_manifest_is_walked(tmp_path: Path):
     folder.mkdir()
     (folder / "bad.yaml").write_text(BAD_POD)
     code, out, err, seconds, rss = _run_cli("lint", "x.yaml", "--format", "json", cwd=tmp_path)
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     assert _located(json.loads(out)["findings"], "x.yaml/bad.yaml") == BAD_POD_FINDINGS
 
@@ -368,7 +368,7 @@ def test_cli_unreadable_file_exits_2_after_reporting_the_rest(tmp_path: Path, ba
     code, out, err, seconds, rss = _run_cli(
         "lint", "/proc/self/mem", "bad.yaml", "--format", "json", cwd=tmp_path
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 2
     assert err.strip().splitlines() == ["oomguard: cannot read /proc/self/mem: Input/output error"]
     assert _located(json.loads(out)["findings"], "bad.yaml") == BAD_POD_FINDINGS
@@ -391,7 +391,7 @@ def test_cli_permission_denied_exits_2(tmp_path: Path, bad_pod: Path):
         )
     finally:
         locked.chmod(0o644)
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 2
     assert err.strip() == "oomguard: cannot read locked.yaml: Permission denied"
     assert _located(json.loads(out)["findings"], "bad.yaml") == BAD_POD_FINDINGS
@@ -400,7 +400,7 @@ def test_cli_permission_denied_exits_2(tmp_path: Path, bad_pod: Path):
 def test_cli_dangling_symlink_in_a_folder_exits_2(tmp_path: Path, bad_pod: Path):
     (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
     code, out, err, seconds, rss = _run_cli("lint", ".", "--format", "json", cwd=tmp_path)
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 2
     assert err.strip() == "oomguard: cannot read ./gone.yaml: No such file or directory"
     assert _located(json.loads(out)["findings"], "./bad.yaml") == BAD_POD_FINDINGS
@@ -415,7 +415,7 @@ def test_cli_lone_surrogates_in_names_are_printed_escaped(tmp_path: Path, output
         ' "spec": {"containers": [{"name": "a\\ud800", "image": "x"}]}}'
     )
     code, out, err, seconds, rss = _run_cli("lint", "s.json", "--format", output, cwd=tmp_path)
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     if output == "json":
         names = {(f["rule"], f["name"], f["container"]) for f in json.loads(out)["findings"]}
@@ -475,7 +475,7 @@ def test_cli_sarif_holds_both_files_when_one_is_hostile(case: Case, tmp_path: Pa
     code, out, err, seconds, rss = _run_cli(
         "lint", "hostile.yaml", "bad.yaml", "--format", "sarif", cwd=tmp_path
     )
-    _assert_bounded(code, err, seconds, rss)
+    _assert_bounded(code, err, rss)
     assert code == 1
     results = json.loads(out)["runs"][0]["results"]
     located = {
