@@ -234,7 +234,7 @@ class Registry:
     def lookup(self, obj: dict[str, Any]) -> KindSpec | None:
         """The entry an object is judged by, or None (not a workload kind we know)."""
         kind = obj.get("kind")
-        if kind not in self.names:
+        if not isinstance(kind, str) or kind not in self.names:  # a mapping is no kind
             return None
         api_version = obj.get("apiVersion")
         if not isinstance(api_version, str):

@@ -37,6 +37,11 @@ SOURCE_KINDS = ("ConfigMap", "Secret")
 
 IGNORE_ANNOTATION = "oomguard.io/ignore"
 
+# Containers judged per object. Kubernetes sets no count, but every rule runs per container,
+# so an object with tens of thousands (a 6 MiB review holds ~45,000) would hold a webhook
+# worker for minutes; no real pod template comes near this. The rest are said, not judged.
+MAX_CONTAINERS = 500
+
 # (kind, namespace, name) -> data, None when the source is not available, or a string saying
 # why it exists but could not be read (e.g. "forbidden (403)"), for the finding's message.
 Lookup = Callable[[str, str | None, str], dict[str, str] | str | None]
@@ -194,6 +199,7 @@ class Workload:
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
     observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     budget: TextBudget = field(default_factory=TextBudget, repr=False)
+    _by_name: tuple[int, dict[str, Container]] = field(default=(-1, {}), repr=False)
     # how findings name this pod template when the object has several (``worker-group=gpu``)
     template: str | None = None
     # an adapter's view (rules/kinds.py): where its findings point, with no fix
@@ -215,7 +221,15 @@ class Workload:
         return any(not container.init for container in self.containers)
 
     def container(self, name: str) -> Container | None:
-        return next((c for c in self.containers if c.name == name), None)
+        """The first container of that name (rules ask once per container: a dict, not a
+        scan, so that a review with thousands of containers costs linear time)."""
+        count, by_name = self._by_name
+        if count != len(self.containers):  # built once the containers are all read
+            by_name = {}
+            for container in reversed(self.containers):
+                by_name[container.name] = container
+            self._by_name = (len(self.containers), by_name)
+        return by_name.get(name)
 
     def ignored_rules(self, container: str | None) -> set[str]:
         """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
@@ -331,10 +345,34 @@ def build_workloads(
     if not labelled:
         for view in views:
             view.template = None
+    _bound_containers(shape, views)
     for problem in shape.problems:  # each said once: in the view it is in, else the first
         owner = next((v for v in views if problem.path[: len(v.pod_path)] == v.pod_path), None)
         (owner or views[0]).problems.append(problem)
     return views
+
+
+def _bound_containers(shape: _Shape, views: list[Workload]) -> None:
+    """Keep the first MAX_CONTAINERS containers of the object; the rest are a problem."""
+    total = sum(len(view.containers) for view in views)
+    if total <= MAX_CONTAINERS:
+        return
+    left, said = MAX_CONTAINERS, False
+    for view in views:
+        if len(view.containers) > left:
+            if not said:
+                first = view.containers[left]
+                shape.problems.append(
+                    Problem(
+                        f"the object has {total:,} containers; oomguard judges at most "
+                        f"{MAX_CONTAINERS} per object, so {total - MAX_CONTAINERS:,} from "
+                        f"{first.label} on are not checked",
+                        first.path,
+                    )
+                )
+                said = True
+            del view.containers[left:]
+        left -= len(view.containers)
 
 
 def build_workload(obj: dict[str, Any], lookup: Lookup = no_lookup) -> Workload:
