@@ -108,8 +108,10 @@ def validate(request: Request, config: Config) -> Decision:
     mode = admission_mode(request, config)
     if not is_checked(request, config) or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
-    evaluation = check_object(request.obj, config, lookup=request.lookup)
-    existing = _existing_errors(request, config)
+    evaluation = check_object(
+        request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+    )
+    existing = _existing_errors(request, config, mode)
     return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
 
 
@@ -118,7 +120,9 @@ def mutate(request: Request, config: Config) -> Decision:
     mode = admission_mode(request, config)
     if not is_checked(request, config) or not config.mutate or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
-    evaluation = check_object(request.obj, config, lookup=request.lookup)
+    evaluation = check_object(
+        request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+    )
     findings = tuple(evaluation.findings)
     crashes = tuple(evaluation.crashes)
     if mode == AUDIT or (request.operation == "UPDATE" and request.obj.get("kind") == "Pod"):
@@ -258,8 +262,18 @@ def _key(finding: Finding) -> tuple:
     return (finding.rule, finding.template, finding.container, finding.message)
 
 
-def _existing_errors(request: Request, config: Config) -> frozenset[tuple]:
+def _unsuppressible(config: Config, mode: str) -> frozenset[str]:
+    """In ``enforce`` an ``oomguard.io/ignore*`` annotation quiets warnings and infos, never
+    an error, unless the config says so (``honor_ignore_annotations_in_enforce``)."""
+    if mode == ENFORCE and not config.honor_ignore_annotations_in_enforce:
+        return frozenset({"error"})
+    return frozenset()
+
+
+def _existing_errors(request: Request, config: Config, mode: str) -> frozenset[tuple]:
     if request.operation != "UPDATE" or not is_workload(request.old_obj, config.registry):
         return frozenset()
-    old = check_object(request.old_obj, config, lookup=request.lookup)
+    old = check_object(
+        request.old_obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+    )
     return frozenset(_key(f) for f in old.findings if f.severity == "error")

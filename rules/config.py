@@ -56,6 +56,8 @@ class Config:
     mode: str = "enforce"
     namespace_modes: dict[str, str] = field(default_factory=dict)
     honor_ignore_annotations: bool = True
+    # webhook, enforce mode: may an annotation suppress an error? (any author can write one)
+    honor_ignore_annotations_in_enforce: bool = False
     opt_out_label: str = "oomguard.io/ignore"  # webhook: the object opt-out label's key
     opt_out_in_enforce: bool = False  # whether that label also skips enforce mode
     exclude: tuple[str, ...] = ()
@@ -128,6 +130,7 @@ def config_from_data(data: Any, source: str = "config") -> Config:
         mode=data.get("mode", "enforce"),
         namespace_modes=dict(data.get("namespace_modes", {})),
         honor_ignore_annotations=data.get("honor_ignore_annotations", True),
+        honor_ignore_annotations_in_enforce=data.get("honor_ignore_annotations_in_enforce", False),
         opt_out_label=data.get("opt_out_label", {}).get("key", "oomguard.io/ignore"),
         opt_out_in_enforce=data.get("opt_out_label", {}).get("honor_in_enforce", False),
         exclude=tuple(data.get("exclude", ())),

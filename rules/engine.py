@@ -77,10 +77,13 @@ def check_object(
     honor_ignore: bool | None = None,
     observed: dict[str, list[dict[str, Any]]] | None = None,
     registry: Registry | None = None,
+    unsuppressible: frozenset[str] = frozenset(),
 ) -> Evaluation:
     """Every enabled rule over each pod template of one object (objects of kinds not in the
     registry, by default ``config.registry``, yield nothing). ``observed`` carries container
-    terminations seen in a live cluster (``oomguard audit``)."""
+    terminations seen in a live cluster (``oomguard audit``). Findings of a severity in
+    ``unsuppressible`` are kept whatever ``oomguard.io/ignore*`` annotations say (the webhook
+    in ``enforce``: an annotation any author can write must not switch enforcement off)."""
     result = Evaluation()
     registry = registry or config.registry
     if not isinstance(obj, dict):
@@ -92,7 +95,7 @@ def check_object(
     views = build_workloads(obj, lookup, registry)
     for index, workload in enumerate(views):
         workload.observed = observed or {}
-        _check_view(workload, config, prefix, honor_ignore, result, first=index == 0)
+        _check_view(workload, config, prefix, honor_ignore, result, index == 0, unsuppressible)
         # Containers point back at their workload. Breaking that cycle lets reference
         # counting free the object (and the parsed file it belongs to) now rather than at
         # some later garbage collection, so lint memory follows the largest file.
@@ -107,6 +110,7 @@ def _check_view(
     honor_ignore: bool | None,
     result: Evaluation,
     first: bool = True,
+    unsuppressible: frozenset[str] = frozenset(),
 ) -> None:
     """The catalogue over one pod template's view. The object's own annotations are read by
     every view (they suppress in each) but judged in the first only."""
@@ -124,7 +128,11 @@ def _check_view(
             continue
         severity = rule_severity(rule.ID, config)
         for problem in problems:
-            if honor and _suppressed(workload, rule.ID, problem.container):
+            if (
+                honor
+                and severity not in unsuppressible
+                and _suppressed(workload, rule.ID, problem.container)
+            ):
                 continue
             result.findings.append(_finding(rule.ID, severity, problem, workload, prefix))
     if honor and rule_enabled(INVALID, config) and not _suppressed(workload, INVALID, None):

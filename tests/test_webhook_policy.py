@@ -150,8 +150,13 @@ def test_ignore_annotations_can_be_turned_off():
         "metadata": {"name": "p", "annotations": {"oomguard.io/ignore": "all"}},
         "spec": {"containers": [{"name": "c", "image": "i"}]},
     }
-    honoured = validate(Request("CREATE", pod), config_from_data({}))
+    honoured = validate(Request("CREATE", pod), config_from_data({"mode": "warn"}))
     assert honoured.allowed is True and honoured.findings == ()
+    ignored = validate(
+        Request("CREATE", pod),
+        config_from_data({"mode": "warn", "honor_ignore_annotations": False}),
+    )
+    assert ignored.result == "warned"
     ignored = validate(
         Request("CREATE", pod), config_from_data({"honor_ignore_annotations": False})
     )
@@ -257,3 +262,51 @@ def test_byte_gate_lets_one_large_body_at_a_time_and_small_ones_beside():
     assert not gate.enter(1, timeout=0)
     gate.leave(500)
     assert gate.in_use == 0
+
+
+def _annotated(mode: str, ignore: str = "all", **config_data):
+    from oomguard.rules.admission import Request, validate
+
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "shop",
+            "annotations": {"oomguard.io/ignore": ignore},
+        },
+        # no memory limit (an error) and a limit-to-request question left aside: a warning too
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "x", "resources": {"requests": {"memory": "64Mi"}}},
+                {
+                    "name": "ratio",
+                    "image": "x",
+                    "resources": {"requests": {"memory": "100Mi"}, "limits": {"memory": "1Gi"}},
+                },
+            ]
+        },
+    }
+    config = config_from_data({"mode": mode, **config_data})
+    return validate(Request(operation="CREATE", obj=obj, old_obj=None, namespace="shop"), config)
+
+
+def test_ignore_annotations_quiet_warnings_but_not_errors_in_enforce():
+    # issue 12: an oomguard.io/ignore annotation let any author skip enforce
+    enforced = _annotated("enforce")
+    assert enforced.allowed is False
+    assert enforced.rules == ["memory-limit-missing"]  # the error stays, the warning is quiet
+    assert "memory-limit-request-ratio" not in enforced.rules
+    by_rule = _annotated("enforce", ignore="memory-limit-missing")
+    assert by_rule.allowed is False and "memory-limit-missing" in by_rule.rules
+
+
+def test_ignore_annotations_suppress_errors_in_enforce_when_the_config_says_so():
+    allowed = _annotated("enforce", honor_ignore_annotations_in_enforce=True)
+    assert allowed.allowed is True and allowed.rules == []
+
+
+def test_ignore_annotations_suppress_everything_outside_enforce():
+    for mode in ("warn", "audit"):
+        decision = _annotated(mode)
+        assert decision.allowed is True and decision.findings == ()
