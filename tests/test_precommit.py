@@ -90,9 +90,17 @@ def project(tmp_path) -> Path:
     return tmp_path
 
 
+# pre-commit pip-installs the hook's environment itself: the same pinned versions as the test
+# environment, so a new upstream release cannot turn this test red overnight
+PINNED = {
+    "PIP_CONSTRAINT": str(Path(__file__).resolve().parent.parent / "constraints" / "test.txt")
+}
+
+
 def try_repo(hook_repo: Path, home: Path, cwd: Path, hook: str, *files: str):
     env = {
         **os.environ,
+        **PINNED,
         "PRE_COMMIT_HOME": str(home),
         "NO_COLOR": "1",
         "PRE_COMMIT_COLOR": "never",
@@ -150,7 +158,7 @@ def _readme_precommit_config(hook_repo: Path) -> str:
 
 
 def pre_commit_run(home: Path, cwd: Path, *files: str):
-    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
+    env = {**os.environ, **PINNED, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
     env.pop("VIRTUAL_ENV", None)
     return subprocess.run(
         [str(PRE_COMMIT), "run", "--color", "never", "--files", *files],
