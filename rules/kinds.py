@@ -41,6 +41,10 @@ in the object its findings point at (e.g. ``("spec", "kafka")``). The rules judg
 pod spec like any other; its findings carry the anchor as their path and no fix (a fix's path
 must be a real JSON pointer into the object, and the synthetic one has none). An adapter must
 be pure, never raise on odd input (return [] instead), and stay within the object.
+
+**Notices.** ``notice(obj)`` returns one line when the object's pod template lives in another
+object (an Argo Rollout's ``spec.workloadRef``), said by lint as a notice; ``audit`` judges
+the referenced template as the object's own (linter/audit.py).
 """
 
 from __future__ import annotations
@@ -138,6 +142,9 @@ class KindSpec:
     defaults_requests: bool = False
     docs: str = ""
     adapter: Adapter | None = None
+    # says when an object's pods come from elsewhere (an Argo Rollout's workloadRef), so
+    # lint is never silent about a template it cannot see
+    notice: Callable[[dict[str, Any]], str | None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:

@@ -8,9 +8,12 @@ an ``adapter``. docs/kinds.md lists all of them and what is not covered.
 
 from __future__ import annotations
 
+from typing import Any
+
 from oomguard.rules.kinds import PRESETS as _REGISTRY_PRESETS
 from oomguard.rules.kinds import ContainerSlot, KindSpec, Template
 from oomguard.rules.operators import eck, spark, strimzi
+from oomguard.rules.text import printable
 
 
 def _gh(repo: str, commit: str, path: str) -> str:
@@ -82,6 +85,35 @@ def _tekton(path: str, label: str = "", name_field: str | None = None) -> Templa
     )
 
 
+def rollout_workload_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``spec.workloadRef`` of an Argo Rollout that has no ``spec.template`` of its own
+    (RolloutSpec: "WorkloadRef holds a references to a workload that provides Pod template"),
+    else None."""
+    if obj.get("kind") != "Rollout" or not str(obj.get("apiVersion", "")).startswith(
+        "argoproj.io/"
+    ):
+        return None
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or spec.get("template") is not None:
+        return None
+    ref = spec.get("workloadRef")
+    return ref if isinstance(ref, dict) else None
+
+
+def _rollout_notice(obj: dict[str, Any]) -> str | None:
+    ref = rollout_workload_ref(obj)
+    if ref is None:
+        return None
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, kind, target = (
+        printable(str(value)) for value in (metadata.get("name"), ref.get("kind"), ref.get("name"))
+    )
+    return (
+        f"Rollout/{name}: its pod template is in {kind}/{target} (spec.workloadRef), judged "
+        "there when that object is linted; `oomguard audit` judges it as the Rollout's"
+    )
+
+
 def _kubeflow(kind: str, plural: str, field: str, types: str) -> KindSpec:
     return KindSpec(
         "kubeflow.org",
@@ -102,9 +134,10 @@ def _ray_cluster(prefix: str) -> tuple[Template, ...]:
 
 PRESETS: tuple[KindSpec, ...] = (
     # Argo Rollouts: spec.template, or spec.workloadRef naming a Deployment whose template
-    # the Rollout runs (RolloutSpec.WorkloadRef); the linter says so (see docs/kinds.md).
+    # the Rollout runs (RolloutSpec.WorkloadRef): lint says so in a notice, audit judges the
+    # Deployment's template as the Rollout's (see docs/kinds.md).
     KindSpec("argoproj.io", "Rollout", ("v1alpha1",), "rollouts",
-             (_pod("spec.template.spec"),), docs=_ROLLOUTS),
+             (_pod("spec.template.spec"),), docs=_ROLLOUTS, notice=_rollout_notice),
     # Knative: Service inlines ConfigurationSpec; RevisionSpec inlines corev1.PodSpec.
     KindSpec("serving.knative.dev", "Service", ("v1",), "services", _KNATIVE_TEMPLATE,
              docs=_KNATIVE),
