@@ -24,7 +24,8 @@ A :class:`KindSpec` names each pod template of the object as a :class:`Template`
   without wildcards (``head``). An object with a single pod template is not labelled.
 * ``containers`` — :class:`ContainerSlot` patterns relative to ``path``. Default: a pod spec's
   ``initContainers[*]`` and ``containers[*]``. Tekton steps are ``steps[*]`` with their
-  resources under ``computeResources``; an Argo Workflows template has a *single* container
+  resources under ``computeResources`` (``resources`` in v1beta1: ``resources_by_version``);
+  an Argo Workflows template has a *single* container
   object at ``container`` (and ``script``), whose name defaults to ``main``.
 * ``pod_resources`` — whether the template has pod-level ``resources`` (a pod spec does).
 
@@ -92,10 +93,22 @@ class ContainerSlot:
     init: bool = False
     resources_key: str = "resources"  # Tekton: "computeResources"
     default_name: str | None = None  # Argo's template.container: "main"
+    # (API version, key) where an older version keeps resources under another key: Tekton
+    # v1beta1 steps have "resources", v1 "computeResources"
+    resources_by_version: tuple[tuple[str, str], ...] = ()
     steps: tuple = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", compile_pattern(self.path))
+
+    def resources_key_for(self, obj: dict[str, Any]) -> str:
+        """The key of a container's resources in ``obj``, by its apiVersion's version."""
+        if self.resources_by_version:
+            version = str(obj.get("apiVersion", "")).rpartition("/")[2]
+            for listed, key in self.resources_by_version:
+                if listed == version:
+                    return key
+        return self.resources_key
 
 
 POD_CONTAINERS = (

@@ -72,11 +72,16 @@ def _argo_templates(prefix: str) -> tuple[Template, ...]:
 
 
 # Tekton: a Task's steps and sidecars are Containers whose resources are under
-# ``computeResources`` in v1 (pkg/apis/pipeline/v1/container_types.go Step/Sidecar).
+# ``computeResources`` in v1 (pkg/apis/pipeline/v1/container_types.go Step/Sidecar), and
+# under ``resources`` in v1beta1 (pkg/apis/pipeline/v1beta1/container_types.go: Step and
+# Sidecar ``Resources corev1.ResourceRequirements `json:"resources"```).
+_TEKTON_V1BETA1 = (("v1beta1", "resources"),)
 _TEKTON_SLOTS = (
-    ContainerSlot("steps[*]", resources_key="computeResources"),
-    ContainerSlot("sidecars[*]", resources_key="computeResources"),
-)
+    ContainerSlot("steps[*]", resources_key="computeResources",
+                  resources_by_version=_TEKTON_V1BETA1),
+    ContainerSlot("sidecars[*]", resources_key="computeResources",
+                  resources_by_version=_TEKTON_V1BETA1),
+)  # fmt: skip
 
 
 def _tekton(path: str, label: str = "", name_field: str | None = None) -> Template:

@@ -448,6 +448,7 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
             shape.expect(cname, str, (*path, "name"), f"{where}.name")
             cname = where
         _check_container_fields(shape, spec, path, cname)
+        key = slot.resources_key_for(workload.obj)
         workload.containers.append(
             Container(
                 name=cname,
@@ -456,8 +457,8 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
                 init=slot.init,
                 sidecar=slot.init and spec.get("restartPolicy") == "Always",
                 workload=workload,
-                resources=_resources(shape, spec, path, cname, slot.resources_key),
-                resources_key=slot.resources_key,
+                resources=_resources(shape, spec, path, cname, key),
+                resources_key=key,
             )
         )
 
