@@ -39,7 +39,9 @@ judges templates as the Pods they become).
 spec built from the object (plain dicts: ``containers`` with ``name``, ``resources``, ``env``,
 ``args`` as the operator would render them), a template ``label``, and ``anchor``: the path
 in the object its findings point at (e.g. ``("spec", "kafka")``). The rules judge a synthetic
-pod spec like any other; its findings carry the anchor as their path and no fix (a fix's path
+pod spec like any other; ``origins`` renames where its flags come from (``command`` ->
+``spec.driver.memory``) so messages name the field the user wrote; its findings carry the
+anchor as their path and no fix (a fix's path
 must be a real JSON pointer into the object, and the synthetic one has none). An adapter must
 be pure, never raise on odd input (return [] instead), and stay within the object.
 
@@ -139,6 +141,9 @@ class Synthetic:
     pod: dict[str, Any]
     label: str
     anchor: Path
+    # (origin as the rules would say it, the custom resource's field it stands for):
+    # ("command", "spec.driver.memory"), so messages name what the user wrote
+    origins: tuple[tuple[str, str], ...] = ()
 
 
 Adapter = Callable[[dict[str, Any]], list[Synthetic]]

@@ -140,13 +140,27 @@ class Container:
     def env(self) -> Env:
         from oomguard.rules.runtimes.env import resolve_env
 
-        return resolve_env(self)
+        env = resolve_env(self)
+        origins = self.workload.origins
+        if origins:  # an adapter's container: say the custom resource's field
+            for name, value in env.values.items():
+                if value.origin in origins:
+                    env.values[name] = replace(value, origin=origins[value.origin])
+        return env
 
     @cached_property
     def commands(self) -> list:
         from oomguard.rules.runtimes.argv import command_lines
 
-        return command_lines(self)
+        lines = command_lines(self)
+        origins = self.workload.origins
+        if origins:
+            for line in lines:
+                line.args = [
+                    replace(t, origin=origins[t.origin]) if t.origin in origins else t
+                    for t in line.args
+                ]
+        return lines
 
     @property
     def image(self) -> str:
@@ -202,8 +216,10 @@ class Workload:
     _by_name: tuple[int, dict[str, Container]] = field(default=(-1, {}), repr=False)
     # how findings name this pod template when the object has several (``worker-group=gpu``)
     template: str | None = None
-    # an adapter's view (rules/kinds.py): where its findings point, with no fix
+    # an adapter's view (rules/kinds.py): where its findings point, with no fix; and the
+    # custom resource's field each origin of its flags stands for (command: spec.driver.memory)
     anchor: Path | None = None
+    origins: dict[str, str] = field(default_factory=dict)
     known: bool = True  # False: a bare view of an object outside the registry
 
     def pod_memory(self, section: str) -> MemoryValue | None:
@@ -475,6 +491,7 @@ def _synthetic_views(head, adapter, annotations) -> list[Workload]:
         view = _view(shape, head, Template("spec"), (), synthetic.pod, annotations)
         view.template = synthetic.label or None
         view.anchor = synthetic.anchor
+        view.origins = dict(synthetic.origins)
         view.problems = shape.problems
         view.pod_path = ("<adapter>",)  # matches no path of the object's own problems
         views.append(view)

@@ -402,6 +402,52 @@ def test_tekton_v1beta1_step_limits_are_read_from_resources():
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "spark-application.yaml",
+            # the heap is spark.driver.memory (submission.go), not a command anyone wrote
+            "-Xmx4g (spec.driver.memory) is 200% of the 2Gi memory limit of container "
+            '"spark-kubernetes-driver": heap plus off-heap memory will pass the limit and the '
+            "kernel will kill the container (exit 137); use at most 75% (1536Mi)",
+        ),
+        (
+            "strimzi-kafkaconnect.yaml",
+            # JvmOptionUtils.heapOptions renders jvmOptions -Xmx into KAFKA_HEAP_OPTS
+            "-Xmx2g (spec.jvmOptions as KAFKA_HEAP_OPTS) is 200% of the 1Gi memory limit of "
+            'container "connect": heap plus off-heap memory will pass the limit and the kernel '
+            "will kill the container (exit 137); use at most 75% (768Mi)",
+        ),
+    ],
+)
+def test_adapter_messages_name_the_custom_resource_field(name, message):
+    (heap,) = [
+        f for f in check_object(load(name), CONFIG).findings if f.rule == "jvm-heap-exceeds-limit"
+    ]
+    assert heap.message == message
+
+
+def test_strimzi_kafka_component_message_names_its_jvm_options():
+    kafka = {
+        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "kind": "Kafka",
+        "metadata": {"name": "events"},
+        "spec": {
+            "kafka": {
+                "jvmOptions": {"-Xmx": "3g"},
+                "resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "2Gi"}},
+            }
+        },
+    }
+    (heap,) = [
+        f for f in check_object(kafka, CONFIG).findings if f.rule == "jvm-heap-exceeds-limit"
+    ]
+    assert heap.message.startswith(
+        "-Xmx3g (spec.kafka.jvmOptions as KAFKA_HEAP_OPTS) is 150% of the 2Gi memory limit"
+    )
+
+
 @pytest.mark.parametrize("name", sorted(ALL_CASES))
 def test_lint_finds_the_mistake_with_numbers_and_label(name):
     rule, container, label, words = ALL_CASES[name]
