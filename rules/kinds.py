@@ -2,7 +2,7 @@
 
 lint (the loader's kind pre-filter), ``oomguard audit`` (its list calls), the webhook (which
 kinds it reviews), the Helm chart (webhook ``rules`` and RBAC, checked against this registry
-by ``tests/test_kinds_chart.py``) and the tests all derive from :data:`REGISTRY`. Config
+by ``tests/test_chart.py``) and the tests all derive from :data:`REGISTRY`. Config
 ``kinds:`` entries (``.oomguard.yaml``) add to it, through :func:`registry_for`.
 
 Entries are keyed by ``(API group, kind)``, never by the bare kind: Knative's

@@ -5,8 +5,10 @@ This is the boundary where shapes are checked: anything of the wrong type become
 relative to the object (``("spec", "template", "spec", "containers", 0)``), the same paths
 fixes use as JSON Pointers.
 
-(About 400 lines: the typed views and the shape checks that build them belong together, so
-that no rule ever sees an unchecked field.)
+(Over 400 lines, on purpose: the typed views, the shape checks that build them and the walk
+over every pod template of a registry kind (patterns, container slots, adapter views, the
+container bound) belong together, so that no rule ever sees an unchecked field and no view
+is built by a second, diverging walk. The patterns themselves live in rules/kinds.py.)
 """
 
 from __future__ import annotations
