@@ -1,7 +1,7 @@
 """The registry of workload kinds: every kind oomguard judges, and where its pods are.
 
 lint (the loader's kind pre-filter), ``oomguard audit`` (its list calls), the webhook (which
-kinds it reviews), the Helm chart (webhook ``rules`` and RBAC, checked against this registry
+kinds it reviews), the Helm chart (its webhook ``rules``, checked against this registry
 by ``tests/test_chart.py``) and the tests all derive from :data:`REGISTRY`. Config
 ``kinds:`` entries (``.oomguard.yaml``) add to it, through :func:`registry_for`.
 
