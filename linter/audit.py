@@ -1,8 +1,18 @@
 """``oomguard audit``: the same rules over a live cluster, plus its OOMKilled history.
 
-Workloads are listed through the kubernetes client with paged list calls (``limit`` +
+Which collections are listed comes from the registry of workload kinds
+(``rules/kinds.py``: built-ins, presets and the config's ``kinds:``) matched against the API
+server's discovery documents (``/api``, ``/apis``, ``/apis/<group>/<version>``): each registry
+kind the cluster serves is listed at a version its entry names when the cluster serves one
+(else the group's preferred version), under the plural discovery gives. A kind the cluster
+does not serve is skipped without a word (most clusters lack most presets' CRDs); it is kept
+in :attr:`AuditResult.unserved`. Workloads are listed with paged list calls (``limit`` +
 ``continue``) per namespace, so a 403 or a timeout in one namespace is reported and the audit
-goes on. A pod owned by a controller is judged once, through its controller (a Deployment's
+goes on; a failing list of a preset or config kind is reported alone and the namespace's other
+kinds are still judged. An Argo Rollout with ``spec.workloadRef`` is judged with the pod
+template of the Deployment it names (findings name the Rollout).
+
+A pod owned by a controller is judged once, through its controller (a Deployment's
 pods through the Deployment, a CronJob's through the CronJob); pods whose controller is not a
 workload kind (an operator's custom resource) are judged once per controller. The pods'
 ``OOMKilled`` terminations are attached to the object that is judged, for the
@@ -19,27 +29,21 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from oomguard.linter.run import LintResult
 from oomguard.rules.config import Config
 from oomguard.rules.container_oomkilled import terminations
 from oomguard.rules.engine import check_object
+from oomguard.rules.kinds import BUILTIN, KindSpec, Registry
+from oomguard.rules.presets import rollout_workload_ref
 from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.text import printable
 
 from oomguard.kube import ApiError, Cluster
 
-# (kind, API path of the namespaced collection), in the order they are listed.
-COLLECTIONS = (
-    ("Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"),
-    ("StatefulSet", "/apis/apps/v1/namespaces/{ns}/statefulsets"),
-    ("DaemonSet", "/apis/apps/v1/namespaces/{ns}/daemonsets"),
-    ("ReplicaSet", "/apis/apps/v1/namespaces/{ns}/replicasets"),
-    ("ReplicationController", "/api/v1/namespaces/{ns}/replicationcontrollers"),
-    ("CronJob", "/apis/batch/v1/namespaces/{ns}/cronjobs"),
-    ("Job", "/apis/batch/v1/namespaces/{ns}/jobs"),
-    ("Pod", "/api/v1/namespaces/{ns}/pods"),
-)
+POD = ("", "Pod")
+BUILTIN_KEYS = frozenset(spec.key for spec in BUILTIN)
 SOURCE_PATHS = {
     "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
     "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
@@ -50,6 +54,7 @@ SOURCE_PATHS = {
 class AuditResult(LintResult):
     namespaces: int = 0
     api_errors: list[str] = field(default_factory=list)
+    unserved: list[str] = field(default_factory=list)  # registry kinds the cluster lacks
 
     @property
     def scope(self) -> str:
@@ -59,14 +64,31 @@ class AuditResult(LintResult):
         return {"files": 0, "namespaces": self.namespaces}
 
 
+@dataclass(frozen=True)
+class Collection:
+    """A registry kind as this cluster serves it (from discovery)."""
+
+    spec: KindSpec
+    group_version: str  # "apps/v1", "v1"
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str | None = None) -> str:
+        root = f"/apis/{self.group_version}" if self.spec.group else f"/api/{self.group_version}"
+        where = f"/namespaces/{namespace}" if namespace is not None and self.namespaced else ""
+        return f"{root}{where}/{self.plural}"
+
+
 def audit(
     cluster: Cluster,
     namespaces: list[str] | None,
     config: Config,
     progress: Callable[[str], None] = lambda message: None,
 ) -> AuditResult:
-    """Check every workload in ``namespaces`` (None: all namespaces)."""
+    """Check every workload in ``namespaces`` (None: all namespaces, and the cluster-scoped
+    kinds once)."""
     result = AuditResult()
+    collections = discover(cluster, config.registry, result)
     if namespaces is None:
         try:
             namespaces = sorted(
@@ -76,28 +98,165 @@ def audit(
         except ApiError as exc:
             result.api_errors.append(_namespaces_unlisted(exc))
             return result
+        scoped = [c for c in collections if not c.namespaced]
+        if scoped:
+            _judge(cluster, None, _list_all(cluster, None, scoped, result), config, result)
+    namespaced = [c for c in collections if c.namespaced]
     for index, namespace in enumerate(namespaces, start=1):
         progress(f"[{index}/{len(namespaces)}] {namespace}")
         try:
-            objects = {
-                kind: list(cluster.list(path.format(ns=namespace), kind))
-                for kind, path in COLLECTIONS
-            }
+            objects = _list_all(cluster, namespace, namespaced, result)
         except ApiError as exc:
             result.api_errors.append(f"namespace {namespace}: {exc}")
             continue
         result.namespaces += 1
-        lookup = _SourceCache(cluster, result.api_errors)
-        for obj, observed in judged_objects(objects):
-            evaluation = check_object(obj, config, lookup=lookup, observed=observed)
-            result.objects += evaluation.checked
-            result.crashes.extend(evaluation.crashes)
-            where = f"{namespace}/{obj['kind']}/{(obj.get('metadata') or {}).get('name')}"
-            result.findings.extend(f.located(file=where) for f in evaluation.findings)
+        _judge(cluster, namespace, objects, config, result)
     return result
 
 
-def judged_objects(objects: dict[str, list[dict]]) -> Iterator[tuple[dict, dict]]:
+def _list_all(
+    cluster: Cluster, namespace: str | None, collections: list[Collection], result: AuditResult
+) -> dict[tuple[str, str], list[dict]]:
+    """Every object of ``collections`` in ``namespace``. A built-in list that fails fails the
+    namespace (raises: its owner chains would be judged half); any other is reported alone."""
+    objects: dict[tuple[str, str], list[dict]] = {}
+    for collection in collections:
+        api_version = collection.group_version
+        try:
+            items = list(cluster.list(collection.path(namespace), collection.spec.kind))
+        except ApiError as exc:
+            if collection.spec.key in BUILTIN_KEYS:
+                raise
+            where = f"namespace {namespace}: " if namespace is not None else ""
+            result.api_errors.append(
+                f"{where}{collection.spec.kind} ({api_version} {collection.plural}): {exc}"
+            )
+            continue
+        for item in items:
+            item.setdefault("apiVersion", api_version)  # list items may carry none
+        objects.setdefault(collection.spec.key, []).extend(items)
+    return objects
+
+
+def _judge(
+    cluster: Cluster,
+    namespace: str | None,
+    objects: dict[tuple[str, str], list[dict]],
+    config: Config,
+    result: AuditResult,
+) -> None:
+    lookup = _SourceCache(cluster, result.api_errors)
+    deployments = {_name(d): d for d in objects.get(("apps", "Deployment"), ())}
+    for obj, observed in judged_objects(objects):
+        judged = with_referenced_template(obj, deployments)
+        evaluation = check_object(judged, config, lookup=lookup, observed=observed)
+        result.objects += evaluation.checked
+        result.crashes.extend(evaluation.crashes)
+        where = f"{obj['kind']}/{_name(obj)}"
+        where = f"{namespace}/{where}" if namespace is not None else where
+        result.findings.extend(f.located(file=where) for f in evaluation.findings)
+
+
+def with_referenced_template(obj: dict, deployments: dict[str | None, dict]) -> dict:
+    """An Argo Rollout with ``spec.workloadRef`` (and no template of its own) as the
+    Deployment it names makes its pods: with that Deployment's pod template (Argo Rollouts
+    pkg/apis/rollouts/v1alpha1/types.go ``WorkloadRef``; the controller copies the
+    Deployment's template, rollout/controller.go ``setRolloutWorkloadRef``). Anything else,
+    or a reference to a Deployment not found, as it is."""
+    ref = rollout_workload_ref(obj)
+    if ref is None or ref.get("kind") != "Deployment":
+        return obj
+    deployment = deployments.get(ref.get("name"))
+    template = ((deployment or {}).get("spec") or {}).get("template")
+    if not isinstance(template, dict):
+        return obj
+    return {**obj, "spec": {**obj["spec"], "template": template}}
+
+
+def discover(cluster: Cluster, registry: Registry, result: AuditResult) -> list[Collection]:
+    """The registry's kinds this cluster serves, from its discovery documents. Registry
+    kinds it does not serve go to ``result.unserved``, silently; a discovery call that fails
+    is an API error (and the built-in kinds are then listed at their usual paths)."""
+    try:
+        served = {"": _served_versions(cluster.get("/api"), core=True)}
+        for group in cluster.get("/apis").get("groups") or ():
+            if isinstance(group, dict) and isinstance(group.get("name"), str):
+                served[group["name"]] = _served_versions(group)
+    except ApiError as exc:
+        if exc.status:  # no connection at all: the list calls say so, namespace by namespace
+            result.api_errors.append(
+                f"API discovery: {exc}; only the built-in kinds are listed, at their usual paths"
+            )
+        return [
+            Collection(spec, spec.api_version, spec.plural, spec.namespaced)
+            for spec in registry.kinds.values()
+            if spec.key in BUILTIN_KEYS
+        ]
+    resources: dict[str, list[dict] | None] = {}
+    collections = []
+    for spec in registry.kinds.values():
+        found = None
+        for version in _candidate_versions(spec, served.get(spec.group, [])):
+            group_version = f"{spec.group}/{version}" if spec.group else version
+            if group_version not in resources:
+                resources[group_version] = _resource_list(cluster, spec, group_version, result)
+            found = _resource_of(spec, resources[group_version] or ())
+            if found is not None:
+                plural, namespaced = found
+                collections.append(Collection(spec, group_version, plural, namespaced))
+                break
+        if found is None:
+            result.unserved.append(f"{spec.kind}.{spec.group}" if spec.group else spec.kind)
+    return collections
+
+
+def _served_versions(document: dict, core: bool = False) -> list[str]:
+    """Versions of a discovery group (``APIGroup``; ``APIVersions`` for the core group),
+    the preferred one first."""
+    if core:
+        return [v for v in document.get("versions") or () if isinstance(v, str)]
+    preferred = (document.get("preferredVersion") or {}).get("version")
+    versions = [v.get("version") for v in document.get("versions") or () if isinstance(v, dict)]
+    ordered = [preferred] if preferred in versions else []
+    return ordered + [v for v in versions if isinstance(v, str) and v != preferred]
+
+
+def _candidate_versions(spec: KindSpec, served: list[str]) -> list[str]:
+    """The versions the entry lists that are served, in its order; then the others served
+    (preferred first): a kind whose entry names an old version is still found."""
+    listed = [v for v in spec.versions if v in served]
+    return listed + [v for v in served if v not in listed]
+
+
+def _resource_list(
+    cluster: Cluster, spec: KindSpec, group_version: str, result: AuditResult
+) -> list[dict] | None:
+    root = f"/apis/{group_version}" if spec.group else f"/api/{group_version}"
+    try:
+        document = cluster.get(root)
+    except ApiError as exc:
+        if exc.status != 404:  # a group version gone since /apis was read is just not served
+            result.api_errors.append(f"API discovery {group_version}: {exc}")
+        return None
+    return [r for r in document.get("resources") or () if isinstance(r, dict)]
+
+
+def _resource_of(spec: KindSpec, resources: Any) -> tuple[str, bool] | None:
+    """(plural, namespaced) of the listable resource of ``spec``'s kind, not a subresource."""
+    for resource in resources:
+        name = resource.get("name")
+        verbs = resource.get("verbs")
+        if (
+            resource.get("kind") == spec.kind
+            and isinstance(name, str)
+            and "/" not in name
+            and (not isinstance(verbs, list) or "list" in verbs)
+        ):
+            return name, bool(resource.get("namespaced", True))
+    return None
+
+
+def judged_objects(objects: dict[tuple[str, str], list[dict]]) -> Iterator[tuple[dict, dict]]:
     """The objects to check in one namespace, each once, with the OOM kills of its pods."""
     by_uid = {_uid(obj): obj for items in objects.values() for obj in items if _uid(obj)}
 
@@ -116,13 +275,13 @@ def judged_objects(objects: dict[str, list[dict]]) -> Iterator[tuple[dict, dict]
     for kind, items in objects.items():
         for obj in items:
             root = top(obj)
-            if kind == "Pod" and root is obj and _controller(obj):
+            if kind == POD and root is obj and _controller(obj):
                 # owned by something that is not a workload kind: one pod per controller
                 key: tuple = ("owner", _controller(obj))
             else:
                 key = ("object", id(root))
             judged.setdefault(key, root)
-            if kind == "Pod":
+            if kind == POD:
                 for container, records in terminations(obj).items():
                     observed.setdefault(key, {}).setdefault(container, []).extend(records)
     for key, obj in judged.items():
@@ -169,6 +328,11 @@ def _namespaces_unlisted(exc: ApiError) -> str:
             "name the ones to audit with -n NS (repeatable)"
         )
     return f"listing namespaces: {exc}"
+
+
+def _name(obj: dict) -> str | None:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return metadata.get("name")
 
 
 def _uid(obj: dict) -> str | None:

@@ -299,6 +299,7 @@ def _lint_file(
             continue
         result.objects += evaluation.checked
         result.unknown_kinds += evaluation.unknown_kind
+        result.notices.extend(f"{name}: {notice}" for notice in evaluation.notices)
         if sources.looked_ahead:
             done.late.extend(_located(evaluation, name, document))
             done.late_crashes.extend(evaluation.crashes)

@@ -25,6 +25,7 @@ class Evaluation:
     crashes: list[str] = field(default_factory=list)
     checked: bool = False  # the object was a workload
     unknown_kind: bool = False  # not in the registry, but it holds containers (said as info)
+    notices: list[str] = field(default_factory=list)  # e.g. the template lives elsewhere
 
 
 def rule_setting(rule_id: str, config: Config) -> RuleSetting:
@@ -88,10 +89,13 @@ def check_object(
     registry = registry or config.registry
     if not isinstance(obj, dict):
         return result
-    if registry.lookup(obj) is None:
+    spec = registry.lookup(obj)
+    if spec is None:
         _check_unknown(obj, config, prefix, result)
         return result
     result.checked = True
+    if spec.notice is not None and (notice := spec.notice(obj)):
+        result.notices.append(notice)
     views = build_workloads(obj, lookup, registry)
     for index, workload in enumerate(views):
         workload.observed = observed or {}

@@ -1,8 +1,8 @@
 """The registry of workload kinds: every kind oomguard judges, and where its pods are.
 
 lint (the loader's kind pre-filter), ``oomguard audit`` (its list calls), the webhook (which
-kinds it reviews), the Helm chart (webhook ``rules`` and RBAC, checked against this registry
-by ``tests/test_kinds_chart.py``) and the tests all derive from :data:`REGISTRY`. Config
+kinds it reviews), the Helm chart (its webhook ``rules``, checked against this registry
+by ``tests/test_chart.py``) and the tests all derive from :data:`REGISTRY`. Config
 ``kinds:`` entries (``.oomguard.yaml``) add to it, through :func:`registry_for`.
 
 Entries are keyed by ``(API group, kind)``, never by the bare kind: Knative's
@@ -24,7 +24,8 @@ A :class:`KindSpec` names each pod template of the object as a :class:`Template`
   without wildcards (``head``). An object with a single pod template is not labelled.
 * ``containers`` — :class:`ContainerSlot` patterns relative to ``path``. Default: a pod spec's
   ``initContainers[*]`` and ``containers[*]``. Tekton steps are ``steps[*]`` with their
-  resources under ``computeResources``; an Argo Workflows template has a *single* container
+  resources under ``computeResources`` (``resources`` in v1beta1: ``resources_by_version``);
+  an Argo Workflows template has a *single* container
   object at ``container`` (and ``script``), whose name defaults to ``main``.
 * ``pod_resources`` — whether the template has pod-level ``resources`` (a pod spec does).
 
@@ -38,9 +39,15 @@ judges templates as the Pods they become).
 spec built from the object (plain dicts: ``containers`` with ``name``, ``resources``, ``env``,
 ``args`` as the operator would render them), a template ``label``, and ``anchor``: the path
 in the object its findings point at (e.g. ``("spec", "kafka")``). The rules judge a synthetic
-pod spec like any other; its findings carry the anchor as their path and no fix (a fix's path
+pod spec like any other; ``origins`` renames where its flags come from (``command`` ->
+``spec.driver.memory``) so messages name the field the user wrote; its findings carry the
+anchor as their path and no fix (a fix's path
 must be a real JSON pointer into the object, and the synthetic one has none). An adapter must
 be pure, never raise on odd input (return [] instead), and stay within the object.
+
+**Notices.** ``notice(obj)`` returns one line when the object's pod template lives in another
+object (an Argo Rollout's ``spec.workloadRef``), said by lint as a notice; ``audit`` judges
+the referenced template as the object's own (linter/audit.py).
 """
 
 from __future__ import annotations
@@ -88,10 +95,22 @@ class ContainerSlot:
     init: bool = False
     resources_key: str = "resources"  # Tekton: "computeResources"
     default_name: str | None = None  # Argo's template.container: "main"
+    # (API version, key) where an older version keeps resources under another key: Tekton
+    # v1beta1 steps have "resources", v1 "computeResources"
+    resources_by_version: tuple[tuple[str, str], ...] = ()
     steps: tuple = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", compile_pattern(self.path))
+
+    def resources_key_for(self, obj: dict[str, Any]) -> str:
+        """The key of a container's resources in ``obj``, by its apiVersion's version."""
+        if self.resources_by_version:
+            version = str(obj.get("apiVersion", "")).rpartition("/")[2]
+            for listed, key in self.resources_by_version:
+                if listed == version:
+                    return key
+        return self.resources_key
 
 
 POD_CONTAINERS = (
@@ -122,6 +141,9 @@ class Synthetic:
     pod: dict[str, Any]
     label: str
     anchor: Path
+    # (origin as the rules would say it, the custom resource's field it stands for):
+    # ("command", "spec.driver.memory"), so messages name what the user wrote
+    origins: tuple[tuple[str, str], ...] = ()
 
 
 Adapter = Callable[[dict[str, Any]], list[Synthetic]]
@@ -138,6 +160,9 @@ class KindSpec:
     defaults_requests: bool = False
     docs: str = ""
     adapter: Adapter | None = None
+    # says when an object's pods come from elsewhere (an Argo Rollout's workloadRef), so
+    # lint is never silent about a template it cannot see
+    notice: Callable[[dict[str, Any]], str | None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:

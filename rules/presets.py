@@ -8,9 +8,12 @@ an ``adapter``. docs/kinds.md lists all of them and what is not covered.
 
 from __future__ import annotations
 
+from typing import Any
+
 from oomguard.rules.kinds import PRESETS as _REGISTRY_PRESETS
 from oomguard.rules.kinds import ContainerSlot, KindSpec, Template
 from oomguard.rules.operators import eck, spark, strimzi
+from oomguard.rules.text import printable
 
 
 def _gh(repo: str, commit: str, path: str) -> str:
@@ -69,16 +72,50 @@ def _argo_templates(prefix: str) -> tuple[Template, ...]:
 
 
 # Tekton: a Task's steps and sidecars are Containers whose resources are under
-# ``computeResources`` in v1 (pkg/apis/pipeline/v1/container_types.go Step/Sidecar).
+# ``computeResources`` in v1 (pkg/apis/pipeline/v1/container_types.go Step/Sidecar), and
+# under ``resources`` in v1beta1 (pkg/apis/pipeline/v1beta1/container_types.go: Step and
+# Sidecar ``Resources corev1.ResourceRequirements `json:"resources"```).
+_TEKTON_V1BETA1 = (("v1beta1", "resources"),)
 _TEKTON_SLOTS = (
-    ContainerSlot("steps[*]", resources_key="computeResources"),
-    ContainerSlot("sidecars[*]", resources_key="computeResources"),
-)
+    ContainerSlot("steps[*]", resources_key="computeResources",
+                  resources_by_version=_TEKTON_V1BETA1),
+    ContainerSlot("sidecars[*]", resources_key="computeResources",
+                  resources_by_version=_TEKTON_V1BETA1),
+)  # fmt: skip
 
 
 def _tekton(path: str, label: str = "", name_field: str | None = None) -> Template:
     return Template(
         path, label=label, name_field=name_field, containers=_TEKTON_SLOTS, pod_resources=False
+    )
+
+
+def rollout_workload_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``spec.workloadRef`` of an Argo Rollout that has no ``spec.template`` of its own
+    (RolloutSpec: "WorkloadRef holds a references to a workload that provides Pod template"),
+    else None."""
+    if obj.get("kind") != "Rollout" or not str(obj.get("apiVersion", "")).startswith(
+        "argoproj.io/"
+    ):
+        return None
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or spec.get("template") is not None:
+        return None
+    ref = spec.get("workloadRef")
+    return ref if isinstance(ref, dict) else None
+
+
+def _rollout_notice(obj: dict[str, Any]) -> str | None:
+    ref = rollout_workload_ref(obj)
+    if ref is None:
+        return None
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, kind, target = (
+        printable(str(value)) for value in (metadata.get("name"), ref.get("kind"), ref.get("name"))
+    )
+    return (
+        f"Rollout/{name}: its pod template is in {kind}/{target} (spec.workloadRef), judged "
+        "there when that object is linted; `oomguard audit` judges it as the Rollout's"
     )
 
 
@@ -102,9 +139,10 @@ def _ray_cluster(prefix: str) -> tuple[Template, ...]:
 
 PRESETS: tuple[KindSpec, ...] = (
     # Argo Rollouts: spec.template, or spec.workloadRef naming a Deployment whose template
-    # the Rollout runs (RolloutSpec.WorkloadRef); the linter says so (see docs/kinds.md).
+    # the Rollout runs (RolloutSpec.WorkloadRef): lint says so in a notice, audit judges the
+    # Deployment's template as the Rollout's (see docs/kinds.md).
     KindSpec("argoproj.io", "Rollout", ("v1alpha1",), "rollouts",
-             (_pod("spec.template.spec"),), docs=_ROLLOUTS),
+             (_pod("spec.template.spec"),), docs=_ROLLOUTS, notice=_rollout_notice),
     # Knative: Service inlines ConfigurationSpec; RevisionSpec inlines corev1.PodSpec.
     KindSpec("serving.knative.dev", "Service", ("v1",), "services", _KNATIVE_TEMPLATE,
              docs=_KNATIVE),

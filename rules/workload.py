@@ -5,8 +5,10 @@ This is the boundary where shapes are checked: anything of the wrong type become
 relative to the object (``("spec", "template", "spec", "containers", 0)``), the same paths
 fixes use as JSON Pointers.
 
-(About 400 lines: the typed views and the shape checks that build them belong together, so
-that no rule ever sees an unchecked field.)
+(Over 400 lines, on purpose: the typed views, the shape checks that build them and the walk
+over every pod template of a registry kind (patterns, container slots, adapter views, the
+container bound) belong together, so that no rule ever sees an unchecked field and no view
+is built by a second, diverging walk. The patterns themselves live in rules/kinds.py.)
 """
 
 from __future__ import annotations
@@ -140,13 +142,27 @@ class Container:
     def env(self) -> Env:
         from oomguard.rules.runtimes.env import resolve_env
 
-        return resolve_env(self)
+        env = resolve_env(self)
+        origins = self.workload.origins
+        if origins:  # an adapter's container: say the custom resource's field
+            for name, value in env.values.items():
+                if value.origin in origins:
+                    env.values[name] = replace(value, origin=origins[value.origin])
+        return env
 
     @cached_property
     def commands(self) -> list:
         from oomguard.rules.runtimes.argv import command_lines
 
-        return command_lines(self)
+        lines = command_lines(self)
+        origins = self.workload.origins
+        if origins:
+            for line in lines:
+                line.args = [
+                    replace(t, origin=origins[t.origin]) if t.origin in origins else t
+                    for t in line.args
+                ]
+        return lines
 
     @property
     def image(self) -> str:
@@ -202,8 +218,10 @@ class Workload:
     _by_name: tuple[int, dict[str, Container]] = field(default=(-1, {}), repr=False)
     # how findings name this pod template when the object has several (``worker-group=gpu``)
     template: str | None = None
-    # an adapter's view (rules/kinds.py): where its findings point, with no fix
+    # an adapter's view (rules/kinds.py): where its findings point, with no fix; and the
+    # custom resource's field each origin of its flags stands for (command: spec.driver.memory)
     anchor: Path | None = None
+    origins: dict[str, str] = field(default_factory=dict)
     known: bool = True  # False: a bare view of an object outside the registry
 
     def pod_memory(self, section: str) -> MemoryValue | None:
@@ -448,6 +466,7 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
             shape.expect(cname, str, (*path, "name"), f"{where}.name")
             cname = where
         _check_container_fields(shape, spec, path, cname)
+        key = slot.resources_key_for(workload.obj)
         workload.containers.append(
             Container(
                 name=cname,
@@ -456,8 +475,8 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
                 init=slot.init,
                 sidecar=slot.init and spec.get("restartPolicy") == "Always",
                 workload=workload,
-                resources=_resources(shape, spec, path, cname, slot.resources_key),
-                resources_key=slot.resources_key,
+                resources=_resources(shape, spec, path, cname, key),
+                resources_key=key,
             )
         )
 
@@ -474,6 +493,7 @@ def _synthetic_views(head, adapter, annotations) -> list[Workload]:
         view = _view(shape, head, Template("spec"), (), synthetic.pod, annotations)
         view.template = synthetic.label or None
         view.anchor = synthetic.anchor
+        view.origins = dict(synthetic.origins)
         view.problems = shape.problems
         view.pod_path = ("<adapter>",)  # matches no path of the object's own problems
         views.append(view)

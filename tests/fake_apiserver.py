@@ -5,6 +5,11 @@ Kubernetes API reference (``v1.NamespaceList``, ``apps/v1.DeploymentList`` with
 ``metadata.continue`` paging, ``v1.Status`` errors) for the objects a test gives it, checks
 the bearer token, honours ``limit``/``continue``, and can answer 403 or hang for chosen
 paths. It is a contract test double, not a cluster: nothing here is end-to-end.
+
+Discovery is served as the API reference shapes it (``/api`` ``APIVersions``, ``/apis``
+``APIGroupList``, ``/api/v1`` and ``/apis/<group>/<version>`` ``APIResourceList``) for the
+built-in resources below plus the custom resources (CRDs) a test installs with ``crds=``;
+objects of a CRD kind are listed only when its CRD is installed, at every version it serves.
 """
 
 from __future__ import annotations
@@ -19,18 +24,33 @@ from urllib.parse import parse_qs, urlparse
 
 TOKEN = "test-token-123"
 
+# (group, version, kind, plural, namespaced) of the built-in resources served
+BUILTIN_RESOURCES = (
+    ("", "v1", "Pod", "pods", True),
+    ("", "v1", "ReplicationController", "replicationcontrollers", True),
+    ("", "v1", "PodTemplate", "podtemplates", True),
+    ("", "v1", "ConfigMap", "configmaps", True),
+    ("", "v1", "Secret", "secrets", True),
+    ("", "v1", "Namespace", "namespaces", False),
+    ("apps", "v1", "Deployment", "deployments", True),
+    ("apps", "v1", "StatefulSet", "statefulsets", True),
+    ("apps", "v1", "DaemonSet", "daemonsets", True),
+    ("apps", "v1", "ReplicaSet", "replicasets", True),
+    ("batch", "v1", "Job", "jobs", True),
+    ("batch", "v1", "CronJob", "cronjobs", True),
+)
+# a custom resource definition as discovery shows it: (group, versions served, preferred first)
+CRD = tuple  # (group, (versions...), kind, plural, namespaced)
+
 COLLECTION_PATHS = {
-    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
-    "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets",
-    "DaemonSet": "/apis/apps/v1/namespaces/{ns}/daemonsets",
-    "ReplicaSet": "/apis/apps/v1/namespaces/{ns}/replicasets",
-    "ReplicationController": "/api/v1/namespaces/{ns}/replicationcontrollers",
-    "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs",
-    "Job": "/apis/batch/v1/namespaces/{ns}/jobs",
-    "Pod": "/api/v1/namespaces/{ns}/pods",
-    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
-    "Secret": "/api/v1/namespaces/{ns}/secrets",
+    kind: ("/api/v1" if not group else f"/apis/{group}/{version}") + f"/namespaces/{{ns}}/{plural}"
+    for group, version, kind, plural, namespaced in BUILTIN_RESOURCES
+    if namespaced
 }
+
+
+def _group_of(obj: dict) -> str:
+    return str(obj.get("apiVersion", "v1")).rpartition("/")[0]
 
 
 def status(code: int, reason: str, message: str) -> dict:
@@ -52,8 +72,18 @@ class FakeApiServer:
         forbidden: set[str] = frozenset(),
         hang: set[str] = frozenset(),
         namespace_labels: dict | None = None,
+        crds: tuple = (),
+        discovery_forbidden: bool = False,
     ):
         self.objects = objects
+        # (group, version, kind, plural, namespaced) served: built-ins, then each CRD version
+        self.resources = list(BUILTIN_RESOURCES) + [
+            (group, version, kind, plural, namespaced)
+            for group, versions, kind, plural, namespaced in crds
+            for version in versions
+        ]
+        self.crds = crds
+        self.discovery_forbidden = discovery_forbidden
         self.namespace_labels = namespace_labels or {}  # name -> labels
         self.watch_events: queue.Queue = queue.Queue()  # events to stream; None ends a watch
         self.forbidden = forbidden  # path prefixes answered with 403
@@ -144,7 +174,8 @@ class FakeApiServer:
             return 403, status(403, "Forbidden", f'forbidden: cannot list resource at "{url.path}"')
         if url.path == "/api/v1/namespaces":
             namespaces = sorted(
-                {o["metadata"]["namespace"] for o in self.objects} | set(self.namespace_labels)
+                {o["metadata"]["namespace"] for o in self.objects if o["metadata"].get("namespace")}
+                | set(self.namespace_labels)
             )
             items = [
                 {
@@ -158,26 +189,101 @@ class FakeApiServer:
                 for ns in namespaces
             ]
             return 200, self._page("NamespaceList", items, query)
-        for kind, template in COLLECTION_PATHS.items():
+        if url.path in ("/api", "/apis") or url.path.startswith(("/api/v1", "/apis/")):
+            discovery = self._discovery(url.path)
+            if discovery is not None:
+                if self.discovery_forbidden:
+                    return 403, status(403, "Forbidden", "forbidden: discovery")
+                return 200, discovery
+        for group, version, kind, plural, _namespaced in self.resources:
+            root = f"/apis/{group}/{version}" if group else f"/api/{version}"
             for obj in self.objects:
-                ns = obj["metadata"]["namespace"]
+                ns = obj["metadata"].get("namespace")
                 if (
-                    url.path == template.format(ns=ns) + "/" + obj["metadata"]["name"]
+                    url.path == f"{root}/namespaces/{ns}/{plural}/" + obj["metadata"]["name"]
                     and obj["kind"] == kind
+                    and _group_of(obj) == group
                 ):
                     return 200, {"apiVersion": obj.get("apiVersion", "v1"), **obj}
-        for kind, template in COLLECTION_PATHS.items():
-            prefix, suffix = template.split("{ns}")
-            if url.path.startswith(prefix) and url.path.endswith(suffix):
+        for group, version, kind, plural, namespaced in self.resources:
+            root = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            prefix, suffix = f"{root}/namespaces/", f"/{plural}"
+            if namespaced and url.path.startswith(prefix) and url.path.endswith(suffix):
                 ns = url.path[len(prefix) : len(url.path) - len(suffix)]
-                # list items carry no kind/apiVersion, as in the real API
-                items = [
-                    {k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
-                    for o in self.objects
-                    if o["kind"] == kind and o["metadata"]["namespace"] == ns
-                ]
-                return 200, self._page(f"{kind}List", items, query)
+            elif not namespaced and url.path == f"{root}/{plural}" and kind != "Namespace":
+                ns = None
+            else:
+                continue
+            if ns is not None and "/" in ns:
+                continue
+            # built-in list items carry no kind/apiVersion, as in the real API
+            strip = ("kind", "apiVersion") if not any(c[2] == kind for c in self.crds) else ()
+            items = [
+                {k: v for k, v in o.items() if k not in strip}
+                for o in self.objects
+                if o["kind"] == kind
+                and _group_of(o) == group
+                and o["metadata"].get("namespace") == ns
+            ]
+            return 200, self._page(f"{kind}List", items, query)
         return 404, status(404, "NotFound", f"the server could not find {url.path}")
+
+    def _discovery(self, path: str) -> dict | None:
+        """The discovery document at ``path``, or None when ``path`` is not one."""
+        if path == "/api":
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if path == "/apis":
+            groups: dict[str, list[str]] = {}
+            for group, version, *_ in self.resources:
+                if group and version not in groups.setdefault(group, []):
+                    groups[group].append(version)
+            return {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": group,
+                        "versions": [
+                            {"groupVersion": f"{group}/{v}", "version": v} for v in versions
+                        ],
+                        "preferredVersion": {
+                            "groupVersion": f"{group}/{versions[0]}",
+                            "version": versions[0],
+                        },
+                    }
+                    for group, versions in groups.items()
+                ],
+            }
+        for group, version, *_ in self.resources:
+            root = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            if path == root:
+                return {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": f"{group}/{version}" if group else version,
+                    "resources": [
+                        {
+                            "name": name,
+                            "singularName": kind.lower(),
+                            "namespaced": namespaced,
+                            "kind": kind,
+                            "verbs": ["get", "list", "watch", "create", "delete"],
+                        }
+                        for g, v, kind, name, namespaced in self.resources
+                        if (g, v) == (group, version)
+                    ]
+                    + [
+                        {
+                            "name": f"{name}/status",
+                            "namespaced": namespaced,
+                            "kind": kind,
+                            "verbs": ["get", "patch"],
+                        }
+                        for g, v, kind, name, namespaced in self.resources
+                        if (g, v) == (group, version)
+                    ],
+                }
+        return None
 
     def _page(self, list_kind: str, items: list[dict], query: dict) -> dict:
         limit = int(query.get("limit", ["0"])[0]) or len(items) or 1

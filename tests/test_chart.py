@@ -41,17 +41,31 @@ FULLNAME = "oomguard"
 CA_BUNDLE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 CA_BUNDLE = CA_BUNDLE.decode()
 
-WEBHOOK_RESOURCES = {
-    ("", "pods"),
-    ("", "replicationcontrollers"),
-    ("", "podtemplates"),
-    ("apps", "deployments"),
-    ("apps", "statefulsets"),
-    ("apps", "daemonsets"),
-    ("apps", "replicasets"),
-    ("batch", "jobs"),
-    ("batch", "cronjobs"),
-}
+
+def registry_rules() -> dict[tuple[str, str], tuple[list[str], str]]:
+    """(API group, plural) -> (versions, scope) of every kind in oomguard's registry (built-ins
+    and presets, rules/kinds.py): what the webhooks' rules must cover, nothing more."""
+    from oomguard.rules.config import DEFAULT_CONFIG
+
+    return {
+        (spec.group, spec.plural): (
+            list(spec.versions),
+            "Namespaced" if spec.namespaced else "Cluster",
+        )
+        for spec in DEFAULT_CONFIG.registry.kinds.values()
+    }
+
+
+def webhook_rules(webhook: dict) -> dict[tuple[str, str], tuple[list[str], str]]:
+    covered: dict[tuple[str, str], tuple[list[str], str]] = {}
+    for rule in webhook["rules"]:
+        assert rule["operations"] == ["CREATE", "UPDATE"]
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                assert (group, resource) not in covered, f"{group}/{resource} twice"
+                covered[(group, resource)] = (rule["apiVersions"], rule["scope"])
+    return covered
+
 
 # Every documented value set (README "Value sets"): name -> overrides.
 VALUE_SETS = {
@@ -206,13 +220,78 @@ def test_schema_config_matches_the_oomguard_config_schema():
     assert SCHEMA["definitions"]["rule"]["enum"] == CONFIG_SCHEMA["$defs"]["rule"]["enum"]
     assert SCHEMA["definitions"]["mode"]["enum"] == CONFIG_SCHEMA["$defs"]["mode"]["enum"]
     # Look-ups are chart values (they drive RBAC); everything else maps 1:1.
-    # kinds: (issue 13) is not in the chart's values yet: its webhook rules and RBAC must
-    # follow it, which is still to do
-    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups", "kinds"}
+    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups"}
+    # kinds: the same schema, its path pattern under this draft-07 schema's "definitions"
+    chart_kinds = json.dumps(config["properties"]["kinds"]["items"])
+    assert chart_kinds == json.dumps(CONFIG_SCHEMA["properties"]["kinds"]["items"]).replace(
+        "#/$defs/path_pattern", "#/definitions/pathPattern"
+    )
+    assert SCHEMA["definitions"]["pathPattern"] == CONFIG_SCHEMA["$defs"]["path_pattern"]
     for key in ("thresholds", "defaults", "fix"):
         assert set(config["properties"][key]["properties"]) == set(
             CONFIG_SCHEMA["properties"][key]["properties"]
         ), key
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_schema_ref_resolves_in_the_chart_schema():
+    # A $ref Helm cannot resolve (e.g. a copied "#/$defs/..." from rules/config.schema.json)
+    # fails `helm lint` with an empty message through helm-sdkpy: say which one here.
+    for ref in _refs(SCHEMA):
+        assert ref.startswith("#/definitions/"), ref
+        assert ref.removeprefix("#/definitions/") in SCHEMA["definitions"], ref
+
+
+def test_chart_workload_kinds_are_the_registry_kinds():
+    kinds = default_values()["webhooks"]["workloadKinds"]
+    listed = {
+        (k["group"], k["plural"]): (
+            k["versions"],
+            "Cluster" if k.get("namespaced") is False else "Namespaced",
+        )
+        for k in kinds
+    }
+    assert len(listed) == len(kinds)  # no kind twice
+    assert listed == registry_rules()
+
+
+def test_config_kinds_reach_the_config_file_and_the_webhook_rules(render):
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "templates": [{"path": "spec.workerGroups[*].template.spec", "label": "worker-group"}],
+    }
+    gadget = {
+        "apiVersion": "example.com/v2beta1",
+        "kind": "Gadget",
+        "plural": "gadgetry",
+        "namespaced": False,
+        "templates": [{"path": "spec.template.spec"}],
+    }
+    result = render({"config": {"kinds": [widget, gadget]}})
+    assert result.returncode == 0, result.stderr
+    assert _config(result)["kinds"] == [widget, gadget]
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        (webhook,) = result.one(kind, FULLNAME)["webhooks"]
+        assert webhook_rules(webhook) == {
+            **registry_rules(),
+            ("example.com", "widgets"): (["v1"], "Namespaced"),
+            ("example.com", "gadgetry"): (["v2beta1"], "Cluster"),
+        }
+    # a bad path pattern is refused by the chart's schema, as by oomguard's
+    bad = {**widget, "templates": [{"path": "spec..template"}]}
+    refused = render({"config": {"kinds": [bad]}})
+    assert refused.returncode != 0
 
 
 def test_readme_values_table_lists_every_value():
@@ -479,6 +558,7 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "thresholds": {},
         "defaults": {},
         "mutate": [],
+        "kinds": [],
         "honor_ignore_annotations": True,
         "opt_out_label": {"key": "oomguard.io/ignore", "honor_in_enforce": False},
         "lookups": {
@@ -514,13 +594,8 @@ def test_default_webhook_configurations(render):
             "path": path,
             "port": 443,
         }
-        covered = set()
-        for rule in webhook["rules"]:
-            assert rule["operations"] == ["CREATE", "UPDATE"]
-            assert rule["apiVersions"] == ["v1"]
-            assert rule["scope"] == "Namespaced"
-            covered |= {(group, res) for group in rule["apiGroups"] for res in rule["resources"]}
-        assert covered == WEBHOOK_RESOURCES
+        # every registry kind's group/plural covered at its versions, nothing extra
+        assert webhook_rules(webhook) == registry_rules()
         assert webhook["namespaceSelector"]["matchExpressions"] == [
             {
                 "key": "kubernetes.io/metadata.name",

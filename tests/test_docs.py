@@ -59,3 +59,31 @@ def test_readme_webhook_example_is_what_the_server_answers(tmp_path):
         assert server.stop() == 0
     assert answer.status_code == 200
     assert answer.json() == shown
+
+
+def _readme_section(title: str) -> str:
+    readme = (REPO / "README.md").read_text("utf-8")
+    start = readme.index(f"\n## {title}")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+def test_readme_config_example_loads_and_adds_its_kind():
+    import yaml
+    from oomguard.rules.config import config_from_data
+
+    block = _readme_section("Configuration").split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    config = config_from_data(yaml.safe_load(block), "README")
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget"}
+    assert config.registry.lookup(widget).templates[0].label == "worker-group"
+
+
+def test_readme_and_kinds_doc_name_every_registry_kind():
+    from oomguard.rules.kinds import registry_for
+
+    section = _readme_section("Workload kinds")
+    kinds_doc = (REPO / "docs" / "kinds.md").read_text("utf-8")
+    assert "(docs/kinds.md)" in section
+    for spec in registry_for().kinds.values():
+        assert spec.kind in section, spec.kind
+        assert spec.kind in kinds_doc, spec.kind

@@ -61,7 +61,11 @@ PRESET_CASES = {
 SLOT_CASES = {
     "argo-workflow.yaml": ("jvm-heap-exceeds-limit", "main", "template=extract", ["-Xmx2g"]),
     "tekton-task.yaml": ("jvm-heap-exceeds-limit", "build", "", ["-Xmx2g", "200%", "1Gi"]),
-}
+    # v1beta1 steps keep their resources under ``resources``
+    "tekton-task-v1beta1.yaml": (
+        "jvm-heap-exceeds-limit", "build", "", ["-Xmx2g", "200%", "1Gi"]
+    ),
+}  # fmt: skip
 
 # Adapters: the pod spec the operator renders.
 ADAPTER_CASES = {
@@ -196,6 +200,14 @@ def test_tekton_steps_and_argo_containers_are_container_slots():
     assert [(s.path, s.resources_key) for s in task.containers] == [
         ("steps[*]", "computeResources"),
         ("sidecars[*]", "computeResources"),
+    ]
+    # tektoncd/pipeline pkg/apis/pipeline/v1beta1/container_types.go: Step.Resources is
+    # `json:"resources"`; v1 renamed it ComputeResources `json:"computeResources"`
+    v1beta1 = load("tekton-task-v1beta1.yaml")
+    assert [s.resources_key_for(v1beta1) for s in task.containers] == ["resources", "resources"]
+    assert [s.resources_key_for(load("tekton-task.yaml")) for s in task.containers] == [
+        "computeResources",
+        "computeResources",
     ]
     workflow = registry_for().lookup(load("argo-workflow.yaml")).templates[0]
     slots = {s.path: s.default_name for s in workflow.containers}
@@ -369,6 +381,71 @@ def test_adapters_never_raise_on_odd_shapes(junk):
 
 
 # --- the front ends (need the core engine to walk templates and adapters) ------------------
+
+
+def test_tekton_v1beta1_step_limits_are_read_from_resources():
+    findings = check_object(load("tekton-task-v1beta1.yaml"), CONFIG).findings
+    (heap,) = [f for f in findings if f.rule == "jvm-heap-exceeds-limit"]
+    assert heap.message.startswith(
+        '-Xmx2g (env JAVA_TOOL_OPTIONS) is 200% of the 1Gi memory limit of container "build"'
+    )
+    # the limits under `resources` are read: no step is said to lack one
+    assert not [f for f in findings if f.rule in ("memory-limit-missing", "best-effort-pod")]
+    # the v1 key in a v1beta1 object is not where Tekton v1beta1 reads resources
+    moved = load("tekton-task-v1beta1.yaml")
+    for step in moved["spec"]["steps"]:
+        step["computeResources"] = step.pop("resources")
+    missing = [f for f in check_object(moved, CONFIG).findings if f.rule == "memory-limit-missing"]
+    assert sorted((f.container, f.path) for f in missing) == [
+        ("build", ("spec", "steps", 0)),
+        ("report", ("spec", "steps", 1)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "spark-application.yaml",
+            # the heap is spark.driver.memory (submission.go), not a command anyone wrote
+            "-Xmx4g (spec.driver.memory) is 200% of the 2Gi memory limit of container "
+            '"spark-kubernetes-driver": heap plus off-heap memory will pass the limit and the '
+            "kernel will kill the container (exit 137); use at most 75% (1536Mi)",
+        ),
+        (
+            "strimzi-kafkaconnect.yaml",
+            # JvmOptionUtils.heapOptions renders jvmOptions -Xmx into KAFKA_HEAP_OPTS
+            "-Xmx2g (spec.jvmOptions as KAFKA_HEAP_OPTS) is 200% of the 1Gi memory limit of "
+            'container "connect": heap plus off-heap memory will pass the limit and the kernel '
+            "will kill the container (exit 137); use at most 75% (768Mi)",
+        ),
+    ],
+)
+def test_adapter_messages_name_the_custom_resource_field(name, message):
+    (heap,) = [
+        f for f in check_object(load(name), CONFIG).findings if f.rule == "jvm-heap-exceeds-limit"
+    ]
+    assert heap.message == message
+
+
+def test_strimzi_kafka_component_message_names_its_jvm_options():
+    kafka = {
+        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "kind": "Kafka",
+        "metadata": {"name": "events"},
+        "spec": {
+            "kafka": {
+                "jvmOptions": {"-Xmx": "3g"},
+                "resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "2Gi"}},
+            }
+        },
+    }
+    (heap,) = [
+        f for f in check_object(kafka, CONFIG).findings if f.rule == "jvm-heap-exceeds-limit"
+    ]
+    assert heap.message.startswith(
+        "-Xmx3g (spec.kafka.jvmOptions as KAFKA_HEAP_OPTS) is 150% of the 2Gi memory limit"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(ALL_CASES))

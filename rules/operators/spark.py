@@ -72,7 +72,8 @@ def _role(spec: dict, role: str, prefix: tuple) -> Synthetic | None:
     flag = heap_flag(pod_spec.get("memory"))
     if flag is not None:
         container["command"] = ["java", flag, "org.apache.spark.deploy.SparkSubmit"]
-    return Synthetic({"containers": [container]}, role, (*prefix, role))
+    field = ".".join((*prefix, role, "memory"))
+    return Synthetic({"containers": [container]}, role, (*prefix, role), (("command", field),))
 
 
 def _adapter(prefix: tuple):

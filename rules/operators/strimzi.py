@@ -94,7 +94,18 @@ def component(
             "exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS -cp /opt/kafka/libs/* main",
         ]
         container["env"] = heap_env(node.get("jvmOptions"), resources, percent)
-    return Synthetic({"containers": [container]}, label, anchor)
+    where = ".".join(anchor)
+    # KAFKA_HEAP_OPTS holds jvmOptions' heap flags, else the heap Strimzi sets from resources
+    source = (
+        f"{where}.jvmOptions"
+        if isinstance(node.get("jvmOptions"), dict)
+        else (f"{where}.resources, by Strimzi")
+    )
+    origins = (
+        ("env KAFKA_HEAP_OPTS", f"{source} as KAFKA_HEAP_OPTS"),
+        ("env KAFKA_JVM_PERFORMANCE_OPTS", f"{where}.jvmOptions.-XX as KAFKA_JVM_PERFORMANCE_OPTS"),
+    )
+    return Synthetic({"containers": [container]}, label, anchor, origins)
 
 
 def kafka(obj: dict[str, Any]) -> list[Synthetic]:

@@ -114,21 +114,24 @@ objectSelector:
 {{- end }}
 
 {{/* Admission rules: Pods and every workload controller with a pod template. */}}
+{{/* The webhooks' rules: one per workload kind (webhooks.workloadKinds, the registry's kinds)
+and one per config.kinds entry, whose group, version and plural come from the entry as
+oomguard reads it (rules/kinds.py spec_from_config: plural defaults to kind in lower case + s). */}}
 {{- define "oomguard.webhookRules" -}}
 rules:
-  - apiGroups: [""]
-    apiVersions: ["v1"]
-    operations: ["CREATE", "UPDATE"]
-    resources: ["pods", "replicationcontrollers", "podtemplates"]
-    scope: Namespaced
-  - apiGroups: ["apps"]
-    apiVersions: ["v1"]
-    operations: ["CREATE", "UPDATE"]
-    resources: ["deployments", "statefulsets", "daemonsets", "replicasets"]
-    scope: Namespaced
-  - apiGroups: ["batch"]
-    apiVersions: ["v1"]
-    operations: ["CREATE", "UPDATE"]
-    resources: ["jobs", "cronjobs"]
-    scope: Namespaced
+{{- range .Values.webhooks.workloadKinds }}
+  {{- include "oomguard.webhookRule" (dict "group" .group "versions" .versions "plural" .plural "namespaced" (ternary .namespaced true (hasKey . "namespaced"))) | nindent 2 }}
+{{- end }}
+{{- range .Values.config.kinds }}
+{{- $parts := splitList "/" .apiVersion }}
+  {{- include "oomguard.webhookRule" (dict "group" (first $parts) "versions" (list (last $parts)) "plural" (.plural | default (printf "%ss" (lower .kind))) "namespaced" (ternary .namespaced true (hasKey . "namespaced"))) | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "oomguard.webhookRule" -}}
+- apiGroups: [{{ .group | quote }}]
+  apiVersions: {{ toJson .versions }}
+  operations: ["CREATE", "UPDATE"]
+  resources: [{{ .plural | quote }}]
+  scope: {{ ternary "Namespaced" "Cluster" .namespaced }}
 {{- end }}
