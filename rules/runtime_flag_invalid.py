@@ -9,6 +9,11 @@ aborts at start-up on a malformed `GOMEMLIMIT` (`512Mi`, `1G`, `1GB`, `1.5GiB`: 
 on `--max-old-space-size 1024` (with a space node hands the flag to V8 without its value);
 .NET ignores a GC setting that is not hexadecimal.
 
+One finding per container and runtime: the option the runtime stops on, the first in the
+order it reads them (JVM: `JAVA_TOOL_OPTIONS`, the command line, `_JAVA_OPTIONS`; Node:
+`NODE_OPTIONS`, then the command line), with the number of other invalid heap options in
+the message ("(and 3 more invalid heap options)").
+
 `GOMEMLIMIT` from the Downward API (`resourceFieldRef: limits.memory`) with a `divisor` is a
 count of divisor units (`divisor: 1Mi` and a 512Mi limit give `512`), which Go reads as bytes:
 a soft limit of 512 bytes keeps the garbage collector running. The message names the literal
@@ -72,9 +77,14 @@ FIX = None
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
         where = container.label
-        for flag in container.derive(jvm_settings).invalid:
+        # One finding per runtime: the option it stops on (the first it meets), the rest
+        # counted. One value with -Xmx2GB repeated made tens of thousands of findings.
+        jvm_invalid = container.derive(jvm_settings).invalid
+        if jvm_invalid:
+            flag = jvm_invalid[0]
             yield Problem(
-                f"{flag.described} in {where}: {flag.error}; the JVM refuses to start",
+                f"{flag.described} in {where}: {flag.error}; the JVM refuses to start"
+                f"{_more(jvm_invalid)}",
                 flag.token.path or container.path,
                 container.name,
             )
@@ -88,9 +98,11 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 env_path(container, go.memlimit),
                 container.name,
             )
-        for flag in container.derive(node_settings).invalid:
+        node_invalid = container.derive(node_settings).invalid
+        if node_invalid:
+            flag = node_invalid[0]
             yield Problem(
-                f"{flag.described} in {where}: {flag.error}; node rejects it",
+                f"{flag.described} in {where}: {flag.error}; node rejects it{_more(node_invalid)}",
                 flag.token.path or container.path,
                 container.name,
             )
@@ -100,6 +112,14 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 env_path(container, setting.env),
                 container.name,
             )
+
+
+def _more(invalid: list) -> str:
+    """How many more refused options follow the one the runtime stops on."""
+    others = len(invalid) - 1
+    if not others:
+        return ""
+    return f" (and {others} more invalid heap option{'s' if others > 1 else ''})"
 
 
 def _divided_memlimit(container, go, config: Config) -> Problem | None:

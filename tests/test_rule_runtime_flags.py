@@ -184,3 +184,65 @@ def test_env_from_missing_is_silent_when_the_heap_setting_is_visible_or_no_runti
             UNRESOLVED)  # fmt: skip
     none_of(pod("{name: app, image: nginx:1.27, envFrom: [{configMapRef: {name: c}}], "
                 "resources: {limits: {memory: 1Gi}}}"), UNRESOLVED)  # fmt: skip
+
+
+# hotspot arguments.cpp Arguments::parse_each_vm_init_arg: "Invalid maximum heap size: %s" and
+# return JNI_EINVAL at the first bad option; Arguments::parse_vm_init_args reads
+# JAVA_TOOL_OPTIONS, then the command line, then _JAVA_OPTIONS. One finding: that option.
+def test_jvm_repeated_invalid_flag_is_one_finding_naming_the_first_the_jvm_meets():
+    text = pod(
+        "{name: app, image: x, command: [java, -XX:MaxRAMPercentage=150, -jar, a.jar], env: ["
+        '{name: _JAVA_OPTIONS, value: "-Xmx1.5g"},'
+        f' {{name: JAVA_TOOL_OPTIONS, value: "{"-Xmx2GB " * 5000}"}}],'
+        " resources: {limits: {memory: 4Gi}}}"
+    )
+    found = findings(text, INVALID)
+    assert [(f.container, f.path[-3:]) for f in found] == [("app", ("env", 1, "value"))]
+    assert found[0].message == (
+        "-Xmx2GB (env JAVA_TOOL_OPTIONS) in container \"app\": '2GB' is not a JVM size (digits "
+        "with one of k, m, g, t); the JVM refuses to start (and 5001 more invalid heap options)"
+    )
+
+
+def test_jvm_command_line_error_comes_before_java_options_and_before_start_checks():
+    # JAVA_TOOL_OPTIONS' -Xmx1m parses; the heap size checks (GCArguments::
+    # initialize_heap_flags_and_sizes, "Too small maximum heap") run only after all options
+    # are parsed, so the command line's unparsable -Xmx2GB is what the JVM stops on.
+    text = pod(
+        "{name: app, image: x, command: [java, -Xmx2GB, -jar, a.jar], env: ["
+        '{name: _JAVA_OPTIONS, value: "-XX:MinRAMPercentage=101"},'
+        ' {name: JAVA_TOOL_OPTIONS, value: "-Xms1m"}], resources: {limits: {memory: 4Gi}}}'
+    )
+    assert one(text, INVALID).message == (
+        "-Xmx2GB (command) in container \"app\": '2GB' is not a JVM size (digits with one of k, "
+        "m, g, t); the JVM refuses to start (and 1 more invalid heap option)"
+    )
+
+
+def test_jvm_only_start_check_errors_report_the_first_check():
+    # initialize_heap_flags_and_sizes checks "Too small maximum heap" before "Too small
+    # initial heap": -Xmx1m is reported, the -Xms512k counted.
+    text = pod(
+        "{name: app, image: x, command: [java, -Xms512k, -Xmx1m, -jar, a.jar],"
+        " resources: {limits: {memory: 4Gi}}}"
+    )
+    assert one(text, INVALID).message == (
+        '-Xmx1m (command) in container "app": a maximum heap below 2 MiB (the JVM\'s minimum); '
+        "the JVM refuses to start (and 1 more invalid heap option)"
+    )
+
+
+# node src/node.cc ProcessGlobalArgsInternal: NODE_OPTIONS is processed first and its error
+# returns; V8 flags.cc FlagList::SetFlagsFromCommandLine stops at the first illegal value.
+def test_node_repeated_invalid_flags_are_one_finding_for_node_options_first():
+    text = pod(
+        "{name: app, image: node:22, command: [node, --max-old-space-size=1x, app.js], env: ["
+        '{name: NODE_OPTIONS, value: "--max-old-space-size=2g --max-old-space-size=3g"}],'
+        " resources: {limits: {memory: 4Gi}}}"
+    )
+    found = findings(text, INVALID)
+    assert [(f.container, f.path[-3:]) for f in found] == [("app", ("env", 0, "value"))]
+    assert found[0].message == (
+        "--max-old-space-size=2g (env NODE_OPTIONS) in container \"app\": '2g' is not a whole "
+        "number of MiB (write e.g. 1536); node rejects it (and 2 more invalid heap options)"
+    )

@@ -116,6 +116,9 @@ class JvmFlag:
     percent: Fraction | None = None  # for the percentages, and 100/n for the fractions
     enabled: bool | None = None  # for ±UseContainerSupport
     error: str | None = None
+    # when the JVM meets the error: 0 while parsing the options (the first one stops it), or
+    # the order of GCArguments::initialize_heap_flags_and_sizes' checks after parsing (1-3)
+    stage: int = 0
 
     @property
     def text(self) -> str:
@@ -147,7 +150,12 @@ class JvmSettings:
 
     @property
     def invalid(self) -> list[JvmFlag]:
-        return [flag for flag in self.flags if flag.error is not None]
+        """The refused options in the order the JVM meets them: the first is the one it
+        stops on (``Arguments::parse_each_vm_init_arg`` returns ``JNI_EINVAL`` at the first
+        bad option, e.g. "Invalid maximum heap size"; the size checks after parsing exit at
+        the first that fails)."""
+        refused = [flag for flag in self.flags if flag.error is not None]
+        return sorted(refused, key=lambda flag: flag.stage)  # stable: option order within
 
     @property
     def sets_heap(self) -> bool:
@@ -377,11 +385,11 @@ def _check_start_values(settings: JvmSettings) -> None:
     heap size set to a larger value than the maximum heap size")."""
     maximum = settings.last("MaxHeapSize")
     initial = settings.last("InitialHeapSize")
-    errors: dict[int, str] = {}
+    errors: dict[int, tuple[str, int]] = {}
     if maximum is not None and maximum.size < MIN_MAX_HEAP_SIZE:
-        errors[id(maximum)] = "a maximum heap below 2 MiB (the JVM's minimum)"
+        errors[id(maximum)] = ("a maximum heap below 2 MiB (the JVM's minimum)", 2)
     if initial is not None and 0 < initial.size < MIN_INITIAL_HEAP_SIZE:
-        errors[id(initial)] = "an initial heap below 1 MiB (the JVM's minimum)"
+        errors[id(initial)] = ("an initial heap below 1 MiB (the JVM's minimum)", 3)
     elif (
         initial is not None
         and maximum is not None
@@ -389,9 +397,11 @@ def _check_start_values(settings: JvmSettings) -> None:
         and initial.on_command_line
         and maximum.on_command_line
     ):
-        errors[id(initial)] = f"an initial heap above the maximum heap {maximum.text}"
+        errors[id(initial)] = (f"an initial heap above the maximum heap {maximum.text}", 1)
     settings.flags = [
-        replace(flag, error=errors[id(flag)]) if id(flag) in errors else flag
+        replace(flag, error=errors[id(flag)][0], stage=errors[id(flag)][1])
+        if id(flag) in errors
+        else flag
         for flag in settings.flags
     ]
 
