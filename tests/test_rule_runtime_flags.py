@@ -246,3 +246,37 @@ def test_node_repeated_invalid_flags_are_one_finding_for_node_options_first():
         "--max-old-space-size=2g (env NODE_OPTIONS) in container \"app\": '2g' is not a whole "
         "number of MiB (write e.g. 1536); node rejects it (and 2 more invalid heap options)"
     )
+
+
+def test_any_variable_java_expands_from_a_missing_configmap_is_unresolved():
+    # the kubelet puts $(HEAP)'s value into the argument (expansion.Expand); the flag may be
+    # in it whatever the variable's name. A pod field (status.podIP) cannot hold JVM options.
+    env = (
+        "env: [{name: HEAP, valueFrom: {configMapKeyRef: {name: jvm, key: heap}}},"
+        " {name: MEM, valueFrom: {configMapKeyRef: {name: jvm, key: mem}}},"
+        " {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]"
+    )
+    for command in (
+        '[java, "$(HEAP)", "-Xmx$(MEM)", "-Dip=$(IP)", -jar, a.jar]',
+        '[sh, -c, "exec java $HEAP -Xmx${MEM} -Dip=$IP -jar a.jar"]',
+    ):
+        text = pod(
+            f"{{name: app, image: eclipse-temurin:21, command: {command}, {env},"
+            " resources: {limits: {memory: 1Gi}}}"
+        )
+        found = findings(text, UNRESOLVED)
+        assert [(f.path[-2:], f.message) for f in found] == [
+            (
+                ("env", 0),
+                'env HEAP from ConfigMap "jvm" key "heap" in container "app" cannot be '
+                'checked: ConfigMap "jvm" is not in the input',
+            ),
+            (
+                ("env", 1),
+                'env MEM from ConfigMap "jvm" key "mem" in container "app" cannot be checked: '
+                'ConfigMap "jvm" is not in the input',
+            ),
+        ], command
+        # "-Xmx$(MEM)" is unknown, not the literal text "$(MEM)" the JVM would refuse
+        none_of(text, INVALID)
+        none_of(text, UNSET)

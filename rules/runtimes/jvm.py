@@ -39,6 +39,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from oomguard.rules.runtimes.argv import Token, env_words
+from oomguard.rules.runtimes.env import FROM_POD_FIELD
 
 if TYPE_CHECKING:
     from oomguard.rules.runtimes.env import EnvValue
@@ -210,9 +211,10 @@ def jvm_settings(container: Container) -> JvmSettings:
         settings.evidence = "its command runs java"
         for token in _jvm_options(java.args):
             _add(settings, token)
-        for name in CONVENTIONAL_VARS:
+        # any variable it expands may hold the heap flag, whatever its name
+        for name in sorted(java.references):
             value = env.get(name)
-            if name in java.references and value is not None and value.unresolved:
+            if value is not None and value.value is None and _may_hold_flags(value):
                 settings.unresolved.append(value)
     elif not container.spec.get("command"):  # the image's entrypoint runs, maybe with args
         for name in CONVENTIONAL_VARS:
@@ -225,6 +227,11 @@ def jvm_settings(container: Container) -> JvmSettings:
         elif settings.flags:
             settings.evidence = f"it sets JVM options ({settings.flags[0].token.origin})"
     return settings
+
+
+def _may_hold_flags(value: EnvValue) -> bool:
+    """An unknown value that could be JVM options: not a pod field (name, IP, …)."""
+    return bool(value.unresolved) and value.unresolved != FROM_POD_FIELD
 
 
 def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None:
