@@ -20,7 +20,9 @@ a soft limit of 512 bytes keeps the garbage collector running. The message names
 `GOMEMLIMIT` to write instead, at `thresholds.go_memlimit_ratio` of the limit: no divisor can
 give Go bytes below the limit (without one the value is the whole limit, which
 `go-memlimit-exceeds-limit` reports and its fix replaces by that literal), so oomguard never
-"fixes" the divisor; `--fix` leaves this one to the author.
+"fixes" the divisor; `--fix` leaves this one to the author. Likewise
+`DOTNET_GCHeapHardLimit` from such a reference: `1024` (1Gi in units of 1Mi) is read as
+hexadecimal bytes, 0x1024 = 4132 bytes.
 
 PASS:
 ```yaml
@@ -61,7 +63,7 @@ from oomguard.rules.config import Config
 from oomguard.rules.fixes import target_bytes
 from oomguard.rules.heap import env_path
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.dotnet import dotnet_settings
+from oomguard.rules.runtimes.dotnet import dotnet_settings, format_dotnet_hex
 from oomguard.rules.runtimes.go import format_gomemlimit, go_settings
 from oomguard.rules.runtimes.jvm import jvm_settings
 from oomguard.rules.runtimes.node import node_settings
@@ -106,7 +108,11 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 flag.token.path or container.path,
                 container.name,
             )
-        for setting in container.derive(dotnet_settings).invalid:
+        dotnet = container.derive(dotnet_settings)
+        divided = _divided_hard_limit(container, dotnet.hard_limit, config)
+        if divided is not None:
+            yield divided
+        for setting in dotnet.invalid:
             yield Problem(
                 f"{setting.text} in {where}: {setting.error}; the runtime ignores it",
                 env_path(container, setting.env),
@@ -120,6 +126,26 @@ def _more(invalid: list) -> str:
     if not others:
         return ""
     return f" (and {others} more invalid heap option{'s' if others > 1 else ''})"
+
+
+def _divided_hard_limit(container, setting, config: Config) -> Problem | None:
+    """GCHeapHardLimit from resourceFieldRef with a divisor: a decimal unit count that .NET
+    reads as hexadecimal bytes (gcconfig.h: GC settings from the environment are hex)."""
+    if setting is None or setting.number is None or setting.env.divisor is None:
+        return None
+    env = setting.env
+    limit = container.limit
+    target = format_dotnet_hex(target_bytes(limit.usable, config.thresholds.dotnet_heap_ratio))
+    meant = int(env.value) * env.divisor_bytes
+    return Problem(
+        f"{env.name}={env.value} ({env.origin.removeprefix(f'env {env.name} ')}) in "
+        f"{container.label} counts in units of {env.divisor} ({env.value} × {env.divisor} = "
+        f"{format_bytes(meant)}), but .NET reads it as hexadecimal bytes: a GC heap hard "
+        f"limit of 0x{env.value} = {setting.number} bytes; replace the resourceFieldRef with "
+        f"{env.name}={target} (no divisor gives .NET hexadecimal bytes)",
+        env_path(container, env),
+        container.name,
+    )
 
 
 def _divided_memlimit(container, go, config: Config) -> Problem | None:

@@ -280,3 +280,56 @@ def test_any_variable_java_expands_from_a_missing_configmap_is_unresolved():
         # "-Xmx$(MEM)" is unknown, not the literal text "$(MEM)" the JVM would refuse
         none_of(text, INVALID)
         none_of(text, UNSET)
+
+
+# kubernetes pkg/api/v1/resource/helpers.go ExtractContainerResourceValue ->
+# convertResourceMemoryToString: ceil(limit / divisor), a count of divisor units, no unit.
+MEM_1MI = "{name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}"
+
+
+def test_jvm_xmx_from_a_divided_limit_is_judged_with_the_expanded_value():
+    # hotspot atojulong: "-Xmx1024" is 1024 bytes; GCArguments::initialize_heap_flags_and_sizes
+    # refuses a max heap below 2 MiB ("Too small maximum heap").
+    text = pod(
+        f'{{name: app, image: x, command: [java, "-Xmx$(MEM)", -jar, a.jar], env: [{MEM_1MI}],'
+        " resources: {limits: {memory: 1Gi}}}"
+    )
+    assert one(text, INVALID).message == (
+        '-Xmx1024 (command expanding $(MEM) = 1024 units of 1Mi) in container "app": a maximum '
+        "heap below 2 MiB (the JVM's minimum); the JVM refuses to start"
+    )
+    none_of(text, "jvm-heap-exceeds-limit")
+    # "-Xmx$(MEM)m" is 1024m = 1 GiB: the whole limit
+    text = text.replace('"-Xmx$(MEM)"', '"-Xmx$(MEM)m"')
+    found = findings(text, "jvm-heap-exceeds-limit")
+    assert [(f.container, f.message) for f in found] == [
+        (
+            "app",
+            "-Xmx1024m (command expanding $(MEM) = 1024 units of 1Mi) is 100% of the 1Gi memory "
+            'limit of container "app": heap plus off-heap memory will pass the limit and the '
+            "kernel will kill the container (exit 137); use at most 75% (768Mi)",
+        )
+    ]
+    none_of(text, INVALID)
+
+
+def test_dotnet_hard_limit_from_a_divided_limit_is_read_as_hex_bytes():
+    # runtime gcconfig.h: GC settings from the environment are read as hexadecimal, so
+    # "1024" (1Gi in units of 1Mi) is 0x1024 = 4132 bytes.
+    text = pod(
+        "{name: app, image: x, env: [{name: DOTNET_GCHeapHardLimit, valueFrom: {resourceFieldRef:"
+        " {resource: limits.memory, divisor: 1Mi}}}], resources: {limits: {memory: 1Gi}}}"
+    )
+    found = findings(text, INVALID)
+    assert [(f.container, f.path[-2:], f.message) for f in found] == [
+        (
+            "app",
+            ("env", 0),
+            "DOTNET_GCHeapHardLimit=1024 (from limits.memory via resourceFieldRef, divisor 1Mi) "
+            'in container "app" counts in units of 1Mi (1024 × 1Mi = 1Gi), but .NET reads it as '
+            "hexadecimal bytes: a GC heap hard limit of 0x1024 = 4132 bytes; replace the "
+            "resourceFieldRef with DOTNET_GCHeapHardLimit=0x30000000 (no divisor gives .NET "
+            "hexadecimal bytes)",
+        )
+    ]
+    none_of(text, "dotnet-heap-exceeds-limit")

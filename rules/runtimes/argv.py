@@ -163,8 +163,16 @@ def _expand_k8s(
     if expanded == text:
         return [Token(text, origin, path)]
     # the flags came from variables: say so, and do not rewrite text that is not written here
-    used = ", ".join(f"$({name})" for name in dict.fromkeys(names) if name in defined)
+    used = ", ".join(_described(name, env) for name in dict.fromkeys(names) if name in defined)
     return [Token(expanded, f"{origin} expanding {used}" if used else origin, None)]
+
+
+def _described(name: str, env: Env) -> str:
+    """``$(MEM)``, saying when its value counts units of a resourceFieldRef divisor."""
+    value = env.values.get(name)
+    if value is not None and value.divisor:
+        return f"$({name}) = {value.value} units of {value.divisor}"
+    return f"$({name})"
 
 
 def env_words(value, references: set[str]) -> list[Token]:
