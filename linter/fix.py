@@ -40,6 +40,7 @@ from oomguard.rules.config import Config
 from oomguard.rules.converge import Convergence, converge
 from oomguard.rules.engine import lint_fix_enabled
 from oomguard.rules.model import Finding
+from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, no_lookup
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -92,7 +93,8 @@ def apply_fixes(
         if outcome.fixed == outcome.original:
             continue
         if diff:
-            out.write(unified_diff(path, outcome.original, outcome.fixed))
+            text = unified_diff(path, outcome.original, outcome.fixed)
+            out.write(terminal_safe(text) if _is_terminal(out) else text)
         if write:
             try:
                 removed = write_atomic(path, outcome.encode(outcome.fixed))
@@ -241,6 +243,21 @@ def unified_diff(path: str, before: str, after: str) -> str:
             line += "\n\\ No newline at end of file\n"
         out.append(line)
     return "".join(out)
+
+
+def terminal_safe(diff: str) -> str:
+    """``diff`` with the control characters of each line escaped (``\\x1b``), for a
+    terminal: a manifest must not clear the reviewer's screen. Piped, the real bytes are kept
+    so ``git apply`` works."""
+    return "\n".join(printable(line) for line in diff.split("\n"))  # not splitlines: \r, NEL…
+
+
+def _is_terminal(out: IO[str]) -> bool:
+    isatty = getattr(out, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):
+        return False
 
 
 def _display_path(path: str) -> str:

@@ -9,13 +9,20 @@ aborts at start-up on a malformed `GOMEMLIMIT` (`512Mi`, `1G`, `1GB`, `1.5GiB`: 
 on `--max-old-space-size 1024` (with a space node hands the flag to V8 without its value);
 .NET ignores a GC setting that is not hexadecimal.
 
+One finding per container and runtime: the option the runtime stops on, the first in the
+order it reads them (JVM: `JAVA_TOOL_OPTIONS`, the command line, `_JAVA_OPTIONS`; Node:
+`NODE_OPTIONS`, then the command line), with the number of other invalid heap options in
+the message ("(and 3 more invalid heap options)").
+
 `GOMEMLIMIT` from the Downward API (`resourceFieldRef: limits.memory`) with a `divisor` is a
 count of divisor units (`divisor: 1Mi` and a 512Mi limit give `512`), which Go reads as bytes:
 a soft limit of 512 bytes keeps the garbage collector running. The message names the literal
 `GOMEMLIMIT` to write instead, at `thresholds.go_memlimit_ratio` of the limit: no divisor can
 give Go bytes below the limit (without one the value is the whole limit, which
 `go-memlimit-exceeds-limit` reports and its fix replaces by that literal), so oomguard never
-"fixes" the divisor; `--fix` leaves this one to the author.
+"fixes" the divisor; `--fix` leaves this one to the author. Likewise
+`DOTNET_GCHeapHardLimit` from such a reference: `1024` (1Gi in units of 1Mi) is read as
+hexadecimal bytes, 0x1024 = 4132 bytes.
 
 PASS:
 ```yaml
@@ -56,7 +63,7 @@ from oomguard.rules.config import Config
 from oomguard.rules.fixes import target_bytes
 from oomguard.rules.heap import env_path
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.dotnet import dotnet_settings
+from oomguard.rules.runtimes.dotnet import dotnet_settings, format_dotnet_hex
 from oomguard.rules.runtimes.go import format_gomemlimit, go_settings
 from oomguard.rules.runtimes.jvm import jvm_settings
 from oomguard.rules.runtimes.node import node_settings
@@ -72,9 +79,14 @@ FIX = None
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
         where = container.label
-        for flag in container.derive(jvm_settings).invalid:
+        # One finding per runtime: the option it stops on (the first it meets), the rest
+        # counted. One value with -Xmx2GB repeated made tens of thousands of findings.
+        jvm_invalid = container.derive(jvm_settings).invalid
+        if jvm_invalid:
+            flag = jvm_invalid[0]
             yield Problem(
-                f"{flag.described} in {where}: {flag.error}; the JVM refuses to start",
+                f"{flag.described} in {where}: {flag.error}; the JVM refuses to start"
+                f"{_more(jvm_invalid)}",
                 flag.token.path or container.path,
                 container.name,
             )
@@ -88,18 +100,52 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 env_path(container, go.memlimit),
                 container.name,
             )
-        for flag in container.derive(node_settings).invalid:
+        node_invalid = container.derive(node_settings).invalid
+        if node_invalid:
+            flag = node_invalid[0]
             yield Problem(
-                f"{flag.described} in {where}: {flag.error}; node rejects it",
+                f"{flag.described} in {where}: {flag.error}; node rejects it{_more(node_invalid)}",
                 flag.token.path or container.path,
                 container.name,
             )
-        for setting in container.derive(dotnet_settings).invalid:
+        dotnet = container.derive(dotnet_settings)
+        divided = _divided_hard_limit(container, dotnet.hard_limit, config)
+        if divided is not None:
+            yield divided
+        for setting in dotnet.invalid:
             yield Problem(
                 f"{setting.text} in {where}: {setting.error}; the runtime ignores it",
                 env_path(container, setting.env),
                 container.name,
             )
+
+
+def _more(invalid: list) -> str:
+    """How many more refused options follow the one the runtime stops on."""
+    others = len(invalid) - 1
+    if not others:
+        return ""
+    return f" (and {others} more invalid heap option{'s' if others > 1 else ''})"
+
+
+def _divided_hard_limit(container, setting, config: Config) -> Problem | None:
+    """GCHeapHardLimit from resourceFieldRef with a divisor: a decimal unit count that .NET
+    reads as hexadecimal bytes (gcconfig.h: GC settings from the environment are hex)."""
+    if setting is None or setting.number is None or setting.env.divisor is None:
+        return None
+    env = setting.env
+    limit = container.limit
+    target = format_dotnet_hex(target_bytes(limit.usable, config.thresholds.dotnet_heap_ratio))
+    meant = int(env.value) * env.divisor_bytes
+    return Problem(
+        f"{env.name}={env.value} ({env.origin.removeprefix(f'env {env.name} ')}) in "
+        f"{container.label} counts in units of {env.divisor} ({env.value} × {env.divisor} = "
+        f"{format_bytes(meant)}), but .NET reads it as hexadecimal bytes: a GC heap hard "
+        f"limit of 0x{env.value} = {setting.number} bytes; replace the resourceFieldRef with "
+        f"{env.name}={target} (no divisor gives .NET hexadecimal bytes)",
+        env_path(container, env),
+        container.name,
+    )
 
 
 def _divided_memlimit(container, go, config: Config) -> Problem | None:

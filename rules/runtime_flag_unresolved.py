@@ -6,7 +6,12 @@ limit (which resolves to the node's allocatable memory). An `envFrom` source tha
 the input is reported for a container that evidently runs a JVM or a Go program with no
 visible heap setting: the source may hold it (`runtime-heap-unset` stays silent then).
 oomguard cannot check what it cannot see; lint the ConfigMap together with the workload to
-have it checked.
+have it checked. A variable expanded into a `java` command line (`java $(OPTS)`,
+`sh -c 'exec java $OPTS …'`) whose value is unknown is reported whatever its name: the
+heap flag may be in it (variables set from a pod field, such as `status.podIP`, are not).
+Command text oomguard does not read is reported too, once per container with a count: an
+argument whose `$(VAR)` expansion passes what Linux passes to a program or the object's
+budget, a shell script past that budget (or past 64 KiB, of which the start is read).
 
 Severity `info`: shown with `--min-severity info`.
 
@@ -86,6 +91,15 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             yield Problem(
                 f"{value.origin} in {container.label} cannot be checked: {value.unresolved}",
                 value.path or container.path,
+                container.name,
+            )
+        unread = container.commands.unread
+        if unread:  # command text not read (too long, budget spent): one finding, the rest counted
+            first = unread[0]
+            more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+            yield Problem(
+                f"{first.origin} of {container.label} cannot be checked: {first.unresolved}{more}",
+                first.path or container.path,
                 container.name,
             )
         evidence = _unset_heap_evidence(container)

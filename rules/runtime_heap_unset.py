@@ -76,7 +76,9 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         if not limit or container.env.unresolved_sources:
             continue  # an envFrom source we cannot read may hold the setting
         jvm = container.derive(jvm_settings)
-        if jvm.evidence and not jvm.unresolved and not jvm.sets_heap:
+        # command text not read may set the heap (runtime-flag-unresolved says so)
+        unread = container.commands.unread
+        if jvm.evidence and not jvm.unresolved and not jvm.sets_heap and not unread:
             percent = format_percent(config.thresholds.jvm_heap_ratio, 1).rstrip("%")
             flags = _jvm_flags(limit, percent)
             yield Problem(

@@ -178,6 +178,22 @@ def test_argv_element_expansion_is_bounded():
     assert evaluation.crashes == []
     exceeds = [f for f in evaluation.findings if f.rule == "jvm-heap-exceeds-limit"]
     assert [f.container for f in exceeds] == ["app"]  # -Xmx2g is still read
+    # the variable java expands is unknown, and the 51 elements not expanded are said once,
+    # with a count (never silently dropped)
+    unread = [(f.path[-2:], f.message) for f in evaluation.findings if f.rule == UNRESOLVED]
+    root = (
+        "it references $(V18), which is not expanded: it expands to over 131072 bytes; Linux "
+        "passes at most 131072 bytes to a program in one string (MAX_ARG_STRLEN, 4 KiB pages), "
+        "so the container cannot start with it"
+    )
+    assert unread == [
+        (("env", 19), f'env V19 in container "app" cannot be checked: {root}'),
+        (
+            ("args", 0),
+            f'args[0] of container "app" cannot be checked: $(V19) is not read: {root} '
+            "(and 50 more)",
+        ),
+    ]
 
 
 def test_expand_references_scans_like_the_kubelet():
@@ -211,3 +227,40 @@ def test_small_expansions_keep_working():
         "jvm-heap-exceeds-limit",
     )
     assert [(f.container, f.message.split(" (")[0]) for f in found] == [("app", "-Xmx2g")]
+
+
+def _script_of(size: int) -> str:
+    script = "exec java -Xmx2g -jar a.jar # "
+    return script + "x" * (size - len(script))
+
+
+def test_a_script_past_the_object_read_budget_is_unresolved_not_silent():
+    # four 64 KiB scripts spend the object's 256 KiB read budget; the fifth is not read
+    obj = pod_object(
+        *(jvm_container(f"c{i}", command=["sh", "-c", _script_of(64 * 1024)]) for i in range(5))
+    )
+    found = check_object(obj, ALL_RULES).findings
+    exceeds = [f.container for f in found if f.rule == "jvm-heap-exceeds-limit"]
+    assert exceeds == ["c0", "c1", "c2", "c3"]
+    unresolved = [(f.container, f.path, f.message) for f in found if f.rule == UNRESOLVED]
+    assert unresolved == [
+        (
+            "c4",
+            ("spec", "containers", 4, "command", 2),
+            'the shell script (command) of container "c4" cannot be checked: oomguard reads at '
+            "most 256 KiB of flag text (environment values and shell scripts) per object and "
+            "this object has used it",
+        )
+    ]
+    # what oomguard did not read may set the heap: no "heap unset" claim (nor its fix)
+    assert [f.container for f in found if f.rule == "runtime-heap-unset"] == []
+
+
+def test_a_script_over_64_kib_says_only_its_start_is_read():
+    obj = pod_object(jvm_container(command=["sh", "-c", _script_of(100_000)]))
+    found = check_object(obj, ALL_RULES).findings
+    assert [f.container for f in found if f.rule == "jvm-heap-exceeds-limit"] == ["app"]
+    assert [f.message for f in found if f.rule == UNRESOLVED] == [
+        'the shell script (command) of container "app" cannot be checked: it is 100000 bytes '
+        "long and oomguard reads only its first 64 KiB as commands"
+    ]

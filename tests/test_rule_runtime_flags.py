@@ -184,3 +184,152 @@ def test_env_from_missing_is_silent_when_the_heap_setting_is_visible_or_no_runti
             UNRESOLVED)  # fmt: skip
     none_of(pod("{name: app, image: nginx:1.27, envFrom: [{configMapRef: {name: c}}], "
                 "resources: {limits: {memory: 1Gi}}}"), UNRESOLVED)  # fmt: skip
+
+
+# hotspot arguments.cpp Arguments::parse_each_vm_init_arg: "Invalid maximum heap size: %s" and
+# return JNI_EINVAL at the first bad option; Arguments::parse_vm_init_args reads
+# JAVA_TOOL_OPTIONS, then the command line, then _JAVA_OPTIONS. One finding: that option.
+def test_jvm_repeated_invalid_flag_is_one_finding_naming_the_first_the_jvm_meets():
+    text = pod(
+        "{name: app, image: x, command: [java, -XX:MaxRAMPercentage=150, -jar, a.jar], env: ["
+        '{name: _JAVA_OPTIONS, value: "-Xmx1.5g"},'
+        f' {{name: JAVA_TOOL_OPTIONS, value: "{"-Xmx2GB " * 5000}"}}],'
+        " resources: {limits: {memory: 4Gi}}}"
+    )
+    found = findings(text, INVALID)
+    assert [(f.container, f.path[-3:]) for f in found] == [("app", ("env", 1, "value"))]
+    assert found[0].message == (
+        "-Xmx2GB (env JAVA_TOOL_OPTIONS) in container \"app\": '2GB' is not a JVM size (digits "
+        "with one of k, m, g, t); the JVM refuses to start (and 5001 more invalid heap options)"
+    )
+
+
+def test_jvm_command_line_error_comes_before_java_options_and_before_start_checks():
+    # JAVA_TOOL_OPTIONS' -Xmx1m parses; the heap size checks (GCArguments::
+    # initialize_heap_flags_and_sizes, "Too small maximum heap") run only after all options
+    # are parsed, so the command line's unparsable -Xmx2GB is what the JVM stops on.
+    text = pod(
+        "{name: app, image: x, command: [java, -Xmx2GB, -jar, a.jar], env: ["
+        '{name: _JAVA_OPTIONS, value: "-XX:MinRAMPercentage=101"},'
+        ' {name: JAVA_TOOL_OPTIONS, value: "-Xms1m"}], resources: {limits: {memory: 4Gi}}}'
+    )
+    assert one(text, INVALID).message == (
+        "-Xmx2GB (command) in container \"app\": '2GB' is not a JVM size (digits with one of k, "
+        "m, g, t); the JVM refuses to start (and 1 more invalid heap option)"
+    )
+
+
+def test_jvm_only_start_check_errors_report_the_first_check():
+    # initialize_heap_flags_and_sizes checks "Too small maximum heap" before "Too small
+    # initial heap": -Xmx1m is reported, the -Xms512k counted.
+    text = pod(
+        "{name: app, image: x, command: [java, -Xms512k, -Xmx1m, -jar, a.jar],"
+        " resources: {limits: {memory: 4Gi}}}"
+    )
+    assert one(text, INVALID).message == (
+        '-Xmx1m (command) in container "app": a maximum heap below 2 MiB (the JVM\'s minimum); '
+        "the JVM refuses to start (and 1 more invalid heap option)"
+    )
+
+
+# node src/node.cc ProcessGlobalArgsInternal: NODE_OPTIONS is processed first and its error
+# returns; V8 flags.cc FlagList::SetFlagsFromCommandLine stops at the first illegal value.
+def test_node_repeated_invalid_flags_are_one_finding_for_node_options_first():
+    text = pod(
+        "{name: app, image: node:22, command: [node, --max-old-space-size=1x, app.js], env: ["
+        '{name: NODE_OPTIONS, value: "--max-old-space-size=2g --max-old-space-size=3g"}],'
+        " resources: {limits: {memory: 4Gi}}}"
+    )
+    found = findings(text, INVALID)
+    assert [(f.container, f.path[-3:]) for f in found] == [("app", ("env", 0, "value"))]
+    assert found[0].message == (
+        "--max-old-space-size=2g (env NODE_OPTIONS) in container \"app\": '2g' is not a whole "
+        "number of MiB (write e.g. 1536); node rejects it (and 2 more invalid heap options)"
+    )
+
+
+def test_any_variable_java_expands_from_a_missing_configmap_is_unresolved():
+    # the kubelet puts $(HEAP)'s value into the argument (expansion.Expand); the flag may be
+    # in it whatever the variable's name. A pod field (status.podIP) cannot hold JVM options.
+    env = (
+        "env: [{name: HEAP, valueFrom: {configMapKeyRef: {name: jvm, key: heap}}},"
+        " {name: MEM, valueFrom: {configMapKeyRef: {name: jvm, key: mem}}},"
+        " {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]"
+    )
+    for command in (
+        '[java, "$(HEAP)", "-Xmx$(MEM)", "-Dip=$(IP)", -jar, a.jar]',
+        '[sh, -c, "exec java $HEAP -Xmx${MEM} -Dip=$IP -jar a.jar"]',
+    ):
+        text = pod(
+            f"{{name: app, image: eclipse-temurin:21, command: {command}, {env},"
+            " resources: {limits: {memory: 1Gi}}}"
+        )
+        found = findings(text, UNRESOLVED)
+        assert [(f.path[-2:], f.message) for f in found] == [
+            (
+                ("env", 0),
+                'env HEAP from ConfigMap "jvm" key "heap" in container "app" cannot be '
+                'checked: ConfigMap "jvm" is not in the input',
+            ),
+            (
+                ("env", 1),
+                'env MEM from ConfigMap "jvm" key "mem" in container "app" cannot be checked: '
+                'ConfigMap "jvm" is not in the input',
+            ),
+        ], command
+        # "-Xmx$(MEM)" is unknown, not the literal text "$(MEM)" the JVM would refuse
+        none_of(text, INVALID)
+        none_of(text, UNSET)
+
+
+# kubernetes pkg/api/v1/resource/helpers.go ExtractContainerResourceValue ->
+# convertResourceMemoryToString: ceil(limit / divisor), a count of divisor units, no unit.
+MEM_1MI = "{name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}"
+
+
+def test_jvm_xmx_from_a_divided_limit_is_judged_with_the_expanded_value():
+    # hotspot atojulong: "-Xmx1024" is 1024 bytes; GCArguments::initialize_heap_flags_and_sizes
+    # refuses a max heap below 2 MiB ("Too small maximum heap").
+    text = pod(
+        f'{{name: app, image: x, command: [java, "-Xmx$(MEM)", -jar, a.jar], env: [{MEM_1MI}],'
+        " resources: {limits: {memory: 1Gi}}}"
+    )
+    assert one(text, INVALID).message == (
+        '-Xmx1024 (command expanding $(MEM) = 1024 units of 1Mi) in container "app": a maximum '
+        "heap below 2 MiB (the JVM's minimum); the JVM refuses to start"
+    )
+    none_of(text, "jvm-heap-exceeds-limit")
+    # "-Xmx$(MEM)m" is 1024m = 1 GiB: the whole limit
+    text = text.replace('"-Xmx$(MEM)"', '"-Xmx$(MEM)m"')
+    found = findings(text, "jvm-heap-exceeds-limit")
+    assert [(f.container, f.message) for f in found] == [
+        (
+            "app",
+            "-Xmx1024m (command expanding $(MEM) = 1024 units of 1Mi) is 100% of the 1Gi memory "
+            'limit of container "app": heap plus off-heap memory will pass the limit and the '
+            "kernel will kill the container (exit 137); use at most 75% (768Mi)",
+        )
+    ]
+    none_of(text, INVALID)
+
+
+def test_dotnet_hard_limit_from_a_divided_limit_is_read_as_hex_bytes():
+    # runtime gcconfig.h: GC settings from the environment are read as hexadecimal, so
+    # "1024" (1Gi in units of 1Mi) is 0x1024 = 4132 bytes.
+    text = pod(
+        "{name: app, image: x, env: [{name: DOTNET_GCHeapHardLimit, valueFrom: {resourceFieldRef:"
+        " {resource: limits.memory, divisor: 1Mi}}}], resources: {limits: {memory: 1Gi}}}"
+    )
+    found = findings(text, INVALID)
+    assert [(f.container, f.path[-2:], f.message) for f in found] == [
+        (
+            "app",
+            ("env", 0),
+            "DOTNET_GCHeapHardLimit=1024 (from limits.memory via resourceFieldRef, divisor 1Mi) "
+            'in container "app" counts in units of 1Mi (1024 × 1Mi = 1Gi), but .NET reads it as '
+            "hexadecimal bytes: a GC heap hard limit of 0x1024 = 4132 bytes; replace the "
+            "resourceFieldRef with DOTNET_GCHeapHardLimit=0x30000000 (no divisor gives .NET "
+            "hexadecimal bytes)",
+        )
+    ]
+    none_of(text, "dotnet-heap-exceeds-limit")

@@ -130,3 +130,70 @@ def test_usage_error_escapes_the_path(tmp_path, run_oomguard):
     result = run_oomguard("lint", str(tmp_path / "no\x1b[2Jpe.yaml"))
     assert result.returncode == 2
     assert result.stderr == f"oomguard: {tmp_path}/no\\x1b[2Jpe.yaml: no such file or directory\n"
+
+
+# A fixable Pod (-Xmx2g at a 1Gi limit) with a bidi override beside the fix: YAML refuses raw
+# ESC but allows U+202E and U+2066 (its printable set), which reorder what a reviewer reads.
+DIFF_POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: api}\nspec:\n  containers:\n    - name: app\n"
+    "      image: eclipse-temurin:21\n"
+    "      command: [java, -Xmx2g, -jar, app.jar]  # \u202eruns as root\u2066\n"
+    "      resources: {limits: {memory: 1Gi}}\n"
+)
+
+
+def _diff_under_a_terminal(cwd) -> str:
+    """``oomguard lint --diff`` with its stdout on a pseudo-terminal, as a reviewer runs it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oomguard", "lint", "--diff", "-q", "pod.yaml"],
+        stdout=child,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    proc.wait(timeout=120)
+    return b"".join(chunks).decode().replace("\r\n", "\n")  # the tty's ONLCR
+
+
+def test_diff_on_a_terminal_escapes_control_characters(tmp_path):
+    (tmp_path / "pod.yaml").write_text(DIFF_POD)
+    shown = _diff_under_a_terminal(tmp_path)
+    assert "-      command: [java, -Xmx2g, -jar, app.jar]  # \\u202eruns as root\\u2066\n" in shown
+    assert (
+        "+      command: [java, -Xmx768m, -jar, app.jar]  # \\u202eruns as root\\u2066\n" in shown
+    )
+    _assert_no_raw_controls(shown)
+
+
+def test_diff_piped_keeps_the_real_bytes_for_git_apply(tmp_path, run_oomguard):
+    import subprocess
+
+    (tmp_path / "pod.yaml").write_text(DIFF_POD)
+    result = run_oomguard("lint", "--diff", "-q", "pod.yaml", cwd=tmp_path)
+    assert "+      command: [java, -Xmx768m, -jar, app.jar]  # \u202eruns as root\u2066\n" in (
+        result.stdout
+    )
+    (tmp_path / "fix.patch").write_text(result.stdout)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    applied = subprocess.run(
+        ["git", "apply", "fix.patch"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert (tmp_path / "pod.yaml").read_text() == DIFF_POD.replace("-Xmx2g", "-Xmx768m")

@@ -6,6 +6,12 @@
 stripped, and ``$VAR``/``${VAR}``/``${VAR:-default}`` expand from the container's
 environment and from assignments earlier in the script. Every token records the string it
 came from (a path into the object, or a ConfigMap) so a fix can rewrite exactly that text.
+
+Never silent: an element or script oomguard does not read (its expansion too long, the
+object's budget spent) is kept in ``Commands.unread`` with the reason, which
+``runtime-flag-unresolved`` reports; a word that expands a variable whose value is unknown (a
+ConfigMap not in the input) yields no token (its text is unknown, not the literal
+``$(VAR)``) and the name stays in ``references``, where the runtime reports it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from oomguard.rules.model import Path
-from oomguard.rules.runtimes.env import MAX_STRING, TextBudget, TooLong, expand_references
+from oomguard.rules.runtimes.env import (
+    MAX_READ,
+    MAX_STRING,
+    OVER_BUDGET,
+    OVER_READ_BUDGET,
+    TextBudget,
+    TooLong,
+    expand_references,
+    too_long_reason,
+)
 
 if TYPE_CHECKING:
     from oomguard.rules.workload import Container, Env
@@ -31,6 +46,10 @@ _SHELL_REF = re.compile(
 )
 # Longest script worth tokenising; longer ones are data, not launch commands.
 _MAX_SCRIPT = 64 * 1024
+SCRIPT_OVER_BUDGET = (
+    f"oomguard reads at most {MAX_READ // 1024} KiB of flag text (environment values and "
+    "shell scripts) per object and this object has used it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +62,26 @@ class Token:
     occurrence: int = 0  # which occurrence of `text` in that string this is
 
 
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Command text oomguard did not read, and why; reads like an unresolved ``EnvValue``."""
+
+    name: str  # unique per container: 'args[3]', 'script in command[2]'
+    origin: str  # for messages
+    path: Path | None
+    unresolved: str
+    value: None = None
+    literal: bool = False
+
+
+class Commands(list):
+    """The command lines of a container (a list of :class:`CommandLine`), and ``unread``."""
+
+    def __init__(self, lines=(), unread: list[Unread] | None = None) -> None:
+        super().__init__(lines)
+        self.unread: list[Unread] = unread or []
+
+
 @dataclass
 class CommandLine:
     """One simple command: a program and its arguments."""
@@ -52,12 +91,13 @@ class CommandLine:
     references: set[str] = field(default_factory=set)  # env names the line expands
 
 
-def command_lines(container: Container) -> list[CommandLine]:
+def command_lines(container: Container) -> Commands:
     """The command lines a container runs, in order (the last is usually the long-lived one)."""
     env = container.env
     budget = container.workload.budget
     references: set[str] = set()
     argv: list[Token] = []
+    unread: list[Unread] = []
     has_command = isinstance(container.spec.get("command"), list)
     defined = {n: v.value for n, v in env.values.items() if v.value is not None}
     unexpanded = {n: v.overlong for n, v in env.values.items() if v.overlong}
@@ -68,16 +108,20 @@ def command_lines(container: Container) -> list[CommandLine]:
         for index, item in enumerate(items):
             if isinstance(item, str):
                 path = (*container.path, key, index)
-                argv.extend(_expand_k8s(item, path, key, env, defined, unexpanded, references))
+                try:
+                    argv.extend(_expand_k8s(item, path, key, env, defined, unexpanded, references))
+                except TooLong as exc:
+                    where = f"{key}[{index}]"
+                    unread.append(Unread(where, where, path, str(exc)))
     if not argv:
-        return []
+        return Commands((), unread)
     if not has_command:
         # args only: the image's entrypoint receives them; its program is unknown
-        return [CommandLine("", argv, references)]
+        return Commands([CommandLine("", argv, references)], unread)
     script = _shell_script(argv)
     if script is None:
-        return [_strip_prefixes(argv, references)]
-    return _script_lines(script, env, budget, references)
+        return Commands([_strip_prefixes(argv, references)], unread)
+    return Commands(_script_lines(script, env, budget, references, unread), unread)
 
 
 def _expand_k8s(
@@ -92,29 +136,43 @@ def _expand_k8s(
     """Kubernetes ``$(VAR)`` expansion of one argv element. Kubernetes does not word-split:
     ``"$(JAVA_OPTS)"`` holding ``-Xms1g -Xmx2g`` is one argument (a shell script splits it
     later, when the element is an ``sh -c`` script). An element that would expand past what
-    Linux passes to a program (or past the object's budget) yields nothing; the variables it
-    references stay in ``references``, where their unresolved values are reported."""
+    Linux passes to a program (or past the object's budget) raises :class:`TooLong`; one
+    that references a variable of unknown value yields nothing, and the variables stay in
+    ``references``, where their unresolved values are reported."""
     whole = _K8S_WHOLE_REF.fullmatch(text)
     if whole and whole.group(1) in env.values:
         name = whole.group(1)
         references.add(name)
         value = env.get(name)
         if value.value is None:
+            if _over_bound(value):
+                raise TooLong(f"$({name}) is not read: {value.unresolved}")
             return []
         return [Token(value.value, value.origin, (*value.path, "value") if value.literal else None)]
     names = []
     for match in _K8S_WHOLE_REF.finditer(text):
         references.add(match.group(1))
         names.append(match.group(1))
-    try:
-        expanded = expand_references(text, defined, unexpanded=unexpanded, budget=env.budget)
-    except TooLong:
-        return []
+    for name in names:
+        value = env.values.get(name)
+        if value is not None and value.value is None:
+            if _over_bound(value):
+                raise TooLong(f"$({name}) is not read: {value.unresolved}")
+            return []  # "-Xmx$(MEM)" with MEM from a ConfigMap not in the input: unknown
+    expanded = expand_references(text, defined, unexpanded=unexpanded, budget=env.budget)
     if expanded == text:
         return [Token(text, origin, path)]
     # the flags came from variables: say so, and do not rewrite text that is not written here
-    used = ", ".join(f"$({name})" for name in dict.fromkeys(names) if name in defined)
+    used = ", ".join(_described(name, env) for name in dict.fromkeys(names) if name in defined)
     return [Token(expanded, f"{origin} expanding {used}" if used else origin, None)]
+
+
+def _described(name: str, env: Env) -> str:
+    """``$(MEM)``, saying when its value counts units of a resourceFieldRef divisor."""
+    value = env.values.get(name)
+    if value is not None and value.divisor:
+        return f"$({name}) = {value.value} units of {value.divisor}"
+    return f"$({name})"
 
 
 def env_words(value, references: set[str]) -> list[Token]:
@@ -146,19 +204,38 @@ def _shell_script(argv: list[Token]) -> Token | None:
     return None
 
 
+def _over_bound(value) -> bool:
+    """The value is unknown because oomguard would not build or read it (not its source)."""
+    return bool(value.overlong) or value.unresolved == OVER_READ_BUDGET
+
+
 def _script_lines(
-    script: Token, env: Env, budget: TextBudget, references: set[str]
+    script: Token, env: Env, budget: TextBudget, references: set[str], unread: list[Unread]
 ) -> list[CommandLine]:
+    where = f"the shell script ({script.origin})"
+    name = f"script {script.origin}"
+    if len(script.text) > _MAX_SCRIPT:
+        unread.append(
+            Unread(
+                name,
+                where,
+                script.path,
+                f"it is {len(script.text)} bytes long and oomguard reads only its first "
+                f"{_MAX_SCRIPT // 1024} KiB as commands",
+            )
+        )
     text = script.text[:_MAX_SCRIPT].replace("\\\n", " ")
-    if not budget.spend_read(len(text)):
-        return []  # the object has spent its budget on other flag text
+    if not budget.spend_read(len(text)):  # the object has spent its budget on other flag text
+        unread.append(Unread(name, where, script.path, SCRIPT_OVER_BUDGET))
+        return []
+    dropped: list[str] = []
     local: dict[str, str] = {}
     lines: list[CommandLine] = []
     counts: dict[str, int] = {}
     for words in _simple_commands(text):
         tokens: list[Token] = []
         for word in words:
-            for expanded in _expand_shell(word, env, local, budget, references):
+            for expanded in _expand_shell(word, env, local, budget, references, dropped):
                 if isinstance(expanded, Token):
                     tokens.append(expanded)
                 else:
@@ -174,6 +251,9 @@ def _script_lines(
             continue
         if tokens:
             lines.append(_strip_prefixes(tokens, set(references)))
+    if dropped:
+        more = f" (and {len(dropped) - 1} more words)" if len(dropped) > 1 else ""
+        unread.append(Unread(f"words of {name}", where, script.path, dropped[0] + more))
     return lines
 
 
@@ -200,22 +280,38 @@ def _simple_commands(script: str) -> list[list[str]]:
 
 
 def _expand_shell(
-    word: str, env: Env, local: dict[str, str], budget: TextBudget, references: set[str]
+    word: str,
+    env: Env,
+    local: dict[str, str],
+    budget: TextBudget,
+    references: set[str],
+    dropped: list[str],
 ):
     """Expand ``$VAR`` forms in one shell word; a word that is only a reference is word-split.
 
     Each split and each built word is charged to the object's budget, and no word grows past
     what Linux passes to a program (``A=$A$A`` lines double a variable each time): past
-    either bound the word yields nothing."""
+    either bound the word yields nothing, and why is added to ``dropped``. A variable of
+    unknown value (set from a ConfigMap not in the input) makes the word unknown: nothing."""
     whole = _SHELL_REF.fullmatch(word)
     if whole:
         name = whole.group(1) or whole.group(3)
         references.add(name)
         if name in local:
-            return local[name].split() if budget.spend_read(len(local[name])) else []
+            if budget.spend_read(len(local[name])):
+                return local[name].split()
+            dropped.append(f"${name} is not read: {OVER_READ_BUDGET}")
+            return []
         value = env.get(name)
         if value is not None and value.value is not None:
-            return env_words(value, references) if budget.spend_read(len(value.value)) else []
+            if budget.spend_read(len(value.value)):
+                return env_words(value, references)
+            dropped.append(f"${name} is not read: {OVER_READ_BUDGET}")
+            return []
+        if value is not None:  # set, value unknown
+            if _over_bound(value):
+                dropped.append(f"${name} is not read: {value.unresolved}")
+            return []
         return (whole.group(2) or "").split()
     if "$" not in word:
         return [word]
@@ -230,16 +326,25 @@ def _expand_shell(
             piece = local[name]
         elif value is not None and value.value is not None:
             piece = value.value
+        elif value is not None:  # "-Xmx$MEM" with MEM unknown: the word is unknown
+            if _over_bound(value):
+                dropped.append(f"${name} is not read: {value.unresolved}")
+            return []
         else:
             piece = match.group(2) or ""
         pieces += (word[last : match.start()], piece)
         size += match.start() - last + len(piece)
         last = match.end()
         if size > MAX_STRING:
+            dropped.append(f"a word {too_long_reason(f'expands to over {MAX_STRING} bytes')}")
             return []
     pieces.append(word[last:])
     size += len(word) - last
-    if size > MAX_STRING or not budget.spend_expanded(size):
+    if size > MAX_STRING:
+        dropped.append(f"a word {too_long_reason(f'expands to {size} bytes')}")
+        return []
+    if not budget.spend_expanded(size):
+        dropped.append(f"a word: {OVER_BUDGET}")
         return []
     return ["".join(pieces)]
 

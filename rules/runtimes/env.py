@@ -77,6 +77,7 @@ OVER_READ_BUDGET = (
     f"oomguard reads at most {MAX_READ // 1024} KiB of environment values as flags per object "
     "and this object has used it"
 )
+FROM_POD_FIELD = "set from a field of the pod"
 OVER_BUDGET = (
     f"oomguard expands and reads at most {MAX_EXPANDED // 1024} KiB of environment text per "
     "object and this object has used it"
@@ -262,7 +263,7 @@ def _entry_value(
                     unresolved=f"{described} does not exist",
                 )
             return EnvValue(name, value, f"env {name} from {described}", path)
-    return EnvValue(name, None, f"env {name}", path, unresolved="set from a field of the pod")
+    return EnvValue(name, None, f"env {name}", path, unresolved=FROM_POD_FIELD)
 
 
 def _resource_field(container: Container, name: str, ref: dict, path: Path) -> EnvValue:

@@ -39,6 +39,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from oomguard.rules.runtimes.argv import Token, env_words
+from oomguard.rules.runtimes.env import FROM_POD_FIELD
 
 if TYPE_CHECKING:
     from oomguard.rules.runtimes.env import EnvValue
@@ -116,6 +117,9 @@ class JvmFlag:
     percent: Fraction | None = None  # for the percentages, and 100/n for the fractions
     enabled: bool | None = None  # for ±UseContainerSupport
     error: str | None = None
+    # when the JVM meets the error: 0 while parsing the options (the first one stops it), or
+    # the order of GCArguments::initialize_heap_flags_and_sizes' checks after parsing (1-3)
+    stage: int = 0
 
     @property
     def text(self) -> str:
@@ -147,7 +151,12 @@ class JvmSettings:
 
     @property
     def invalid(self) -> list[JvmFlag]:
-        return [flag for flag in self.flags if flag.error is not None]
+        """The refused options in the order the JVM meets them: the first is the one it
+        stops on (``Arguments::parse_each_vm_init_arg`` returns ``JNI_EINVAL`` at the first
+        bad option, e.g. "Invalid maximum heap size"; the size checks after parsing exit at
+        the first that fails)."""
+        refused = [flag for flag in self.flags if flag.error is not None]
+        return sorted(refused, key=lambda flag: flag.stage)  # stable: option order within
 
     @property
     def sets_heap(self) -> bool:
@@ -202,9 +211,10 @@ def jvm_settings(container: Container) -> JvmSettings:
         settings.evidence = "its command runs java"
         for token in _jvm_options(java.args):
             _add(settings, token)
-        for name in CONVENTIONAL_VARS:
+        # any variable it expands may hold the heap flag, whatever its name
+        for name in sorted(java.references):
             value = env.get(name)
-            if name in java.references and value is not None and value.unresolved:
+            if value is not None and value.value is None and _may_hold_flags(value):
                 settings.unresolved.append(value)
     elif not container.spec.get("command"):  # the image's entrypoint runs, maybe with args
         for name in CONVENTIONAL_VARS:
@@ -217,6 +227,11 @@ def jvm_settings(container: Container) -> JvmSettings:
         elif settings.flags:
             settings.evidence = f"it sets JVM options ({settings.flags[0].token.origin})"
     return settings
+
+
+def _may_hold_flags(value: EnvValue) -> bool:
+    """An unknown value that could be JVM options: not a pod field (name, IP, …)."""
+    return bool(value.unresolved) and value.unresolved != FROM_POD_FIELD
 
 
 def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None:
@@ -377,11 +392,11 @@ def _check_start_values(settings: JvmSettings) -> None:
     heap size set to a larger value than the maximum heap size")."""
     maximum = settings.last("MaxHeapSize")
     initial = settings.last("InitialHeapSize")
-    errors: dict[int, str] = {}
+    errors: dict[int, tuple[str, int]] = {}
     if maximum is not None and maximum.size < MIN_MAX_HEAP_SIZE:
-        errors[id(maximum)] = "a maximum heap below 2 MiB (the JVM's minimum)"
+        errors[id(maximum)] = ("a maximum heap below 2 MiB (the JVM's minimum)", 2)
     if initial is not None and 0 < initial.size < MIN_INITIAL_HEAP_SIZE:
-        errors[id(initial)] = "an initial heap below 1 MiB (the JVM's minimum)"
+        errors[id(initial)] = ("an initial heap below 1 MiB (the JVM's minimum)", 3)
     elif (
         initial is not None
         and maximum is not None
@@ -389,9 +404,11 @@ def _check_start_values(settings: JvmSettings) -> None:
         and initial.on_command_line
         and maximum.on_command_line
     ):
-        errors[id(initial)] = f"an initial heap above the maximum heap {maximum.text}"
+        errors[id(initial)] = (f"an initial heap above the maximum heap {maximum.text}", 1)
     settings.flags = [
-        replace(flag, error=errors[id(flag)]) if id(flag) in errors else flag
+        replace(flag, error=errors[id(flag)][0], stage=errors[id(flag)][1])
+        if id(flag) in errors
+        else flag
         for flag in settings.flags
     ]
 

@@ -67,6 +67,9 @@ class NodeSettings:
 
     @property
     def invalid(self) -> list[NodeFlag]:
+        """In the order node meets them: ``ProcessGlobalArgsInternal`` (src/node.cc) handles
+        ``NODE_OPTIONS`` first and returns on its error, and V8's
+        ``FlagList::SetFlagsFromCommandLine`` stops at the first illegal value."""
         return [flag for flag in self.flags if flag.error is not None]
 
 
