@@ -872,3 +872,35 @@ def test_kept_alive_connections_are_answered_with_close_after_sigterm(tmp_path):
         for conn in conns:
             conn.close()
         srv.stop()
+
+
+def test_serve_says_it_does_not_read_an_oomguard_yaml_in_its_working_directory(tmp_path):
+    # serve reads only --config (README "Configuration"); a .oomguard.yaml beside it used to
+    # be ignored silently, so an operator believed its mode was in force
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / ".oomguard.yaml").write_text("mode: audit\n")
+    srv = Server(tmp_path, TLSFiles(tmp_path / "tls"), None, ("--workers", "1"), cwd=workdir)
+    try:
+        bad = deployment("ledger", [container("log-shipper", request="64Mi")])
+        answer = srv.post("/validate", review(bad)).json()["response"]
+        notices = [line for line in srv.log().splitlines() if "notice" in line]
+    finally:
+        assert srv.stop() == 0
+    found = workdir.resolve() / ".oomguard.yaml"
+    assert notices == [
+        f"oomguard: notice: {found} is not read; serve reads only --config, "
+        "using the defaults (no --config)"
+    ]
+    assert answer["allowed"] is False  # the default mode (enforce), not the file's audit
+
+
+def test_no_notice_when_the_working_directory_file_is_the_config(tmp_path):
+    from oomguard.webhook.server import ignored_config_notice
+
+    config = tmp_path / ".oomguard.yaml"
+    assert ignored_config_notice(None, str(tmp_path)) is None  # no file, nothing to say
+    config.write_text("mode: warn\n")
+    assert ignored_config_notice(None, str(tmp_path)) is not None
+    assert ignored_config_notice(str(config), str(tmp_path)) is None
+    assert ignored_config_notice("other.yaml", str(tmp_path)).endswith("using --config other.yaml")
