@@ -80,6 +80,7 @@ class Server:
         extra_args: tuple[str, ...] = (),
         entry: tuple[str, ...] = ("-m", "oomguard"),
         env: dict[str, str] | None = None,
+        cwd: Path = REPO,
     ) -> None:
         self.tls = tls
         self.port = free_port()
@@ -94,7 +95,7 @@ class Server:
         self._log = self.log_file.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, *entry, *args],
-            cwd=REPO,
+            cwd=cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

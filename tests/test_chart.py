@@ -438,8 +438,8 @@ def test_default_container_runs_oomguard_serve_with_mounted_tls_and_config(rende
 def test_default_resources_make_the_pod_guaranteed(render):
     resources = _container(render("defaults"))["resources"]
     assert resources == {
-        "requests": {"cpu": "500m", "memory": "512Mi"},
-        "limits": {"cpu": "500m", "memory": "512Mi"},
+        "requests": {"cpu": "500m", "memory": "640Mi"},
+        "limits": {"cpu": "500m", "memory": "640Mi"},
     }
 
 

@@ -872,3 +872,103 @@ def test_kept_alive_connections_are_answered_with_close_after_sigterm(tmp_path):
         for conn in conns:
             conn.close()
         srv.stop()
+
+
+def test_serve_says_it_does_not_read_an_oomguard_yaml_in_its_working_directory(tmp_path):
+    # serve reads only --config (README "Configuration"); a .oomguard.yaml beside it used to
+    # be ignored silently, so an operator believed its mode was in force
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / ".oomguard.yaml").write_text("mode: audit\n")
+    srv = Server(tmp_path, TLSFiles(tmp_path / "tls"), None, ("--workers", "1"), cwd=workdir)
+    try:
+        bad = deployment("ledger", [container("log-shipper", request="64Mi")])
+        answer = srv.post("/validate", review(bad)).json()["response"]
+        notices = [line for line in srv.log().splitlines() if "notice" in line]
+    finally:
+        assert srv.stop() == 0
+    found = workdir.resolve() / ".oomguard.yaml"
+    assert notices == [
+        f"oomguard: notice: {found} is not read; serve reads only --config, "
+        "using the defaults (no --config)"
+    ]
+    assert answer["allowed"] is False  # the default mode (enforce), not the file's audit
+
+
+def test_no_notice_when_the_working_directory_file_is_the_config(tmp_path):
+    from oomguard.webhook.server import ignored_config_notice
+
+    config = tmp_path / ".oomguard.yaml"
+    assert ignored_config_notice(None, str(tmp_path)) is None  # no file, nothing to say
+    config.write_text("mode: warn\n")
+    assert ignored_config_notice(None, str(tmp_path)) is not None
+    assert ignored_config_notice(str(config), str(tmp_path)) is None
+    assert ignored_config_notice("other.yaml", str(tmp_path)).endswith("using --config other.yaml")
+
+
+def _chunked(payload: bytes, sizes: list[int]) -> bytes:
+    """``payload`` in HTTP/1.1 chunked framing, chunk sizes cycling through ``sizes``."""
+    out, pos, index = [], 0, 0
+    while pos < len(payload):
+        size = sizes[index % len(sizes)]
+        data = payload[pos : pos + size]
+        out.append(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        pos, index = pos + size, index + 1
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+def _arriving(stream: bytes, piece: int):
+    """A real gunicorn request (headers parsed by gunicorn's own parser) whose chunked body
+    then arrives ``piece`` bytes at a time, as the worker appends them to the parser's
+    buffer; yields (progress, complete?) after each piece."""
+    from gunicorn.config import Config
+    from gunicorn.http.parser import RequestParser
+    from oomguard.webhook.worker import BodyProgress, BoundedThreadWorker
+
+    head = b"POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    req = next(iter(RequestParser(Config(), [head], ("127.0.0.1", 1))))
+    progress = BodyProgress(req, deadline=float("inf"))
+    buf = req.unreader.buf
+    for start in range(0, len(stream), piece):
+        buf.seek(0, 2)
+        buf.write(stream[start : start + piece])
+        yield progress, BoundedThreadWorker._complete(progress, 6 * 1024 * 1024)
+
+
+def test_chunked_body_in_tiny_pieces_is_scanned_once_not_per_arrival():
+    # The completeness scan copied the whole buffer on every arrival (BytesIO.getvalue), so a
+    # body in many small pieces cost its size squared. Now only bytes after the last complete
+    # chunk are copied: the bytes scanned stay a small multiple of the body.
+    payload = json.dumps(review(ledger())).encode() * 20
+    stream = _chunked(payload, [1, 3, 7, 2])
+    states = list(_arriving(stream, 5))
+    assert [complete for _, complete in states] == [False] * (len(states) - 1) + [True]
+    progress = states[-1][0]
+    assert progress.decoded == len(payload)
+    assert progress.scanned < 2 * len(stream), (progress.scanned, len(stream))
+    assert progress.req.body.read() == payload  # gunicorn's own reader agrees on the body
+
+
+def test_one_large_chunk_arriving_slowly_is_not_rescanned():
+    payload = b"x" * 300_000
+    stream = _chunked(payload, [len(payload)])
+    states = list(_arriving(stream, 1000))
+    assert states[-1][1] is True and [c for _, c in states].count(True) == 1
+    progress = states[-1][0]
+    assert progress.decoded == len(payload)
+    assert progress.scanned < 2 * len(stream), (progress.scanned, len(stream))
+
+
+def test_chunked_body_in_many_tiny_chunks_is_judged(server):
+    obj = ledger()
+    obj["metadata"]["annotations"] = {"pad": "x" * 50_000}
+    body = json.dumps(review(obj)).encode()
+    chunks = (body[i : i + 3] for i in range(0, len(body), 3))  # ~20,000 chunks
+    response = server.session.post(
+        server.url + "/validate",
+        data=chunks,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.json()["response"]["status"]["message"] == DENIAL

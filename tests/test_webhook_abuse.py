@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest_webhook import Server, TLSFiles, container, deployment, review
+from conftest_webhook import REPO, Server, TLSFiles, container, deployment, free_port, pod, review
 
 GOOD = review(
     deployment(
@@ -284,3 +284,131 @@ def test_slow_bodies_do_not_hold_threads(server):
         assert server.process.poll() is None
     finally:
         slow.close()
+
+
+def _chart_memory_limit_kib() -> int:
+    """The chart's memory limit (charts/oomguard/values.yaml), in KiB: the bound the issue's
+    done-criterion puts on the server's memory."""
+    import yaml
+    from oomguard.rules.quantity import parse_quantity
+
+    values = yaml.safe_load((REPO / "charts" / "oomguard" / "values.yaml").read_text())
+    return int(parse_quantity(values["resources"]["limits"]["memory"]) // 1024)
+
+
+def _peaks_kib(server: Server) -> dict[int, int]:
+    """Peak RSS (VmHWM) of the gunicorn master and each worker, from /proc."""
+    master = server.process.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    peaks = {}
+    for pid in [master, *map(int, children)]:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[pid] = int(line.split()[1])
+    return peaks
+
+
+def _bombs() -> list[tuple[str, bytes, str]]:
+    """(name, review body, what the denial must say) for the issue's memory and CPU bombs.
+    Each object also holds a container with a plain error (-Xmx2g at a 1Gi limit): a denial
+    naming it proves the rules ran to the end, where a crash would have been *allowed*
+    (on_crash: allow, the default)."""
+    heap = container("heap", limit="1Gi", request="1Gi", env={"JAVA_TOOL_OPTIONS": "-Xmx2g"})
+    heap_error = (
+        '-Xmx2g (env JAVA_TOOL_OPTIONS) is 200% of the 1Gi memory limit of container "heap"'
+    )
+    # $(VAR) doubling (kubernetes third_party/forked/golang/expansion/expand.go Expand, per
+    # entry in pkg/kubelet/kubelet_pods.go makeEnvironmentVariables): 6 * 2**39 bytes if built
+    env = [{"name": "V0", "value": "-Xmx1g"}]
+    env += [{"name": f"V{i}", "value": f"$(V{i - 1})$(V{i - 1})"} for i in range(1, 40)]
+    env.append({"name": "JAVA_TOOL_OPTIONS", "value": "$(V39)"})
+    doubling = container("app", limit="1Gi", request="1Gi")
+    doubling["env"] = env
+    long_flag = container(
+        "app", limit="1Gi", request="1Gi", env={"JAVA_TOOL_OPTIONS": " ".join(["-Xmx1g"] * 855_000)}
+    )
+    many = [
+        {"name": f"c{i}", "image": "x", "resources": {"limits": {"memory": "1Gi"}}}
+        for i in range(45_000)
+    ]
+    return [
+        ("expansion bomb", json.dumps(review(pod("bomb", [doubling, heap]))).encode(), heap_error),
+        ("5.7 MiB flag", json.dumps(review(pod("long", [long_flag, heap]))).encode(), heap_error),
+        (
+            "45,000 containers",
+            json.dumps(review(pod("many", [heap, *many]))).encode(),
+            "the object has 45,001 containers; oomguard judges at most 500 per object",
+        ),
+    ]
+
+
+def test_done_criterion_slow_bodies_and_bombs_leave_health_and_reviews_answered(tmp_path):
+    # issue 12, "Done when": /healthz (probe port and review port) and good reviews keep being
+    # answered while 50 slow-body clients and the bombs are sent, and the server's memory
+    # stays under the chart's limit. Liveness bounds only (10 s client timeouts), no latency.
+    probe_port = free_port()
+    srv = Server(
+        tmp_path, TLSFiles(tmp_path / "tls"), {"mode": "enforce"}, ("--probe-port", str(probe_port))
+    )
+    bombs = _bombs()
+    assert all(len(body) < 6 * 1024 * 1024 for _, body, _ in bombs)  # under the body cap
+    assert len(bombs[1][1]) > int(5.7 * 1024 * 1024)
+    answers: dict[str, list[dict]] = {name: [] for name, _, _ in bombs}
+    failures: list[str] = []
+
+    def send_bombs() -> None:
+        with requests.Session() as session:
+            session.verify, session.trust_env = str(srv.tls.ca_file), False
+            for _ in range(2):  # bounded: each bomb twice
+                for name, body, _ in bombs:
+                    try:
+                        answer = session.post(
+                            srv.url + "/validate",
+                            data=body,
+                            headers={"Content-Type": "application/json"},
+                            timeout=10,
+                        )
+                        answers[name].append({"status": answer.status_code, **answer.json()})
+                    except (requests.RequestException, ValueError) as exc:
+                        failures.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    slow = SlowBodies(srv, 50)
+    bomber = threading.Thread(target=send_bombs, daemon=True)
+    rounds = 0
+    try:
+        deadline = time.monotonic() + 10
+        while slow.connected < 50 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert slow.connected >= 50  # every slow client got its connection and headers in
+        bomber.start()
+        while rounds < 20 or (bomber.is_alive() and rounds < 400):  # bounded either way
+            assert _good_reviews(srv, 1) == 1
+            assert srv.session.get(srv.url + "/healthz", timeout=10).status_code == 200
+            probe = requests.get(f"http://127.0.0.1:{probe_port}/healthz", timeout=10)
+            assert probe.status_code == 200
+            rounds += 1
+        bomber.join(60)
+        assert not bomber.is_alive()
+        peaks = _peaks_kib(srv)
+        records = srv.json_log()
+    finally:
+        slow.close()
+        assert srv.stop() == 0
+    assert failures == []
+    for name, _, reason in bombs:
+        assert len(answers[name]) == 2, name
+        for answer in answers[name]:
+            assert answer["status"] == 200, (name, answer)
+            assert answer["response"]["allowed"] is False, name
+            assert reason in answer["response"]["status"]["message"], name
+    # the bombs' own findings were judged, not crashed on: the review log has them, with no
+    # crash; the doubling and the long flag are unresolved (info: logged, never shown)
+    bomb_records = [r for r in records if r.get("event") == "admission" and r["name"] != "web"]
+    assert len(bomb_records) == 6
+    assert not [r for r in bomb_records if "crashes" in r]
+    unresolved = [r["name"] for r in bomb_records if "runtime-flag-unresolved" in r["rules"]]
+    assert sorted(unresolved) == ["bomb", "bomb", "long", "long"]
+    # master + every worker's peak: more than the container uses (shared pages count twice)
+    limit = _chart_memory_limit_kib()
+    assert len(peaks) >= 3  # the master and its 2 workers
+    assert sum(peaks.values()) < limit, (peaks, limit)

@@ -250,6 +250,9 @@ def run_server(args: argparse.Namespace) -> int:
     from oomguard.rules.config import DEFAULT_CONFIG, ConfigError, load_config
 
     on_crash = getattr(args, "on_rule_error", None) or "allow"
+    notice = ignored_config_notice(args.config)
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
     try:
         config = load_config(args.config) if args.config else DEFAULT_CONFIG
         store = CertificateStore(args.cert, args.key)
@@ -291,6 +294,24 @@ def run_server(args: argparse.Namespace) -> int:
         return _run_gunicorn(app, gunicorn_options(args, store, probes), store)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def ignored_config_notice(config: str | None, folder: str = ".") -> str | None:
+    """The one-line notice when ``folder`` (the working directory) holds a ``.oomguard.yaml``
+    that serve will not read: unlike lint and audit, serve reads only ``--config`` (a pod's
+    working directory is the image's, not the operator's choice), so say it, never ignore it
+    silently."""
+    from oomguard.rules.text import printable
+
+    found = os.path.join(os.path.abspath(folder), ".oomguard.yaml")
+    if not os.path.isfile(found):
+        return None
+    if config and os.path.exists(config) and os.path.samefile(config, found):
+        return None
+    using = f"--config {config}" if config else "the defaults (no --config)"
+    return printable(
+        f"oomguard: notice: {found} is not read; serve reads only --config, using {using}"
+    )
 
 
 def _run_gunicorn(app: Any, options: dict[str, Any], store: CertificateStore) -> int:

@@ -73,6 +73,8 @@ class BodyProgress:
         self.deadline = deadline
         self.chunked, self.length = body_framing(req)
         self.scan_pos = 0  # chunked: offset in the buffer of the next chunk-size line
+        self.wanted = 0  # chunked: buffer size at which the chunk being received is complete
+        self.scanned = 0  # chunked: bytes copied out of the buffer to scan (linear in the body)
         self.decoded = 0  # chunked: payload bytes seen so far
         self.in_trailer = False
         self.discard = False  # a body over the cap: counted, not kept
@@ -96,10 +98,11 @@ def body_framing(req: Any) -> tuple[bool, int]:
 
 
 def chunked_scan(data: bytes, progress: BodyProgress) -> bool:
-    """Advance ``progress`` over the chunked body in ``data``; True once it is complete (or
-    malformed: gunicorn's own reader then answers 400). Resumable, so each byte is scanned
-    once however the body trickles in."""
-    pos = progress.scan_pos
+    """Advance ``progress`` over ``data``, the chunked body from ``progress.scan_pos`` on; True
+    once it is complete (or malformed: gunicorn's own reader then answers 400). Resumable:
+    complete chunks are never scanned again, and a chunk still arriving sets
+    ``progress.wanted``, the buffer size to wait for before scanning again."""
+    base, pos = progress.scan_pos, 0
     while True:
         if progress.in_trailer:
             if data.startswith(b"\r\n", pos):
@@ -115,14 +118,17 @@ def chunked_scan(data: bytes, progress: BodyProgress) -> bool:
         except ValueError:
             return True
         if size == 0:
-            progress.scan_pos = pos = line_end + 2
+            pos = line_end + 2
+            progress.scan_pos = base + pos
             progress.in_trailer = True
             continue
         chunk_end = line_end + 2 + size + 2
         if chunk_end > len(data):
+            progress.wanted = base + chunk_end
             return False
         progress.decoded += size
-        progress.scan_pos = pos = chunk_end
+        pos = chunk_end
+        progress.scan_pos = base + pos
 
 
 class BoundedThreadWorker(ThreadWorker):
@@ -237,8 +243,16 @@ class BoundedThreadWorker(ThreadWorker):
     def _complete(progress: BodyProgress, cap: int) -> bool:
         if not progress.chunked:
             return progress.buffered() + progress.dropped >= progress.length
-        if chunked_scan(progress.req.unreader.buf.getvalue(), progress):
-            return True
+        if progress.buffered() >= progress.wanted:  # else a chunk is still arriving
+            # only the bytes after the last complete chunk are copied: each byte of the body
+            # is scanned about once (the whole buffer each time was quadratic in its size)
+            buf = progress.req.unreader.buf
+            buf.seek(progress.scan_pos)
+            data = buf.read()
+            buf.seek(0, 2)
+            progress.scanned += len(data)
+            if chunked_scan(data, progress):
+                return True
         return progress.decoded > cap  # enough to know it is too large
 
     @staticmethod
