@@ -75,10 +75,19 @@ def corpus_workloads(corpus: Path = CORPUS) -> list[dict]:
 def runtime_case(rng: random.Random, index: int) -> dict:
     """One Deployment whose containers set heap flags the way real manifests do."""
     containers = [_runtime_container(rng, f"c{n}") for n in range(rng.choice((1, 1, 2, 3)))]
+    kind = rng.choice(("Deployment", "StatefulSet", "Deployment", "Pod"))
+    metadata = {"name": f"gen-{index}", "namespace": rng.choice(("default", "shop", "ops"))}
+    if kind == "Pod":  # a core v1 Pod holds its containers in spec itself
+        return {
+            "apiVersion": "v1",
+            "kind": kind,
+            "metadata": metadata,
+            "spec": {"containers": containers},
+        }
     return {
         "apiVersion": "apps/v1",
-        "kind": rng.choice(("Deployment", "StatefulSet", "Deployment", "Pod")),
-        "metadata": {"name": f"gen-{index}", "namespace": rng.choice(("default", "shop", "ops"))},
+        "kind": kind,
+        "metadata": metadata,
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": f"gen-{index}"}},
