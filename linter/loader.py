@@ -31,10 +31,14 @@ MAX_NODES = 2_000_000  # values per document, aliases counted at their expanded 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 INTERESTING_KINDS = registry_for().names | frozenset(SOURCE_KINDS)  # presets included
+_GROUPS_OF: dict[str, frozenset[str]] = {}
+for _group, _kind in registry_for().kinds:
+    _GROUPS_OF[_kind] = _GROUPS_OF.get(_kind, frozenset()) | {_group}
 # Built-in kinds that never hold containers: the only ones the pre-filter skips unparsed. Any
 # other kind is parsed: it may be a workload kind of the registry (a preset, a config
 # ``kinds:`` entry) or an unknown one that workload-kind-unknown must name. A kind of the same
-# name in the registry (Knative's Service) is parsed whatever its group.
+# name in the registry (Knative's Service) is parsed when its apiVersion names that group (or
+# cannot be read from the text).
 NOT_WORKLOADS = frozenset(
     [
         "APIService",
@@ -87,6 +91,7 @@ _ANY_BREAK_DOC_MARKER = re.compile(
 # understands; see _uninteresting_kind.
 _COLUMN_0 = re.compile(r"^[^ \t\r\n][^\n]*", re.M)
 _PLAIN_KEY_LINE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*:(?:[ \t]|\r?$)|-(?:[ \t]|\r?$)|#")
+_API_VERSION_LINE = re.compile(r"apiVersion:[ \t]+([A-Za-z0-9][A-Za-z0-9./-]*)[ \t]*(#[^\n]*)?\r?$")
 _KIND_LINE = re.compile(
     r"kind:[ \t]+(?:([A-Za-z][A-Za-z0-9]*)|\"([A-Za-z][A-Za-z0-9]*)\"|'([A-Za-z][A-Za-z0-9]*)')"
     r"[ \t]*(#[^\n]*)?\r?$"
@@ -263,8 +268,14 @@ def _has_content(chunk: str) -> bool:
     return False
 
 
-def _interesting(kind: str) -> bool:
-    return kind in INTERESTING_KINDS or kind not in NOT_WORKLOADS or kind.endswith("List")
+def _interesting(kind: str, api_version: str | None = None) -> bool:
+    if kind not in NOT_WORKLOADS or kind.endswith("List"):
+        return True
+    if kind not in INTERESTING_KINDS:
+        return False
+    # a core kind's name that a workload kind shares in another group (Knative's Service):
+    # the group decides, and without a readable apiVersion the document is parsed
+    return api_version is None or api_version.rpartition("/")[0] in _GROUPS_OF.get(kind, ())
 
 
 def _uninteresting_kind(chunk: str) -> bool:
@@ -280,6 +291,7 @@ def _uninteresting_kind(chunk: str) -> bool:
     if _ODD_BREAK.search(chunk):
         return False
     kind = None
+    api_version: str | None = None
     first = _FIRST_CONTENT.search(chunk)
     if first is None or first.group(1):
         return False  # nothing, or an indented root
@@ -294,6 +306,11 @@ def _uninteresting_kind(chunk: str) -> bool:
             continue
         if not _PLAIN_KEY_LINE.match(line):
             return False
+        if line.startswith("apiVersion:"):
+            version = _API_VERSION_LINE.match(line)
+            api_version = None if version is None or api_version else version.group(1)
+            if version is None or _continued(chunk, match.end()):
+                api_version = ""  # unreadable or written twice: "" counts as unknown below
         if line.startswith("kind:"):
             if kind is not None:
                 return False
@@ -302,7 +319,7 @@ def _uninteresting_kind(chunk: str) -> bool:
                 return False
     if kind is None:
         return False
-    return not _interesting(kind.group(1) or kind.group(2) or kind.group(3))
+    return not _interesting(kind.group(1) or kind.group(2) or kind.group(3), api_version or None)
 
 
 def _continued(chunk: str, end: int) -> bool:

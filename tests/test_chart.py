@@ -560,6 +560,7 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "mutate": [],
         "kinds": [],
         "honor_ignore_annotations": True,
+        "honor_ignore_annotations_in_enforce": False,
         "opt_out_label": {"key": "oomguard.io/ignore", "honor_in_enforce": False},
         "lookups": {
             "namespace_labels": False,

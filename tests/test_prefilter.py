@@ -234,3 +234,16 @@ def test_documents_before_a_broken_one_in_the_same_chunk_are_kept(text: str):
         assert [d.data["kind"] for d in loaded.documents] == ["ConfigMap"]
         assert len(loaded.errors) + len(loaded.templates) == 1
     check_prefilter(text)
+
+
+def test_a_shared_kind_name_is_judged_by_its_group():
+    """Knative's Service shares its name with the core Service: the apiVersion decides."""
+    core = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: [\n"  # broken if parsed
+    assert load_text(core).errors == [] and load_text(core).documents == []
+    knative = (
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: k}\n"
+        "spec: {template: {spec: {containers: [{image: x}]}}}\n"
+    )
+    assert [d.data["metadata"]["name"] for d in load_text(knative).documents] == ["k"]
+    unsure = "apiVersion: v1\napiVersion: serving.knative.dev/v1\nkind: Service\nspec: [\n"
+    assert load_text(unsure).errors != []  # apiVersion written twice: parsed, not guessed
