@@ -44,6 +44,26 @@ def rule_severity(rule_id: str, config: Config) -> str:
     return rule_setting(rule_id, config).severity or RULES[rule_id].SEVERITY
 
 
+def enabled_rules(config: Config) -> tuple[tuple[Any, str], ...]:
+    """(rule module, severity) of every enabled rule, in catalogue order: worked out once per
+    config, not per rule and object (a hot spot on large inputs)."""
+    cached = _ENABLED.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    rules = tuple(
+        (rule, rule_severity(rule.ID, config))
+        for rule in CATALOGUE
+        if rule_enabled(rule.ID, config)
+    )
+    if len(_ENABLED) > 64:  # a process sees a handful of configs; never grow without bound
+        _ENABLED.clear()
+    _ENABLED[id(config)] = (config, rules)
+    return rules
+
+
+_ENABLED: dict[int, tuple[Config, tuple]] = {}
+
+
 def lint_fix_enabled(rule_id: str, config: Config) -> bool:
     """Whether ``oomguard lint --fix`` applies this rule's fix: rewrites of existing values by
     default; fixes that add values when ``defaults`` are configured; or exactly ``fix.enable``."""
@@ -119,9 +139,7 @@ def _check_view(
     """The catalogue over one pod template's view. The object's own annotations are read by
     every view (they suppress in each) but judged in the first only."""
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
-    for rule in CATALOGUE:
-        if not rule_enabled(rule.ID, config):
-            continue
+    for rule, severity in enabled_rules(config):
         try:
             problems = list(rule.check(workload, config))
         except Exception as exc:  # a rule bug must not hide the other rules' findings
@@ -130,7 +148,6 @@ def _check_view(
                 f"{type(exc).__name__}: {exc}"
             )
             continue
-        severity = rule_severity(rule.ID, config)
         for problem in problems:
             if (
                 honor

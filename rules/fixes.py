@@ -109,6 +109,19 @@ def set_env(container: Container, name: str, value: str) -> tuple[PatchOp, ...]:
     )
 
 
+def replaces_reference(ops: Iterable[PatchOp]) -> bool:
+    """Whether a fix writes a literal over an env entry's ``valueFrom`` (a resourceFieldRef,
+    ConfigMap or Secret reference): the value then no longer follows its source, which the
+    finding must say (issue 11)."""
+    return any(
+        op["op"] == "replace"
+        and len(op["path"]) >= 2
+        and op["path"][-2] == "env"
+        and isinstance(op.get("value"), dict)
+        for op in ops
+    )
+
+
 def materialize(obj: Any, intents: Iterable[PatchOp]) -> list[dict[str, Any]]:
     """One strict RFC 6902 patch for ``obj`` from fix intents (see module doc)."""
     return apply_intents(copy.deepcopy(obj), intents)

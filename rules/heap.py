@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from oomguard.rules.config import Config
-from oomguard.rules.fixes import rewrite_token, rewrite_tokens, set_env, target_bytes
+from oomguard.rules.fixes import (
+    replaces_reference,
+    rewrite_token,
+    rewrite_tokens,
+    set_env,
+    target_bytes,
+)
 from oomguard.rules.model import PatchOp, Path, Problem
 from oomguard.rules.runtimes import dotnet, go, jvm, node
 from oomguard.rules.text import format_bytes, format_percent
@@ -35,6 +41,15 @@ class HeapCheck:
         return target_bytes(self.limit.usable, self.ratio)
 
 
+def _literal_note(check: HeapCheck) -> str:
+    if not replaces_reference(check.fix):
+        return ""
+    return (
+        "; the fix writes that value in place of the valueFrom reference, "
+        "so it no longer follows its source"
+    )
+
+
 def exceeds_limit(check: HeapCheck | None) -> Problem | None:
     if check is None or check.size < check.limit.usable:
         return None
@@ -42,7 +57,7 @@ def exceeds_limit(check: HeapCheck | None) -> Problem | None:
         f"{check.setting} is {_share(check)} of the {check.limit.text} memory limit of "
         f"{check.container.label}: heap plus off-heap memory will pass the limit and the "
         f"kernel will kill the container (exit 137); use at most "
-        f"{format_percent(check.ratio, 1)} ({format_bytes(check.target)})",
+        f"{format_percent(check.ratio, 1)} ({format_bytes(check.target)}){_literal_note(check)}",
         check.path,
         check.container.name,
         check.fix,
@@ -58,7 +73,8 @@ def headroom_low(check: HeapCheck | None) -> Problem | None:
     return Problem(
         f"{check.setting} is {_share(check)} of the {check.limit.text} memory limit of "
         f"{check.container.label}, above the {format_percent(check.ratio, 1)} that leaves "
-        f"room for off-heap memory; use at most {format_bytes(check.target)}",
+        f"room for off-heap memory; use at most {format_bytes(check.target)}"
+        f"{_literal_note(check)}",
         check.path,
         check.container.name,
         check.fix,

@@ -166,6 +166,11 @@ def test_resource_field_ref_copies_the_limit():
     assert finding.message.startswith(
         "GOMEMLIMIT=1073741824 (from limits.memory via resourceFieldRef) is 100% of the 1Gi"
     )
+    # issue 11: the fix replaces the reference by a literal, and the finding says so
+    assert finding.message.endswith(
+        "use at most 90% (921Mi); the fix writes that value in place of the valueFrom "
+        "reference, so it no longer follows its source"
+    )
     assert finding.path == ("spec", "containers", 0, "env", 0)
     patch, patched = apply_fix(workload_object(text), [finding])
     assert patch == [
