@@ -93,11 +93,20 @@ def full_parse(text: str) -> list[Any]:
 
 
 def interesting(data: Any) -> bool:
-    """Whether a document is what lint must read: a workload, ConfigMap, Secret or list."""
-    from oomguard.linter.loader import INTERESTING_KINDS
+    """Whether a document is what lint must read: a workload of the registry (by API group
+    and kind: a core Service is not Knative's), a ConfigMap, a Secret, a list, or any kind
+    that is not one of the core kinds known never to hold containers (it may be an unknown
+    workload kind, which lint must name)."""
+    from oomguard.linter.loader import NOT_WORKLOADS
+    from oomguard.rules.kinds import registry_for
+    from oomguard.rules.workload import SOURCE_KINDS
 
     kind = data.get("kind") if isinstance(data, dict) else None
-    return isinstance(kind, str) and (kind in INTERESTING_KINDS or kind.endswith("List"))
+    if not isinstance(kind, str):
+        return False
+    if kind in SOURCE_KINDS or kind.endswith("List") or kind not in NOT_WORKLOADS:
+        return True
+    return registry_for().lookup(data) is not None
 
 
 def signatures(documents: list[Any]) -> Counter:
