@@ -102,6 +102,7 @@ class Container:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources_key: str = "resources"  # Tekton steps: computeResources
     _derived: dict = field(default_factory=dict, repr=False)
+    _memory: dict = field(default_factory=dict, repr=False, compare=False)  # own_memory, once
 
     @property
     def resources_path(self) -> Path:
@@ -118,11 +119,17 @@ class Container:
         return f'init container "{self.name}"' if self.init else f'container "{self.name}"'
 
     def own_memory(self, section: str) -> MemoryValue | None:
-        """``resources.<section>.memory`` of this container as written."""
+        """``resources.<section>.memory`` of this container as written (read once: rules
+        and the QoS class ask again and again; a MemoryValue is immutable)."""
+        if section in self._memory:
+            return self._memory[section]
         values = self.resources.get(section)
         if values is None or "memory" not in values:
-            return None
-        return memory_value(values["memory"], (*self.resources_path, section, "memory"))
+            value = None
+        else:
+            value = memory_value(values["memory"], (*self.resources_path, section, "memory"))
+        self._memory[section] = value
+        return value
 
     @cached_property
     def limit(self) -> MemoryValue | None:
