@@ -451,8 +451,15 @@ def _build_documents(
             if type(container) is list:
                 container.append(value)
                 frame[5].append((mark.line + line_offset, mark.column))
-            elif frame[1] is no_key and type(value) is str:
-                frame[1] = value
+            elif (key := frame[1]) is no_key:
+                if type(value) is str:
+                    frame[1] = value
+                else:
+                    _place(frame, value, (mark.line + line_offset, mark.column), problems)
+            elif key != "<<" and key not in container:  # a new key's value: placed here
+                container[key] = value
+                frame[5][key] = (mark.line + line_offset, mark.column)
+                frame[1] = no_key
             else:
                 _place(frame, value, (mark.line + line_offset, mark.column), problems)
     except yaml.MarkedYAMLError as exc:

@@ -157,7 +157,11 @@ def _check_view(
             ):
                 continue
             result.findings.append(_finding(rule.ID, severity, problem, workload, prefix))
-    if honor and rule_enabled(INVALID, config) and not _suppressed(workload, INVALID, None, ignored):
+    if (
+        honor
+        and rule_enabled(INVALID, config)
+        and not _suppressed(workload, INVALID, None, ignored)
+    ):
         # said as a warning unless the config sets manifest-invalid's severity
         severity = rule_setting(INVALID, config).severity or _UNKNOWN_RULE_SEVERITY
         for problem in _unknown_ignored_rules(workload, first):

@@ -230,6 +230,13 @@ class Workload:
     anchor: Path | None = None
     origins: dict[str, str] = field(default_factory=dict)
     known: bool = True  # False: a bare view of an object outside the registry
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derive(self, compute: Callable[[Workload], Any]) -> Any:
+        """``compute(self)``, once: rules share what they work out (the QoS class)."""
+        if compute not in self._derived:
+            self._derived[compute] = compute(self)
+        return self._derived[compute]
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
