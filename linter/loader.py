@@ -258,11 +258,20 @@ def _line_breaks(text: str, start: int, end: int) -> int:
 
 
 def _has_content(chunk: str) -> bool:
-    for raw in chunk.splitlines():
-        stripped = raw.strip()
-        if stripped and not stripped.startswith("#") and stripped not in ("---", "..."):
-            return True
-    return False
+    # the first lines first: a document's content begins near its top, and splitting the
+    # whole text into lines only to read a few is a hot spot. Every line of the cut text but
+    # the last (maybe cut short) is a whole line of the chunk.
+    if len(chunk) > _HEAD and any(_content_line(raw) for raw in chunk[:_HEAD].splitlines()[:-1]):
+        return True
+    return any(_content_line(raw) for raw in chunk.splitlines())
+
+
+def _content_line(raw: str) -> bool:
+    stripped = raw.strip()
+    return bool(stripped) and not stripped.startswith("#") and stripped not in ("---", "...")
+
+
+_HEAD = 256
 
 
 def _interesting(kind: str, api_version: str | None = None) -> bool:

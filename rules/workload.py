@@ -79,6 +79,9 @@ class MemoryValue:
         return str(self.raw).strip(GO_SPACE)
 
 
+_UNSET = object()  # nothing derived yet (None is a value a computation may return)
+
+
 def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
     try:
         value = parse_quantity(raw)
@@ -110,9 +113,10 @@ class Container:
 
     def derive(self, compute: Callable[[Container], Any]) -> Any:
         """``compute(self)``, once: rules share the runtime settings they read."""
-        if compute not in self._derived:
-            self._derived[compute] = compute(self)
-        return self._derived[compute]
+        value = self._derived.get(compute, _UNSET)
+        if value is _UNSET:
+            value = self._derived[compute] = compute(self)
+        return value
 
     @property
     def label(self) -> str:
@@ -234,9 +238,10 @@ class Workload:
 
     def derive(self, compute: Callable[[Workload], Any]) -> Any:
         """``compute(self)``, once: rules share what they work out (the QoS class)."""
-        if compute not in self._derived:
-            self._derived[compute] = compute(self)
-        return self._derived[compute]
+        value = self._derived.get(compute, _UNSET)
+        if value is _UNSET:
+            value = self._derived[compute] = compute(self)
+        return value
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
