@@ -157,7 +157,7 @@ def json_nested(value: Any, depth: int) -> str:
         # a finding: laid out here, each scalar through the C encoder (json's indenting
         # encoder is pure Python, a hot spot with tens of thousands of findings)
         pad = "\n" + "  " * (depth + 1)
-        items = ",".join(f"{pad}{_SCALAR(k)}: {_SCALAR(v)}" for k, v in value.items())
+        items = ",".join(f"{pad}{_json_scalar(k)}: {_json_scalar(v)}" for k, v in value.items())
         return "{" + items + "\n" + "  " * depth + "}"
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
 
@@ -166,8 +166,21 @@ def _flat(key: Any, value: Any) -> bool:
     return type(key) is str and (value is None or type(value) in _SCALARS)
 
 
+def _json_scalar(value: str | int | bool | None) -> str:
+    """A scalar of a flat finding exactly as ``json.dumps(ensure_ascii=False)`` writes it."""
+    if type(value) is str:
+        return _STRING(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return int.__repr__(value)  # what json's encoders write for an int
+
+
 _SCALARS = frozenset({str, int, bool})  # not float: the one scalar json writes its own way
-_SCALAR = json.JSONEncoder(ensure_ascii=False).encode
+_STRING = json.encoder.encode_basestring  # the C function when available, as json uses
 
 
 Writer = Callable[..., None]
