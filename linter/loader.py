@@ -98,9 +98,6 @@ _KIND_LINE = re.compile(
 )
 _FIRST_CONTENT = re.compile(r"^([ \t]*)[^ \t\r\n#]", re.M)
 _START_MARKER = re.compile(r"---[ \t]*(?:#[^\n]*)?\r?$")
-# Line breaks other than LF (CR alone, NEL, LS, PS) and a BOM: libyaml and a line-based
-# reading of the text may disagree on lines there, so the pre-filter does not judge them.
-_ODD_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029\ufeff]")
 
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -261,11 +258,20 @@ def _line_breaks(text: str, start: int, end: int) -> int:
 
 
 def _has_content(chunk: str) -> bool:
-    for raw in chunk.splitlines():
-        stripped = raw.strip()
-        if stripped and not stripped.startswith("#") and stripped not in ("---", "..."):
-            return True
-    return False
+    # the first lines first: a document's content begins near its top, and splitting the
+    # whole text into lines only to read a few is a hot spot. Every line of the cut text but
+    # the last (maybe cut short) is a whole line of the chunk.
+    if len(chunk) > _HEAD and any(_content_line(raw) for raw in chunk[:_HEAD].splitlines()[:-1]):
+        return True
+    return any(_content_line(raw) for raw in chunk.splitlines())
+
+
+def _content_line(raw: str) -> bool:
+    stripped = raw.strip()
+    return bool(stripped) and not stripped.startswith("#") and stripped not in ("---", "...")
+
+
+_HEAD = 256
 
 
 def _interesting(kind: str, api_version: str | None = None) -> bool:
@@ -288,7 +294,7 @@ def _uninteresting_kind(chunk: str) -> bool:
     flow root, ``kind:`` written twice, e.g. once inside a multi-line quoted annotation,
     tags, escapes, odd line breaks) could make a YAML parser read another kind, so the
     document is parsed."""
-    if _ODD_BREAK.search(chunk):
+    if _has_odd_break(chunk):
         return False
     kind = None
     api_version: str | None = None
@@ -317,9 +323,25 @@ def _uninteresting_kind(chunk: str) -> bool:
             kind = _KIND_LINE.match(line)
             if kind is None or _continued(chunk, match.end()):
                 return False
+            name = kind.group(1) or kind.group(2) or kind.group(3)
+            if name not in NOT_WORKLOADS or name.endswith("List"):
+                return False  # interesting whatever follows: stop reading (most documents)
     if kind is None:
         return False
     return not _interesting(kind.group(1) or kind.group(2) or kind.group(3), api_version or None)
+
+
+def _has_odd_break(chunk: str) -> bool:
+    """Whether ``chunk`` has a line break other than LF or CRLF (CR alone, NEL, LS, PS) or a
+    BOM: libyaml and a line-based reading of the text may disagree on lines there, so the
+    pre-filter does not judge it. Substring tests: faster than a regex over the text."""
+    return (
+        ("\r" in chunk and chunk.count("\r") != chunk.count("\r\n"))
+        or "\x85" in chunk
+        or "\u2028" in chunk
+        or "\u2029" in chunk
+        or "\ufeff" in chunk
+    )
 
 
 def _continued(chunk: str, end: int) -> bool:
@@ -438,8 +460,15 @@ def _build_documents(
             if type(container) is list:
                 container.append(value)
                 frame[5].append((mark.line + line_offset, mark.column))
-            elif frame[1] is no_key and type(value) is str:
-                frame[1] = value
+            elif (key := frame[1]) is no_key:
+                if type(value) is str:
+                    frame[1] = value
+                else:
+                    _place(frame, value, (mark.line + line_offset, mark.column), problems)
+            elif key != "<<" and key not in container:  # a new key's value: placed here
+                container[key] = value
+                frame[5][key] = (mark.line + line_offset, mark.column)
+                frame[1] = no_key
             else:
                 _place(frame, value, (mark.line + line_offset, mark.column), problems)
     except yaml.MarkedYAMLError as exc:

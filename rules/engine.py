@@ -139,6 +139,7 @@ def _check_view(
     """The catalogue over one pod template's view. The object's own annotations are read by
     every view (they suppress in each) but judged in the first only."""
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
+    ignored: dict[str | None, set[str]] = {}  # per container: the annotations read once
     for rule, severity in enabled_rules(config):
         try:
             problems = list(rule.check(workload, config))
@@ -152,11 +153,15 @@ def _check_view(
             if (
                 honor
                 and severity not in unsuppressible
-                and _suppressed(workload, rule.ID, problem.container)
+                and _suppressed(workload, rule.ID, problem.container, ignored)
             ):
                 continue
             result.findings.append(_finding(rule.ID, severity, problem, workload, prefix))
-    if honor and rule_enabled(INVALID, config) and not _suppressed(workload, INVALID, None):
+    if (
+        honor
+        and rule_enabled(INVALID, config)
+        and not _suppressed(workload, INVALID, None, ignored)
+    ):
         # said as a warning unless the config sets manifest-invalid's severity
         severity = rule_setting(INVALID, config).severity or _UNKNOWN_RULE_SEVERITY
         for problem in _unknown_ignored_rules(workload, first):
@@ -240,6 +245,10 @@ def _unknown_ignored_rules(workload, first: bool = True) -> list[Problem]:
     ]
 
 
-def _suppressed(workload, rule_id: str, container: str | None) -> bool:
-    ignored = workload.ignored_rules(container)
+def _suppressed(
+    workload, rule_id: str, container: str | None, cache: dict[str | None, set[str]]
+) -> bool:
+    ignored = cache.get(container)
+    if ignored is None:
+        ignored = cache[container] = workload.ignored_rules(container)
     return rule_id in ignored or ALL in ignored

@@ -86,6 +86,20 @@ def _share(check: HeapCheck) -> str:
 
 
 def jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
+    """The JVM heap against the limit, worked out once per container and config (two rules
+    ask; a HeapCheck is immutable)."""
+    checks = container.derive(_jvm_checks)
+    hit = checks.get(id(config))
+    if hit is None or hit[0] is not config:  # the config is kept: its id is not reused
+        hit = checks[id(config)] = (config, _jvm_heap_check(container, config))
+    return hit[1]
+
+
+def _jvm_checks(container: Container) -> dict[int, tuple[Config, HeapCheck | None]]:
+    return {}
+
+
+def _jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
     limit = container.limit
     if limit is None or not limit.usable:
         return None

@@ -24,7 +24,12 @@ QOS_RESOURCES = ("cpu", "memory")
 
 
 def pod_qos(workload: Workload) -> str:
-    """``Guaranteed``, ``Burstable``, ``BestEffort``, or ``Unknown`` when a value is unreadable."""
+    """``Guaranteed``, ``Burstable``, ``BestEffort``, or ``Unknown`` when a value is unreadable
+    (worked out once per view: several rules ask)."""
+    return workload.derive(_pod_qos)
+
+
+def _pod_qos(workload: Workload) -> str:
     if unreadable_values(workload):
         return "Unknown"
     return (

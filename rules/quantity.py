@@ -52,6 +52,8 @@ def parse_quantity(value: object) -> Fraction:
     Accepts strings in the quantity grammar and JSON numbers (which Kubernetes also accepts).
     Raises :class:`QuantityError` for anything else.
     """
+    if type(value) is str:  # the common case, first
+        return _parse_text(value.strip(GO_SPACE))
     if isinstance(value, bool):
         raise QuantityError(f"{str(value).lower()} is not a quantity")
     if isinstance(value, int):
@@ -93,5 +95,9 @@ def is_millibytes(value: object) -> bool:
     """True for a quantity string with the ``m`` (milli) suffix, e.g. ``512m`` = 0.512 bytes."""
     if not isinstance(value, str):
         return False
-    value = value.strip(GO_SPACE)
+    if value[-1:] != "m":
+        if not value or value[-1] not in GO_SPACE:
+            return False
+        # only the end matters: value[-2] must be a digit or ".", so never leading space
+        value = value.rstrip(GO_SPACE)
     return len(value) > 1 and value[-1] == "m" and value[-2] in "0123456789."

@@ -79,6 +79,9 @@ class MemoryValue:
         return str(self.raw).strip(GO_SPACE)
 
 
+_UNSET = object()  # nothing derived yet (None is a value a computation may return)
+
+
 def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
     try:
         value = parse_quantity(raw)
@@ -102,6 +105,7 @@ class Container:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources_key: str = "resources"  # Tekton steps: computeResources
     _derived: dict = field(default_factory=dict, repr=False)
+    _memory: dict = field(default_factory=dict, repr=False, compare=False)  # own_memory, once
 
     @property
     def resources_path(self) -> Path:
@@ -109,20 +113,27 @@ class Container:
 
     def derive(self, compute: Callable[[Container], Any]) -> Any:
         """``compute(self)``, once: rules share the runtime settings they read."""
-        if compute not in self._derived:
-            self._derived[compute] = compute(self)
-        return self._derived[compute]
+        value = self._derived.get(compute, _UNSET)
+        if value is _UNSET:
+            value = self._derived[compute] = compute(self)
+        return value
 
     @property
     def label(self) -> str:
         return f'init container "{self.name}"' if self.init else f'container "{self.name}"'
 
     def own_memory(self, section: str) -> MemoryValue | None:
-        """``resources.<section>.memory`` of this container as written."""
+        """``resources.<section>.memory`` of this container as written (read once: rules
+        and the QoS class ask again and again; a MemoryValue is immutable)."""
+        if section in self._memory:
+            return self._memory[section]
         values = self.resources.get(section)
         if values is None or "memory" not in values:
-            return None
-        return memory_value(values["memory"], (*self.resources_path, section, "memory"))
+            value = None
+        else:
+            value = memory_value(values["memory"], (*self.resources_path, section, "memory"))
+        self._memory[section] = value
+        return value
 
     @cached_property
     def limit(self) -> MemoryValue | None:
@@ -223,6 +234,14 @@ class Workload:
     anchor: Path | None = None
     origins: dict[str, str] = field(default_factory=dict)
     known: bool = True  # False: a bare view of an object outside the registry
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derive(self, compute: Callable[[Workload], Any]) -> Any:
+        """``compute(self)``, once: rules share what they work out (the QoS class)."""
+        value = self._derived.get(compute, _UNSET)
+        if value is _UNSET:
+            value = self._derived[compute] = compute(self)
+        return value
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)

@@ -144,10 +144,16 @@ class JvmSettings:
     flags: list[JvmFlag] = field(default_factory=list)  # in the order the JVM applies them
     evidence: str | None = None  # why we believe a JVM runs here
     unresolved: list[EnvValue] = field(default_factory=list)
+    # (flags list, its length, name -> last valid flag): rules ask ``last`` many times per
+    # container, so the scan is done once per list (rebuilt when flags are added or replaced)
+    _last: tuple | None = field(default=None, repr=False, compare=False)
 
     def last(self, name: str) -> JvmFlag | None:
-        found = [flag for flag in self.flags if flag.name == name and flag.error is None]
-        return found[-1] if found else None
+        index = self._last
+        if index is None or index[0] is not self.flags or index[1] != len(self.flags):
+            by_name = {flag.name: flag for flag in self.flags if flag.error is None}
+            index = self._last = (self.flags, len(self.flags), by_name)
+        return index[2].get(name)
 
     @property
     def invalid(self) -> list[JvmFlag]:
