@@ -1,6 +1,6 @@
 """An object of a kind oomguard does not know holds containers: they are not checked.
 
-oomguard judges the kinds in its registry (`oomguard kinds` in the README lists them: the
+oomguard judges the kinds in its registry (the README's "Workload kinds" and docs/kinds.md list them: the
 built-in workload kinds, the presets for common operators, and the `kinds:` of
 `.oomguard.yaml`). An object of any other kind whose shape holds containers (a list under a
 `containers` or `initContainers` key whose entries have an `image`, `resources` or `env`,
@@ -55,6 +55,9 @@ MAX_DEPTH = 8
 MAX_NODES = 2000
 _CONTAINER_KEYS = ("containers", "initContainers")
 _CONTAINER_FIELDS = ("image", "resources", "env")
+# Kinds that carry another object rather than run pods: an AdmissionReview (the webhook's
+# request, e.g. examples/admission/) holds a whole Deployment, which is not a workload of its own.
+_ENVELOPES = frozenset({("admission.k8s.io", "AdmissionReview")})
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -62,10 +65,13 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for an object outside the registry whose shape holds containers."""
     if workload.known:
         return
+    api_version = workload.obj.get("apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    if (group, workload.kind) in _ENVELOPES:
+        return
     path = container_list(workload.obj)
     if path is None:
         return
-    api_version = workload.obj.get("apiVersion")
     pattern = "".join("[*]" if isinstance(key, int) else f".{key}" for key in path[:-1])
     pattern = pattern.lstrip(".") or "spec"
     yield Problem(

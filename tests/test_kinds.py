@@ -4,6 +4,9 @@ kinds that hold containers (workload-kind-unknown)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import jsonpatch
 import pytest
 import yaml
@@ -166,3 +169,22 @@ def test_lint_cli_counts_unknown_kinds_in_the_summary(run_oomguard, tmp_path):
     assert "[Widget/ml/ray worker-group=gpu container=worker]" in result.stdout.replace(
         "Widget/ray", "Widget/ml/ray"
     )
+
+
+def test_an_admission_review_is_an_envelope_not_an_unknown_workload():
+    """examples/admission/ holds an AdmissionReview carrying a Deployment: lint must not
+    ask to register AdmissionReview as a workload kind."""
+    review = json.loads(
+        (
+            Path(__file__).resolve().parent.parent
+            / "examples"
+            / "admission"
+            / "deployment-deny.json"
+        ).read_text()
+    )
+    evaluation = check_object(review, config_from_data({}))
+    assert evaluation.findings == [] and not evaluation.unknown_kind
+    # the same shape under another kind is still named
+    review["kind"] = "Envelope"
+    (finding,) = check_object(review, config_from_data({})).findings
+    assert finding.rule == "workload-kind-unknown"
