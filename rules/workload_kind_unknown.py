@@ -1,8 +1,8 @@
 """An object of a kind oomguard does not know holds containers: they are not checked.
 
-oomguard judges the kinds in its registry (the README's "Workload kinds" and docs/kinds.md list them: the
-built-in workload kinds, the presets for common operators, and the `kinds:` of
-`.oomguard.yaml`). An object of any other kind whose shape holds containers (a list under a
+oomguard judges the kinds in its registry (listed in the README's "Workload kinds" and in
+docs/kinds.md: the built-in workload kinds, the presets for common operators, and the
+`kinds:` of `.oomguard.yaml`). An object of any other kind whose shape holds containers (a list under a
 `containers` or `initContainers` key whose entries have an `image`, `resources` or `env`,
 found by a walk of at most 8 levels and 2,000 nodes) is a workload oomguard cannot read
 without being told where its pod templates are, so instead of passing it in silence this
