@@ -2,12 +2,12 @@
 
 oomguard judges the kinds in its registry (listed in the README's "Workload kinds" and in
 docs/kinds.md: the built-in workload kinds, the presets for common operators, and the
-`kinds:` of `.oomguard.yaml`). An object of any other kind whose shape holds containers (a list under a
-`containers` or `initContainers` key whose entries have an `image`, `resources` or `env`,
-found by a walk of at most 8 levels and 2,000 nodes) is a workload oomguard cannot read
-without being told where its pod templates are, so instead of passing it in silence this
-rule names it and the config entry that adds it. The text summary line counts these objects
-even when `info` findings are hidden.
+`kinds:` of `.oomguard.yaml`). An object of any other kind whose shape holds containers (a
+list under a `containers` or `initContainers` key whose entries have an `image`,
+`resources` or `env`, found by a walk of at most 8 levels and 2,000 nodes) is a workload
+oomguard cannot read without being told where its pod templates are, so instead of passing
+it in silence this rule names it and the config entry that adds it. The text summary line
+counts these objects even when `info` findings are hidden.
 
 PASS:
 ```yaml
