@@ -38,7 +38,7 @@ from oomguard.linter.loader import LoadError, decode
 from oomguard.linter.run import STDIN, STDIN_NAME, LintResult, lint_paths, prepare
 from oomguard.rules.config import Config
 from oomguard.rules.converge import Convergence, converge
-from oomguard.rules.engine import lint_fix_enabled
+from oomguard.rules.engine import INVALID, lint_fix_enabled
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, no_lookup
@@ -125,8 +125,10 @@ def fixable_by_file(
     plans: dict[str, list[Finding]] = {}
     broken: set[str | None] = set()
     for finding in findings:
-        if finding.rule == "manifest-invalid":
-            broken.add(finding.file)  # a file that does not parse is never written
+        if finding.rule == INVALID and finding.severity == "error":
+            # a file that does not parse (or holds wrong types) is never written; a warning
+            # of that rule (an ignore annotation naming no rule) does not stop its fixes
+            broken.add(finding.file)
         elif finding.file not in (None, STDIN_NAME) and _enabled(finding, config):
             plans.setdefault(finding.file, []).append(finding)
     return {path: found for path, found in plans.items() if path not in broken | skip}

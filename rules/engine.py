@@ -13,6 +13,7 @@ from oomguard.rules.config import Config, RuleSetting
 from oomguard.rules.kinds import Registry
 from oomguard.rules.model import Finding, Path, Problem
 from oomguard.rules.workload import Lookup, Workload, build_workloads, no_lookup
+from oomguard.rules.workload_kind_unknown import ID as UNKNOWN_KIND
 
 ALL = "all"
 
@@ -189,7 +190,6 @@ def _check_unknown(obj: dict, config: Config, prefix: Path, result: Evaluation) 
         result.findings.append(_finding(UNKNOWN_KIND, severity, problem, view, prefix))
 
 
-UNKNOWN_KIND = "workload-kind-unknown"
 
 
 def invalid_document(message: str, **where: Any) -> Finding:

@@ -180,3 +180,35 @@ def test_chained_fixes_converge_in_one_run(tmp_path):
     assert '"--max-old-space-size=384"' in target.read_text()
     assert "memory: 512Mi}" in target.read_text()
     assert not [f for f in after.findings if f.severity in ("error", "warning")]
+
+
+TYPO_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  annotations:
+    oomguard.io/ignore: "memory-limit-reqest-ratio"
+spec:
+  containers:
+    - name: app
+      image: java:17
+      env: [{name: JAVA_OPTS, value: "-Xmx2g"}]
+      command: ["sh", "-c", "exec java $JAVA_OPTS -jar app.jar"]
+      resources: {limits: {memory: 2Gi}, requests: {memory: 2Gi}}
+"""
+
+
+def test_a_typo_in_an_ignore_annotation_does_not_stop_the_fixes(tmp_path, run_oomguard):
+    # the typo is a manifest-invalid *warning*: the file parses, so its fixes still apply
+    (tmp_path / "p.yaml").write_text(TYPO_POD)
+    proc = run_oomguard("lint", "--fix", "p.yaml", cwd=tmp_path)
+    assert "warning manifest-invalid: annotation oomguard.io/ignore names" in proc.stdout
+    assert "fixed 1 finding in 1 file" in proc.stderr
+    assert '{name: JAVA_OPTS, value: "-Xmx1536m"}' in (tmp_path / "p.yaml").read_text()
+
+
+def test_a_manifest_invalid_error_still_keeps_the_file_unwritten(tmp_path, run_oomguard):
+    broken = TYPO_POD.replace("requests: {memory: 2Gi}", 'requests: "abc"')
+    (tmp_path / "p.yaml").write_text(broken)
+    run_oomguard("lint", "--fix", "p.yaml", cwd=tmp_path)
+    assert (tmp_path / "p.yaml").read_text() == broken
