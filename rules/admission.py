@@ -162,6 +162,8 @@ def decide(
     new_errors = [f for f in errors if _key(f) not in existing]
     old_errors = [f for f in errors if _key(f) in existing]
     crash_notes = [f"oomguard could not finish its checks ({crash})" for crash in crashes]
+    # what could not be judged here is said (a Rollout whose template is in its workloadRef)
+    crash_notes = [*evaluation.notices, *crash_notes]
 
     if mode == AUDIT:
         return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)

@@ -114,8 +114,8 @@ def _rollout_notice(obj: dict[str, Any]) -> str | None:
         printable(str(value)) for value in (metadata.get("name"), ref.get("kind"), ref.get("name"))
     )
     return (
-        f"Rollout/{name}: its pod template is in {kind}/{target} (spec.workloadRef), judged "
-        "there when that object is linted; `oomguard audit` judges it as the Rollout's"
+        f"Rollout/{name}: its pod template is in {kind}/{target} (spec.workloadRef), "
+        "judged there; audit judges it as the Rollout's"
     )
 
 

@@ -192,8 +192,7 @@ def test_lint_says_a_rollout_template_lives_in_its_workload_ref(tmp_path, run_oo
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         f"oomguard: notice: {manifest}: Rollout/by-ref\\x1b[2J: its pod template is in "
-        "Deployment/base (spec.workloadRef), judged there when that object is linted; "
-        "`oomguard audit` judges it as the Rollout's"
+        "Deployment/base (spec.workloadRef), judged there; audit judges it as the Rollout's"
     ]
     # a Rollout with its own template gets no notice
     manifest.write_text(yaml.safe_dump(_objects()[0]))

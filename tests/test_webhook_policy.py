@@ -310,3 +310,23 @@ def test_ignore_annotations_suppress_everything_outside_enforce():
     for mode in ("warn", "audit"):
         decision = _annotated(mode)
         assert decision.allowed is True and decision.findings == ()
+
+
+def test_a_rollout_with_a_workload_ref_is_said_not_passed_in_silence():
+    from oomguard.rules.admission import Request, validate
+
+    rollout = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "shop", "namespace": "shop"},
+        "spec": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}},
+    }
+    decision = validate(
+        Request(operation="CREATE", obj=rollout, old_obj=None, namespace="shop"),
+        config_from_data({"mode": "enforce"}),
+    )
+    assert decision.allowed is True and decision.result == "warned"
+    assert decision.warnings == (
+        "Rollout/shop: its pod template is in Deployment/web (spec.workloadRef), judged there; "
+        "audit judges it as the Rollout's",
+    )
