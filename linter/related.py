@@ -54,6 +54,7 @@ class Related:
     paths: list[str] = field(default_factory=list)
     readers: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # file -> (kind, name)
     sources: list[str] = field(default_factory=list)  # 'ConfigMap "x"', for the notice
+    problems: list[str] = field(default_factory=list)  # why a repository was not searched
 
 
 def given_sources(lint_input: LintInput, given: list[str]) -> dict[str, set[str]]:
@@ -79,7 +80,7 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
     )
     linted = {os.path.realpath(p) for p in lint_input.paths if p != STDIN}
     names = sorted(name for names in sources.values() for name in names)
-    for path in tracked_mentions(given, names, config.exclude):
+    for path in tracked_mentions(given, names, config.exclude, related.problems):
         if os.path.realpath(path) in linted:
             continue
         try:
@@ -96,10 +97,12 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
     return related
 
 
-def tracked_mentions(given: list[str], names: list[str], exclude: tuple[str, ...]) -> Iterator[str]:
+def tracked_mentions(
+    given: list[str], names: list[str], exclude: tuple[str, ...], problems: list[str]
+) -> Iterator[str]:
     """The git-tracked *.yaml, *.yml and *.json files of the repositories holding the named
     files that contain one of ``names``, as paths relative to the working directory when
-    inside it."""
+    inside it. A repository git could not search is said in ``problems``."""
     from oomguard.linter.run import _excluded
 
     tops: list[str] = []
@@ -110,7 +113,7 @@ def tracked_mentions(given: list[str], names: list[str], exclude: tuple[str, ...
         if top and top not in tops:
             tops.append(top)
     for top in tops:
-        for name in _git_grep(top, names):
+        for name in _git_grep(top, names, problems):
             path = _display_path(os.path.join(top, name))
             if not _excluded(path, exclude):
                 yield path
@@ -129,7 +132,7 @@ def _git_top(folder: str) -> str | None:
     return top if proc.returncode == 0 and top else None
 
 
-def _git_grep(top: str, names: list[str]) -> list[str]:
+def _git_grep(top: str, names: list[str], problems: list[str]) -> list[str]:
     """Tracked manifest files (paths from ``top``) whose work-tree text holds a name."""
     patterns = [arg for name in names for arg in ("-e", name)]
     globs = [f"*{suffix}" for suffix in MANIFEST_SUFFIXES]
@@ -139,9 +142,16 @@ def _git_grep(top: str, names: list[str]) -> list[str]:
             capture_output=True,
             timeout=_GIT_TIMEOUT,
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError) as exc:
+        problems.append(f"git grep in {_display_path(top)} failed ({type(exc).__name__})")
         return []
-    if proc.returncode != 0:  # 1: no match; anything else: git could not search
+    if proc.returncode == 1:  # no match
+        return []
+    if proc.returncode != 0:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        problems.append(
+            f"git grep in {_display_path(top)} failed ({''.join(reason) or proc.returncode})"
+        )
         return []
     return [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
 
@@ -189,6 +199,10 @@ def related_findings(
     """Lint the related files with the input's sources first (the named ConfigMap wins over
     another of the same name) and hand out the findings about the objects that read one.
     Counts, notices and problems are added to ``result``."""
+    for problem in related.problems:  # never a quiet pass: the readers were not looked for
+        result.notices.append(
+            f"the workloads that read {_few(related.sources)} were not checked: {problem}"
+        )
     if not related.paths:
         return
     extra = prepare(related.paths, config)

@@ -177,3 +177,19 @@ def test_given_workload_files_are_not_linted_twice(repo, run_oomguard):
     assert result.stdout.count("Deployment/ledger app") == 1
     assert "Deployment/unrelated" in result.stdout  # a named file is reported in full
     assert "also checked" not in result.stderr
+
+
+def test_a_repository_git_cannot_search_is_said_not_passed(repo, run_oomguard):
+    # a corrupt index: rev-parse still finds the repository, git grep fails
+    (repo / ".git" / "index").write_bytes(b"not an index")
+    result = run_oomguard("lint", "k8s/cm.yaml", cwd=repo)
+    assert result.returncode == 0
+    said = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith(
+            'oomguard: notice: the workloads that read ConfigMap "jvm-opts" were not checked: '
+            "git grep in . failed ("
+        )
+    ]
+    assert len(said) == 1, result.stderr
