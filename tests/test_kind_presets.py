@@ -526,3 +526,22 @@ def test_webhook_denies_the_mistake_and_its_patch_leaves_no_error(client, name):
         return
     patched = jsonpatch.apply_patch(obj, json.loads(base64.b64decode(mutation["patch"])))
     assert _answer(client, "/validate", patched)["allowed"] is True
+
+
+def test_spark_roles_whose_heap_is_not_judged_are_said():
+    # never a quiet pass: the executor sets memory but no memoryLimit (the pod's limit is then
+    # Spark's memory plus overhead, not modelled), and an unreadable memory string is named
+    from oomguard.rules.engine import check_object
+
+    obj = load("spark-application.yaml")
+    config = config_from_data({})
+    assert check_object(obj, config).notices == [
+        "SparkApplication/spark-pi: heap not judged for executor (no memoryLimit)"
+    ]
+    obj["spec"]["executor"]["memoryLimit"] = "1g"
+    obj["spec"]["driver"]["memory"] = "1.5g"
+    assert check_object(obj, config).notices == [
+        "SparkApplication/spark-pi: heap not judged for driver (memory '1.5g' unreadable)"
+    ]
+    obj["spec"]["driver"]["memory"] = "1g"
+    assert check_object(obj, config).notices == []

@@ -20,6 +20,7 @@ from typing import Any
 
 from oomguard.rules.kinds import KindSpec, Synthetic
 from oomguard.rules.operators import mapping
+from oomguard.rules.text import printable
 
 _JAVA_SIZE = re.compile(r"([0-9]+)([kmgtp]b?)?", re.IGNORECASE)
 _JVM_SIZE = re.compile(r"[0-9]+[kmgt]?", re.IGNORECASE)  # what -Xmx accepts as written
@@ -87,16 +88,47 @@ def _adapter(prefix: tuple):
     return adapter
 
 
+def _notice(prefix: tuple):
+    """What a role sets that is not judged, said (never a quiet pass): a heap with no
+    ``memoryLimit`` (the limit is Spark's memory plus overhead, not modelled), or a memory
+    string that cannot be read as a heap size."""
+
+    def notice(obj: dict[str, Any]) -> str | None:
+        spec: Any = obj
+        for key in prefix:
+            spec = mapping(spec, key)
+        unjudged = []
+        for role in ("driver", "executor"):
+            pod_spec = mapping(spec, role)
+            memory = pod_spec.get("memory")
+            if memory is None:
+                continue
+            if pod_spec.get("memoryLimit") is None:
+                unjudged.append(f"{role} (no memoryLimit)")
+            elif heap_flag(memory) is None:
+                unjudged.append(f"{role} (memory {printable(str(memory))[:20]!r} unreadable)")
+        if not unjudged:
+            return None
+        name = mapping(obj, "metadata").get("name")
+        return (
+            f"{obj.get('kind')}/{printable(str(name))}: heap not judged for "
+            f"{', '.join(unjudged)}"
+        )
+
+    return notice
+
+
 spark_application = _adapter(("spec",))
 scheduled_spark_application = _adapter(("spec", "template"))
 
 KINDS: tuple[KindSpec, ...] = (
     KindSpec(
         "sparkoperator.k8s.io", "SparkApplication", ("v1beta2",), "sparkapplications", (),
-        docs=SOURCE, adapter=spark_application,
+        docs=SOURCE, adapter=spark_application, notice=_notice(("spec",)),
     ),
     KindSpec(
         "sparkoperator.k8s.io", "ScheduledSparkApplication", ("v1beta2",),
         "scheduledsparkapplications", (), docs=SOURCE, adapter=scheduled_spark_application,
+        notice=_notice(("spec", "template")),
     ),
 )  # fmt: skip
