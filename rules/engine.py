@@ -190,8 +190,6 @@ def _check_unknown(obj: dict, config: Config, prefix: Path, result: Evaluation) 
         result.findings.append(_finding(UNKNOWN_KIND, severity, problem, view, prefix))
 
 
-
-
 def invalid_document(message: str, **where: Any) -> Finding:
     """A ``manifest-invalid`` finding for input that never became an object."""
     return Finding(

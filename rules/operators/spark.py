@@ -111,8 +111,7 @@ def _notice(prefix: tuple):
             return None
         name = mapping(obj, "metadata").get("name")
         return (
-            f"{obj.get('kind')}/{printable(str(name))}: heap not judged for "
-            f"{', '.join(unjudged)}"
+            f"{obj.get('kind')}/{printable(str(name))}: heap not judged for {', '.join(unjudged)}"
         )
 
     return notice
