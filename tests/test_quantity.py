@@ -10,7 +10,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from kubernetes.utils import parse_quantity as k8s_parse_quantity
 from oomguard.rules.quantity import QuantityError, is_millibytes, parse_quantity
@@ -150,6 +150,7 @@ def test_integer_limits_agree_with_the_kubernetes_client(number):
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="0123456789.+-eEiKMGTPkmnu xXb", max_size=10))
+@example("0E ")  # found by CI's random run: trailing space, trimmed as the API server does
 def test_anything_accepted_is_accepted_by_the_kubernetes_client_too(text):
     """Random strings over the grammar's alphabet: whatever we accept, Kubernetes' client
     accepts with the same value (the client is looser, so not the other way round)."""
@@ -157,4 +158,7 @@ def test_anything_accepted_is_accepted_by_the_kubernetes_client_too(text):
         ours = parse_quantity(text)
     except QuantityError:
         return
-    assert ours == k8s_value(text), text
+    # The API server trims surrounding space before parsing (Quantity.UnmarshalJSON calls
+    # ParseQuantity(strings.TrimSpace(...)), apimachinery pkg/api/resource/quantity.go); the
+    # Python client does not, so it is given the trimmed text: "0E " is stored as 0E (0 exa).
+    assert ours == k8s_value(text.strip(" ")), text
