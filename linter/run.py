@@ -61,6 +61,7 @@ class LintResult:
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
     unknown_kinds: int = 0  # objects outside the registry that hold containers
+    rendered: list[Any] = field(default_factory=list)  # render.Rendered charts/overlays (--fix)
 
     @property
     def scope(self) -> str:
