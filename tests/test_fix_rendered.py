@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from oomguard.linter.fix import apply_fixes, unified_diff
 from oomguard.linter.fix_rendered import fix_rendered
 from oomguard.linter.render import Origin, Rendered, RenderedDocument
@@ -38,7 +37,7 @@ def copy_fixture(name: str, tmp_path: Path) -> Path:
 
 def helm_documents(chart: Path, *value_files: Path) -> list[RenderedDocument]:
     """The chart rendered by Helm's own Go SDK, values merged as ``helm template -f`` does."""
-    helm_python = pytest.importorskip("helm_python")
+    import helm_python  # the dev extra; a missing engine must fail, not skip
     from ruamel.yaml import YAML
 
     values: dict = {}
@@ -392,6 +391,19 @@ def test_hand_traced_overlay_patch_file_rewritten(tmp_path):
     assert fix_rendered(again, DEFAULT_CONFIG) == ({}, [])
 
 
+def test_hand_traced_patch_file_other_documents_untouched(tmp_path):
+    """A patch file with two documents: only the one the origin names is edited."""
+    patches = tmp_path / "patches.yaml"
+    first = "# sidecar limits\nkind: Deployment\nmetadata: {name: a}\nheap: -Xmx2g\n"
+    second = "kind: Deployment\nmetadata: {name: b}\nheap: -Xmx2g  # same text\n"
+    patches.write_text(first + "---\n" + second)
+    origin = Origin(str(patches), 6, 6, "-Xmx2g", ("heap",), document=1)
+    r = rendered(tmp_path, [_deployment("-Xmx2g", "2Gi")], {(0, JAVA_OPTS): origin})
+    edits, notices = fix_rendered(r, DEFAULT_CONFIG)
+    assert notices == []
+    assert edits == {str(patches): first + "---\n" + second.replace("-Xmx2g", "-Xmx1536m")}
+
+
 # --------------------------------------------------------------------------- plain files
 
 
@@ -405,3 +417,32 @@ def test_plain_files_fixed_as_before_beside_a_rendering(tmp_path):
     assert result.rendered == []
     apply_fixes(result, DEFAULT_CONFIG, [str(manifest)], write=True, diff=False)
     assert 'value: "-Xmx1536m"' in manifest.read_text()
+
+
+def test_rendered_findings_are_not_fixed_as_plain_files(tmp_path):
+    """A rendered unit's finding is placed at its values file (or template): the plain-file
+    flow must leave it to fix_rendered (else it reads templates as manifests)."""
+    from dataclasses import dataclass
+
+    from oomguard.rules.model import Finding
+
+    @dataclass(frozen=True)
+    class PlacedFinding(Finding):  # stand-in for the field the lint flow sets on them
+        rendered_from: str | None = None
+
+    chart = copy_fixture("hardcoded", tmp_path)
+    template = chart / "templates" / "deployment.yaml"
+    fix = ({"op": "replace", "path": (*CONTAINER, "command", 1), "value": "-Xmx1536m"},)
+    finding = PlacedFinding(
+        "jvm-heap-exceeds-limit",
+        "error",
+        "m",
+        (*CONTAINER, "command", 1),
+        fix=fix,
+        file=str(template),
+        line=17,
+        rendered_from=str(template),
+    )
+    result = LintResult(findings=[finding])
+    after = apply_fixes(result, DEFAULT_CONFIG, [str(chart)], write=True, diff=False)
+    assert not any(str(template) in notice for notice in after.notices), after.notices
