@@ -54,6 +54,7 @@ class ScalarEdit:
     old: str  # Origin.literal
     new: str
     why: list[str] = field(default_factory=list)  # "rule (object)" of the findings it fixes
+    places: set[tuple] = field(default_factory=set)  # (unit, document, rendered path)
 
     @property
     def key(self) -> tuple[str, int, Path]:
@@ -70,13 +71,16 @@ def plan_rendered(
     notices: list[str] = []
     edits: dict[tuple[str, int, Path], ScalarEdit] = {}
     conflicts: set[tuple[str, int, Path]] = set()
-    for rendered in renderings:
+    renderings = list(renderings)
+    for unit, rendered in enumerate(renderings):
         for edit in _edits(rendered, config, notices):
+            edit.places = {(unit, *place) for place in edit.places}
             known = edits.get(edit.key)
             if known is None:
                 edits[edit.key] = edit
             elif known.new == edit.new:
                 known.why.extend(w for w in edit.why if w not in known.why)
+                known.places |= edit.places
             elif edit.key not in conflicts:
                 conflicts.add(edit.key)
                 notices.append(
@@ -84,10 +88,11 @@ def plan_rendered(
                     f"({known.new!r} for {', '.join(known.why)}; {edit.new!r} for "
                     f"{', '.join(edit.why)}): one value feeds several places, set it by hand"
                 )
+    for key in conflicts:
+        del edits[key]
+    notices.extend(_shared(renderings, edits))
     by_file: dict[str, list[ScalarEdit]] = {}
-    for key, edit in edits.items():
-        if key in conflicts:
-            continue
+    for edit in edits.values():
         if edit.file in skip:
             notices.append(f"{_where(edit)}: not fixed: the file is also fixed as a manifest")
             continue
@@ -220,9 +225,63 @@ def _map(
         )
         return None
     replacement = new_text[len(prefix) : len(new_text) - len(suffix)]
+    pointer_path = tuple(origin.pointer_path)
+    places = {(index, path)}
     return ScalarEdit(
-        origin.file, origin.document, tuple(origin.pointer_path), literal, replacement, [label]
+        origin.file, origin.document, pointer_path, literal, replacement, [label], places
     )
+
+
+def _shared(renderings: list[Rendered], edits: dict[tuple[str, int, Path], ScalarEdit]):
+    """Notices for the other rendered places an edited scalar also sets (one values key
+    feeding two workloads, only one of them with a finding): they change with it, so say so.
+    Only values whose text holds an edited literal are traced (bounded, as the lint's)."""
+    literals = {edit.old for edit in edits.values()}
+    if not literals:
+        return []
+    notices = []
+    for unit, rendered in enumerate(renderings):
+        for index, document in enumerate(rendered.documents):
+            loaded = load_text(document.text)
+            if loaded.errors or len(loaded.documents) != 1:
+                continue
+            data = loaded.documents[0].data
+            for path, value in _leaves(data, ()):
+                text = _text(value)
+                if not any(literal in text for literal in literals):
+                    continue
+                try:
+                    origin = rendered.origin(index, path, text)
+                except Exception:  # noqa: BLE001  tracing is best effort here: the write is checked
+                    continue
+                if not isinstance(origin, Origin):
+                    continue
+                edit = edits.get((origin.file, origin.document, tuple(origin.pointer_path)))
+                if edit is None or (unit, index, path) in edit.places:
+                    continue
+                notices.append(
+                    f"{_where(edit)}: also sets {_dotted(pointer(path))} of {_ref(data)} "
+                    f"({document.source}), which changes with it to "
+                    f"{text.replace(edit.old, edit.new, 1)!r}"
+                )
+    return notices
+
+
+def _leaves(data: Any, path: Path):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for position, value in enumerate(data):
+            yield from _leaves(value, (*path, position))
+    elif _is_scalar(data):
+        yield path, data
+
+
+def _ref(data: Any) -> str:
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{data.get('kind', '?') if isinstance(data, dict) else '?'}/{name or '?'}"
 
 
 def _attribution(data: Any, rounds: list[list[dict]], config: Config, lookup):

@@ -446,3 +446,18 @@ def test_rendered_findings_are_not_fixed_as_plain_files(tmp_path):
     result = LintResult(findings=[finding])
     after = apply_fixes(result, DEFAULT_CONFIG, [str(chart)], write=True, diff=False)
     assert not any(str(template) in notice for notice in after.notices), after.notices
+
+
+def test_hand_traced_key_feeding_a_workload_without_finding_is_said(tmp_path):
+    """javaOpts feeds a (2Gi) and b (4Gi); only a has a finding: the write changes b too,
+    and a notice says so."""
+    values = tmp_path / "values.yaml"
+    values.write_text('javaOpts: "-Xmx2g"\n')
+    docs = [_deployment("-Xmx2g", "2Gi", "a"), _deployment("-Xmx2g", "4Gi", "b")]
+    table = {(0, JAVA_OPTS): (values, ("javaOpts",)), (1, JAVA_OPTS): (values, ("javaOpts",))}
+    edits, notices = fix_rendered(rendered(tmp_path, docs, table), DEFAULT_CONFIG)
+    assert edits == {str(values): 'javaOpts: "-Xmx1536m"\n'}
+    assert notices == [
+        f"{values}: javaOpts: also sets spec.template.spec.containers.0.env.0.value of "
+        "Deployment/b (templates/b.yaml), which changes with it to '-Xmx1536m'"
+    ]
