@@ -91,7 +91,7 @@ def apply_fixes(
     outcomes = [
         (path, fix_file(path, found, config, lookup or no_lookup)) for path, found in plans.items()
     ]
-    renderings = [r for r in getattr(result, "rendered", ()) if isinstance(r, Rendered)]
+    renderings = _renderings(result, config, paths)
     if renderings:
         from oomguard.linter.fix_rendered import plan_rendered
 
@@ -143,6 +143,16 @@ def fixable_by_file(
         elif finding.file not in (None, STDIN_NAME) and _enabled(finding, config):
             plans.setdefault(finding.file, []).append(finding)
     return {path: found for path, found in plans.items() if path not in broken | skip}
+
+
+def _renderings(result: LintResult, config: Config, paths: list[str]) -> list[Rendered]:
+    """The run's rendered charts and overlays: those the lint kept, else (when it kept only
+    their names, yet found something in them) rendered again for the fix."""
+    kept = [r for r in getattr(result, "rendered", ()) if isinstance(r, Rendered)]
+    if kept or not any(_rendered(f) for f in result.findings):
+        return kept
+    units = getattr(prepare([p for p in paths if p != STDIN], config), "units", ())
+    return [u.rendered for u in units if isinstance(getattr(u, "rendered", None), Rendered)]
 
 
 def _rendered(finding: Finding) -> bool:
