@@ -180,3 +180,218 @@ def test_cli_backend_without_helm_on_path_is_renderer_missing(
     monkeypatch.setenv("PATH", "")
     with pytest.raises(RendererMissing):
         render_chart("charts/spring-app", RenderOptions())
+
+
+# --- origins: the values file line that set a rendered value -------------------------------
+
+CONTAINER = ("spec", "template", "spec", "containers", 0)
+
+
+def _small_chart(root: Path, values: str, template: str, name: str = "small") -> str:
+    """A one-template chart ``root/name`` (for cases the fixtures do not cover)."""
+    chart = root / name
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: small\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(values)
+    (chart / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n" + template
+    )
+    return f"charts/{name}"
+
+
+def _where(origin) -> tuple:
+    assert origin is not None
+    return (origin.file, origin.line, origin.column, origin.key, origin.literal, origin.editable)
+
+
+def test_spring_java_opts_and_resources_point_at_values_yaml(charts: Path):
+    rendered = render_chart("charts/spring-app", RenderOptions())
+    java_opts = rendered.origin(0, CONTAINER + ("env", 0, "value"), "-Xms1g -Xmx2g")
+    # values.yaml line 10 (1-based): `javaOpts: "-Xms1g -Xmx2g"`, the scalar starts at its quote
+    assert _where(java_opts) == (
+        "charts/spring-app/values.yaml",
+        9,
+        10,
+        "javaOpts",
+        "-Xms1g -Xmx2g",
+        True,
+    )
+    assert java_opts.pointer_path == ("javaOpts",)
+    # `toYaml .Values.resources`: the leaf inside the block
+    limit = rendered.origin(0, CONTAINER + ("resources", "limits", "memory"), "1536Mi")
+    assert _where(limit) == (
+        "charts/spring-app/values.yaml",
+        16,
+        12,
+        "resources.limits.memory",
+        "1536Mi",
+        True,
+    )
+    assert limit.pointer_path == ("resources", "limits", "memory")
+
+
+def test_go_memlimit_points_at_values_yaml(charts: Path):
+    rendered = render_chart("charts/go-svc", RenderOptions())
+    gomemlimit = rendered.origin(0, CONTAINER + ("env", 0, "value"), "460MiB")
+    assert _where(gomemlimit) == (
+        "charts/go-svc/values.yaml",
+        4,
+        14,
+        "memory.goMemLimit",
+        "460MiB",
+        True,
+    )
+    limit = rendered.origin(0, CONTAINER + ("resources", "limits", "memory"), "512Mi")
+    assert _where(limit) == ("charts/go-svc/values.yaml", 2, 9, "memory.limit", "512Mi", True)
+
+
+def test_subchart_value_set_by_the_parent_or_by_its_own_values(charts: Path):
+    rendered = render_chart("charts/platform", RenderOptions())
+    # "-Xms{{ .Values.heap }} -Xmx{{ .Values.heap }}" in the subchart; the parent's
+    # `worker.heap: 1g` overrides the subchart's `heap: 256m`.
+    heap = rendered.origin(0, CONTAINER + ("env", 0, "value"), "-Xms1g -Xmx1g")
+    assert _where(heap) == ("charts/platform/values.yaml", 6, 8, "worker.heap", "1g", True)
+    queue = rendered.origin(0, CONTAINER + ("env", 1, "value"), "jobs")
+    assert _where(queue) == (
+        "charts/platform/charts/worker/values.yaml",
+        2,
+        7,
+        "queue",
+        "jobs",
+        True,
+    )
+
+
+def test_values_file_override_wins_and_set_is_not_editable(charts: Path):
+    rendered = render_chart(
+        "charts/platform",
+        RenderOptions(values=("charts/platform-prod.yaml",), set=("api.heap=950m",)),
+    )
+    heap = rendered.origin(0, CONTAINER + ("env", 0, "value"), "-Xms1800m -Xmx1800m")
+    assert _where(heap) == ("charts/platform-prod.yaml", 6, 8, "worker.heap", "1800m", True)
+    assert heap.pointer_path == ("worker", "heap")
+    limit = rendered.origin(0, CONTAINER + ("resources", "limits", "memory"), "2Gi")
+    assert _where(limit) == ("charts/platform-prod.yaml", 5, 15, "worker.memoryLimit", "2Gi", True)
+    # api.heap: values.yaml 768m, platform-prod.yaml 900m, --set 950m (first --set, value at 9)
+    api_heap = rendered.origin(1, CONTAINER + ("command", 1), "-Xmx950m")
+    assert _where(api_heap) == ("<--set>", 0, 9, "api.heap", "950m", False)
+    api_limit = rendered.origin(1, CONTAINER + ("resources", "limits", "memory"), "1Gi")
+    assert _where(api_limit) == (
+        "charts/platform/values.yaml",
+        2,
+        15,
+        "api.memoryLimit",
+        "1Gi",
+        True,
+    )
+
+
+def test_value_hard_coded_in_the_template_is_reported_there_not_editable(charts: Path):
+    rendered = render_chart("charts/hardcoded", RenderOptions())
+    opts = rendered.origin(0, CONTAINER + ("env", 0, "value"), "-Xms2g -Xmx2g")
+    # statefulset.yaml line 18 (1-based): `              value: "-Xms2g -Xmx2g"`
+    assert _where(opts) == (
+        "charts/hardcoded/templates/statefulset.yaml",
+        17,
+        22,
+        None,
+        "-Xms2g -Xmx2g",
+        False,
+    )
+    limit = rendered.origin(0, CONTAINER + ("resources", "limits", "memory"), "1Gi")
+    assert _where(limit) == ("charts/hardcoded/values.yaml", 0, 13, "memoryLimit", "1Gi", True)
+
+
+def test_value_with_no_single_source_has_no_origin(charts: Path):
+    rendered = render_chart("charts/spring-app", RenderOptions())
+    # "release-name-spring-app" is built from .Release.Name and .Chart.Name
+    assert rendered.origin(0, ("metadata", "name"), "release-name-spring-app") is None
+    small = _small_chart(
+        charts,
+        "minHeap: 2g\nmaxHeap: 2g\n",
+        'data: {opts: "-Xms{{ .Values.minHeap }} -Xmx{{ .Values.maxHeap }}"}\n',
+    )
+    both = render_chart(small, RenderOptions())
+    # Two values (both "2g", neither the whole text) make the field: no single source.
+    assert both.origin(0, ("data", "opts"), "-Xms2g -Xmx2g") is None
+
+
+def test_origin_search_is_bounded(charts: Path):
+    template = 'data: {opts: "-Xmx{{ .Values.heap }}"}\n'
+    # 20 values of the same text in file order; the used one is the 20th: beyond the bound.
+    far = _small_chart(
+        charts, "".join(f"unused{n}: 1g\n" for n in range(19)) + "heap: 1g\n", template
+    )
+    assert render_chart(far, RenderOptions()).origin(0, ("data", "opts"), "-Xmx1g") is None
+    # The 16th is within it.
+    near = _small_chart(
+        charts, "".join(f"unused{n}: 1g\n" for n in range(15)) + "heap: 1g\n", template, "near"
+    )
+    origin = render_chart(near, RenderOptions()).origin(0, ("data", "opts"), "-Xmx1g")
+    assert _where(origin) == ("charts/near/values.yaml", 15, 6, "heap", "1g", True)
+
+
+def test_large_number_is_found_as_helm_prints_it(charts: Path):
+    small = _small_chart(
+        charts,
+        "memory:\n  limit: 1Gi\n  goMemLimitBytes: 966367641\n",
+        "data: {GOMEMLIMIT: {{ .Values.memory.goMemLimitBytes | quote }}}\n",
+    )
+    rendered = render_chart(small, RenderOptions())
+    # Helm reads values numbers as float64 and text/template prints them with %v
+    # (strconv.FormatFloat 'g', shortest): 966367641 renders as 9.66367641e+08.
+    assert yaml.safe_load(rendered.documents[0].text)["data"] == {"GOMEMLIMIT": "9.66367641e+08"}
+    origin = rendered.origin(0, ("data", "GOMEMLIMIT"), "9.66367641e+08")
+    assert _where(origin) == (
+        "charts/small/values.yaml",
+        2,
+        19,
+        "memory.goMemLimitBytes",
+        "966367641",
+        True,
+    )
+
+
+def test_packaged_chart_values_are_located_inside_the_archive(charts: Path, tmp_path: Path):
+    import helm_python
+
+    helm_python.package("charts/go-svc", destination=str(tmp_path / "dist"))
+    rendered = render_chart("dist/go-svc-0.3.0.tgz", RenderOptions())
+    limit = rendered.origin(0, CONTAINER + ("resources", "limits", "memory"), "512Mi")
+    assert _where(limit) == (
+        "dist/go-svc-0.3.0.tgz/go-svc/values.yaml",
+        2,
+        9,
+        "memory.limit",
+        "512Mi",
+        False,
+    )
+
+
+# --- the CLI backend's pure parts (no helm binary on the test machines) --------------------
+
+
+def test_cli_output_is_split_on_source_lines():
+    from oomguard.linter.render.helm import _split_sources
+
+    # The shape `helm template` prints (pkg/action/action.go renderResources:
+    # "---\n# Source: %s\n%s\n" per manifest).
+    stdout = (
+        "---\n# Source: app/charts/sub/templates/s.yaml\nkind: ConfigMap\nmetadata: {name: s}\n"
+        "---\n# Source: app/templates/d.yaml\nkind: Deployment\nmetadata: {name: d}\n"
+        "---\n# Source: app/templates/d.yaml\nkind: Service\nmetadata: {name: d}\n"
+    )
+    assert _split_sources(stdout) == [
+        ("app/charts/sub/templates/s.yaml", "kind: ConfigMap\nmetadata: {name: s}"),
+        ("app/templates/d.yaml", "kind: Deployment\nmetadata: {name: d}"),
+        ("app/templates/d.yaml", "kind: Service\nmetadata: {name: d}\n"),
+    ]
+
+
+def test_cli_override_keys_escape_dots_as_strvals_reads_them():
+    from oomguard.linter.render.helm import _strvals_key
+
+    assert _strvals_key(("podAnnotations", "example.com/heap", "x")) == (
+        "podAnnotations.example\\.com/heap.x"
+    )
+    assert _strvals_key(("env", 2, "value")) == "env[2].value"

@@ -1,8 +1,5 @@
 """Helm: render a chart directory or packaged ``.tgz`` and trace rendered values to their source.
 
-This module is over 400 lines because one file keeps the two backends, the document/source
-mapping and the origin search (which re-renders through the same backend) together.
-
 Backends, chosen by ``OOMGUARD_HELM``:
 
 * ``cli`` — the ``helm`` CLI (``helm template RELEASE PATH --namespace … -f … --set …
@@ -20,7 +17,7 @@ Helm's own ``strvals`` through the SDK) merged on top; the chart's defaults and 
 coalesced by Helm itself. One difference: a ``--set a[1]=x`` replaces a list from a values file
 instead of writing into it.
 
-Origins (:func:`_origin`): candidates are the leaf scalars of the chart's and subcharts'
+Origins (:mod:`.helm_origin`): candidates are the leaf scalars of the chart's and subcharts'
 ``values.yaml``, the ``--values`` files and ``--set`` whose text equals or occurs in the rendered
 value. At most :data:`MAX_RERENDERS` candidates are tried: each is re-rendered with a sentinel
 in its place, and the candidate that changes the rendered field is the origin, located in the
@@ -54,12 +51,11 @@ from oomguard.rules.text import printable
 
 BACKEND_ENV = "OOMGUARD_HELM"  # "cli", "sdk" or "auto" (default)
 MAX_RERENDERS = 16  # candidates re-rendered per origin look-up
-SET_FILE = "<--set>"
+SET_FILE = "<--set>"  # Origin.file of a value set by --set
 INSTALL_HINT = (
     "rendering a Helm chart needs Helm: pip install 'oomguard[helm]' (in-process), "
     "or put the helm CLI on PATH"
 )
-_SENTINEL = "oomguardsentinel"
 # Helm's releaseutil.SplitManifests separator.
 _DOC_SEP = re.compile(r"(?:^|\s*\n)---\s*")
 _SOURCE_LINE = re.compile(r"^# Source: (.+)$", re.M)
@@ -95,7 +91,9 @@ def render_chart(path: str, options: RenderOptions) -> Rendered:
     def origin(document: int, field: Path, value: str) -> Origin | None:
         if not 0 <= document < len(documents):
             return None
-        return _origin(path, options, documents, keys, rerender, document, field, str(value))
+        from oomguard.linter.render.helm_origin import find_origin  # ruamel: only on demand
+
+        return find_origin(path, options, documents, keys, rerender, document, field, value)
 
     return Rendered(
         unit=path,
@@ -115,12 +113,12 @@ def _backend() -> str:
         raise RendererMissing(f"{BACKEND_ENV}={printable(wanted)!r}: expected cli, sdk or auto")
     if wanted in ("auto", "cli") and shutil.which("helm"):
         return "cli"
-    if wanted in ("auto", "sdk") and _sdk() is not None:
+    if wanted in ("auto", "sdk") and sdk_module() is not None:
         return "sdk"
     raise RendererMissing(INSTALL_HINT)
 
 
-def _sdk() -> Any:
+def sdk_module() -> Any:
     try:
         import helm_python  # lazy: lint start-up must not pay for Helm
     except ImportError:
@@ -166,7 +164,7 @@ def _merge_maps(base: dict, override: dict) -> dict:
     return out
 
 
-def _with_override(values: dict, override: tuple[tuple[Path, Any], ...]) -> dict:
+def with_override(values: dict, override: tuple[tuple[Path, Any], ...]) -> dict:
     out = json.loads(json.dumps(values))
     for vpath, replacement in override:
         node = out
@@ -179,7 +177,7 @@ def _with_override(values: dict, override: tuple[tuple[Path, Any], ...]) -> dict
 
 
 def _sdk_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
-    helm = _sdk()
+    helm = sdk_module()
     try:
         chart = helm.Chart.load(path)
     except helm.HelmError as error:
@@ -198,7 +196,7 @@ def _sdk_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
             out = helm._native.call_string(
                 "helm_render",
                 chart._raw(),
-                json.dumps(_with_override(values, override)),
+                json.dumps(with_override(values, override)),
                 json.dumps(opts),
             )
         except helm.HelmError as error:
@@ -287,7 +285,7 @@ def _documents(
     return documents, keys
 
 
-def _by_key(rendered: list[tuple[str, str]]) -> dict[tuple[str, int], str]:
+def documents_by_key(rendered: list[tuple[str, str]]) -> dict[tuple[str, int], str]:
     docs, keys = _documents("", rendered)
     return {key: doc.text for key, doc in zip(keys, docs, strict=True)}
 
@@ -310,10 +308,3 @@ def _inputs(path: str, options: RenderOptions) -> list[str]:
     else:
         files.append(path)
     return files + list(options.values)
-
-
-# --- origins ------------------------------------------------------------------------------
-
-
-def _origin(path, options, documents, keys, rerender, document, field, value) -> Origin | None:
-    return None
