@@ -395,3 +395,75 @@ def test_cli_override_keys_escape_dots_as_strvals_reads_them():
         "podAnnotations.example\\.com/heap.x"
     )
     assert _strvals_key(("env", 2, "value")) == "env[2].value"
+
+
+def test_subchart_in_a_differently_named_folder_and_packaged(charts: Path, tmp_path: Path):
+    import helm_python
+
+    subcharts = charts / "platform" / "charts"
+    (subcharts / "worker").rename(subcharts / "worker-src")
+    folder = render_chart("charts/platform", RenderOptions())
+    assert folder.documents[0].source == "charts/platform/charts/worker-src/templates/worker.yaml"
+    queue = folder.origin(0, CONTAINER + ("env", 1, "value"), "jobs")
+    assert _where(queue) == (
+        "charts/platform/charts/worker-src/values.yaml",
+        2,
+        7,
+        "queue",
+        "jobs",
+        True,
+    )
+
+    # `helm dependency build` leaves subcharts packaged: charts/worker-0.1.0.tgz
+    helm_python.package(str(subcharts / "worker-src"), destination=str(subcharts))
+    shutil.rmtree(subcharts / "worker-src")
+    packaged = render_chart("charts/platform", RenderOptions())
+    assert [doc.source for doc in packaged.documents] == [
+        "charts/platform/charts/worker-0.1.0.tgz/worker/templates/worker.yaml",
+        "charts/platform/templates/api.yaml",
+    ]
+    queue = packaged.origin(0, CONTAINER + ("env", 1, "value"), "jobs")
+    assert _where(queue) == (
+        "charts/platform/charts/worker-0.1.0.tgz/worker/values.yaml",
+        2,
+        7,
+        "queue",
+        "jobs",
+        False,
+    )
+    heap = packaged.origin(0, CONTAINER + ("env", 0, "value"), "-Xms1g -Xmx1g")
+    assert _where(heap) == ("charts/platform/values.yaml", 6, 8, "worker.heap", "1g", True)
+
+
+def test_aliased_subchart_values_and_sources(charts: Path):
+    platform = charts / "platform"
+    (platform / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: platform\nversion: 2.0.0\n"
+        "dependencies:\n  - name: worker\n    version: 0.1.0\n    alias: batch\n"
+    )
+    (platform / "values.yaml").write_text(
+        "api: {heap: 768m, memoryLimit: 1Gi}\nbatch:\n  heap: 640m\n"
+    )
+    rendered = render_chart("charts/platform", RenderOptions())
+    # Helm names an aliased subchart's templates by the alias (pkg/chart/v2/util/dependencies.go)
+    assert rendered.documents[0].source == "charts/platform/charts/worker/templates/worker.yaml"
+    heap = rendered.origin(0, CONTAINER + ("env", 0, "value"), "-Xms640m -Xmx640m")
+    assert _where(heap) == ("charts/platform/values.yaml", 2, 8, "batch.heap", "640m", True)
+
+
+def test_subchart_template_failure_names_the_subchart_file(charts: Path):
+    template = charts / "platform" / "charts" / "worker" / "templates" / "worker.yaml"
+    text = template.read_text().replace(
+        "{{ .Values.queue }}", '{{ required "worker.queue is required" .Values.missing }}'
+    )
+    template.write_text(text)
+    with pytest.raises(RenderError) as caught:
+        render_chart("charts/platform", RenderOptions())
+    assert caught.value.message.endswith("worker.queue is required")
+    assert caught.value.message.startswith(
+        "execution error at (platform/charts/worker/templates/worker.yaml:19:24)"
+    )
+    assert (caught.value.file, caught.value.line) == (
+        "charts/platform/charts/worker/templates/worker.yaml",
+        18,
+    )

@@ -35,6 +35,7 @@ import posixpath
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +78,8 @@ def render_chart(path: str, options: RenderOptions) -> Rendered:
         engine, render = _cli_renderer(path, options)
     else:
         engine, render = _sdk_renderer(path, options)
-    documents, keys = _documents(path, render(()))
+    to_source = _source_mapper(path)
+    documents, keys = _documents(render(()), to_source)
     cache: dict[tuple, list[tuple[str, str]] | None] = {}
 
     def rerender(override: tuple[tuple[Path, Any], ...]) -> list[tuple[str, str]] | None:
@@ -126,12 +128,12 @@ def sdk_module() -> Any:
     return helm_python
 
 
-def _helm_error(error: Exception, path: str, file: str | None = None) -> RenderError:
+def _helm_error(error: Exception, path: str) -> RenderError:
     message = printable(str(error))
     where = _MESSAGE_POS.search(str(error))
-    if where and file is None:
-        return RenderError(message, _source(path, where.group(1)), int(where.group(2)) - 1)
-    return RenderError(message, file)
+    if where:
+        return RenderError(message, _source_mapper(path)(where.group(1)), int(where.group(2)) - 1)
+    return RenderError(message, path)
 
 
 def _user_values(helm: Any, options: RenderOptions) -> dict:
@@ -264,7 +266,7 @@ def _is_empty(text: str) -> bool:
 
 
 def _documents(
-    path: str, rendered: list[tuple[str, str]]
+    rendered: list[tuple[str, str]], to_source: Callable[[str], str] = str
 ) -> tuple[list[RenderedDocument], list[tuple[str, int]]]:
     """YAML documents of every rendered template (NOTES.txt and non-YAML dropped), with
     their source file and a (template key, ordinal) key to find them again after a re-render."""
@@ -277,26 +279,80 @@ def _documents(
         for part in _DOC_SEP.split(text):
             if _is_empty(part):
                 continue
-            documents.append(
-                RenderedDocument(text=part.strip("\n") + "\n", source=_source(path, key))
-            )
+            documents.append(RenderedDocument(part.strip("\n") + "\n", to_source(key)))
             keys.append((key, ordinal))
             ordinal += 1
     return documents, keys
 
 
 def documents_by_key(rendered: list[tuple[str, str]]) -> dict[tuple[str, int], str]:
-    docs, keys = _documents("", rendered)
+    docs, keys = _documents(rendered)
     return {key: doc.text for key, doc in zip(keys, docs, strict=True)}
 
 
-def _source(path: str, key: str) -> str:
-    """Helm's ``app/templates/x.yaml`` (first part: the chart's name) as a path like ``path``;
-    inside a packaged chart, the archive member under the archive's path."""
-    if path.endswith((".tgz", ".tar.gz")):
-        return f"{path}/{key}"
-    rest = key.split("/", 1)[1] if "/" in key else key
-    return posixpath.normpath(posixpath.join(path, rest)) if path else rest
+def _source_mapper(path: str) -> Callable[[str], str]:
+    """Helm's template name (``app/templates/x.yaml``, ``app/charts/sub/templates/y.yaml``:
+    chart names, or aliases) as a file path like ``path``: subcharts by their folder in
+    ``charts/``; inside a packaged chart (or subchart), the archive member under the
+    archive's path (``dist/app-1.0.0.tgz/app/templates/x.yaml``)."""
+    if not os.path.isdir(path):
+        return lambda key: f"{path}/{key}"
+    folders: dict[str, str] = {}
+    _subchart_folders(path, "", "", folders)
+
+    def to_source(key: str) -> str:
+        rest = key.split("/", 1)[1] if "/" in key else key
+        for prefix in sorted(folders, key=len, reverse=True):
+            if rest.startswith(prefix + "/"):
+                return posixpath.normpath(
+                    posixpath.join(path, folders[prefix] + rest[len(prefix) :])
+                )
+        return posixpath.normpath(posixpath.join(path, rest))
+
+    return to_source
+
+
+def _subchart_folders(chart: str, named: str, folder: str, folders: dict[str, str]) -> None:
+    """``charts/<name or alias>`` (Helm's naming, nested) -> the folder or archive member."""
+    import yaml
+
+    subcharts = os.path.join(chart, "charts")
+    for entry in sorted(os.listdir(subcharts)) if os.path.isdir(subcharts) else []:
+        where = os.path.join(subcharts, entry)
+        try:
+            if os.path.isfile(os.path.join(where, "Chart.yaml")):
+                with open(os.path.join(where, "Chart.yaml"), encoding="utf-8") as stream:
+                    names = chart_names(chart, (yaml.safe_load(stream) or {}).get("name", entry))
+                for name in names:
+                    folders[f"{named}charts/{name}"] = f"{folder}charts/{entry}"
+                    _subchart_folders(
+                        where, f"{named}charts/{name}/", f"{folder}charts/{entry}/", folders
+                    )
+            elif entry.endswith(".tgz") and tarfile.is_tarfile(where):
+                with tarfile.open(where) as archive:
+                    top = archive.getnames()[0].split("/", 1)[0]
+                for name in chart_names(chart, top):
+                    folders[f"{named}charts/{name}"] = f"{folder}charts/{entry}/{top}"
+        except (OSError, yaml.YAMLError, tarfile.TarError, IndexError, AttributeError):
+            continue  # an unreadable subchart: Helm's own load reports it
+
+
+def chart_names(parent: str, name: str) -> list[str]:
+    """A subchart's name and the aliases the parent's Chart.yaml gives it."""
+    import yaml
+
+    try:
+        with open(os.path.join(parent, "Chart.yaml"), encoding="utf-8") as stream:
+            meta = yaml.safe_load(stream) or {}
+    except (OSError, yaml.YAMLError):
+        return [name]
+    deps = meta.get("dependencies") if isinstance(meta, dict) else None
+    aliases = [
+        d["alias"]
+        for d in deps or []
+        if isinstance(d, dict) and d.get("name") == name and isinstance(d.get("alias"), str)
+    ]
+    return [name, *aliases]
 
 
 def _inputs(path: str, options: RenderOptions) -> list[str]:

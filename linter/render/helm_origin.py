@@ -29,6 +29,7 @@ from oomguard.linter.render import Origin, Path, RenderedDocument, RenderOptions
 from oomguard.linter.render.helm import (
     MAX_RERENDERS,
     SET_FILE,
+    chart_names,
     documents_by_key,
     sdk_module,
     with_override,
@@ -179,57 +180,72 @@ def _values_sources(path: str, options: RenderOptions) -> list[tuple[str, str, P
     sources: list[tuple[str, str, Path, bool]] = []
     if os.path.isdir(path):
         _chart_values(path, (), sources)
-    elif tarfile.is_tarfile(path):
-        with tarfile.open(path) as archive:
-            members = [m for m in archive.getmembers() if m.isfile()]
-            found = [(m, _archive_prefix(m.name)) for m in members]
-            for member, prefix in sorted(
-                (pair for pair in found if pair[1] is not None), key=lambda p: -len(p[1])
-            ):
-                data = archive.extractfile(member)
-                text = data.read().decode("utf-8", "replace") if data else ""
-                sources.append((f"{path}/{member.name}", text, prefix, False))
+    else:
+        _archive_values(path, (), sources)
     for file in options.values:
-        with open(file, encoding="utf-8") as stream:
-            sources.append((file, stream.read(), (), True))
+        try:
+            with open(file, encoding="utf-8") as stream:
+                sources.append((file, stream.read(), (), True))
+        except (OSError, UnicodeDecodeError):
+            continue  # read once by the render; gone now: no candidates from it
     return sources
 
 
+def _chart_values(chart: str, prefix: Path, sources: list) -> None:
+    """Subcharts first (deepest lowest): a parent's values override its subcharts'."""
+    import yaml
+
+    subcharts = os.path.join(chart, "charts")
+    for entry in sorted(os.listdir(subcharts)) if os.path.isdir(subcharts) else []:
+        where = os.path.join(subcharts, entry)
+        if os.path.isfile(os.path.join(where, "Chart.yaml")):
+            try:
+                with open(os.path.join(where, "Chart.yaml"), encoding="utf-8") as stream:
+                    name = (yaml.safe_load(stream) or {}).get("name") or entry
+            except (OSError, yaml.YAMLError, AttributeError):
+                continue
+            names = chart_names(chart, name)
+            _chart_values(where, prefix + (names[-1],), sources)  # an alias, if any
+        elif entry.endswith(".tgz"):
+            _archive_values(where, prefix, sources, chart)
+    values = os.path.join(chart, "values.yaml")
+    try:
+        with open(values, encoding="utf-8") as stream:
+            sources.append((posixpath.normpath(values), stream.read(), prefix, True))
+    except (OSError, UnicodeDecodeError):
+        pass
+
+
+def _archive_values(archive_path: str, prefix: Path, sources: list, parent: str = "") -> None:
+    """values.yaml files inside a packaged chart (not editable), deepest first. As a
+    subchart of ``parent``, its values sit under its name (or alias)."""
+    try:
+        with tarfile.open(archive_path) as archive:
+            found = []
+            for member in archive.getmembers():
+                steps = _archive_prefix(member.name) if member.isfile() else None
+                if steps is not None:
+                    data = archive.extractfile(member)
+                    text = data.read().decode("utf-8", "replace") if data else ""
+                    found.append((steps, member.name, text))
+    except (OSError, tarfile.TarError):
+        return
+    if parent and found:
+        top = found[0][1].split("/", 1)[0]
+        prefix = prefix + (chart_names(parent, top)[-1],)
+    for steps, name, text in sorted(found, key=lambda item: -len(item[0])):
+        sources.append((f"{archive_path}/{name}", text, prefix + steps, False))
+
+
 def _archive_prefix(name: str) -> Path | None:
+    """``app/values.yaml`` -> (), ``app/charts/sub/values.yaml`` -> ("sub",)."""
     parts = name.split("/")
     if len(parts) < 2 or parts[-1] != "values.yaml" or len(parts) % 2:
         return None
-    middle = parts[1:-1]  # charts/<sub>/charts/<subsub>
+    middle = parts[1:-1]
     if any(step != "charts" for step in middle[0::2]):
         return None
     return tuple(middle[1::2])
-
-
-def _chart_values(chart: str, prefix: Path, sources: list) -> None:
-    import yaml
-
-    try:
-        with open(os.path.join(chart, "Chart.yaml"), encoding="utf-8") as stream:
-            meta = yaml.safe_load(stream) or {}
-    except (OSError, yaml.YAMLError):
-        meta = {}
-    aliases = {
-        dep.get("name"): dep["alias"]
-        for dep in meta.get("dependencies") or []
-        if isinstance(dep, dict) and dep.get("alias")
-    }
-    subcharts = os.path.join(chart, "charts")
-    for name in sorted(os.listdir(subcharts)) if os.path.isdir(subcharts) else []:
-        sub = os.path.join(subcharts, name)
-        sub_meta = os.path.join(sub, "Chart.yaml")
-        if os.path.isfile(sub_meta):
-            with open(sub_meta, encoding="utf-8") as stream:
-                sub_name = (yaml.safe_load(stream) or {}).get("name") or name
-            _chart_values(sub, prefix + (aliases.get(sub_name, sub_name),), sources)
-    values = os.path.join(chart, "values.yaml")
-    if os.path.isfile(values):
-        with open(values, encoding="utf-8") as stream:
-            sources.append((posixpath.normpath(values), stream.read(), prefix, True))
 
 
 def _literals(file: str, text: str, prefix: Path, editable: bool) -> list[_Literal]:
@@ -317,13 +333,15 @@ def _template_origin(path: str, source: str, wanted: str) -> Origin | None:
 
 
 def _template_text(path: str, source: str) -> str | None:
+    """The template's text: a file, or a member of a packaged chart or subchart."""
     try:
         if os.path.isfile(source):
             with open(source, encoding="utf-8") as stream:
                 return stream.read()
-        if path.endswith((".tgz", ".tar.gz")) and source.startswith(path + "/"):
-            with tarfile.open(path) as archive:
-                data = archive.extractfile(source[len(path) + 1 :])
+        archive_path, sep, member = source.partition(".tgz/")
+        if sep and os.path.isfile(archive_path + ".tgz"):
+            with tarfile.open(archive_path + ".tgz") as archive:
+                data = archive.extractfile(member)
                 return data.read().decode("utf-8", "replace") if data else None
     except (OSError, KeyError, tarfile.TarError, UnicodeDecodeError):
         return None
