@@ -372,7 +372,7 @@ def test_packaged_chart_values_are_located_inside_the_archive(charts: Path, tmp_
 
 
 def test_cli_output_is_split_on_source_lines():
-    from oomguard.linter.render.helm import _split_sources
+    from oomguard.linter.render.helm import _documents, _split_sources
 
     # The shape `helm template` prints (pkg/action/action.go renderResources:
     # "---\n# Source: %s\n%s\n" per manifest).
@@ -386,6 +386,15 @@ def test_cli_output_is_split_on_source_lines():
         ("app/templates/d.yaml", "kind: Deployment\nmetadata: {name: d}"),
         ("app/templates/d.yaml", "kind: Service\nmetadata: {name: d}\n"),
     ]
+    # Re-rendered documents are matched by (template, ordinal): the CLI's entries per document
+    # of one template count on, as the SDK's one entry per template does.
+    documents, keys = _documents(_split_sources(stdout), lambda key: "charts/" + key)
+    assert keys == [
+        ("app/charts/sub/templates/s.yaml", 0),
+        ("app/templates/d.yaml", 0),
+        ("app/templates/d.yaml", 1),
+    ]
+    assert documents[2].source == "charts/app/templates/d.yaml"
 
 
 def test_cli_override_keys_escape_dots_as_strvals_reads_them():

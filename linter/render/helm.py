@@ -227,14 +227,22 @@ def _cli_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
             # --set-string is applied after --set (MergeValues), so the sentinel wins.
             flag = "--set-string" if isinstance(replacement, str) else "--set"
             args += [flag, f"{_strvals_key(vpath)}={json.dumps(replacement).strip(chr(34))}"]
-        run = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        try:
+            run = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise RenderError(f"helm template: {printable(str(error))}", path) from None
         if run.returncode != 0:
             message = run.stderr.strip().removeprefix("Error: ")
             raise _helm_error(RuntimeError(message or f"helm exited {run.returncode}"), path)
         return _split_sources(run.stdout)
 
-    version = subprocess.run([helm, "version", "--short"], capture_output=True, text=True)
-    return f"helm {version.stdout.strip() or '?'} (CLI)", render
+    try:
+        version = subprocess.run(
+            [helm, "version", "--short"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        version = ""
+    return f"helm {printable(version) or '?'} (CLI)", render
 
 
 def _strvals_key(vpath: Path) -> str:
@@ -272,16 +280,17 @@ def _documents(
     their source file and a (template key, ordinal) key to find them again after a re-render."""
     documents: list[RenderedDocument] = []
     keys: list[tuple[str, int]] = []
+    ordinals: dict[str, int] = {}
     for key, text in rendered:
         if not key.endswith((".yaml", ".yml", ".json")):
             continue
-        ordinal = 0
         for part in _DOC_SEP.split(text):
             if _is_empty(part):
                 continue
+            # The CLI gives one entry per document, the SDK one per template: count per key.
+            ordinal = ordinals[key] = ordinals.get(key, -1) + 1
             documents.append(RenderedDocument(part.strip("\n") + "\n", to_source(key)))
             keys.append((key, ordinal))
-            ordinal += 1
     return documents, keys
 
 
