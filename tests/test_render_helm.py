@@ -476,3 +476,16 @@ def test_subchart_template_failure_names_the_subchart_file(charts: Path):
         "charts/platform/charts/worker/templates/worker.yaml",
         18,
     )
+
+
+def test_set_with_several_keys_points_at_the_value_in_its_flag(charts: Path):
+    rendered = render_chart(
+        "charts/platform",
+        RenderOptions(set=("worker.queue=bulk", "api.memoryLimit=2Gi,api.heap=1536m")),
+    )
+    api_heap = rendered.origin(1, CONTAINER + ("command", 1), "-Xmx1536m")
+    # second --set flag (index 1), "1536m" starts at offset 29 of its expression
+    assert _where(api_heap) == ("<--set>", 1, 29, "api.heap", "1536m", False)
+    assert api_heap.pointer_path == ("api", "heap")
+    queue = rendered.origin(0, CONTAINER + ("env", 1, "value"), "bulk")
+    assert _where(queue) == ("<--set>", 0, 13, "worker.queue", "bulk", False)

@@ -81,6 +81,7 @@ def render_chart(path: str, options: RenderOptions) -> Rendered:
     to_source = _source_mapper(path)
     documents, keys = _documents(render(()), to_source)
     cache: dict[tuple, list[tuple[str, str]] | None] = {}
+    literals: list[Any] = []
 
     def rerender(override: tuple[tuple[Path, Any], ...]) -> list[tuple[str, str]] | None:
         if override not in cache:
@@ -93,9 +94,13 @@ def render_chart(path: str, options: RenderOptions) -> Rendered:
     def origin(document: int, field: Path, value: str) -> Origin | None:
         if not 0 <= document < len(documents):
             return None
-        from oomguard.linter.render.helm_origin import find_origin  # ruamel: only on demand
+        from oomguard.linter.render import helm_origin  # ruamel: only on demand
 
-        return find_origin(path, options, documents, keys, rerender, document, field, value)
+        if not literals:  # the values files, read once per rendering
+            literals.append(helm_origin.effective_literals(path, options))
+        return helm_origin.find_origin(
+            path, options, documents, keys, rerender, literals[0], document, field, value
+        )
 
     return Rendered(
         unit=path,

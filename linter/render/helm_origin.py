@@ -58,20 +58,20 @@ def find_origin(
     documents: list[RenderedDocument],
     keys: list[tuple[str, int]],
     rerender: Any,
+    literals: list[_Literal],
     document: int,
     field: Path,
     value: Any,
 ) -> Origin | None:
-    """The origin of ``value`` at ``field`` of rendered document ``document`` (see module)."""
+    """The origin of ``value`` at ``field`` of rendered document ``document`` (see module);
+    ``literals`` from :func:`effective_literals`."""
     texts = [value] if isinstance(value, str) else list(_value_texts(value))
     wanted = texts[0]
     if not wanted.strip():
         return None
     original = _field(documents[document].text, field)
     candidates = [
-        lit
-        for lit in _effective_literals(path, options)
-        if any(text and text in wanted for text in _value_texts(lit.value))
+        lit for lit in literals if any(text and text in wanted for text in _value_texts(lit.value))
     ]
     # Exact matches first, then the longest (most specific) texts.
     candidates.sort(key=lambda lit: (wanted not in _value_texts(lit.value), -len(lit.literal)))
@@ -160,7 +160,7 @@ def _dotted(key_path: Path) -> str:
     return out
 
 
-def _effective_literals(path: str, options: RenderOptions) -> list[_Literal]:
+def effective_literals(path: str, options: RenderOptions) -> list[_Literal]:
     """The last writer of each values path: subcharts' values.yaml, the chart's values.yaml,
     the --values files in order, then --set."""
     last: dict[Path, _Literal] = {}
@@ -169,8 +169,9 @@ def _effective_literals(path: str, options: RenderOptions) -> list[_Literal]:
             last[lit.vpath] = lit
     for index, expression in enumerate(options.set):
         for vpath, value in _set_leaves(expression):
-            column = max(expression.find("=") + 1, 0)
             literal = _value_texts(value)[-1] if not isinstance(value, str) else value
+            at = expression.find("=" + literal)  # `a=1,b=2g`: the value's own offset
+            column = at + 1 if at >= 0 else expression.find("=") + 1
             last[vpath] = _Literal(SET_FILE, vpath, vpath, value, literal, index, column, False)
     return list(last.values())
 
