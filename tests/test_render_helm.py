@@ -489,3 +489,28 @@ def test_set_with_several_keys_points_at_the_value_in_its_flag(charts: Path):
     assert api_heap.pointer_path == ("api", "heap")
     queue = rendered.origin(0, CONTAINER + ("env", 1, "value"), "bulk")
     assert _where(queue) == ("<--set>", 0, 13, "worker.queue", "bulk", False)
+
+
+def test_values_schema_is_enforced_with_helms_message(charts: Path):
+    (charts / "go-svc" / "values.schema.json").write_text(
+        '{"type": "object", "properties": {"memory": {"type": "object",'
+        ' "properties": {"limit": {"type": "string", "pattern": "^[0-9]+(Mi|Gi)$"}}}}}'
+    )
+    with pytest.raises(RenderError) as caught:
+        render_chart("charts/go-svc", RenderOptions(set=("memory.limit=512M",)))
+    assert caught.value.message.startswith(
+        "values don't meet the specifications of the schema(s) in the following chart(s):"
+    )
+    assert "/memory/limit" in caught.value.message
+    assert "\n" not in caught.value.message  # escaped: one line
+
+
+def test_importing_the_engine_loads_neither_helm_nor_ruamel():
+    import subprocess
+
+    probe = (
+        "import sys, oomguard.linter.render.helm; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'helm_python', 'ruamel'}))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
