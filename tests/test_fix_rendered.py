@@ -448,6 +448,89 @@ def test_rendered_findings_are_not_fixed_as_plain_files(tmp_path):
     assert not any(str(template) in notice for notice in after.notices), after.notices
 
 
+# --------------------------------------------------------------------------- real engines
+
+
+def engine_chart(chart: Path, *values: Path) -> Rendered:
+    from oomguard.linter.render import RenderOptions
+    from oomguard.linter.render.helm import render_chart
+
+    return render_chart(str(chart), RenderOptions(values=tuple(str(v) for v in values)))
+
+
+def remaining(r: Rendered) -> list[str]:
+    """The rules still found in the rendered documents (what lint reports)."""
+    from oomguard.linter.loader import load_text
+    from oomguard.rules.converge import check_document
+
+    return sorted(
+        f.rule
+        for document in r.documents
+        for loaded in load_text(document.text).documents
+        for f in check_document(loaded.data, DEFAULT_CONFIG)
+        if f.severity != "info"
+    )
+
+
+def test_engine_spring_chart_values_line_rewritten_then_nothing(tmp_path):
+    chart = copy_fixture("spring-app", tmp_path)
+    values = chart / "values.yaml"
+    before = values.read_text()
+    assert remaining(engine_chart(chart)) == ["jvm-heap-exceeds-limit"]
+    assert fix_rendered(engine_chart(chart), DEFAULT_CONFIG) == (
+        {str(values): SPRING_VALUES_FIXED},
+        [],
+    )
+
+    after, diff = run_fix(engine_chart(chart))
+
+    assert values.read_text() == SPRING_VALUES_FIXED
+    assert diff == unified_diff(str(values), before, SPRING_VALUES_FIXED)
+    assert any("fixed 1 finding in 1 file" in n for n in after.notices)
+    again = engine_chart(chart)  # rendered again by Helm: the finding is gone
+    assert remaining(again) == []
+    _, diff = run_fix(again)
+    assert diff == ""
+    assert values.read_text() == SPRING_VALUES_FIXED
+
+
+def test_engine_diff_shows_exactly_what_fix_writes(tmp_path):
+    chart = copy_fixture("spring-app", tmp_path)
+    values = chart / "values.yaml"
+    before = values.read_text()
+    _, preview = run_fix(engine_chart(chart), write=False)
+    assert values.read_text() == before
+    _, written = run_fix(engine_chart(chart), diff=True)
+    assert preview == written == unified_diff(str(values), before, values.read_text())
+    assert values.read_text() != before
+
+
+def test_engine_values_override_file_is_the_one_rewritten(tmp_path):
+    chart = copy_fixture("spring-app", tmp_path)
+    values, prod = chart / "values.yaml", chart / "prod.yaml"
+    values_before, prod_before = values.read_bytes(), prod.read_text()
+    # 4Gi limit over the 1Gi request of values.yaml: a ratio warning --fix does not touch
+    found = ["jvm-heap-exceeds-limit", "memory-limit-request-ratio"]
+    assert remaining(engine_chart(chart, prod)) == found
+    run_fix(engine_chart(chart, prod))
+    assert prod.read_text() == prod_before.replace('"-Xms1g -Xmx4g"', '"-Xms1g -Xmx3g"')
+    assert values.read_bytes() == values_before
+    assert remaining(engine_chart(chart, prod)) == ["memory-limit-request-ratio"]
+
+
+def test_engine_template_literal_not_rewritten_notice_names_template_line(tmp_path):
+    chart = copy_fixture("hardcoded", tmp_path)
+    files = {p: p.read_bytes() for p in chart.rglob("*") if p.is_file()}
+    after, diff = run_fix(engine_chart(chart))
+    assert diff == ""
+    assert {p: p.read_bytes() for p in files} == files
+    template = chart / "templates" / "deployment.yaml"
+    assert (
+        f"jvm-heap-exceeds-limit (Deployment/release-name-hardcoded, container app): not "
+        f"fixed: value written in template {template}:17 — not rewritten"
+    ) in "\n".join(after.notices)
+
+
 def test_hand_traced_key_feeding_a_workload_without_finding_is_said(tmp_path):
     """javaOpts feeds a (2Gi) and b (4Gi); only a has a finding: the write changes b too,
     and a notice says so."""
