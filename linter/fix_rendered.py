@@ -19,6 +19,7 @@ verified by re-reading), and the scalar must read back as the origin's literal f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,11 @@ def plan_rendered(
     for unit, rendered in enumerate(renderings):
         for edit in _edits(rendered, config, notices):
             edit.places = {(unit, *place) for place in edit.places}
+            if "kustomize" in rendered.engine and not _inside(edit.file, rendered.unit):
+                notices.append(
+                    f"{_where(edit)}: lies outside {rendered.unit} (a shared base): every "
+                    f"overlay that uses it changes with it"
+                )
             known = edits.get(edit.key)
             if known is None:
                 edits[edit.key] = edit
@@ -103,7 +109,7 @@ def plan_rendered(
         if plan.problem:
             notices.append(f"{path}: not fixed: {plan.problem}")
         plans[path] = plan
-    return plans, notices
+    return plans, list(dict.fromkeys(notices))
 
 
 # --------------------------------------------------------------------------- ops → origins
@@ -201,7 +207,11 @@ def _map(
         return None
     old_text, new_text = _text(old), _text(new)
     path = _path_tuple(data, ptr)
-    origin = rendered.origin(index, path, old_text)
+    try:
+        origin = rendered.origin(index, path, old_text)
+    except Exception as exc:  # noqa: BLE001  an engine bug tracing one value: said, not fatal
+        refuse(f"where {_dotted(ptr)} was set could not be traced ({type(exc).__name__}: {exc})")
+        return None
     if not isinstance(origin, Origin):
         refuse(f"no single values key or patch sets {_dotted(ptr)} ({old_text!r})")
         return None
@@ -435,6 +445,11 @@ def _path_tuple(data: Any, ptr: str) -> Path:
 
 def _dotted(ptr: str) -> str:
     return ".".join(parse_pointer(ptr)) if ptr.startswith("/") else ptr
+
+
+def _inside(path: str, directory: str) -> bool:
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(directory))
+    return not relative.startswith("..")
 
 
 def _where(edit: ScalarEdit) -> str:

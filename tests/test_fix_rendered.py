@@ -404,6 +404,42 @@ def test_hand_traced_patch_file_other_documents_untouched(tmp_path):
     assert edits == {str(patches): first + "---\n" + second.replace("-Xmx2g", "-Xmx1536m")}
 
 
+def test_hand_traced_engine_error_while_tracing_is_said_not_fatal(tmp_path):
+    def broken(document, path, value):
+        raise RuntimeError("sentinel render failed")
+
+    r = Rendered(str(tmp_path), "test", [_deployment("-Xmx2g", "2Gi")], broken)
+    edits, notices = fix_rendered(r, DEFAULT_CONFIG)
+    assert edits == {}
+    assert notices == [
+        "templates/app.yaml: jvm-heap-exceeds-limit (Deployment/app, container app): not "
+        "fixed: where spec.template.spec.containers.0.env.0.value was set could not be traced "
+        "(RuntimeError: sentinel render failed)"
+    ]
+
+
+def test_hand_traced_overlay_fix_in_a_shared_base_is_said(tmp_path):
+    """The value comes from the base's resource file: written there, and said, since every
+    overlay of that base changes with it."""
+    base, overlay = tmp_path / "base", tmp_path / "overlays" / "prod"
+    base.mkdir()
+    overlay.mkdir(parents=True)
+    resource = base / "deployment.yaml"
+    resource.write_text(_deployment("-Xmx2g", "2Gi").text)
+    table = {(0, JAVA_OPTS): (resource, JAVA_OPTS)}
+    r = Rendered(
+        str(overlay), "kubectl kustomize", [_deployment("-Xmx2g", "2Gi")], hand_traced(table)
+    )
+    edits, notices = fix_rendered(r, DEFAULT_CONFIG)
+    assert edits == {
+        str(resource): _deployment("-Xmx2g", "2Gi").text.replace("-Xmx2g", "-Xmx1536m")
+    }
+    assert notices == [
+        f"{resource}: spec.template.spec.containers.0.env.0.value: lies outside {overlay} (a "
+        "shared base): every overlay that uses it changes with it"
+    ]
+
+
 # --------------------------------------------------------------------------- plain files
 
 
