@@ -554,6 +554,20 @@ def test_engine_values_override_file_is_the_one_rewritten(tmp_path):
     assert remaining(engine_chart(chart, prod)) == ["memory-limit-request-ratio"]
 
 
+def test_engine_two_rounds_two_files(tmp_path):
+    """Round 1 reads the 2048m limit as 2048Mi (memory-quantity-millibytes, in the override
+    file); only then is -Xmx2g over 75% of it (round 2, in values.yaml)."""
+    chart = copy_fixture("spring-app", tmp_path)
+    override = tmp_path / "typo.yaml"
+    override.write_text("resources:\n  limits:\n    memory: 2048m  # meant Mi\n")
+    edits, notices = fix_rendered(engine_chart(chart, override), DEFAULT_CONFIG)
+    assert notices == []
+    assert edits == {
+        str(override): "resources:\n  limits:\n    memory: 2048Mi  # meant Mi\n",
+        str(chart / "values.yaml"): SPRING_VALUES_FIXED,
+    }
+
+
 def test_engine_template_literal_not_rewritten_notice_names_template_line(tmp_path):
     chart = copy_fixture("hardcoded", tmp_path)
     files = {p: p.read_bytes() for p in chart.rglob("*") if p.is_file()}
