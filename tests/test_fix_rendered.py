@@ -315,6 +315,15 @@ def test_hand_traced_value_that_does_not_read_back_is_not_replaced(tmp_path):
     ]
 
 
+def test_hand_traced_crlf_and_bom_values_file_kept(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_bytes(b'\xef\xbb\xbf# heap\r\njavaOpts: "-Xmx2g"\r\n')
+    origin = Origin(str(values), 1, 10, "-Xmx2g", ("javaOpts",))
+    r = rendered(tmp_path, [_deployment("-Xmx2g", "2Gi")], {(0, JAVA_OPTS): origin})
+    run_fix(r)
+    assert values.read_bytes() == b'\xef\xbb\xbf# heap\r\njavaOpts: "-Xmx1536m"\r\n'
+
+
 def test_hand_traced_unparsable_values_file_never_written(tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text('javaOpts: "-Xmx2g"\nbroken: [\n')
