@@ -15,6 +15,10 @@ mapped to the scalar that set the value (:class:`~oomguard.linter.render.Origin`
 
 The edits go through :func:`~oomguard.linter.fix_splice.patch_text` (comment-preserving,
 verified by re-reading), and the scalar must read back as the origin's literal first.
+
+This module is over 400 lines because it is one pipeline (rendered ops → origins → scalar
+edits → file texts) whose every refusal needs its own notice; the splicing, rendering and
+writing it relies on live in the other ``fix_*`` modules.
 """
 
 from __future__ import annotations
@@ -158,7 +162,7 @@ def _net_changes(data: Any, patch: list[dict]) -> list[tuple[dict, Any, Any, str
     for op in patch:
         path = op["path"]
         if op["op"] == "add":
-            changes[path] = (op, None, None, _ADD_PROBLEM.format(path=_dotted(path)))
+            changes[path] = (op, None, None, _ADD_PROBLEM.format(what=_add_hint(op)))
             if path.rsplit("/", 1)[1].isdigit():  # an insert shifts the items after it
                 structural.append(path.rsplit("/", 1)[0] + "/")
         elif op["op"] == "remove":
@@ -183,7 +187,27 @@ def _net_changes(data: Any, patch: list[dict]) -> list[tuple[dict, Any, Any, str
     return [change for change in changes.values() if change[3] != ""]
 
 
-_ADD_PROBLEM = "an add of a missing field: set it in values (e.g. {path}) by hand"
+_ADD_PROBLEM = "an add of a missing field: set it in values (e.g. {what}) by hand"
+
+
+def _add_hint(op: dict) -> str:
+    """``resources.limits.memory: 1Gi`` for an add, as the user would write it."""
+    where = _in_container(op["path"])
+    leaves = list(_leaves(op["value"], ()))
+    if not leaves or any(not path for path, _ in leaves):
+        return f"{where}: {_text(op['value'])}" if _is_scalar(op["value"]) else where
+    return ", ".join(
+        ".".join([where, *(str(part) for part in path)]) + f": {value}" for path, value in leaves
+    )
+
+
+def _in_container(ptr: str) -> str:
+    """``resources.limits.memory`` for a pointer into a container, else the dotted path."""
+    parts = parse_pointer(ptr)
+    for at in range(len(parts) - 2, 0, -1):
+        if parts[at - 1] in ("containers", "initContainers") and parts[at].isdigit():
+            return ".".join(parts[at + 1 :]) or _dotted(ptr)
+    return _dotted(ptr)
 
 
 def _map(

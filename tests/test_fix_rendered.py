@@ -342,9 +342,7 @@ def test_hand_traced_add_of_a_missing_field_is_left_to_the_user(tmp_path):
     assert edits == {}
     assert any(
         "memory-limit-missing" in n
-        and "an add of a missing field: set it in values (e.g. spec.template.spec.containers.0"
-        ".resources"
-        in n
+        and "an add of a missing field: set it in values (e.g. resources.limits.memory: 1Gi" in n
         for n in notices
     ), notices
 
