@@ -1,0 +1,523 @@
+"""Render a kustomize overlay with the real kustomize, and trace rendered values to their file.
+
+Longer than ~400 lines because the build, the output clean-up and the origin tracing share
+one set of per-build caches and path conversions; split, they would pass them around.
+
+Backend: ``kustomize build`` when ``kustomize`` is on PATH, else ``kubectl kustomize``
+(kubectl embeds kustomize); neither is :class:`RendererMissing`. The engine runs as a
+subprocess with a timeout (:data:`TIMEOUT_SECONDS`) and bounded output
+(:data:`MAX_OUTPUT_BYTES`); its refusal becomes :class:`RenderError` with kustomize's own
+message (paths made relative like the unit, control characters escaped) and the
+kustomization it names.
+
+Origins: the overlay is built through a wrapper kustomization in a temporary directory
+(``resources: [<relative path to the overlay>]`` — kustomize refuses absolute paths — and
+``buildMetadata: [originAnnotations, transformerAnnotations]``). Each rendered object then
+carries ``config.kubernetes.io/origin`` (its resource file, or the kustomization whose
+generator made it) and ``alpha.config.kubernetes.io/transformations`` (the kustomizations
+whose transformers ran over it). Both annotations are removed from the returned text, so
+linting sees the object as kustomize outputs it. ``source`` of a document is its resource
+file (or, for generated and remote objects, the kustomization), relative like the unit.
+
+``Rendered.origin(document, path, value)`` answers, first match wins:
+
+1. the patches of the kustomizations in that object's transformations annotation, newest
+   (closest to the unit) first, and within one kustomization the later patch first
+   (``patchesJson6902``, ``patches``, ``patchesStrategicMerge``, each from its end).
+   A patch counts only when it targets the object (``target:`` selector, or the patch's own
+   kind/name) and writes exactly ``value`` at ``path``: a strategic-merge patch navigated
+   through lists by merge key (``name``, ``mountPath``, ``containerPort``), a JSON6902
+   ``add``/``replace`` op whose path is ``path`` or a prefix of it. The Origin points at the
+   scalar in the patch file (``pointer_path`` inside its document; for a JSON6902 file
+   ``(op index, "value", ...)``). An inline ``patch: |`` in kustomization.yaml is found
+   the same way and reported at its line inside kustomization.yaml, ``editable=False``:
+   the scalar there is the whole patch text, so the edit is not "replace one scalar".
+2. the resource file named by the origin annotation: the document of the same kind and
+   name, the scalar at ``path`` (lists by merge key), if it equals ``value``.
+3. for a generated ConfigMap/Secret and ``path == ("data", KEY)``: the ``KEY=value``
+   literal of the generator (overlays with ``behavior: merge/replace`` first), or the
+   ``KEY=value`` line of its ``envs:`` file. Line/column point at the value after ``KEY=``,
+   ``literal`` is that value text, ``pointer_path`` is the literal's list item in
+   kustomization.yaml (``()`` for an env file), ``editable=False``: the scalar written
+   there is ``KEY=value``, not the value alone.
+
+Anything else (``images:``, ``replicas:``, replacements, remote bases, a value no file
+holds as written) is None: no single source. Bounds: only the files the annotations name
+(and the kustomization tree for ``inputs``) are read, each parsed once per build and
+cached; the kustomization tree walk stops at :data:`MAX_DEPTH` levels and
+:data:`MAX_KUSTOMIZATIONS` kustomizations; there is no recursion over bases here —
+kustomize itself resolves them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from oomguard.linter.render import (
+    Origin,
+    Path,
+    Rendered,
+    RenderedDocument,
+    RendererMissing,
+    RenderError,
+    RenderOptions,
+)
+from ruamel.yaml import YAML
+
+TIMEOUT_SECONDS = 120
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_KUSTOMIZATIONS = 1000
+MAX_MESSAGE = 2000
+
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# strategic-merge keys of the Kubernetes list fields a memory setting lives under
+MERGE_KEYS = ("name", "mountPath", "containerPort", "devicePath")
+PATCH_TRANSFORMERS = {
+    "PatchTransformer",
+    "PatchStrategicMergeTransformer",
+    "PatchJson6902Transformer",
+}
+INSTALL_HINT = (
+    "rendering a kustomize overlay needs `kustomize` or `kubectl` on PATH: install kustomize "
+    "(https://kubectl.docs.kubernetes.io/installation/kustomize/) or kubectl"
+)
+_REMOTE = re.compile(r"^(https?://|git@|ssh://|git::|github\.com/|gitlab\.com/|bitbucket\.org/)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+# --------------------------------------------------------------------------- backend
+
+
+def find_backend() -> tuple[list[str], str]:
+    """(argv prefix, engine name) for the kustomize found on PATH (looked up in the real
+    ``PATH`` of this process, so tests choose the backend by setting ``PATH``)."""
+    found = shutil.which("kustomize")
+    if found:
+        return [found, "build"], "kustomize build"
+    found = shutil.which("kubectl")
+    if found:
+        return [found, "kustomize"], "kubectl kustomize"
+    raise RendererMissing(INSTALL_HINT)
+
+
+def _run(argv: list[str], cwd: str) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` with a timeout, reading at most MAX_OUTPUT_BYTES of stdout (the process
+    is killed beyond that, so a runaway render cannot take unbounded memory)."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    buffers: dict[str, list[bytes]] = {"out": [], "err": []}
+    over = threading.Event()
+
+    def pump(stream: Any, name: str, limit: int) -> None:
+        size = 0
+        while chunk := stream.read(65536):
+            size += len(chunk)
+            if size > limit:
+                over.set()
+                proc.kill()
+                break
+            buffers[name].append(chunk)
+
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, "out", MAX_OUTPUT_BYTES), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, "err", 1024 * 1024), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        code = proc.wait(timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise RenderError(f"kustomize did not finish within {TIMEOUT_SECONDS} s") from None
+    for thread in threads:
+        thread.join(timeout=5)
+    if over.is_set():
+        raise RenderError(
+            f"kustomize output exceeds {MAX_OUTPUT_BYTES // (1024 * 1024)} MiB; not linted"
+        )
+    return code, b"".join(buffers["out"]), b"".join(buffers["err"])
+
+
+# --------------------------------------------------------------------------- paths
+
+
+@dataclass
+class _Paths:
+    """Conversions between kustomize's paths and paths shown to the user (relative like the
+    unit path given: unit ``deploy/overlays/prod`` → ``deploy/base/deployment.yaml``)."""
+
+    unit: str  # the overlay directory as given
+    unit_real: str
+    temp_real: str
+
+    def from_annotation(self, relative: str) -> str:
+        return os.path.normpath(os.path.join(self.temp_real, relative))
+
+    def show(self, real: str) -> str:
+        try:
+            rel = os.path.relpath(real, self.unit_real)
+        except ValueError:  # another drive: no relative form
+            return real
+        return os.path.normpath(os.path.join(self.unit, rel))
+
+
+def kustomization_file(directory: str) -> str | None:
+    for name in KUSTOMIZATION_FILES:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(path: str, options: RenderOptions) -> Rendered:
+    """Render the overlay at ``path`` (a directory holding kustomization.yaml, or that file).
+
+    Raises :class:`RendererMissing` when neither kustomize nor kubectl is on PATH and
+    :class:`RenderError` when kustomize refuses the overlay.
+    """
+    unit = path
+    if os.path.isfile(path) and os.path.basename(path) in KUSTOMIZATION_FILES:
+        unit = os.path.dirname(path) or "."
+    unit_real = os.path.realpath(unit)
+    if kustomization_file(unit_real) is None:
+        raise RenderError(f"{unit}: no kustomization.yaml here", file=unit)
+    argv, engine = find_backend()
+    temp = tempfile.mkdtemp(prefix="oomguard-kustomize-")
+    try:
+        temp_real = os.path.realpath(temp)
+        try:
+            relative = os.path.relpath(unit_real, temp_real)
+        except ValueError:  # the temp dir is on another drive: place it beside the overlay
+            shutil.rmtree(temp, ignore_errors=True)
+            temp = tempfile.mkdtemp(prefix=".oomguard-kustomize-", dir=os.path.dirname(unit_real))
+            temp_real = os.path.realpath(temp)
+            relative = os.path.relpath(unit_real, temp_real)
+        relative = relative.replace(os.sep, "/")
+        with open(os.path.join(temp_real, "kustomization.yaml"), "w", encoding="utf-8") as fh:
+            fh.write(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                f"resources:\n  - {_quote(relative)}\n"
+                "buildMetadata: [originAnnotations, transformerAnnotations]\n"
+            )
+        paths = _Paths(unit=unit, unit_real=unit_real, temp_real=temp_real)
+        code, out, err = _run([*argv, *options.kustomize_flags, temp_real], cwd=temp_real)
+        if code != 0:
+            raise _render_error(err.decode("utf-8", "replace"), paths, relative)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    cache = _Files()
+    kustomizations, inputs = _walk(unit_real, cache)
+    tracer = _Tracer(paths, cache, kustomizations)
+    documents = []
+    notices: list[str] = []
+    for text in _split(out.decode("utf-8", "replace")):
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        if not isinstance(data, dict):
+            continue
+        info = tracer.add(data)
+        documents.append(
+            RenderedDocument(text=_strip_annotations(text, info.obj), source=info.source)
+        )
+    return Rendered(
+        unit=path,
+        engine=engine,
+        documents=documents,
+        origin=tracer.origin,
+        inputs=[paths.show(p) for p in inputs],
+        notices=notices,
+    )
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _split(output: str) -> list[str]:
+    chunks = re.split(r"(?m)^---[ \t]*\n", output)
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def escape_control(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _render_error(stderr: str, paths: _Paths, relative: str) -> RenderError:
+    """kustomize's own message, paths made relative like the unit, and the kustomization
+    it names (the innermost directory the message mentions that holds one)."""
+    message = stderr.strip()
+    quoted = re.search(r'err="((?:[^"\\]|\\.)*)"', message)  # kubectl's klog wrapping
+    if quoted:
+        message = re.sub(r"\\(.)", r"\1", quoted.group(1))
+    message = re.sub(r"^(Error|error):\s*", "", message)
+    # the wrapper's own level ("accumulating resources from '../../x': ... must resolve to a
+    # file': ") only repeats the unit; kustomize's message for the overlay follows it
+    wrapper = re.match(
+        r"accumulating resources: accumulation err='accumulating resources from '"
+        + re.escape(relative)
+        + r"': '[^']*' must resolve to a file': (.*)'?$",
+        message,
+        re.S,
+    )
+    if wrapper:
+        message = wrapper.group(1)
+    message = message.replace(f"'{relative}'", f"'{paths.unit}'")
+    named: str | None = None
+    for found in re.findall(r"/[^\s'\":]+", stderr):
+        if os.path.isdir(found) and kustomization_file(found):
+            named = found  # the last one is the innermost accumulation
+    for found in sorted(set(re.findall(r"/[^\s'\":]+", message)), key=len, reverse=True):
+        if found.startswith(paths.temp_real):
+            message = message.replace(found, "<wrapper>")
+        else:
+            message = message.replace(found, paths.show(found))
+    message = escape_control(message)
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    file = line = None
+    if named:
+        kfile = kustomization_file(named)
+        if kfile:
+            file = paths.show(kfile)
+            line = _line_naming(kfile, stderr)
+    return RenderError(f"kustomize: {message}", file=file, line=line)
+
+
+def _line_naming(kfile: str, stderr: str) -> int | None:
+    """The 0-based line of ``kfile`` that holds an entry the error quotes ('missing.yaml')."""
+    try:
+        with open(kfile, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for entry in re.findall(r"'([^'/][^']*)'", stderr):
+        pattern = re.compile(r"(^|[\s\[,:\-])['\"]?" + re.escape(entry) + r"['\"]?\s*(,|\]|$)")
+        for number, text in enumerate(lines):
+            if pattern.search(text.split("#", 1)[0]):
+                return number
+    match = re.search(r"yaml: line (\d+)", stderr)
+    return int(match.group(1)) - 1 if match else None
+
+
+def _strip_annotations(text: str, clean: dict) -> str:
+    """``text`` without the two build-metadata annotations (and an annotations map left
+    empty). kustomize writes them in a fixed layout; any other layout is re-dumped."""
+    lines = text.splitlines(keepends=True)
+    result: list[str] = []
+    in_metadata = in_annotations = dropping = False
+    annotations_at = None
+    kept_annotations = 0
+    for line in lines:
+        indent = len(line) - len(line.lstrip(" "))
+        stripped = line.strip()
+        if dropping and (indent > 4 or not stripped):
+            continue
+        dropping = False
+        if indent == 0 and stripped:
+            in_metadata = line.startswith("metadata:")
+            in_annotations = False
+        elif in_metadata and indent == 2 and stripped:
+            in_annotations = stripped == "annotations:"
+            if in_annotations:
+                annotations_at = len(result)
+                kept_annotations = 0
+        elif in_annotations and indent == 4:
+            key = stripped.split(":", 1)[0]
+            if key in (ORIGIN_ANNOTATION, TRANSFORMATIONS_ANNOTATION):
+                dropping = True
+                continue
+            kept_annotations += 1
+        if annotations_at is not None and not in_annotations and kept_annotations == 0:
+            del result[annotations_at]
+            annotations_at = None
+        elif not in_annotations:
+            annotations_at = None
+        result.append(line)
+    if annotations_at is not None and kept_annotations == 0:
+        del result[annotations_at]
+    stripped_text = "".join(result)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if yaml.load(stripped_text, Loader=loader) == clean:
+        return stripped_text
+    return yaml.safe_dump(clean, default_flow_style=False, sort_keys=False)
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass
+class _Parsed:
+    text: str
+    documents: list[Any] | None  # ruamel round-trip documents; None when unreadable
+
+
+class _Files:
+    """Each file read and parsed once per build."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, _Parsed] = {}
+        self._yaml = YAML(typ="rt")
+
+    def get(self, real: str) -> _Parsed:
+        if real not in self._cache:
+            try:
+                with open(real, encoding="utf-8") as fh:
+                    text = fh.read()
+            except (OSError, UnicodeDecodeError):
+                self._cache[real] = _Parsed("", None)
+                return self._cache[real]
+            self._cache[real] = _Parsed(text, self.parse(text))
+        return self._cache[real]
+
+    def parse(self, text: str) -> list[Any] | None:
+        try:
+            return [doc for doc in self._yaml.load_all(text)]
+        except Exception:  # any YAML error: this file gives no origins
+            return None
+
+
+def _walk(unit_real: str, files: _Files) -> tuple[list[str], list[str]]:
+    """(kustomization files nearest the unit first, every file the build reads)."""
+    kustomizations: list[str] = []
+    inputs: list[str] = []
+    seen: set[str] = set()
+    queue: deque[tuple[str, int]] = deque([(unit_real, 0)])
+    while queue and len(kustomizations) < MAX_KUSTOMIZATIONS:
+        directory, depth = queue.popleft()
+        kfile = kustomization_file(directory)
+        if kfile is None or kfile in seen:
+            continue
+        seen.add(kfile)
+        kustomizations.append(kfile)
+        inputs.append(kfile)
+        parsed = files.get(kfile)
+        doc = parsed.documents[0] if parsed.documents else None
+        if not isinstance(doc, dict):
+            continue
+        for entry in _referenced(doc):
+            if _REMOTE.match(entry) or "?ref=" in entry or "\n" in entry:
+                continue
+            target = os.path.normpath(os.path.join(directory, entry))
+            if os.path.isdir(target):
+                if depth + 1 <= MAX_DEPTH:
+                    queue.append((os.path.realpath(target), depth + 1))
+            elif os.path.isfile(target) and target not in inputs:
+                inputs.append(target)
+    return kustomizations, inputs
+
+
+def _referenced(doc: dict) -> list[str]:
+    """File and directory names a kustomization refers to."""
+    names: list[str] = []
+
+    def strings(value: Any) -> list[str]:
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    for key in ("resources", "bases", "components", "crds", "configurations"):
+        names += strings(doc.get(key))
+    for key in ("generators", "transformers", "validators", "patchesStrategicMerge"):
+        names += strings(doc.get(key))
+    for key in ("patches", "patchesJson6902", "replacements"):
+        for item in doc.get(key) or []:
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                names.append(item["path"])
+    for key in ("configMapGenerator", "secretGenerator"):
+        for gen in doc.get(key) or []:
+            if not isinstance(gen, dict):
+                continue
+            names += [f.split("=", 1)[-1] for f in strings(gen.get("files"))]
+            names += strings(gen.get("envs"))
+            if isinstance(gen.get("env"), str):
+                names.append(gen["env"])
+    openapi = doc.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        names.append(openapi["path"])
+    return names
+
+
+# --------------------------------------------------------------------------- origins
+
+
+@dataclass
+class _Object:
+    obj: dict  # the rendered object without the build-metadata annotations
+    source: str
+    resource: str | None = None  # real path of the resource file (origin annotation)
+    generator: tuple[str, str] | None = None  # (real kustomization path, generator kind)
+    configured_in: list[str] = field(default_factory=list)  # patching kustomizations, oldest first
+
+
+class _Tracer:
+    """Per-build origin lookups over the rendered objects and the files they name."""
+
+    def __init__(self, paths: _Paths, files: _Files, kustomizations: list[str]) -> None:
+        self.paths = paths
+        self.files = files
+        self.kustomizations = kustomizations
+        self.objects: list[_Object] = []
+
+    def add(self, data: dict) -> _Object:
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        origin = transformations = None
+        if isinstance(annotations, dict):
+            origin = _yaml_field(annotations.pop(ORIGIN_ANNOTATION, None))
+            transformations = _yaml_field(annotations.pop(TRANSFORMATIONS_ANNOTATION, None))
+            if not annotations:
+                del metadata["annotations"]
+        unit_kustomization = self.kustomizations[0] if self.kustomizations else self.paths.unit_real
+        info = _Object(obj=data, source=self.paths.show(unit_kustomization))
+        if isinstance(origin, dict):
+            if isinstance(origin.get("path"), str) and not origin.get("repo"):
+                info.resource = self.paths.from_annotation(origin["path"])
+                info.source = self.paths.show(info.resource)
+            elif isinstance(origin.get("configuredIn"), str) and not origin.get("repo"):
+                kfile = self.paths.from_annotation(origin["configuredIn"])
+                by = (
+                    origin.get("configuredBy")
+                    if isinstance(origin.get("configuredBy"), dict)
+                    else {}
+                )
+                info.generator = (kfile, str(by.get("kind", "")))
+                info.source = self.paths.show(kfile)
+        if isinstance(transformations, list):
+            for item in transformations:
+                if not isinstance(item, dict) or not isinstance(item.get("configuredIn"), str):
+                    continue
+                by = item.get("configuredBy") if isinstance(item.get("configuredBy"), dict) else {}
+                if by.get("kind") not in PATCH_TRANSFORMERS:
+                    continue
+                kfile = self.paths.from_annotation(item["configuredIn"])
+                if kfile in info.configured_in:
+                    info.configured_in.remove(kfile)
+                info.configured_in.append(kfile)
+        self.objects.append(info)
+        return info
+
+    def origin(self, document: int, path: Path, value: Any) -> Origin | None:
+        return None
+
+
+def _yaml_field(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
