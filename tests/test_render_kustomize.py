@@ -119,3 +119,197 @@ def test_neither_renderer_on_the_real_path_lookup_is_renderer_missing(tmp_path, 
     message = str(caught.value)
     assert "\n" not in message
     assert "install kustomize" in message and "kubectl" in message
+
+
+# --------------------------------------------------------------------------- origins
+
+CONTAINERS = ("spec", "template", "spec", "containers")
+ORDERS_LIMIT = (*CONTAINERS, 0, "resources", "limits", "memory")
+
+
+def rendered_value(rendered, document: int, path):
+    node = yaml.safe_load(rendered.documents[document].text)
+    for step in path:
+        node = node[step]
+    return node
+
+
+def origin_of(rendered, kind: str, name: str, path):
+    document = objects(rendered)[(kind, name)]
+    value = rendered_value(rendered, document, path)
+    return rendered.origin(document, path, value if isinstance(value, str) else str(value))
+
+
+def assert_points_at(origin, file, line, column, pointer, literal, document=0, editable=True):
+    assert origin is not None
+    assert (origin.file, origin.line, origin.column) == (file, line, column)
+    assert origin.pointer_path == pointer
+    assert origin.literal == literal
+    assert origin.document == document
+    assert origin.editable is editable
+
+
+def fix_patch(origin, new_value: str) -> str:
+    """What --fix would write: the file's text with the scalar at pointer_path replaced."""
+    from oomguard.linter.fix_splice import patch_text
+
+    with open(origin.file, encoding="utf-8") as fh:
+        text = fh.read()
+    pointer = "/" + "/".join(str(p) for p in origin.pointer_path)
+    op = {"op": "replace", "path": pointer, "value": new_value}
+    return patch_text(text, {origin.document: [op]}, origin.file)
+
+
+@needs_kustomize
+def test_prod_limit_comes_from_the_prod_patch_file_line():
+    origin = origin_of(render("prod"), "Deployment", "orders", ORDERS_LIMIT)
+    # orders-resources.yaml line 15 (1-based): "              memory: 3Gi"
+    assert_points_at(
+        origin,
+        f"{SHOP}/overlays/prod/orders-resources.yaml",
+        14,
+        22,
+        (*CONTAINERS, 0, "resources", "limits", "memory"),
+        "3Gi",
+    )
+    fixed = fix_patch(origin, "4Gi")
+    assert fixed.splitlines()[14] == "              memory: 4Gi"
+    with open(origin.file, encoding="utf-8") as fh:
+        assert fixed.replace("memory: 4Gi", "memory: 3Gi") == fh.read()
+
+
+@needs_kustomize
+def test_staging_limit_comes_from_the_base_file_line():
+    rendered = render("staging")
+    origin = origin_of(rendered, "Deployment", "staging-orders", ORDERS_LIMIT)
+    # base/deployment.yaml line 37 (1-based): "              memory: 1Gi" (the orders container)
+    assert_points_at(origin, f"{SHOP}/base/deployment.yaml", 36, 22, ORDERS_LIMIT, "1Gi")
+    sidecar = (*CONTAINERS, 1, "resources", "limits", "memory")
+    assert_points_at(
+        origin_of(rendered, "Deployment", "staging-orders", sidecar),
+        f"{SHOP}/base/deployment.yaml",
+        41,
+        22,
+        sidecar,
+        "64Mi",
+    )
+
+
+@needs_kustomize
+def test_prod_sidecar_limit_not_patched_comes_from_the_base():
+    sidecar = (*CONTAINERS, 1, "resources", "limits", "memory")
+    origin = origin_of(render("prod"), "Deployment", "orders", sidecar)
+    assert_points_at(origin, f"{SHOP}/base/deployment.yaml", 41, 22, sidecar, "64Mi")
+
+
+@needs_kustomize
+def test_json6902_patch_file_origin_is_the_op_value_line():
+    rendered = render("perf")
+    origin = origin_of(rendered, "Deployment", "orders-perf", ORDERS_LIMIT)
+    # orders-limits.json6902.yaml line 3 (1-based): "  value: 4Gi"
+    assert_points_at(
+        origin, f"{SHOP}/overlays/perf/orders-limits.json6902.yaml", 2, 9, (0, "value"), "4Gi"
+    )
+    assert fix_patch(origin, "5Gi").splitlines()[2] == "  value: 5Gi"
+    # an "add" of a whole map: the scalar inside the op's value
+    requests = (*CONTAINERS, 1, "resources", "requests", "memory")
+    assert_points_at(
+        origin_of(rendered, "Deployment", "orders-perf", requests),
+        f"{SHOP}/overlays/perf/orders-limits.json6902.yaml",
+        6,
+        12,
+        (1, "value", "memory"),
+        "96Mi",
+    )
+
+
+@needs_kustomize
+def test_inline_json6902_patch_points_into_kustomization_yaml_not_editable():
+    origin = origin_of(render("prod"), "Deployment", "orders", ("spec", "replicas"))
+    # prod/kustomization.yaml line 16 (1-based): "        value: 4" inside "patch: |-"
+    assert_points_at(
+        origin,
+        f"{SHOP}/overlays/prod/kustomization.yaml",
+        15,
+        15,
+        ("patches", 1, "patch"),
+        "4",
+        editable=False,
+    )
+
+
+@needs_kustomize
+def test_config_map_generator_literal_feeding_java_tool_options():
+    rendered = render("staging")
+    origin = origin_of(
+        rendered, "ConfigMap", "staging-orders-jvm-8fct6khcgt", ("data", "JAVA_TOOL_OPTIONS")
+    )
+    # base/kustomization.yaml line 16 (1-based):
+    #   "      - JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75.0"
+    # the column is where the value starts, after "JAVA_TOOL_OPTIONS="
+    assert_points_at(
+        origin,
+        f"{SHOP}/base/kustomization.yaml",
+        15,
+        26,
+        ("configMapGenerator", 0, "literals", 0),
+        "-XX:MaxRAMPercentage=75.0",
+        editable=False,
+    )
+    # the Deployment reads it through valueFrom.configMapKeyRef on the rendered (hashed) name
+    deployment = yaml.safe_load(
+        rendered.documents[objects(rendered)[("Deployment", "staging-orders")]].text
+    )
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]
+    assert env["valueFrom"]["configMapKeyRef"]["name"] == "staging-orders-jvm-8fct6khcgt"
+
+
+@needs_kustomize
+def test_generator_merged_in_the_overlay_points_at_the_overlay_literal():
+    origin = origin_of(
+        render("prod"), "ConfigMap", "orders-jvm-df4c6m948g", ("data", "JAVA_TOOL_OPTIONS")
+    )
+    assert_points_at(
+        origin,
+        f"{SHOP}/overlays/prod/kustomization.yaml",
+        21,
+        26,
+        ("configMapGenerator", 0, "literals", 0),
+        "-XX:MaxRAMPercentage=80.0 -XX:+ExitOnOutOfMemoryError",
+        editable=False,
+    )
+
+
+@needs_kustomize
+def test_generator_envs_file_line_feeding_envfrom():
+    origin = origin_of(
+        render("perf"), "ConfigMap", "orders-env-perf-4tbg6m7m99", ("data", "JDK_JAVA_OPTIONS")
+    )
+    # base/orders.env line 3 (1-based): "JDK_JAVA_OPTIONS=-Xss512k"
+    assert_points_at(origin, f"{SHOP}/base/orders.env", 2, 17, (), "-Xss512k", editable=False)
+
+
+@needs_kustomize
+def test_value_no_file_holds_has_no_origin():
+    rendered = render("staging")
+    document = objects(rendered)[("Deployment", "staging-orders")]
+    # the image tag was set by the overlay's images: transformer, not written in any file
+    image = (*CONTAINERS, 0, "image")
+    assert rendered_value(rendered, document, image) == "ghcr.io/example/orders:1.5.0-rc.1"
+    assert rendered.origin(document, image, "ghcr.io/example/orders:1.5.0-rc.1") is None
+    # a value that is not the rendered one is never attributed to a file
+    assert rendered.origin(document, ORDERS_LIMIT, "3Gi") is None
+    assert rendered.origin(len(rendered.documents), ORDERS_LIMIT, "1Gi") is None
+
+
+@needs_kustomize
+def test_sources_of_prod_and_perf_documents():
+    for overlay, suffix in (("prod", ""), ("perf", "-perf")):
+        rendered = render(overlay)
+        assert [d.source for d in rendered.documents] == [
+            f"{SHOP}/base/kustomization.yaml",
+            f"{SHOP}/base/kustomization.yaml",
+            f"{SHOP}/base/service.yaml",
+            f"{SHOP}/base/deployment.yaml",
+        ], overlay
+        assert ("Deployment", f"orders{suffix}") in objects(rendered)
