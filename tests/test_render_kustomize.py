@@ -313,3 +313,124 @@ def test_sources_of_prod_and_perf_documents():
             f"{SHOP}/base/deployment.yaml",
         ], overlay
         assert ("Deployment", f"orders{suffix}") in objects(rendered)
+
+
+@needs_kustomize
+def test_component_patch_selected_by_label_through_a_name_prefix():
+    rendered = render("batch")
+    component = f"{SHOP}/components/heap-dump"
+    document = objects(rendered)[("Deployment", "batch-orders")]
+    containers = rendered_value(rendered, document, CONTAINERS)
+    # kustomize's strategic merge takes the patch's list order; the base lists "orders" first,
+    # so base lookups must follow the merge key "name", not the rendered index
+    assert [c["name"] for c in containers] == ["log-shipper", "orders"]
+    orders = (*CONTAINERS, 1, "resources")
+    # heap-dump.yaml line 19 (1-based): "              memory: 1536Mi"
+    assert_points_at(
+        rendered.origin(document, (*orders, "limits", "memory"), "1536Mi"),
+        f"{component}/heap-dump.yaml",
+        18,
+        22,
+        (*CONTAINERS, 1, "resources", "limits", "memory"),
+        "1536Mi",
+    )
+    assert_points_at(
+        rendered.origin(document, (*CONTAINERS, 0, "resources", "limits", "memory"), "128Mi"),
+        f"{component}/heap-dump.yaml",
+        11,
+        22,
+        (*CONTAINERS, 0, "resources", "limits", "memory"),
+        "128Mi",
+    )
+    # not patched: the base's line, at the base's index of "orders"
+    assert_points_at(
+        rendered.origin(document, (*orders, "requests", "memory"), "768Mi"),
+        f"{SHOP}/base/deployment.yaml",
+        34,
+        22,
+        (*CONTAINERS, 0, "resources", "requests", "memory"),
+        "768Mi",
+    )
+    # a quoted scalar: the column is its opening quote, the literal its value
+    java_opts = (*CONTAINERS, 1, "env", 0, "value")
+    assert rendered_value(rendered, document, java_opts[:-1])["name"] == "JAVA_OPTS"
+    assert_points_at(
+        rendered.origin(document, java_opts, containers[1]["env"][0]["value"]),
+        f"{component}/heap-dump.yaml",
+        15,
+        21,
+        java_opts,
+        "-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/dumps",
+    )
+    assert f"{component}/kustomization.yaml" in rendered.inputs
+    assert f"{component}/heap-dump.yaml" in rendered.inputs
+
+
+def test_overlay_inputs_walks_the_tree_without_rendering():
+    from oomguard.linter.render.kustomize import overlay_inputs
+
+    assert overlay_inputs(f"{SHOP}/overlays/perf") == [
+        f"{SHOP}/overlays/perf/kustomization.yaml",
+        f"{SHOP}/overlays/perf/orders-limits.json6902.yaml",
+        f"{SHOP}/base/kustomization.yaml",
+        f"{SHOP}/base/deployment.yaml",
+        f"{SHOP}/base/service.yaml",
+        f"{SHOP}/base/orders.env",
+    ]
+
+
+@needs_kustomize
+def test_kustomize_flags_are_passed_to_the_engine(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "app").mkdir()
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n    - port: 80\n"
+    )
+    (tmp_path / "shared" / "web.yaml").write_text(service)
+    (tmp_path / "app" / "kustomization.yaml").write_text("resources:\n  - ../shared/web.yaml\n")
+    unit = str(tmp_path / "app")
+    with pytest.raises(RenderError) as caught:  # kustomize's default load restrictor
+        build(unit, RenderOptions())
+    assert "is not in or below" in caught.value.message
+    assert "'../shared/web.yaml'" in caught.value.message  # relative names left as written
+    assert (caught.value.file, caught.value.line) == (f"{unit}/kustomization.yaml", 1)
+    rendered = build(
+        unit, RenderOptions(kustomize_flags=("--load-restrictor", "LoadRestrictionsNone"))
+    )
+    assert [d.source for d in rendered.documents] == [str(tmp_path / "shared" / "web.yaml")]
+    port = rendered.origin(0, ("spec", "ports", 0, "port"), "80")
+    assert (port.file, port.line, port.column, port.literal) == (
+        str(tmp_path / "shared" / "web.yaml"),
+        6,
+        12,
+        "80",
+    )
+
+
+@needs_kustomize
+def test_control_characters_in_kustomize_message_are_escaped(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text('resources:\n  - "evil\\e[31mred.yaml"\n')
+    with pytest.raises(RenderError) as caught:
+        build(str(tmp_path), RenderOptions())
+    assert "\x1b" not in caught.value.message
+    assert "evil\\x1b[31mred.yaml" in caught.value.message
+
+
+@needs_kustomize
+def test_output_over_the_bound_is_an_error_not_a_partial_render(monkeypatch):
+    from oomguard.linter.render import kustomize
+
+    monkeypatch.setattr(kustomize, "MAX_OUTPUT_BYTES", 1024)  # the shop renders ~3 KiB
+    with pytest.raises(RenderError) as caught:
+        build(f"{SHOP}/overlays/prod", RenderOptions())
+    assert "kustomize output exceeds" in caught.value.message
+
+
+@needs_kustomize
+def test_a_kustomization_file_path_renders_its_directory():
+    rendered = build(f"{SHOP}/overlays/prod/kustomization.yaml", RenderOptions())
+    assert rendered.inputs[0] == f"{SHOP}/overlays/prod/kustomization.yaml"
+    assert [d.source for d in rendered.documents][2:] == [
+        f"{SHOP}/base/service.yaml",
+        f"{SHOP}/base/deployment.yaml",
+    ]

@@ -96,6 +96,8 @@ INSTALL_HINT = (
     "(https://kubectl.docs.kubernetes.io/installation/kustomize/) or kubectl"
 )
 _REMOTE = re.compile(r"^(https?://|git@|ssh://|git::|github\.com/|gitlab\.com/|bitbucket\.org/)")
+# an absolute path in kustomize's message (not the tail of a relative one like ../a/b)
+_ABSOLUTE = re.compile(r"(?<![\w.\-/])/[^\s'\":]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -247,6 +249,16 @@ def build(path: str, options: RenderOptions) -> Rendered:
     )
 
 
+def overlay_inputs(path: str) -> list[str]:
+    """The files rendering the overlay at ``path`` would read (its kustomization tree, no
+    kustomize run), relative like ``path``: for pre-commit, to find the overlays a changed
+    file belongs to without rendering them all."""
+    unit = os.path.dirname(path) or "." if os.path.isfile(path) else path
+    unit_real = os.path.realpath(unit)
+    paths = _Paths(unit=unit, unit_real=unit_real, temp_real=unit_real)
+    return [paths.show(p) for p in _walk(unit_real, _Files())[1]]
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -266,7 +278,8 @@ def _render_error(stderr: str, paths: _Paths, relative: str) -> RenderError:
     message = stderr.strip()
     quoted = re.search(r'err="((?:[^"\\]|\\.)*)"', message)  # kubectl's klog wrapping
     if quoted:
-        message = re.sub(r"\\(.)", r"\1", quoted.group(1))
+        # a Go-quoted string (\", \\, \n, \x1b, \u00e9); printable Unicode is kept as is
+        message = quoted.group(1).encode("latin-1", "backslashreplace").decode("unicode_escape")
     message = re.sub(r"^(Error|error):\s*", "", message)
     # the wrapper's own level ("accumulating resources from '../../x': ... must resolve to a
     # file': ") only repeats the unit; kustomize's message for the overlay follows it
@@ -281,10 +294,10 @@ def _render_error(stderr: str, paths: _Paths, relative: str) -> RenderError:
         message = wrapper.group(1)
     message = message.replace(f"'{relative}'", f"'{paths.unit}'")
     named: str | None = None
-    for found in re.findall(r"/[^\s'\":]+", stderr):
+    for found in _ABSOLUTE.findall(stderr):
         if os.path.isdir(found) and kustomization_file(found):
             named = found  # the last one is the innermost accumulation
-    for found in sorted(set(re.findall(r"/[^\s'\":]+", message)), key=len, reverse=True):
+    for found in sorted(set(_ABSOLUTE.findall(message)), key=len, reverse=True):
         if found.startswith(paths.temp_real):
             message = message.replace(found, "<wrapper>")
         else:
