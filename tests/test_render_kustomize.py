@@ -434,3 +434,43 @@ def test_a_kustomization_file_path_renders_its_directory():
         f"{SHOP}/base/service.yaml",
         f"{SHOP}/base/deployment.yaml",
     ]
+
+
+@needs_kustomize
+def test_secret_generator_literal_origin_compares_the_decoded_value(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text(
+        "secretGenerator:\n"
+        "  - name: jvm\n"
+        "    literals:\n"
+        '      - "JAVA_TOOL_OPTIONS=-Xmx1g"\n'
+        "generatorOptions:\n"
+        "  disableNameSuffixHash: true\n"
+    )
+    rendered = build(str(tmp_path), RenderOptions())
+    (doc,) = rendered.documents
+    assert doc.source == str(tmp_path / "kustomization.yaml")
+    encoded = yaml.safe_load(doc.text)["data"]["JAVA_TOOL_OPTIONS"]
+    assert encoded == "LVhteDFn"  # base64 of -Xmx1g
+    origin = rendered.origin(0, ("data", "JAVA_TOOL_OPTIONS"), encoded)
+    # line 4 (1-based): '      - "JAVA_TOOL_OPTIONS=-Xmx1g"': after the quote and "KEY="
+    assert_points_at(
+        origin,
+        str(tmp_path / "kustomization.yaml"),
+        3,
+        27,
+        ("secretGenerator", 0, "literals", 0),
+        "-Xmx1g",
+        editable=False,
+    )
+    assert rendered.origin(0, ("data", "JAVA_TOOL_OPTIONS"), "-Xmx1g") is None  # not decoded
+
+
+@needs_kustomize
+def test_engine_past_its_timeout_is_an_error(monkeypatch):
+    from oomguard.linter.render import kustomize
+
+    # zero: the real engine cannot have finished when the wait starts (no timing assertion)
+    monkeypatch.setattr(kustomize, "TIMEOUT_SECONDS", 0)
+    with pytest.raises(RenderError) as caught:
+        build(f"{SHOP}/overlays/prod", RenderOptions())
+    assert "did not finish within 0 s" in caught.value.message
