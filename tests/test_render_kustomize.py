@@ -474,3 +474,33 @@ def test_engine_past_its_timeout_is_an_error(monkeypatch):
     with pytest.raises(RenderError) as caught:
         build(f"{SHOP}/overlays/prod", RenderOptions())
     assert "did not finish within 0 s" in caught.value.message
+
+
+@needs_kustomize
+def test_legacy_patches_strategic_merge_traced_and_deprecation_warnings_said(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources:\n  - web.yaml\n")
+    (tmp_path / "base" / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n"
+    )
+    (tmp_path / "legacy" / "kustomization.yaml").write_text(
+        "bases:\n  - ../base\npatchesStrategicMerge:\n  - memory.yaml\n"
+    )
+    (tmp_path / "legacy" / "memory.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: web\n          resources:\n"
+        "            limits: {memory: 256Mi}\n"
+    )
+    unit = str(tmp_path / "legacy")
+    rendered = build(unit, RenderOptions())
+    assert [d.source for d in rendered.documents] == [str(tmp_path / "base" / "web.yaml")]
+    limit = (*CONTAINERS, 0, "resources", "limits", "memory")
+    # memory.yaml line 11 (1-based): "            limits: {memory: 256Mi}" (flow mapping)
+    assert_points_at(
+        rendered.origin(0, limit, "256Mi"), f"{unit}/memory.yaml", 10, 29, limit, "256Mi"
+    )
+    assert any("'bases' is deprecated" in n for n in rendered.notices)
+    assert any("'patchesStrategicMerge' is deprecated" in n for n in rendered.notices)
+    assert all(n.startswith(f"{unit}: kustomize: ") for n in rendered.notices)

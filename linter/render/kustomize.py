@@ -59,6 +59,7 @@ MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_KUSTOMIZATIONS = 1000
 MAX_MESSAGE = 2000
+MAX_NOTICES = 20
 
 INSTALL_HINT = (
     "rendering a kustomize overlay needs `kustomize` or `kubectl` on PATH: install kustomize "
@@ -167,7 +168,9 @@ def build(path: str, options: RenderOptions) -> Rendered:
     kustomizations, inputs = _walk(unit_real, cache)
     tracer = Tracer(paths, cache, kustomizations)
     documents = []
-    notices: list[str] = []
+    # kustomize's warnings on success (deprecated fields, …) are said, never dropped
+    warnings = [w.lstrip("# ").strip() for w in err.decode("utf-8", "replace").splitlines()]
+    notices = [f"{unit}: kustomize: {escape_control(w)}" for w in warnings if w][:MAX_NOTICES]
     for text in _split(out.decode("utf-8", "replace")):
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         if not isinstance(data, dict):
@@ -175,6 +178,12 @@ def build(path: str, options: RenderOptions) -> Rendered:
         info = tracer.add(data)
         documents.append(
             RenderedDocument(text=_strip_annotations(text, info.obj), source=info.source)
+        )
+    remote = sum(1 for info in tracer.objects if info.remote)
+    if remote:
+        notices.append(
+            f"{unit}: {remote} object(s) come from remote bases; their values are reported at "
+            "the overlay's kustomization, not traced to a file"
         )
     return Rendered(
         unit=path,

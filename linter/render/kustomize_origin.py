@@ -132,6 +132,7 @@ class _Object:
     resource: str | None = None  # real path of the resource file (origin annotation)
     generator: tuple[str, str] | None = None  # (real kustomization path, generator kind)
     configured_in: list[str] = field(default_factory=list)  # patching kustomizations, oldest first
+    remote: bool = False  # from a remote base (git/https): no local file to point at
 
 
 class Tracer:
@@ -156,6 +157,7 @@ class Tracer:
         unit_kustomization = self.kustomizations[0] if self.kustomizations else self.paths.unit_real
         info = _Object(obj=data, source=self.paths.show(unit_kustomization))
         if isinstance(origin, dict):
+            info.remote = bool(origin.get("repo"))
             if isinstance(origin.get("path"), str) and not origin.get("repo"):
                 info.resource = self.paths.from_annotation(origin["path"])
                 info.source = self.paths.show(info.resource)
@@ -233,8 +235,11 @@ class Tracer:
 
     def _patch_source(self, kfile: str, kustomization: Any, key: str, index: int, item: Any):
         """(patch documents, function making the Origin) of one patch entry, or None."""
-        if isinstance(item, dict) and isinstance(item.get("path"), str):
-            real = os.path.normpath(os.path.join(os.path.dirname(kfile), item["path"]))
+        file_name = item.get("path") if isinstance(item, dict) else None
+        if isinstance(item, str) and "\n" not in item:  # patchesStrategicMerge: a file name
+            file_name = item
+        if isinstance(file_name, str):
+            real = os.path.normpath(os.path.join(os.path.dirname(kfile), file_name))
             parsed = self.files.get(real)
             if not parsed.documents:
                 return None
