@@ -45,6 +45,8 @@ from oomguard.linter.render import Origin, Path
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+# libyaml when present: the transformations annotation of each object lists every transformer
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -636,6 +638,6 @@ def _yaml_field(text: Any) -> Any:
     if not isinstance(text, str):
         return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError:
         return None
