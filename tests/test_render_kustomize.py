@@ -423,7 +423,10 @@ def test_output_over_the_bound_is_an_error_not_a_partial_render(monkeypatch):
     monkeypatch.setattr(kustomize, "MAX_OUTPUT_BYTES", 1024)  # the shop renders ~3 KiB
     with pytest.raises(RenderError) as caught:
         build(f"{SHOP}/overlays/prod", RenderOptions())
-    assert "kustomize output exceeds" in caught.value.message
+    assert caught.value.message == (
+        "kustomize output exceeds the 1024 bytes bound; overlay not linted"
+    )
+    assert kustomize._size(64 * 1024 * 1024) == "64 MiB"  # the default bound, as said
 
 
 @needs_kustomize
@@ -504,3 +507,26 @@ def test_legacy_patches_strategic_merge_traced_and_deprecation_warnings_said(tmp
     assert any("'bases' is deprecated" in n for n in rendered.notices)
     assert any("'patchesStrategicMerge' is deprecated" in n for n in rendered.notices)
     assert all(n.startswith(f"{unit}: kustomize: ") for n in rendered.notices)
+
+
+@needs_kustomize
+def test_multi_document_resource_file_document_index_as_the_fixer_numbers_it(tmp_path):
+    # a comment, a Service, an empty document, then the Deployment: the fixer's numbering
+    # (empty documents left out) puts the Deployment at index 1
+    (tmp_path / "kustomization.yaml").write_text("resources:\n  - app.yaml\n")
+    text = (
+        "# web tier\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n"
+        "  ports:\n    - port: 80\n---\n---\napiVersion: apps/v1\nkind: Deployment\n"
+        "metadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: web\n          image: nginx:1.27\n          resources:\n"
+        "            limits:\n              memory: 128Mi\n"
+    )
+    (tmp_path / "app.yaml").write_text(text)
+    rendered = build(str(tmp_path), RenderOptions())
+    document = objects(rendered)[("Deployment", "web")]
+    assert rendered.documents[document].source == str(tmp_path / "app.yaml")
+    limit = (*CONTAINERS, 0, "resources", "limits", "memory")
+    origin = rendered.origin(document, limit, "128Mi")
+    assert_points_at(origin, str(tmp_path / "app.yaml"), 23, 22, limit, "128Mi", document=1)
+    fixed = fix_patch(origin, "256Mi")
+    assert fixed == text.replace("memory: 128Mi", "memory: 256Mi")

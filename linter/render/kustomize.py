@@ -56,6 +56,7 @@ from oomguard.linter.render.kustomize_origin import (
 
 TIMEOUT_SECONDS = 120
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+MAX_STDERR_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 MAX_KUSTOMIZATIONS = 1000
 MAX_MESSAGE = 2000
@@ -87,26 +88,35 @@ def find_backend() -> tuple[list[str], str]:
 
 def _run(argv: list[str], cwd: str) -> tuple[int, bytes, bytes]:
     """Run ``argv`` with a timeout, reading at most MAX_OUTPUT_BYTES of stdout (the process
-    is killed beyond that, so a runaway render cannot take unbounded memory)."""
-    proc = subprocess.Popen(
-        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    is killed beyond that, so a runaway render cannot take unbounded memory); stderr is kept
+    up to MAX_STDERR_BYTES and drained beyond."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as error:
+        raise RenderError(f"cannot run {argv[0]}: {error.strerror or error}") from None
     buffers: dict[str, list[bytes]] = {"out": [], "err": []}
     over = threading.Event()
 
-    def pump(stream: Any, name: str, limit: int) -> None:
+    def pump(stream: Any, name: str) -> None:
         size = 0
         while chunk := stream.read(65536):
             size += len(chunk)
-            if size > limit:
+            if name == "out" and size > MAX_OUTPUT_BYTES:
                 over.set()
                 proc.kill()
                 break
-            buffers[name].append(chunk)
+            if name == "out" or size <= MAX_STDERR_BYTES:
+                buffers[name].append(chunk)
 
     threads = [
-        threading.Thread(target=pump, args=(proc.stdout, "out", MAX_OUTPUT_BYTES), daemon=True),
-        threading.Thread(target=pump, args=(proc.stderr, "err", 1024 * 1024), daemon=True),
+        threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -120,9 +130,14 @@ def _run(argv: list[str], cwd: str) -> tuple[int, bytes, bytes]:
         thread.join(timeout=5)
     if over.is_set():
         raise RenderError(
-            f"kustomize output exceeds {MAX_OUTPUT_BYTES // (1024 * 1024)} MiB; not linted"
+            f"kustomize output exceeds the {_size(MAX_OUTPUT_BYTES)} bound; overlay not linted"
         )
     return code, b"".join(buffers["out"]), b"".join(buffers["err"])
+
+
+def _size(count: int) -> str:
+    mib = 1024 * 1024
+    return f"{count // mib} MiB" if count % mib == 0 else f"{count} bytes"
 
 
 # --------------------------------------------------------------------------- build
