@@ -557,3 +557,12 @@ def test_kustomize_cli_on_path_is_preferred_shim_that_runs_kubectl(tmp_path, mon
         f"{SHOP}/base/kustomization.yaml",
         f"{SHOP}/base/kustomization.yaml",
     ]
+
+
+@needs_kustomize
+def test_bad_engine_flag_is_a_render_error_without_the_wrapper_path():
+    with pytest.raises(RenderError) as caught:
+        build(f"{SHOP}/overlays/prod", RenderOptions(kustomize_flags=("--no-such-flag",)))
+    assert "no-such-flag" in caught.value.message
+    assert "oomguard-kustomize-" not in caught.value.message
+    assert caught.value.file is None  # no file of the user's is named

@@ -214,7 +214,9 @@ def overlay_inputs(path: str) -> list[str]:
     """The files rendering the overlay at ``path`` would read (its kustomization tree, no
     kustomize run), relative like ``path``: for pre-commit, to find the overlays a changed
     file belongs to without rendering them all."""
-    unit = os.path.dirname(path) or "." if os.path.isfile(path) else path
+    unit = path
+    if os.path.isfile(path) and os.path.basename(path) in KUSTOMIZATION_FILES:
+        unit = os.path.dirname(path) or "."
     unit_real = os.path.realpath(unit)
     paths = UnitPaths(unit=unit, unit_real=unit_real, temp_real=unit_real)
     return [paths.show(p) for p in _walk(unit_real, FileCache())[1]]
@@ -256,6 +258,8 @@ def _render_error(stderr: str, paths: UnitPaths, relative: str) -> RenderError:
     message = message.replace(f"'{relative}'", f"'{paths.unit}'")
     named: str | None = None
     for found in _ABSOLUTE.findall(stderr):
+        if found.startswith(paths.temp_real):
+            continue  # the wrapper is ours, never the user's file
         if os.path.isdir(found) and kustomization_file(found):
             named = found  # the last one is the innermost accumulation
     for found in sorted(set(_ABSOLUTE.findall(message)), key=len, reverse=True):
