@@ -566,3 +566,4 @@ def test_bad_engine_flag_is_a_render_error_without_the_wrapper_path():
     assert "no-such-flag" in caught.value.message
     assert "oomguard-kustomize-" not in caught.value.message
     assert caught.value.file is None  # no file of the user's is named
+    assert "\n" not in caught.value.message  # kubectl adds a usage line: joined into one

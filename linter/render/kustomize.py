@@ -267,7 +267,7 @@ def _render_error(stderr: str, paths: UnitPaths, relative: str) -> RenderError:
             message = message.replace(found, "<wrapper>")
         else:
             message = message.replace(found, paths.show(found))
-    message = escape_control(message)
+    message = escape_control(re.sub(r"\s*\n\s*", " ", message.strip()))  # one line
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
     file = line = None
