@@ -567,3 +567,20 @@ def test_bad_engine_flag_is_a_render_error_without_the_wrapper_path():
     assert "oomguard-kustomize-" not in caught.value.message
     assert caught.value.file is None  # no file of the user's is named
     assert "\n" not in caught.value.message  # kubectl adds a usage line: joined into one
+
+
+@needs_kustomize
+def test_json6902_append_op_origin_is_the_appended_value_line():
+    rendered = render("perf")
+    document = objects(rendered)[("Deployment", "orders-perf")]
+    env = rendered_value(rendered, document, (*CONTAINERS, 0, "env"))
+    assert [e["name"] for e in env] == ["JAVA_TOOL_OPTIONS", "JAVA_OPTS"]
+    # orders-limits.json6902.yaml line 12 (1-based): '    value: "-Xmx3g -XX:+AlwaysPreTouch"'
+    assert_points_at(
+        rendered.origin(document, (*CONTAINERS, 0, "env", 1, "value"), env[1]["value"]),
+        f"{SHOP}/overlays/perf/orders-limits.json6902.yaml",
+        11,
+        11,
+        (2, "value", "value"),
+        "-Xmx3g -XX:+AlwaysPreTouch",
+    )
