@@ -501,6 +501,13 @@ def engine_chart(chart: Path, *values: Path) -> Rendered:
     return render_chart(str(chart), RenderOptions(values=tuple(str(v) for v in values)))
 
 
+def engine_overlay(overlay: Path) -> Rendered:
+    from oomguard.linter.render import RenderOptions
+    from oomguard.linter.render.kustomize import build
+
+    return build(str(overlay), RenderOptions())
+
+
 def remaining(r: Rendered) -> list[str]:
     """The rules still found in the rendered documents (what lint reports)."""
     from oomguard.linter.loader import load_text
@@ -586,6 +593,39 @@ def test_engine_template_literal_not_rewritten_notice_names_template_line(tmp_pa
         f"jvm-heap-exceeds-limit (Deployment/release-name-hardcoded, container app): not "
         f"fixed: value written in template {template}:17 — not rewritten"
     ) in "\n".join(after.notices)
+
+
+def test_engine_overlay_patch_file_rewritten(tmp_path):
+    root = copy_fixture("kustomize", tmp_path)
+    overlay = root / "overlays" / "prod"
+    patch, base = overlay / "memory.yaml", root / "base" / "deployment.yaml"
+    patch_before, base_before = patch.read_text(), base.read_bytes()
+    assert remaining(engine_overlay(overlay)) == ["jvm-heap-exceeds-limit"]
+    _, diff = run_fix(engine_overlay(overlay))
+    expected = patch_before.replace('"-Xmx2g"  # raised', '"-Xmx1536m"  # raised')
+    assert patch.read_text() == expected
+    assert diff == unified_diff(str(patch), patch_before, expected)
+    assert base.read_bytes() == base_before
+    again = engine_overlay(overlay)
+    assert remaining(again) == []
+    assert fix_rendered(again, DEFAULT_CONFIG) == ({}, [])
+
+
+def test_engine_overlay_value_in_the_base_written_there_and_said(tmp_path):
+    root = copy_fixture("kustomize", tmp_path)
+    resource = root / "base" / "deployment.yaml"
+    resource.write_text(resource.read_text().replace('"-Xmx768m"', '"-Xmx1g"'))
+    dev = root / "overlays" / "dev"
+    dev.mkdir()
+    (dev / "kustomization.yaml").write_text("resources:\n  - ../../base\nnamePrefix: dev-\n")
+    before = resource.read_text()
+    edits, notices = fix_rendered(engine_overlay(dev), DEFAULT_CONFIG)
+    # -Xmx1g is 100% of the base's 1Gi limit; 75% is 768m
+    assert edits == {str(resource): before.replace('"-Xmx1g"', '"-Xmx768m"')}
+    assert notices == [
+        f"{resource}: spec.template.spec.containers.0.env.0.value: lies outside {dev} (a "
+        "shared base): every overlay that uses it changes with it"
+    ]
 
 
 def test_hand_traced_key_feeding_a_workload_without_finding_is_said(tmp_path):
