@@ -244,7 +244,11 @@ def _map(
         return None
     literal = origin.literal
     if not literal or old_text.count(literal) != 1:
-        refuse(f"{origin.file}:{origin.line + 1} sets {literal!r}, not found once in {old_text!r}")
+        refuse(
+            f"{origin.file}:{origin.line + 1} sets {literal!r}, which appears "
+            f"{old_text.count(literal) if literal else 0} times in {old_text!r}: rewriting it "
+            f"would change more than the fix; fix it by hand"
+        )
         return None
     start = old_text.index(literal)
     prefix, suffix = old_text[:start], old_text[start + len(literal) :]

@@ -253,7 +253,7 @@ def test_hand_traced_literal_twice_in_the_value_is_not_guessed(tmp_path):
     r = rendered(tmp_path, [doc], {(0, JAVA_OPTS): (values, ("heap",))})
     edits, notices = fix_rendered(r, DEFAULT_CONFIG)
     assert edits == {}
-    assert "sets '512m', not found once in '-Xms512m -Xmx512m'" in notices[0]
+    assert "sets '512m', which appears 2 times in '-Xms512m -Xmx512m': rewriting it" in (notices[0])
 
 
 def test_hand_traced_fix_outside_the_literal_is_not_written(tmp_path):
