@@ -21,17 +21,24 @@ This is the webhook's whole policy, kept here so that ``oomguard serve`` holds n
 * **mutation** applies the fixes of rules listed in ``mutate:`` (see
   :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode and never on a
   Pod UPDATE (the API server forbids changing a running pod's containers).
+* **owned Pods** — a Pod CREATE whose controller ``ownerReference`` names a workload kind,
+  sent by a trusted controller identity (:data:`BUILTIN_CONTROLLERS` plus
+  ``admission.trusted_controllers``), is judged at its controller: admitted, never mutated,
+  its findings shown as warnings and counted (result ``owned_pod``). The same Pod from any
+  other requester (a person writing an ``ownerReference`` by hand) is judged as usual.
 * ``info`` findings are never shown to the user; they are counted and logged only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
+from oomguard.rules.kinds import expand
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
@@ -46,6 +53,34 @@ ELLIPSIS = "…"
 
 # Results, also the ``result`` label of the webhook's metrics.
 ALLOWED, WARNED, DENIED, PATCHED, SKIPPED = "allowed", "warned", "denied", "patched", "skipped"
+OWNED_POD = "owned_pod"  # a controller's Pod, admitted: judged at its controller
+MUTATED_ANNOTATION = "oomguard.io/mutated"  # the rules whose fixes the last mutation applied
+
+# The identities kube-controller-manager creates Pods with. With
+# --use-service-account-credentials (kubeadm's default) each controller has its own service
+# account in kube-system, named in cmd/kube-controller-manager/app/apps.go
+# (startReplicaSetController: ClientOrDie("replicaset-controller"), startStatefulSetController:
+# "statefulset-controller", startDaemonSetController: "daemon-set-controller"), batch.go
+# (startJobController: "job-controller") and core.go (startReplicationController:
+# "replication-controller"); without it they all share the manager's own user.
+BUILTIN_CONTROLLERS = (
+    "system:serviceaccount:kube-system:replicaset-controller",
+    "system:serviceaccount:kube-system:statefulset-controller",
+    "system:serviceaccount:kube-system:daemon-set-controller",
+    "system:serviceaccount:kube-system:job-controller",
+    "system:serviceaccount:kube-system:replication-controller",
+    "system:kube-controller-manager",
+)
+# (group, kind) of the built-in controllers whose Pods carry a controller ownerReference
+OWNER_KINDS = frozenset(
+    {
+        ("apps", "ReplicaSet"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("batch", "Job"),
+        ("", "ReplicationController"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +97,7 @@ class Decision:
     findings: tuple[Finding, ...] = ()  # everything that fired (all severities)
     crashes: tuple[str, ...] = ()
     patch: tuple[dict[str, Any], ...] = ()  # RFC 6902 operations (``/mutate`` only)
+    owner: str | None = None  # "Kind/name" of the controller an owned Pod was judged at
 
     @property
     def rules(self) -> list[str]:
@@ -80,6 +116,8 @@ class Request:
     on_crash: str = ALLOW
     namespace_label: str | None = None  # the namespace's oomguard.io/mode label, if looked up
     lookup: Lookup = no_lookup  # ConfigMap/Secret data for env resolution
+    user: str | None = None  # request.userInfo.username
+    groups: tuple[str, ...] = ()  # request.userInfo.groups
 
 
 def admission_mode(request: Request, config: Config) -> str:
@@ -103,6 +141,45 @@ def opted_out(request: Request, config: Config, mode: str) -> bool:
     return mode != ENFORCE or config.opt_out_in_enforce
 
 
+def trusted_controller(request: Request, config: Config) -> bool:
+    """The requester is a workload controller: its username or one of its groups is one of
+    :data:`BUILTIN_CONTROLLERS` or ``admission.trusted_controllers``."""
+    trusted = {*BUILTIN_CONTROLLERS, *config.trusted_controllers}
+    return request.user in trusted or any(group in trusted for group in request.groups)
+
+
+def controller_owner(obj: Any) -> tuple[str, str, str] | None:
+    """(group, kind, name) of the object's controller ``ownerReference``, if it has one."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    references = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
+    for ref in references if isinstance(references, list) else ():
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            api_version, kind, name = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
+            if isinstance(api_version, str) and isinstance(kind, str):
+                return api_version.rpartition("/")[0], kind, name if isinstance(name, str) else ""
+    return None
+
+
+def owned_pod(request: Request, config: Config) -> str | None:
+    """``Kind/name`` of the controller when this is a Pod CREATE by a trusted controller for
+    a workload kind it owns (see the module doc), else None. Owner kinds: the built-in
+    controllers', the registry's (its kinds are judged at admission themselves) and
+    ``admission.owner_kinds``. A forged ``ownerReference`` from anyone else is no owner."""
+    obj = request.obj
+    if request.operation != "CREATE" or not isinstance(obj, dict):
+        return None
+    spec = config.registry.lookup(obj)
+    if spec is None or spec.key != ("", "Pod"):
+        return None
+    owner = controller_owner(obj)
+    if owner is None or not trusted_controller(request, config):
+        return None
+    group, kind, name = owner
+    known = (group, kind) in OWNER_KINDS or (group, kind) in config.registry.kinds
+    configured = (f"{group}/{kind}" if group else kind) in config.owner_kinds
+    return f"{kind}/{name}" if known or configured else None
+
+
 def validate(request: Request, config: Config) -> Decision:
     """The validating webhook's decision for one AdmissionRequest."""
     mode = admission_mode(request, config)
@@ -111,15 +188,28 @@ def validate(request: Request, config: Config) -> Decision:
     evaluation = check_object(
         request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
     )
+    owner = owned_pod(request, config)
+    if owner is not None:
+        # judged at its controller: denying it would stall the controller (drains, scale-ups)
+        decision = decide(evaluation, AUDIT if mode == AUDIT else WARN)
+        return dataclasses.replace(decision, mode=mode, result=OWNED_POD, owner=owner)
     existing = _existing_errors(request, config, mode)
     return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
 
 
 def mutate(request: Request, config: Config) -> Decision:
-    """The mutating webhook's answer: always allowed, with the enabled fixes as a patch."""
+    """The mutating webhook's answer: always allowed, with the enabled fixes as a patch.
+    Never a patch for an owned Pod (judged at its controller), a Pod UPDATE (the API server
+    forbids changing a running pod's containers) or an UPDATE whose pod templates did not
+    change (a label or annotation edit must not roll the pods)."""
     mode = admission_mode(request, config)
     if not is_checked(request, config) or not config.mutate or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
+    owner = owned_pod(request, config)
+    if owner is not None:
+        return Decision(True, OWNED_POD, mode, owner=owner)
+    if templates_unchanged(request, config):
+        return Decision(True, SKIPPED, mode)
     evaluation = check_object(
         request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
     )
@@ -127,24 +217,58 @@ def mutate(request: Request, config: Config) -> Decision:
     crashes = tuple(evaluation.crashes)
     if mode == AUDIT or (request.operation == "UPDATE" and request.obj.get("kind") == "Pod"):
         return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)
-    patch = mutation_patch(request.obj, evaluation.findings, config, request.lookup)
-    result = PATCHED if patch else ALLOWED
-    return Decision(True, result, mode, findings=findings, crashes=crashes, patch=tuple(patch))
-
-
-def mutation_patch(
-    obj: Any, findings: list[Finding], config: Config, lookup: Lookup = no_lookup
-) -> list[dict[str, Any]]:
-    """One RFC 6902 patch from the fixes of the findings whose rule may mutate, converged
-    exactly as ``lint --fix`` converges (:func:`~oomguard.rules.converge.converge`), so a
-    patched object never gets a second patch."""
-    return converge(
-        obj,
+    fixed = converge(
+        request.obj,
         config,
         lambda rule: mutation_enabled(rule, config),
-        lookup=lookup,
+        lookup=request.lookup,
+        findings=evaluation.findings,
+    )
+    if not fixed.patch:
+        return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)
+    patch = [*fixed.patch, *mark_mutated(request.obj, fixed.rules)]
+    note = limit_warnings([mutation_note(fixed.rules)])
+    return Decision(
+        True,
+        PATCHED,
+        mode,
         findings=findings,
-    ).patch
+        crashes=crashes,
+        patch=tuple(patch),
+        warnings=tuple(note),
+    )
+
+
+def templates_unchanged(request: Request, config: Config) -> bool:
+    """An UPDATE whose every pod template (each path of its kind in the registry) is equal
+    in ``object`` and ``oldObject``: a metadata edit, a scale, a status-like change."""
+    if request.operation != "UPDATE" or not isinstance(request.old_obj, dict):
+        return False
+    spec = config.registry.lookup(request.obj)
+    if spec is None or config.registry.lookup(request.old_obj) is not spec:
+        return False
+    return all(
+        _templates(request.obj, template.steps) == _templates(request.old_obj, template.steps)
+        for template in spec.templates
+    )
+
+
+def mark_mutated(obj: Any, rules: list[str]) -> list[dict[str, Any]]:
+    """The patch operation that sets :data:`MUTATED_ANNOTATION` to the rules whose fixes this
+    patch applies (so drift from the applied manifest is explainable at a glance)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(metadata, dict):
+        return []
+    value = ",".join(rules)
+    if isinstance(metadata.get("annotations"), dict):
+        key = MUTATED_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        return [{"op": "add", "path": f"/metadata/annotations/{key}", "value": value}]
+    return [{"op": "add", "path": "/metadata/annotations", "value": {MUTATED_ANNOTATION: value}}]
+
+
+def mutation_note(rules: list[str]) -> str:
+    """The warning that says a mutation happened: what, where it is recorded, how to stop it."""
+    return f"oomguard changed this object ({', '.join(rules)}); annotation {MUTATED_ANNOTATION}"
 
 
 def decide(
@@ -258,6 +382,10 @@ def _more_note(count: int) -> str:
 def _printable(text: str) -> str:
     # the API server rejects warnings with control characters; messages quote user input
     return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _templates(obj: dict, steps: tuple) -> list[tuple]:
+    return [(path, node) for path, node, _ in expand(obj, steps)]
 
 
 def _key(finding: Finding) -> tuple:

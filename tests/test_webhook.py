@@ -311,6 +311,15 @@ def test_mutation_round_trip_and_idempotency(server):
             "path": "/spec/template/spec/containers/0/env/0/value",
             "value": "-Xmx1536m -XX:+UseG1GC",
         },
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"oomguard.io/mutated": "memory-limit-missing,jvm-heap-exceeds-limit"},
+        },
+    ]
+    assert response["warnings"] == [
+        "oomguard changed this object (memory-limit-missing, jvm-heap-exceeds-limit); "
+        "annotation oomguard.io/mutated"
     ]
     mutated = jsonpatch.apply_patch(obj, patch)
     containers = mutated["spec"]["template"]["spec"]["containers"]
@@ -337,7 +346,12 @@ def test_no_mutation_in_audit_mode_or_on_pod_update(server):
     bad_pod = pod("p", [container("c", request="64Mi")])
     created = answer(server.post("/mutate", review(bad_pod)))
     assert json.loads(base64.b64decode(created["patch"])) == [
-        {"op": "add", "path": "/spec/containers/0/resources/limits", "value": {"memory": "64Mi"}}
+        {"op": "add", "path": "/spec/containers/0/resources/limits", "value": {"memory": "64Mi"}},
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"oomguard.io/mutated": "memory-limit-missing"},
+        },
     ]
     updated = answer(server.post("/mutate", review(bad_pod, operation="UPDATE", old=bad_pod)))
     assert "patch" not in updated and updated["allowed"] is True

@@ -208,6 +208,11 @@ def test_a_fix_that_reveals_another_is_patched_in_the_same_round_trip():
     assert list(decision.patch) == [
         {"op": "add", "path": f"{container}/resources", "value": {"limits": {"memory": "256Mi"}}},
         {"op": "replace", "path": f"{container}/env/0/value", "value": "-Xms192m -Xmx192m"},
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"oomguard.io/mutated": "memory-limit-missing,jvm-heap-exceeds-limit"},
+        },
     ]
     patched = jsonpatch.apply_patch(deployment, list(decision.patch))
     assert mutate(Request("CREATE", patched, namespace="search"), config).patch == ()

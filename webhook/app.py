@@ -210,6 +210,8 @@ def _record(
         "patch_ops": len(decision.patch),
         "latency_ms": round(elapsed * 1000, 3),
     }
+    if decision.owner:
+        record["owner"] = printable(decision.owner)  # judged at this controller
     if decision.crashes:
         record["crashes"] = list(decision.crashes)
     if fallbacks:
