@@ -54,6 +54,7 @@ ELLIPSIS = "…"
 # Results, also the ``result`` label of the webhook's metrics.
 ALLOWED, WARNED, DENIED, PATCHED, SKIPPED = "allowed", "warned", "denied", "patched", "skipped"
 OWNED_POD = "owned_pod"  # a controller's Pod, admitted: judged at its controller
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"  # set by the kubelet on mirror Pods
 MUTATED_ANNOTATION = "oomguard.io/mutated"  # the rules whose fixes the last mutation applied
 
 # The identities kube-controller-manager creates Pods with. With
@@ -126,8 +127,26 @@ def admission_mode(request: Request, config: Config) -> str:
 
 
 def is_checked(request: Request, config: Config) -> bool:
-    """Only CREATE and UPDATE of objects of the registry's workload kinds are judged."""
-    return request.operation in CHECKED_OPERATIONS and is_workload(request.obj, config.registry)
+    """Only CREATE and UPDATE of objects of the registry's workload kinds are judged, and
+    never the kubelet's mirror Pods (read-only copies of static Pods from a node's files:
+    denying one hides the running Pod from the API, mutating one is refused)."""
+    if request.operation not in CHECKED_OPERATIONS:
+        return False
+    return is_workload(request.obj, config.registry) and not mirror_pod(request)
+
+
+def mirror_pod(request: Request) -> bool:
+    """A Pod with the ``kubernetes.io/config.mirror`` annotation sent by a node
+    (``system:node:<name>``): only the kubelet makes those; the annotation alone, which
+    anyone may write, is not enough."""
+    metadata = request.obj.get("metadata") if isinstance(request.obj, dict) else None
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return (
+        request.obj.get("kind") == "Pod"
+        and isinstance(annotations, dict)
+        and MIRROR_ANNOTATION in annotations
+        and (request.user or "").startswith("system:node:")
+    )
 
 
 def opted_out(request: Request, config: Config, mode: str) -> bool:
@@ -339,8 +358,31 @@ def denial_message(errors: list[Finding]) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
-def warning_text(finding: Finding) -> str:
-    return f"{finding.rule}: {finding.message}"
+def warning_text(finding: Finding, limit: int = WARNING_CHARS) -> str:
+    """One finding as a warning of at most ``limit`` characters, advice and numbers first.
+
+    Messages read "<fact with numbers>: <why it hurts>; <advice>". When the whole text is too
+    long, the first later clause with a number in it (the advice: "use at most 75%
+    (1536Mi)", "set GOMEMLIMIT=1843MiB") comes first, then the fact, then the other clauses;
+    the explanation after the fact's colon is dropped (``oomguard lint`` and the denial
+    message keep the full text), and the container is named up front, since the cut may take
+    the fact's end."""
+    full = f"{finding.rule}: {finding.message}"
+    if len(full) <= limit:
+        return full
+    fact, colon, rest = finding.message.partition(": ")
+    if colon:  # "fact: why; advice": the advice follows the explanation
+        _why, *clauses = rest.split("; ")
+    else:  # "fact; advice"
+        fact, *clauses = finding.message.split("; ")
+    advice = next((c for c in clauses if any(ch.isdigit() for ch in c)), None)
+    if advice is None:  # nothing with numbers to bring forward: the text as it is, cut
+        return full
+    others = [c for c in clauses if c is not advice]
+    compact = "; ".join([advice, fact, *others])
+    where = f" [{finding.container}]" if finding.container else ""
+    text = f"{finding.rule}: {compact}"
+    return text if len(text) <= limit else f"{finding.rule}{where}: {compact}"
 
 
 def limit_warnings(

@@ -562,6 +562,7 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "honor_ignore_annotations": True,
         "honor_ignore_annotations_in_enforce": False,
         "opt_out_label": {"key": "oomguard.io/ignore", "honor_in_enforce": False},
+        "admission": {"trusted_controllers": [], "owner_kinds": []},
         "lookups": {
             "namespace_labels": False,
             "configmaps": False,

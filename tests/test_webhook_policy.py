@@ -335,3 +335,53 @@ def test_a_rollout_with_a_workload_ref_is_said_not_passed_in_silence():
         "Rollout/shop: its pod template is in Deployment/web (spec.workloadRef), judged there; "
         "audit judges it as the Rollout's",
     )
+
+
+# --- issue 15: warnings put the advice and the numbers first -----------------------------------
+
+JVM_FULL = (
+    '-Xmx2g (env JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory limit of container "ledger": '
+    "heap plus off-heap memory will pass the limit and the kernel will kill the container "
+    "(exit 137); use at most 75% (1536Mi)"
+)
+
+
+def test_a_long_warning_brings_the_advice_with_its_numbers_first():
+    from oomguard.rules.admission import limit_warnings, warning_text
+    from oomguard.rules.model import Finding
+
+    jvm = Finding("jvm-heap-exceeds-limit", "warning", JVM_FULL, container="ledger")
+    # before: "…of container "ledger": heap…" — the 1536Mi a warn-mode user needs was cut
+    assert limit_warnings([warning_text(jvm)]) == [
+        "jvm-heap-exceeds-limit [ledger]: use at most 75% (1536Mi); -Xmx2g (env "
+        "JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory…"
+    ]
+    # the first later clause with a number is the advice, wherever it stands
+    go = Finding(
+        "go-memlimit-exceeds-limit",
+        "warning",
+        'GOMEMLIMIT=1073741824 is 100% of the 1Gi memory limit of container "ingest": heap '
+        "plus off-heap memory will pass the limit (exit 137); use at most 90% (921Mi); the "
+        "fix writes that value in place of the valueFrom reference",
+        container="ingest",
+    )
+    assert warning_text(go).startswith(
+        "go-memlimit-exceeds-limit [ingest]: use at most 90% (921Mi); GOMEMLIMIT=1073741824 is "
+        "100% of the 1Gi memory limit"
+    )
+
+
+def test_short_warnings_and_ones_without_numbered_advice_stay_as_written():
+    from oomguard.rules.admission import warning_text
+    from oomguard.rules.model import Finding
+
+    short = Finding("memory-limit-missing", "warning", 'container "a" has no memory limit')
+    assert warning_text(short) == 'memory-limit-missing: container "a" has no memory limit'
+    consequence = Finding(
+        "memory-request-exceeds-limit",
+        "warning",
+        'memory request 2Gi of container "redis" is greater than its limit 1Gi (200% of it); '
+        "the API server rejects this pod",
+        container="redis",
+    )
+    assert warning_text(consequence) == f"memory-request-exceeds-limit: {consequence.message}"
