@@ -19,13 +19,13 @@ This is the webhook's whole policy, kept here so that ``oomguard serve`` holds n
 * **rule crashes** (a bug in oomguard, never the user's fault) follow ``on_crash``:
   ``allow`` (like ``failurePolicy: Ignore``, the default) or ``deny``.
 * **mutation** applies the fixes of rules listed in ``mutate:`` (see
-  :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode and never on a
-  Pod UPDATE (the API server forbids changing a running pod's containers).
-* **owned Pods** — a Pod CREATE whose controller ``ownerReference`` names a workload kind,
-  sent by a trusted controller identity (:data:`BUILTIN_CONTROLLERS` plus
-  ``admission.trusted_controllers``), is judged at its controller: admitted, never mutated,
-  its findings shown as warnings and counted (result ``owned_pod``). The same Pod from any
-  other requester (a person writing an ``ownerReference`` by hand) is judged as usual.
+  :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode, never on a Pod
+  UPDATE (the API server forbids changing a running pod's containers) and never on an
+  UPDATE whose pod templates did not change; a patch sets ``oomguard.io/mutated``.
+* **owned Pods** — a Pod CREATE by a trusted controller for a workload kind it owns
+  (:mod:`oomguard.rules.admission_scope`) is judged at its controller: admitted, never
+  mutated, its findings shown as warnings and counted (result ``owned_pod``). The same Pod
+  from any other requester (a hand-written ``ownerReference``) is judged as usual.
 * ``info`` findings are never shown to the user; they are counted and logged only.
 """
 
@@ -35,10 +35,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from oomguard.rules.admission_scope import (
+    mirror_pod,
+    owned_pod,
+    templates_unchanged,
+)
 from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
-from oomguard.rules.kinds import expand
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
@@ -54,34 +58,7 @@ ELLIPSIS = "…"
 # Results, also the ``result`` label of the webhook's metrics.
 ALLOWED, WARNED, DENIED, PATCHED, SKIPPED = "allowed", "warned", "denied", "patched", "skipped"
 OWNED_POD = "owned_pod"  # a controller's Pod, admitted: judged at its controller
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"  # set by the kubelet on mirror Pods
 MUTATED_ANNOTATION = "oomguard.io/mutated"  # the rules whose fixes the last mutation applied
-
-# The identities kube-controller-manager creates Pods with. With
-# --use-service-account-credentials (kubeadm's default) each controller has its own service
-# account in kube-system, named in cmd/kube-controller-manager/app/apps.go
-# (startReplicaSetController: ClientOrDie("replicaset-controller"), startStatefulSetController:
-# "statefulset-controller", startDaemonSetController: "daemon-set-controller"), batch.go
-# (startJobController: "job-controller") and core.go (startReplicationController:
-# "replication-controller"); without it they all share the manager's own user.
-BUILTIN_CONTROLLERS = (
-    "system:serviceaccount:kube-system:replicaset-controller",
-    "system:serviceaccount:kube-system:statefulset-controller",
-    "system:serviceaccount:kube-system:daemon-set-controller",
-    "system:serviceaccount:kube-system:job-controller",
-    "system:serviceaccount:kube-system:replication-controller",
-    "system:kube-controller-manager",
-)
-# (group, kind) of the built-in controllers whose Pods carry a controller ownerReference
-OWNER_KINDS = frozenset(
-    {
-        ("apps", "ReplicaSet"),
-        ("apps", "StatefulSet"),
-        ("apps", "DaemonSet"),
-        ("batch", "Job"),
-        ("", "ReplicationController"),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -135,20 +112,6 @@ def is_checked(request: Request, config: Config) -> bool:
     return is_workload(request.obj, config.registry) and not mirror_pod(request)
 
 
-def mirror_pod(request: Request) -> bool:
-    """A Pod with the ``kubernetes.io/config.mirror`` annotation sent by a node
-    (``system:node:<name>``): only the kubelet makes those; the annotation alone, which
-    anyone may write, is not enough."""
-    metadata = request.obj.get("metadata") if isinstance(request.obj, dict) else None
-    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    return (
-        request.obj.get("kind") == "Pod"
-        and isinstance(annotations, dict)
-        and MIRROR_ANNOTATION in annotations
-        and (request.user or "").startswith("system:node:")
-    )
-
-
 def opted_out(request: Request, config: Config, mode: str) -> bool:
     """The object carries the opt-out label (``oomguard.io/ignore: "true"``). Any author can
     set it, so in ``enforce`` it counts only when the config says so
@@ -158,45 +121,6 @@ def opted_out(request: Request, config: Config, mode: str) -> bool:
     if not isinstance(labels, dict) or labels.get(config.opt_out_label) != "true":
         return False
     return mode != ENFORCE or config.opt_out_in_enforce
-
-
-def trusted_controller(request: Request, config: Config) -> bool:
-    """The requester is a workload controller: its username or one of its groups is one of
-    :data:`BUILTIN_CONTROLLERS` or ``admission.trusted_controllers``."""
-    trusted = {*BUILTIN_CONTROLLERS, *config.trusted_controllers}
-    return request.user in trusted or any(group in trusted for group in request.groups)
-
-
-def controller_owner(obj: Any) -> tuple[str, str, str] | None:
-    """(group, kind, name) of the object's controller ``ownerReference``, if it has one."""
-    metadata = obj.get("metadata") if isinstance(obj, dict) else None
-    references = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
-    for ref in references if isinstance(references, list) else ():
-        if isinstance(ref, dict) and ref.get("controller") is True:
-            api_version, kind, name = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
-            if isinstance(api_version, str) and isinstance(kind, str):
-                return api_version.rpartition("/")[0], kind, name if isinstance(name, str) else ""
-    return None
-
-
-def owned_pod(request: Request, config: Config) -> str | None:
-    """``Kind/name`` of the controller when this is a Pod CREATE by a trusted controller for
-    a workload kind it owns (see the module doc), else None. Owner kinds: the built-in
-    controllers', the registry's (its kinds are judged at admission themselves) and
-    ``admission.owner_kinds``. A forged ``ownerReference`` from anyone else is no owner."""
-    obj = request.obj
-    if request.operation != "CREATE" or not isinstance(obj, dict):
-        return None
-    spec = config.registry.lookup(obj)
-    if spec is None or spec.key != ("", "Pod"):
-        return None
-    owner = controller_owner(obj)
-    if owner is None or not trusted_controller(request, config):
-        return None
-    group, kind, name = owner
-    known = (group, kind) in OWNER_KINDS or (group, kind) in config.registry.kinds
-    configured = (f"{group}/{kind}" if group else kind) in config.owner_kinds
-    return f"{kind}/{name}" if known or configured else None
 
 
 def validate(request: Request, config: Config) -> Decision:
@@ -255,20 +179,6 @@ def mutate(request: Request, config: Config) -> Decision:
         crashes=crashes,
         patch=tuple(patch),
         warnings=tuple(note),
-    )
-
-
-def templates_unchanged(request: Request, config: Config) -> bool:
-    """An UPDATE whose every pod template (each path of its kind in the registry) is equal
-    in ``object`` and ``oldObject``: a metadata edit, a scale, a status-like change."""
-    if request.operation != "UPDATE" or not isinstance(request.old_obj, dict):
-        return False
-    spec = config.registry.lookup(request.obj)
-    if spec is None or config.registry.lookup(request.old_obj) is not spec:
-        return False
-    return all(
-        _templates(request.obj, template.steps) == _templates(request.old_obj, template.steps)
-        for template in spec.templates
     )
 
 
@@ -424,10 +334,6 @@ def _more_note(count: int) -> str:
 def _printable(text: str) -> str:
     # the API server rejects warnings with control characters; messages quote user input
     return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
-def _templates(obj: dict, steps: tuple) -> list[tuple]:
-    return [(path, node) for path, node, _ in expand(obj, steps)]
 
 
 def _key(finding: Finding) -> tuple:

@@ -1026,7 +1026,7 @@ def test_match_conditions_only_from_kubernetes_1_30(render):
 
 def test_match_conditions_skip_what_they_say_and_nothing_else(render):
     from conftest_webhook import container, deployment, pod, review
-    from oomguard.rules.admission import BUILTIN_CONTROLLERS
+    from oomguard.rules.admission_scope import BUILTIN_CONTROLLERS
 
     operator = "system:serviceaccount:strimzi:strimzi-cluster-operator"
     values = {
@@ -1105,7 +1105,7 @@ def test_cert_manager_namespace_left_out_when_a_webhook_fails_closed(render):
 
 
 def test_trusted_controllers_in_the_chart_are_the_servers(render):
-    from oomguard.rules.admission import BUILTIN_CONTROLLERS
+    from oomguard.rules.admission_scope import BUILTIN_CONTROLLERS
 
     mutating = _webhook(render("defaults", kube_version="1.30.0"), "MutatingWebhookConfiguration")
     (condition,) = [c for c in mutating["matchConditions"] if c["name"] == "not-a-controllers-pod"]

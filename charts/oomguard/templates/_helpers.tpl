@@ -143,7 +143,7 @@ rules:
 {{- end }}
 
 {{/* The identities kube-controller-manager creates Pods with; the same list as
-BUILTIN_CONTROLLERS in rules/admission.py (tests/test_chart.py checks), plus
+BUILTIN_CONTROLLERS in rules/admission_scope.py (tests/test_chart.py checks), plus
 config.admission.trusted_controllers. */}}
 {{- define "oomguard.trustedControllers" -}}
 {{- $builtin := list "system:serviceaccount:kube-system:replicaset-controller" "system:serviceaccount:kube-system:statefulset-controller" "system:serviceaccount:kube-system:daemon-set-controller" "system:serviceaccount:kube-system:job-controller" "system:serviceaccount:kube-system:replication-controller" "system:kube-controller-manager" }}
