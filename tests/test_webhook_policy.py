@@ -385,3 +385,57 @@ def test_short_warnings_and_ones_without_numbered_advice_stay_as_written():
         container="redis",
     )
     assert warning_text(consequence) == f"memory-request-exceeds-limit: {consequence.message}"
+
+
+# --- issue 15: mutation on UPDATE follows every pod template path of the kind ------------------
+
+
+def _cronjob(xmx: str, labels: dict | None = None) -> dict:
+    container = {
+        "name": "report",
+        "image": "example.com/report:1",
+        "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}},
+        "env": [{"name": "JAVA_TOOL_OPTIONS", "value": xmx}],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "report", "namespace": "shop", "labels": labels or {}},
+        "spec": {
+            "schedule": "0 * * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {"containers": [container]}}}},
+        },
+    }
+
+
+def test_cronjob_update_is_mutated_only_when_its_job_template_changes():
+    # the CronJob's pod template is at spec.jobTemplate.spec.template.spec (rules/kinds.py)
+    config = config_from_data({"mode": "enforce", "mutate": ["jvm-heap-exceeds-limit"]})
+    old = _cronjob("-Xmx1g")
+    relabelled = _cronjob("-Xmx1g", labels={"team": "a"})
+    rescheduled = {**relabelled, "spec": {**relabelled["spec"], "schedule": "5 * * * *"}}
+    for new in (relabelled, rescheduled):
+        decision = mutate(Request("UPDATE", new, old_obj=old, namespace="shop"), config)
+        assert decision.patch == () and decision.result == "skipped"
+    raised = _cronjob("-Xmx1g")
+    raised["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"][0][
+        "value"
+    ] = "-Xmx1g -Xmx2g"  # the last -Xmx wins: 2g at a 1Gi limit
+    decision = mutate(Request("UPDATE", raised, old_obj=old, namespace="shop"), config)
+    assert decision.patch[0] == {
+        "op": "replace",
+        "path": "/spec/jobTemplate/spec/template/spec/containers/0/env/0/value",
+        "value": "-Xmx1g -Xmx768m",
+    }
+
+
+def test_admission_config_keys_are_checked():
+    import pytest
+    from oomguard.rules.config import ConfigError
+
+    config = config_from_data(
+        {"admission": {"trusted_controllers": ["ops"], "owner_kinds": ["core.strimzi.io/X"]}}
+    )
+    assert config.trusted_controllers == ("ops",) and config.owner_kinds == ("core.strimzi.io/X",)
+    with pytest.raises(ConfigError, match="admission.owner_kinds.0"):
+        config_from_data({"admission": {"owner_kinds": ["strimzipodsets"]}})
