@@ -22,10 +22,11 @@ This is the webhook's whole policy, kept here so that ``oomguard serve`` holds n
   :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode, never on a Pod
   UPDATE (the API server forbids changing a running pod's containers) and never on an
   UPDATE whose pod templates did not change; a patch sets ``oomguard.io/mutated``.
-* **owned Pods** — a Pod CREATE by a trusted controller for a workload kind it owns
-  (:mod:`oomguard.rules.admission_scope`) is judged at its controller: admitted, never
-  mutated, its findings shown as warnings and counted (result ``owned_pod``). The same Pod
-  from any other requester (a hand-written ``ownerReference``) is judged as usual.
+* **owned objects** — a Pod (ReplicaSet, Job …) CREATE by a trusted controller for a
+  workload it owns (:mod:`oomguard.rules.admission_scope`) is judged at its controller:
+  admitted, never mutated, its findings shown as warnings and counted (result ``owned``).
+  The same object from any other requester (a hand-written ``ownerReference``) is judged
+  as usual.
 * ``info`` findings are never shown to the user; they are counted and logged only.
 """
 
@@ -37,7 +38,7 @@ from typing import Any
 
 from oomguard.rules.admission_scope import (
     mirror_pod,
-    owned_pod,
+    owned_by_controller,
     templates_unchanged,
 )
 from oomguard.rules.config import Config, namespace_mode
@@ -57,7 +58,7 @@ ELLIPSIS = "…"
 
 # Results, also the ``result`` label of the webhook's metrics.
 ALLOWED, WARNED, DENIED, PATCHED, SKIPPED = "allowed", "warned", "denied", "patched", "skipped"
-OWNED_POD = "owned_pod"  # a controller's Pod, admitted: judged at its controller
+OWNED = "owned"  # a controller's Pod, ReplicaSet or Job: judged at its controller
 MUTATED_ANNOTATION = "oomguard.io/mutated"  # the rules whose fixes the last mutation applied
 
 
@@ -75,7 +76,7 @@ class Decision:
     findings: tuple[Finding, ...] = ()  # everything that fired (all severities)
     crashes: tuple[str, ...] = ()
     patch: tuple[dict[str, Any], ...] = ()  # RFC 6902 operations (``/mutate`` only)
-    owner: str | None = None  # "Kind/name" of the controller an owned Pod was judged at
+    owner: str | None = None  # "Kind/name" of the controller an owned object was judged at
 
     @property
     def rules(self) -> list[str]:
@@ -131,26 +132,26 @@ def validate(request: Request, config: Config) -> Decision:
     evaluation = check_object(
         request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
     )
-    owner = owned_pod(request, config)
+    owner = owned_by_controller(request, config)
     if owner is not None:
         # judged at its controller: denying it would stall the controller (drains, scale-ups)
         decision = decide(evaluation, AUDIT if mode == AUDIT else WARN)
-        return dataclasses.replace(decision, mode=mode, result=OWNED_POD, owner=owner)
+        return dataclasses.replace(decision, mode=mode, result=OWNED, owner=owner)
     existing = _existing_errors(request, config, mode)
     return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
 
 
 def mutate(request: Request, config: Config) -> Decision:
     """The mutating webhook's answer: always allowed, with the enabled fixes as a patch.
-    Never a patch for an owned Pod (judged at its controller), a Pod UPDATE (the API server
+    Never a patch for an owned object (judged at its controller), a Pod UPDATE (the API server
     forbids changing a running pod's containers) or an UPDATE whose pod templates did not
     change (a label or annotation edit must not roll the pods)."""
     mode = admission_mode(request, config)
     if not is_checked(request, config) or not config.mutate or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
-    owner = owned_pod(request, config)
+    owner = owned_by_controller(request, config)
     if owner is not None:
-        return Decision(True, OWNED_POD, mode, owner=owner)
+        return Decision(True, OWNED, mode, owner=owner)
     if templates_unchanged(request, config):
         return Decision(True, SKIPPED, mode)
     evaluation = check_object(

@@ -5,10 +5,11 @@ a different question — *whether and where* an object is judged, from who sent 
 changed — and the chart's ``matchConditions`` mirror them in CEL
 (``charts/oomguard/templates/_helpers.tpl``, checked by ``tests/test_chart.py``):
 
-* **owned Pods** (:func:`owned_pod`) — a Pod CREATE whose controller ``ownerReference``
-  names a workload kind, sent by a trusted controller identity, is judged at its controller.
-  Trust comes from the requester (``request.userInfo``), which the API server sets from the
-  credentials; an ``ownerReference`` alone is written by whoever writes the Pod.
+* **owned objects** (:func:`owned_by_controller`) — a CREATE whose controller
+  ``ownerReference`` names a workload kind, sent by a trusted controller identity, is judged
+  at its controller: a ReplicaSet's Pods, a Deployment's ReplicaSets, a CronJob's Jobs. Trust
+  comes from the requester (``request.userInfo``), which the API server sets from the
+  credentials; an ``ownerReference`` alone is written by whoever writes the object.
 * **mirror Pods** (:func:`mirror_pod`) — the kubelet's read-only copies of static Pods.
 * **unchanged templates** (:func:`templates_unchanged`) — an UPDATE whose pod templates are
   equal in ``object`` and ``oldObject`` is never mutated.
@@ -26,24 +27,30 @@ if TYPE_CHECKING:  # admission imports this module
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"  # set by the kubelet on mirror Pods
 
-# The identities kube-controller-manager creates Pods with. With
+# The identities kube-controller-manager creates Pods, ReplicaSets and Jobs with. With
 # --use-service-account-credentials (kubeadm's default) each controller has its own service
 # account in kube-system, named in cmd/kube-controller-manager/app/apps.go
 # (startReplicaSetController: ClientOrDie("replicaset-controller"), startStatefulSetController:
-# "statefulset-controller", startDaemonSetController: "daemon-set-controller"), batch.go
-# (startJobController: "job-controller") and core.go (startReplicationController:
-# "replication-controller"); without it they all share the manager's own user.
+# "statefulset-controller", startDaemonSetController: "daemon-set-controller",
+# startDeploymentController: "deployment-controller"), batch.go (startJobController:
+# "job-controller", startCronJobController: "cronjob-controller") and core.go
+# (startReplicationController: "replication-controller"); without it they all share the
+# manager's own user.
 BUILTIN_CONTROLLERS = (
     "system:serviceaccount:kube-system:replicaset-controller",
     "system:serviceaccount:kube-system:statefulset-controller",
     "system:serviceaccount:kube-system:daemon-set-controller",
     "system:serviceaccount:kube-system:job-controller",
     "system:serviceaccount:kube-system:replication-controller",
+    "system:serviceaccount:kube-system:deployment-controller",
+    "system:serviceaccount:kube-system:cronjob-controller",
     "system:kube-controller-manager",
 )
-# (group, kind) of the built-in controllers whose Pods carry a controller ownerReference
+# (group, kind) of the built-in controllers whose objects carry a controller ownerReference
 OWNER_KINDS = frozenset(
     {
+        ("apps", "Deployment"),
+        ("batch", "CronJob"),
         ("apps", "ReplicaSet"),
         ("apps", "StatefulSet"),
         ("apps", "DaemonSet"),
@@ -72,16 +79,16 @@ def controller_owner(obj: Any) -> tuple[str, str, str] | None:
     return None
 
 
-def owned_pod(request: Request, config: Config) -> str | None:
-    """``Kind/name`` of the controller when this is a Pod CREATE by a trusted controller for
-    a workload kind it owns (see the module doc), else None. Owner kinds: the built-in
+def owned_by_controller(request: Request, config: Config) -> str | None:
+    """``Kind/name`` of the controller when this is a CREATE of a workload kind (a Pod, a
+    ReplicaSet, a Job …) by a trusted controller for a workload kind it owns (see the module
+    doc), else None. Owner kinds: the built-in
     controllers', the registry's (its kinds are judged at admission themselves) and
     ``admission.owner_kinds``. A forged ``ownerReference`` from anyone else is no owner."""
     obj = request.obj
     if request.operation != "CREATE" or not isinstance(obj, dict):
         return None
-    spec = config.registry.lookup(obj)
-    if spec is None or spec.key != ("", "Pod"):
+    if config.registry.lookup(obj) is None:
         return None
     owner = controller_owner(obj)
     if owner is None or not trusted_controller(request, config):

@@ -118,7 +118,7 @@ def test_pod_from_replicaset_controller_is_admitted_warned_counted_logged(server
     after = server.metrics()
     key = (
         'oomguard_admission_reviews_total{{dry_run="false",endpoint="{}",mode="enforce",'
-        'result="owned_pod"}}'
+        'result="owned"}}'
     )
     assert after.get(key.format("validate"), 0) - before.get(key.format("validate"), 0) == 1
     assert after.get(key.format("mutate"), 0) - before.get(key.format("mutate"), 0) == 1
@@ -128,7 +128,7 @@ def test_pod_from_replicaset_controller_is_admitted_warned_counted_logged(server
     )
     assert after.get(finding, 0) - before.get(finding, 0) == 1
     line = next(r for r in server.json_log() if r.get("uid") == body["request"]["uid"])
-    assert line["decision"] == "owned_pod" and line["owner"] == "ReplicaSet/ledger-7d9c"
+    assert line["decision"] == "owned" and line["owner"] == "ReplicaSet/ledger-7d9c"
     assert line["user"] == REPLICASET_CONTROLLER["username"]
     # info findings (no cpu limit) are logged and counted, never shown
     assert line["rules"] == ["qos-not-guaranteed", "jvm-heap-exceeds-limit"]
@@ -251,3 +251,36 @@ def test_mirror_pod_from_its_node_is_skipped_but_not_from_a_person(server):
     assert from_node == {"uid": from_node["uid"], "allowed": True}  # not judged at all
     from_person = answer(server.post("/validate", review(mirror, user=PERSON)))
     assert from_person["allowed"] is False
+
+
+def test_replicaset_from_deployment_controller_is_judged_at_its_deployment(server):
+    """A rollout of a Deployment admitted before enforce (its UPDATE passes the ratchet)
+    makes the deployment controller CREATE a ReplicaSet with the same template: admitted and
+    never mutated (a mutated ReplicaSet template would no longer match its Deployment's, and
+    the controller would make another one)."""
+    rs = ledger()
+    rs["kind"] = "ReplicaSet"
+    rs["metadata"]["name"] = "ledger-7d9c"
+    rs["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "ledger",
+            "uid": "d1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    controller = {
+        "username": "system:serviceaccount:kube-system:deployment-controller",
+        "uid": "dc",
+        "groups": [
+            "system:serviceaccounts",
+            "system:serviceaccounts:kube-system",
+            "system:authenticated",
+        ],
+    }
+    validated = answer(server.post("/validate", review(rs, user=controller)))
+    assert validated["allowed"] is True and validated["warnings"] == [JVM_WARNING]
+    assert "patch" not in answer(server.post("/mutate", review(rs, user=controller)))
+    assert answer(server.post("/validate", review(rs, user=PERSON)))["allowed"] is False

@@ -142,11 +142,11 @@ rules:
   scope: {{ ternary "Namespaced" "Cluster" .namespaced }}
 {{- end }}
 
-{{/* The identities kube-controller-manager creates Pods with; the same list as
+{{/* The identities kube-controller-manager creates Pods, ReplicaSets and Jobs with; the same list as
 BUILTIN_CONTROLLERS in rules/admission_scope.py (tests/test_chart.py checks), plus
 config.admission.trusted_controllers. */}}
 {{- define "oomguard.trustedControllers" -}}
-{{- $builtin := list "system:serviceaccount:kube-system:replicaset-controller" "system:serviceaccount:kube-system:statefulset-controller" "system:serviceaccount:kube-system:daemon-set-controller" "system:serviceaccount:kube-system:job-controller" "system:serviceaccount:kube-system:replication-controller" "system:kube-controller-manager" }}
+{{- $builtin := list "system:serviceaccount:kube-system:replicaset-controller" "system:serviceaccount:kube-system:statefulset-controller" "system:serviceaccount:kube-system:daemon-set-controller" "system:serviceaccount:kube-system:job-controller" "system:serviceaccount:kube-system:replication-controller" "system:serviceaccount:kube-system:deployment-controller" "system:serviceaccount:kube-system:cronjob-controller" "system:kube-controller-manager" }}
 {{- $admission := .Values.config.admission | default dict }}
 {{- concat $builtin ($admission.trusted_controllers | default list) | uniq | toJson }}
 {{- end }}
