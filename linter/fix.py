@@ -148,7 +148,11 @@ def fixable_by_file(
 def _renderings(result: LintResult, config: Config, paths: list[str]) -> list[Rendered]:
     """The run's rendered charts and overlays: those the lint kept, else (when it kept only
     their names, yet found something in them) rendered again for the fix."""
-    kept = [r for r in getattr(result, "rendered", ()) if isinstance(r, Rendered)]
+    kept = [
+        r
+        for r in [*getattr(result, "renderings", ()), *getattr(result, "rendered", ())]
+        if isinstance(r, Rendered)
+    ]
     if kept or not any(_rendered(f) for f in result.findings):
         return kept
     units = getattr(prepare([p for p in paths if p != STDIN], config), "units", ())

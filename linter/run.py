@@ -58,10 +58,10 @@ class LintResult:
     files: int = 0
     objects: int = 0
     notices: list[str] = field(default_factory=list)
+    renderings: list[Any] = field(default_factory=list)  # render.Rendered, for --fix/--diff
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
     unknown_kinds: int = 0  # objects outside the registry that hold containers
-    rendered: list[Any] = field(default_factory=list)  # render.Rendered charts/overlays (--fix)
 
     @property
     def scope(self) -> str:

@@ -97,7 +97,7 @@ def rendered(unit: Path, documents, table) -> Rendered:
 
 def run_fix(r: Rendered, config: Config = DEFAULT_CONFIG, *, write=True, diff=True):
     out = io.StringIO()
-    result = LintResult(rendered=[r])
+    result = LintResult(renderings=[r])
     after = apply_fixes(result, config, [r.unit], write=write, diff=diff, out=out)
     return after, out.getvalue()
 
@@ -457,7 +457,7 @@ def test_plain_files_fixed_as_before_beside_a_rendering(tmp_path):
     manifest = tmp_path / "m.yaml"
     manifest.write_text(_deployment("-Xmx2g", "2Gi").text)
     result = lint_paths([str(manifest)], DEFAULT_CONFIG)
-    assert result.rendered == []
+    assert result.renderings == []
     apply_fixes(result, DEFAULT_CONFIG, [str(manifest)], write=True, diff=False)
     assert 'value: "-Xmx1536m"' in manifest.read_text()
 
