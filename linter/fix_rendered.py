@@ -44,9 +44,8 @@ from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 def fix_rendered(rendered: Rendered, config: Config) -> tuple[dict[str, str], list[str]]:
     """The files to rewrite (path → new text) and the notices for one chart or overlay."""
     plans, notices = plan_rendered([rendered], config)
-    return {path: plan.fixed for path, plan in plans.items() if plan.fixed != plan.original}, (
-        notices
-    )
+    edits = {path: plan.fixed for path, plan in plans.items() if plan.fixed != plan.original}
+    return edits, notices
 
 
 @dataclass
@@ -80,11 +79,6 @@ def plan_rendered(
     for unit, rendered in enumerate(renderings):
         for edit in _edits(rendered, config, notices):
             edit.places = {(unit, *place) for place in edit.places}
-            if "kustomize" in rendered.engine and not _inside(edit.file, rendered.unit):
-                notices.append(
-                    f"{_where(edit)}: lies outside {rendered.unit} (a shared base): every "
-                    f"overlay that uses it changes with it"
-                )
             known = edits.get(edit.key)
             if known is None:
                 edits[edit.key] = edit
@@ -100,6 +94,7 @@ def plan_rendered(
                 )
     for key in conflicts:
         del edits[key]
+    notices.extend(_outside(renderings, edits))
     notices.extend(_shared(renderings, edits))
     by_file: dict[str, list[ScalarEdit]] = {}
     for edit in edits.values():
@@ -268,6 +263,18 @@ def _map(
     return ScalarEdit(
         origin.file, origin.document, pointer_path, literal, replacement, [label], places
     )
+
+
+def _outside(renderings: list[Rendered], edits: dict[tuple[str, int, Path], ScalarEdit]):
+    """Notices for edits of an overlay's value in a file outside the overlay (its base)."""
+    for edit in edits.values():
+        for unit in sorted({place[0] for place in edit.places}):
+            rendered = renderings[unit]
+            if "kustomize" in rendered.engine and not _inside(edit.file, rendered.unit):
+                yield (
+                    f"{_where(edit)}: lies outside {rendered.unit} (a shared base): every "
+                    f"overlay that uses it changes with it"
+                )
 
 
 def _shared(renderings: list[Rendered], edits: dict[tuple[str, int, Path], ScalarEdit]):

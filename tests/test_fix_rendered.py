@@ -301,6 +301,23 @@ def test_hand_traced_one_key_two_workloads_same_value_written_once(tmp_path):
     assert (edits, notices) == ({str(values): 'javaOpts: "-Xmx1536m"\n'}, [])
 
 
+def test_hand_traced_conflict_in_a_shared_base_says_only_the_conflict(tmp_path):
+    base, overlay = tmp_path / "base", tmp_path / "overlays" / "prod"
+    base.mkdir()
+    overlay.mkdir(parents=True)
+    resource = base / "heap.yaml"
+    resource.write_text('javaOpts: "-Xmx2g"\n')
+    docs = [_deployment("-Xmx2g", "2Gi", "a"), _deployment("-Xmx2g", "2560Mi", "b")]
+    table = {
+        (0, JAVA_OPTS): (resource, ("javaOpts",)),
+        (1, JAVA_OPTS): (resource, ("javaOpts",)),
+    }
+    r = Rendered(str(overlay), "kubectl kustomize", docs, hand_traced(table))
+    edits, notices = fix_rendered(r, DEFAULT_CONFIG)
+    assert edits == {}
+    assert len(notices) == 1 and "findings want different values" in notices[0], notices
+
+
 def test_hand_traced_value_that_does_not_read_back_is_not_replaced(tmp_path):
     """The file changed since rendering (or the tracer is wrong): refuse, never guess."""
     values = tmp_path / "values.yaml"
