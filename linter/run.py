@@ -34,6 +34,17 @@ from oomguard.linter.loader import (
     load_json,
     load_text,
 )
+from oomguard.linter.units import (
+    CHART_FILE,
+    KUSTOMIZATION_FILES,
+    Discovered,
+    Unit,
+    in_kustomize_dir,
+    outermost_chart,
+    overlays_including,
+    repository_root,
+    unit_of_dir,
+)
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation, check_object, invalid_document
 from oomguard.rules.model import Finding
@@ -61,15 +72,31 @@ class LintResult:
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
     unknown_kinds: int = 0  # objects outside the registry that hold containers
+    rendered: list[tuple[str, str]] = field(default_factory=list)  # (chart|overlay, engine)
 
     @property
     def scope(self) -> str:
-        """What was read, for the summary line."""
-        return f"{self.files} file{'' if self.files == 1 else 's'}"
+        """What was read, for the summary line: ``2 files, 1 chart rendered (engine)``."""
+        parts = [f"{self.files} file{'' if self.files == 1 else 's'}"]
+        if self.rendered and not self.files:
+            parts = []
+        for kind in ("chart", "overlay"):
+            engines = Counter(engine for what, engine in self.rendered if what == kind)
+            if engines:
+                count = sum(engines.values())
+                parts.append(
+                    f"{count} {kind}{'' if count == 1 else 's'} rendered ({', '.join(engines)})"
+                )
+        return ", ".join(parts)
 
     def read_counts(self) -> dict[str, int]:
-        """What was read, for the JSON summary."""
-        return {"files": self.files}
+        """What was read, for the JSON summary (``charts``/``overlays`` when rendered)."""
+        counts = {"files": self.files}
+        for kind in ("chart", "overlay"):
+            rendered = sum(1 for what, _ in self.rendered if what == kind)
+            if rendered:
+                counts[f"{kind}s"] = rendered
+        return counts
 
 
 class Sources:
@@ -118,33 +145,90 @@ class LintInput:
     sources: Sources
     read_once: dict[int, bytes | OSError]  # by position in ``paths``
     failed: dict[int, str] = field(default_factory=dict)  # first-pass crashes, by position
+    units: list[Any] = field(default_factory=list)  # render_lint.RenderedUnit, rendered
+    notices: list[str] = field(default_factory=list)  # said by discovery
 
 
 def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Iterator[str]:
-    """Files to lint, in a stable order; directories are walked for *.yaml, *.yml, *.json."""
+    """Plain files to lint, in a stable order (charts and overlays found are not listed)."""
+    yield from discover(list(paths), Config(exclude=exclude)).files
+
+
+def discover(paths: list[str], config: Config) -> Discovered:
+    """Plain files to lint, in a stable order, and the charts and overlays to render
+    (linter/units.py says which is which); directories are walked for *.yaml, *.yml,
+    *.json, and a chart or overlay folder met on the way is rendered, not walked."""
+    found = Discovered()
+    in_kustomize: list[str] = []
+    folder = config.folder
     for given in paths:
         if given == STDIN:
-            yield STDIN
+            found.files.append(STDIN)
             continue
         if not os.path.exists(given):
             raise UsageError(f"{given}: no such file or directory")
         if os.path.isdir(given):
-            for root, dirs, files in os.walk(given):
-                dirs[:] = sorted(
-                    d
-                    for d in dirs
-                    if not d.startswith(".") and not _excluded(os.path.join(root, d), exclude)
+            chart = outermost_chart(given)
+            unit = Unit("chart", chart) if chart else unit_of_dir(given)
+            if unit is not None:
+                found.add_unit(unit)
+                continue
+            _walk(given, config.exclude, folder, found)
+        elif _excluded(given, config.exclude, folder):
+            continue
+        elif given.endswith(".tgz"):
+            found.add_unit(Unit("chart", given))
+        elif chart := outermost_chart(given):
+            found.add_unit(Unit("chart", chart))
+        elif in_kustomize_dir(given):
+            in_kustomize.append(given)
+        else:
+            found.files.append(given)
+    if in_kustomize:
+        roots: dict[str, list[str]] = {}
+        for path in in_kustomize:
+            roots.setdefault(repository_root(path, config.source), []).append(path)
+        for root, files in roots.items():
+            for overlays in overlays_including(files, root).values():
+                for overlay in overlays:
+                    found.add_unit(Unit("overlay", overlay))
+    return found
+
+
+def _walk(given: str, exclude: tuple[str, ...], folder: str | None, found: Discovered) -> None:
+    for root, dirs, files in os.walk(given):
+        if root != given:
+            unit = _unit_in_listing(root, files)
+            if unit is not None:
+                dirs[:] = []
+                if not _excluded(root, exclude, folder):
+                    found.add_unit(unit)
+                continue
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and not _excluded(os.path.join(root, d), exclude, folder)
+        )
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if _excluded(path, exclude, folder):
+                continue
+            if name.endswith(MANIFEST_SUFFIXES) and not _special_file(path):
+                found.files.append(path)
+            elif name.endswith(".tgz"):
+                found.notices.append(
+                    f"{path}: packaged chart not rendered when walking a folder "
+                    "(name it to render it: oomguard lint chart.tgz)"
                 )
-                for name in sorted(files):
-                    path = os.path.join(root, name)
-                    if (
-                        name.endswith(MANIFEST_SUFFIXES)
-                        and not _excluded(path, exclude)
-                        and not _special_file(path)
-                    ):
-                        yield path
-        elif not _excluded(given, exclude):
-            yield given
+
+
+def _unit_in_listing(root: str, files: list[str]) -> Unit | None:
+    """The unit a walked folder is, from its listing (no extra system calls)."""
+    if CHART_FILE in files:
+        return Unit("chart", root)
+    if any(name in files for name in KUSTOMIZATION_FILES):
+        return Unit("overlay", root)
+    return None
 
 
 def _special_file(path: str) -> bool:
@@ -157,8 +241,17 @@ def _special_file(path: str) -> bool:
         return False  # e.g. a dangling symlink: reading it reports the path as unreadable
 
 
-def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
+def _excluded(path: str, patterns: tuple[str, ...], folder: str | None = None) -> bool:
+    """Whether an ``exclude`` glob matches ``path``: relative to the config file's
+    ``folder`` when it lies inside it (the same files whichever folder lint runs from),
+    else as given."""
+    if not patterns:
+        return False
     normalized = Path(path).as_posix().removeprefix("./")
+    if folder is not None:
+        relative = os.path.relpath(os.path.abspath(path), folder)
+        if not relative.startswith(".."):
+            normalized = Path(relative).as_posix()
     return any(fnmatch.fnmatch(normalized, pattern) for pattern in patterns)
 
 
@@ -173,7 +266,8 @@ def prepare(paths: list[str], config: Config) -> LintInput:
     """The first pass: list the files (a bad path raises UsageError before anything is
     printed) and read every ConfigMap and Secret, parsing only the documents whose text may
     hold one. Standard input and pipes cannot be read twice: their bytes are kept."""
-    files = list(iter_manifest_paths(paths, config.exclude))
+    found = discover(paths, config)
+    files = found.files
     sources = Sources()
     read_once: dict[int, bytes | OSError] = {}
     failed: dict[int, str] = {}
@@ -192,7 +286,25 @@ def prepare(paths: list[str], config: Config) -> LintInput:
                 sources.add(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
-    return LintInput(files, sources, read_once, failed)
+    units = _render(found, config) if found.units else []
+    return LintInput(files, sources, read_once, failed, units, found.notices)
+
+
+def _render(found: Discovered, config: Config) -> list[Any]:
+    """Render every chart and overlay (a missing renderer is a usage error: exit 2, before
+    anything is printed); a unit that fails to render becomes a finding later."""
+    from oomguard.linter.render import RendererMissing
+    from oomguard.linter.render_lint import add_sources, render_unit
+
+    units = []
+    for unit in found.units:
+        try:
+            done = render_unit(unit, config)
+        except RendererMissing as exc:
+            raise UsageError(str(exc)) from None
+        add_sources(done, Sources)
+        units.append(done)
+    return units
 
 
 def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
@@ -226,19 +338,35 @@ def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> 
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
     try:
-        order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
-        late_crashes: list[str] = []
-        for position, path in enumerate(lint_input.paths):
-            done = _lint_file(position, path, lint_input, config, result)
-            late_crashes.extend(done.late_crashes)
-            yield from order.add(done)
-        yield from order.rest()
-        result.crashes.extend(late_crashes)
+        result.notices.extend(lint_input.notices)
+        if lint_input.units:
+            from oomguard.linter.render_lint import dedupe
+
+            yield from dedupe(_all_findings(lint_input, config, result))
+        else:
+            yield from _all_findings(lint_input, config, result)
     finally:
         gc.set_threshold(*thresholds)
 
 
 _GC_THRESHOLD = 100_000
+
+
+def _all_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
+    """The plain files' findings in their order, then each rendered unit's."""
+    order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
+    late_crashes: list[str] = []
+    for position, path in enumerate(lint_input.paths):
+        done = _lint_file(position, path, lint_input, config, result)
+        late_crashes.extend(done.late_crashes)
+        yield from order.add(done)
+    yield from order.rest()
+    result.crashes.extend(late_crashes)
+    if lint_input.units:
+        from oomguard.linter.render_lint import unit_findings
+
+        for unit in lint_input.units:
+            yield from unit_findings(unit, config, lint_input.sources, result)
 
 
 @dataclass
