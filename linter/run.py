@@ -76,7 +76,7 @@ class LintResult:
 
     @property
     def scope(self) -> str:
-        """What was read, for the summary line: ``2 files, 1 chart rendered (engine)``."""
+        """What was read, for the summary line: ``2 files, 1 chart rendered with <engine>``."""
         parts = [f"{self.files} file{'' if self.files == 1 else 's'}"]
         if self.rendered and not self.files:
             parts = []
@@ -85,7 +85,7 @@ class LintResult:
             if engines:
                 count = sum(engines.values())
                 parts.append(
-                    f"{count} {kind}{'' if count == 1 else 's'} rendered ({', '.join(engines)})"
+                    f"{count} {kind}{'' if count == 1 else 's'} rendered with {', '.join(engines)}"
                 )
         return ", ".join(parts)
 
