@@ -268,3 +268,24 @@ def test_every_kustomization_file_name_makes_an_overlay(run_oomguard, work, name
     result = lint(run_oomguard, work, "kustomize/base")
     assert "1 overlay rendered with kubectl kustomize" in result.stdout, result.stderr
     assert os.path.exists(base / name)
+
+
+def test_readme_commands_run_as_written(run_oomguard):
+    """The README's "Charts and overlays" commands, run from the repository root, exit as
+    their comments say."""
+    import re
+    import shlex
+
+    section = (REPO / "README.md").read_text("utf-8").split("## Charts and overlays", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.startswith(".venv/bin/oomguard ")]
+    assert len(commands) == 4
+    for line in commands:
+        command, comment = line.split("#", 1)
+        expected = int(re.match(r" exit (\d)", comment).group(1))
+        result = run_oomguard(*shlex.split(command)[1:], env={"OOMGUARD_HELM": "sdk"})
+        assert result.returncode == expected, (line, result.stdout, result.stderr)
+    shown = section.split("```\ntests/", 1)[1].split("\n```", 1)[0]
+    app = run_oomguard("lint", "tests/data/render/charts/app").stdout.splitlines()[0]
+    start, end = shown.split(" … ")
+    assert app.startswith("tests/" + start) and app.endswith(end)
