@@ -6,15 +6,16 @@ that env resolves from anywhere in the input. :func:`iter_findings` then reads t
 by one and hands out each file's findings as soon as their place in the output is settled,
 which is at once for all but a few: memory is bounded by the largest file plus the sources,
 not by the number of findings.
+
+Over 400 lines: the two passes, :class:`Sources` and :class:`_OutputOrder` rely on each
+other's details (which look-up went past which file), so they stay together; discovery of
+charts and overlays lives in units.py, their linting in render_lint.py.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import gc
-import os
 import re
-import stat
 import sys
 import traceback
 from collections import Counter, deque
@@ -34,16 +35,14 @@ from oomguard.linter.loader import (
     load_json,
     load_text,
 )
-from oomguard.linter.units import (
-    CHART_FILE,
-    KUSTOMIZATION_FILES,
+from oomguard.linter.units import (  # noqa: F401  MANIFEST_SUFFIXES, _excluded: re-exported
+    MANIFEST_SUFFIXES,
+    STDIN,
     Discovered,
-    Unit,
-    in_kustomize_dir,
-    outermost_chart,
-    overlays_including,
-    repository_root,
-    unit_of_dir,
+    MissingPath,
+    _excluded,
+    _special_file,
+    discover_units,
 )
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation, check_object, invalid_document
@@ -51,8 +50,6 @@ from oomguard.rules.model import Finding
 from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-STDIN = "-"
 STDIN_NAME = "<stdin>"
 
 
@@ -155,104 +152,12 @@ def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Itera
 
 
 def discover(paths: list[str], config: Config) -> Discovered:
-    """Plain files to lint, in a stable order, and the charts and overlays to render
-    (linter/units.py says which is which); directories are walked for *.yaml, *.yml,
-    *.json, and a chart or overlay folder met on the way is rendered, not walked."""
-    found = Discovered()
-    in_kustomize: list[str] = []
-    folder = config.folder
-    for given in paths:
-        if given == STDIN:
-            found.files.append(STDIN)
-            continue
-        if not os.path.exists(given):
-            raise UsageError(f"{given}: no such file or directory")
-        if os.path.isdir(given):
-            chart = outermost_chart(given)
-            unit = Unit("chart", chart) if chart else unit_of_dir(given)
-            if unit is not None:
-                found.add_unit(unit)
-                continue
-            _walk(given, config.exclude, folder, found)
-        elif _excluded(given, config.exclude, folder):
-            continue
-        elif given.endswith(".tgz"):
-            found.add_unit(Unit("chart", given))
-        elif chart := outermost_chart(given):
-            found.add_unit(Unit("chart", chart))
-        elif in_kustomize_dir(given):
-            in_kustomize.append(given)
-        else:
-            found.files.append(given)
-    if in_kustomize:
-        roots: dict[str, list[str]] = {}
-        for path in in_kustomize:
-            roots.setdefault(repository_root(path, config.source), []).append(path)
-        for root, files in roots.items():
-            for overlays in overlays_including(files, root).values():
-                for overlay in overlays:
-                    found.add_unit(Unit("overlay", overlay))
-    return found
-
-
-def _walk(given: str, exclude: tuple[str, ...], folder: str | None, found: Discovered) -> None:
-    for root, dirs, files in os.walk(given):
-        if root != given:
-            unit = _unit_in_listing(root, files)
-            if unit is not None:
-                dirs[:] = []
-                if not _excluded(root, exclude, folder):
-                    found.add_unit(unit)
-                continue
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and not _excluded(os.path.join(root, d), exclude, folder)
-        )
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            if _excluded(path, exclude, folder):
-                continue
-            if name.endswith(MANIFEST_SUFFIXES) and not _special_file(path):
-                found.files.append(path)
-            elif name.endswith(".tgz"):
-                found.notices.append(
-                    f"{path}: packaged chart not rendered when walking a folder "
-                    "(name it to render it: oomguard lint chart.tgz)"
-                )
-
-
-def _unit_in_listing(root: str, files: list[str]) -> Unit | None:
-    """The unit a walked folder is, from its listing (no extra system calls)."""
-    if CHART_FILE in files:
-        return Unit("chart", root)
-    if any(name in files for name in KUSTOMIZATION_FILES):
-        return Unit("overlay", root)
-    return None
-
-
-def _special_file(path: str) -> bool:
-    """A FIFO, socket or device. Found while walking a folder, it is not linted: reading a
-    FIFO with no writer would block forever. Given explicitly, it is read whatever it is
-    (``oomguard lint <(helm template …)`` is a pipe), but only once."""
+    """Plain files to lint and charts and overlays to render (linter/units.py); a path
+    that does not exist is a usage error."""
     try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False  # e.g. a dangling symlink: reading it reports the path as unreadable
-
-
-def _excluded(path: str, patterns: tuple[str, ...], folder: str | None = None) -> bool:
-    """Whether an ``exclude`` glob matches ``path``: relative to the config file's
-    ``folder`` when it lies inside it (the same files whichever folder lint runs from),
-    else as given."""
-    if not patterns:
-        return False
-    normalized = Path(path).as_posix().removeprefix("./")
-    if folder is not None:
-        relative = os.path.relpath(os.path.abspath(path), folder)
-        if not relative.startswith(".."):
-            normalized = Path(relative).as_posix()
-    return any(fnmatch.fnmatch(normalized, pattern) for pattern in patterns)
+        return discover_units(paths, config.exclude, config.folder, config.source)
+    except MissingPath as exc:
+        raise UsageError(f"{exc}: no such file or directory") from None
 
 
 def lint_paths(paths: list[str], config: Config) -> LintResult:

@@ -17,7 +17,9 @@ in a kustomize directory; nothing is rendered. Plain-manifest runs never reach g
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,14 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 MAX_KUSTOMIZATIONS = 2000
 MAX_DEPTH = 32
 _SKIPPED_DIRS = {"node_modules", "vendor", "__pycache__"}
+
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = "-"
+
+
+class MissingPath(Exception):
+    """A path given that does not exist (the caller makes it a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,111 @@ def _shown(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
+# --- discovery ---------------------------------------------------------------------------
+
+
+def discover_units(
+    paths: list[str], exclude: tuple[str, ...], folder: str | None, config_source: str | None
+) -> Discovered:
+    """Plain files to lint, in a stable order, and the charts and overlays to render
+    (linter/units.py says which is which); directories are walked for *.yaml, *.yml,
+    *.json, and a chart or overlay folder met on the way is rendered, not walked."""
+    found = Discovered()
+    in_kustomize: list[str] = []
+    for given in paths:
+        if given == STDIN:
+            found.files.append(STDIN)
+            continue
+        if not os.path.exists(given):
+            raise MissingPath(given)
+        if os.path.isdir(given):
+            chart = outermost_chart(given)
+            unit = Unit("chart", chart) if chart else unit_of_dir(given)
+            if unit is not None:
+                found.add_unit(unit)
+                continue
+            _walk(given, exclude, folder, found)
+        elif _excluded(given, exclude, folder):
+            continue
+        elif given.endswith(".tgz"):
+            found.add_unit(Unit("chart", given))
+        elif chart := outermost_chart(given):
+            found.add_unit(Unit("chart", chart))
+        elif in_kustomize_dir(given):
+            in_kustomize.append(given)
+        else:
+            found.files.append(given)
+    if in_kustomize:
+        roots: dict[str, list[str]] = {}
+        for path in in_kustomize:
+            roots.setdefault(repository_root(path, config_source), []).append(path)
+        for root, files in roots.items():
+            for overlays in overlays_including(files, root).values():
+                for overlay in overlays:
+                    found.add_unit(Unit("overlay", overlay))
+    return found
+
+
+def _walk(given: str, exclude: tuple[str, ...], folder: str | None, found: Discovered) -> None:
+    for root, dirs, files in os.walk(given):
+        if root != given:
+            unit = _unit_in_listing(root, files)
+            if unit is not None:
+                dirs[:] = []
+                if not _excluded(root, exclude, folder):
+                    found.add_unit(unit)
+                continue
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and not _excluded(os.path.join(root, d), exclude, folder)
+        )
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if _excluded(path, exclude, folder):
+                continue
+            if name.endswith(MANIFEST_SUFFIXES) and not _special_file(path):
+                found.files.append(path)
+            elif name.endswith(".tgz"):
+                found.notices.append(
+                    f"{path}: packaged chart not rendered when walking a folder "
+                    "(name it to render it: oomguard lint chart.tgz)"
+                )
+
+
+def _unit_in_listing(root: str, files: list[str]) -> Unit | None:
+    """The unit a walked folder is, from its listing (no extra system calls)."""
+    if CHART_FILE in files:
+        return Unit("chart", root)
+    if any(name in files for name in KUSTOMIZATION_FILES):
+        return Unit("overlay", root)
+    return None
+
+
+def _special_file(path: str) -> bool:
+    """A FIFO, socket or device. Found while walking a folder, it is not linted: reading a
+    FIFO with no writer would block forever. Given explicitly, it is read whatever it is
+    (``oomguard lint <(helm template …)`` is a pipe), but only once."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # e.g. a dangling symlink: reading it reports the path as unreadable
+
+
+def _excluded(path: str, patterns: tuple[str, ...], folder: str | None = None) -> bool:
+    """Whether an ``exclude`` glob matches ``path``: relative to the config file's
+    ``folder`` when it lies inside it (the same files whichever folder lint runs from),
+    else as given."""
+    if not patterns:
+        return False
+    normalized = Path(path).as_posix().removeprefix("./")
+    if folder is not None:
+        relative = os.path.relpath(os.path.abspath(path), folder)
+        if not relative.startswith(".."):
+            normalized = Path(relative).as_posix()
+    return any(fnmatch.fnmatch(normalized, pattern) for pattern in patterns)
+
+
 # --- kustomization trees, read statically -----------------------------------------------
 
 
@@ -148,7 +263,8 @@ def _read_kustomization(folder: str) -> dict[str, Any]:
         return {}
     try:
         with open(path, "rb") as handle:
-            data = yaml.load(handle.read(1 << 20), Loader=getattr(yaml, "CSafeLoader", None))
+            text = handle.read(1 << 20)  # a kustomization is small: bounded
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, ValueError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -239,7 +355,3 @@ def repository_root(path: str, config_source: str | None) -> str:
     if config_source and os.path.isfile(config_source):
         return os.path.dirname(os.path.abspath(config_source))
     return os.getcwd()
-
-
-def display(path: str) -> str:
-    return Path(path).as_posix()
