@@ -289,3 +289,48 @@ def test_readme_commands_run_as_written(run_oomguard):
     app = run_oomguard("lint", "tests/data/render/charts/app").stdout.splitlines()[0]
     start, end = shown.split(" … ")
     assert app.startswith("tests/" + start) and app.endswith(end)
+
+
+def test_which_overlays_a_changed_kustomize_file_renders(tmp_path, monkeypatch):
+    """Read statically: a file reached through a JSON6902 patch, a generator's file or a
+    component renders the top-level overlays including it (not the base on its own); a
+    file no kustomization names renders its nearest kustomization folder."""
+    from oomguard.linter.units import Unit, discover_units
+
+    layout = {
+        "base/kustomization.yaml": "resources: [deploy.yaml]\n",
+        "base/deploy.yaml": "kind: Deployment\n",
+        "base/notes.yaml": "not named anywhere\n",
+        "components/jvm/kustomization.yaml": (
+            "kind: Component\nconfigMapGenerator:\n  - name: jvm\n    files: [opts=jvm.env]\n"
+        ),
+        "components/jvm/jvm.env": "-Xmx1g\n",
+        "overlays/a/kustomization.yaml": (
+            "resources: [../../base]\npatchesJson6902:\n"
+            "  - target: {kind: Deployment, name: d}\n    path: limits.json6902.yaml\n"
+        ),
+        "overlays/a/limits.json6902.yaml": "- op: replace\n",
+        "overlays/b/kustomization.yaml": (
+            "resources: [../../base]\ncomponents: [../../components/jvm]\n"
+        ),
+    }
+    for name, text in layout.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+
+    def rendered(*files: str) -> list[Unit]:
+        return discover_units(list(files), (), None, None).units
+
+    assert rendered("base/deploy.yaml") == [
+        Unit("overlay", "overlays/a"),
+        Unit("overlay", "overlays/b"),
+    ]
+    assert rendered("overlays/a/limits.json6902.yaml") == [Unit("overlay", "overlays/a")]
+    assert rendered("components/jvm/jvm.env") == [Unit("overlay", "overlays/b")]
+    assert rendered("base/notes.yaml") == [Unit("overlay", "base")]
+    # named twice, or by a file and its folder: rendered once
+    assert rendered("overlays/a", "overlays/a/limits.json6902.yaml") == [
+        Unit("overlay", "overlays/a")
+    ]
