@@ -334,3 +334,58 @@ def test_which_overlays_a_changed_kustomize_file_renders(tmp_path, monkeypatch):
     assert rendered("overlays/a", "overlays/a/limits.json6902.yaml") == [
         Unit("overlay", "overlays/a")
     ]
+
+
+def test_release_namespace_and_kube_version_reach_the_templates(run_oomguard, work):
+    """-n and --kube-version are Helm's .Release.Namespace and .Capabilities.KubeVersion
+    (a chart sizing its heap by cluster version, as charts gate features)."""
+    template = work / "charts" / "clean" / "templates" / "deployment.yaml"
+    template.write_text(
+        template.read_text()
+        .replace("  name: {{", "  namespace: {{ .Release.Namespace }}\n  name: {{", 1)
+        .replace(
+            "value: {{ .Values.jvm.javaOpts | quote }}",
+            'value: {{ if semverCompare ">=1.31-0" .Capabilities.KubeVersion.Version }}'
+            '"-Xmx2g"{{ else }}{{ .Values.jvm.javaOpts | quote }}{{ end }}',
+        )
+    )
+    old = lint(run_oomguard, work, "charts/clean", "--kube-version", "1.30.0")
+    assert old.returncode == 0, old.stdout + old.stderr
+    new = lint(
+        run_oomguard,
+        work,
+        "charts/clean",
+        "--kube-version",
+        "1.31.2",
+        "-n",
+        "shop",
+        "--release-name",
+        "orders",
+        "--format",
+        "json",
+    )
+    assert new.returncode == 1, new.stdout + new.stderr
+    (finding,) = json.loads(new.stdout)["findings"]
+    assert finding["rule"] == "jvm-heap-exceeds-limit"
+    assert (finding["namespace"], finding["name"]) == ("shop", "orders-clean")
+    # written in the template, not in values: reported at the template's line
+    assert finding["file"] == "charts/clean/templates/deployment.yaml" and finding["line"] == 23
+
+
+def test_config_values_are_relative_to_the_config_folder(run_oomguard, work):
+    """render: values paths resolve against .oomguard.yaml's folder, whichever folder lint
+    runs from."""
+    (work / "ci").mkdir()
+    (work / "ci" / "big-heap.yaml").write_text('jvm:\n  javaOpts: "-Xmx3g"\n')
+    (work / ".oomguard.yaml").write_text(
+        "render:\n  - path: charts/clean\n    values: [ci/big-heap.yaml]\n"
+    )
+    for cwd, target in ((work, "charts/clean"), (work / "charts", "clean")):
+        result = run_oomguard("lint", target, cwd=cwd, env={"OOMGUARD_HELM": "sdk"})
+        assert result.returncode == 1, result.stdout + result.stderr
+        first = result.stdout.splitlines()[0]
+        assert "-Xmx3g (env JAVA_TOOL_OPTIONS) is 300%" in first
+        # relative to the working directory when inside it, else absolute (as every path)
+        file, line = first.split(":")[:2]
+        assert (cwd / file).resolve() == (work / "ci" / "big-heap.yaml").resolve()
+        assert line == "2" and file == ("ci/big-heap.yaml" if cwd == work else file)
