@@ -389,3 +389,26 @@ def test_config_values_are_relative_to_the_config_folder(run_oomguard, work):
         file, line = first.split(":")[:2]
         assert (cwd / file).resolve() == (work / "ci" / "big-heap.yaml").resolve()
         assert line == "2" and file == ("ci/big-heap.yaml" if cwd == work else file)
+
+
+def test_ci_formats_place_rendered_findings_at_files(run_oomguard, work):
+    """SARIF (valid against the official schema) and GitHub annotations: a values line when
+    traced; the template file without a region when the finding has no line (a container
+    with no limit: nothing in values sets a missing field)."""
+    from test_sarif import validate
+
+    args = ("charts/clean", "--set", "resources=null", "--set", "jvm.javaOpts=-Xmx4g")
+    sarif = lint(run_oomguard, work, *args, "--format", "sarif")
+    log = json.loads(sarif.stdout)
+    validate(log)
+    places = {
+        result["ruleId"]: result["locations"][0].get("physicalLocation")
+        for result in log["runs"][0]["results"]
+    }
+    template = {"uri": "charts/clean/templates/deployment.yaml", "uriBaseId": "%SRCROOT%"}
+    assert places["memory-limit-missing"] == {"artifactLocation": template}
+    github = lint(run_oomguard, work, *args, "--format", "github")
+    assert (
+        "::error file=charts/clean/templates/deployment.yaml,title=oomguard memory-limit-missing"
+        in github.stdout
+    )
