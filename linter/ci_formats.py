@@ -223,7 +223,12 @@ def escape_property(text: str) -> str:
 
 
 def _has_file_position(finding: Finding) -> bool:
-    return finding.file not in (None, STDIN_NAME) and finding.line is not None
+    return (
+        finding.file not in (None, STDIN_NAME)
+        and finding.line is not None
+        # a rendered value from Helm's --set is placed at "<--set>", which is no file
+        and not (finding.rendered_from and finding.file.startswith("<"))
+    )
 
 
 def _file_only(finding: Finding) -> bool:

@@ -397,7 +397,7 @@ def test_ci_formats_place_rendered_findings_at_files(run_oomguard, work):
     with no limit: nothing in values sets a missing field)."""
     from test_sarif import validate
 
-    args = ("charts/clean", "--set", "resources=null", "--set", "jvm.javaOpts=-Xmx4g")
+    args = ("charts/clean", "--set", "resources=null")
     sarif = lint(run_oomguard, work, *args, "--format", "sarif")
     log = json.loads(sarif.stdout)
     validate(log)
@@ -407,6 +407,12 @@ def test_ci_formats_place_rendered_findings_at_files(run_oomguard, work):
     }
     template = {"uri": "charts/clean/templates/deployment.yaml", "uriBaseId": "%SRCROOT%"}
     assert places["memory-limit-missing"] == {"artifactLocation": template}
+    from_set = lint(
+        run_oomguard, work, "charts/clean", "--set", "jvm.javaOpts=-Xmx4g", "--format", "sarif"
+    )
+    (result,) = json.loads(from_set.stdout)["runs"][0]["results"]
+    assert result["ruleId"] == "jvm-heap-exceeds-limit"
+    assert "physicalLocation" not in result["locations"][0]  # "<--set>" is no file
     github = lint(run_oomguard, work, *args, "--format", "github")
     assert (
         "::error file=charts/clean/templates/deployment.yaml,title=oomguard memory-limit-missing"
