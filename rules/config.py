@@ -75,6 +75,10 @@ class Config:
     honor_ignore_annotations_in_enforce: bool = False
     opt_out_label: str = "oomguard.io/ignore"  # webhook: the object opt-out label's key
     opt_out_in_enforce: bool = False  # whether that label also skips enforce mode
+    # webhook: identities (usernames or groups) trusted as workload controllers, and owner
+    # kinds ("group/Kind") whose Pods are judged at the owner; both add to the built-ins
+    trusted_controllers: tuple[str, ...] = ()
+    owner_kinds: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     lookup_namespace_labels: bool = False
     lookup_configmaps: bool = False
@@ -158,6 +162,8 @@ def config_from_data(data: Any, source: str = "config") -> Config:
         opt_out_label=data.get("opt_out_label", {}).get("key", "oomguard.io/ignore"),
         opt_out_in_enforce=data.get("opt_out_label", {}).get("honor_in_enforce", False),
         exclude=tuple(data.get("exclude", ())),
+        trusted_controllers=tuple(data.get("admission", {}).get("trusted_controllers", ())),
+        owner_kinds=tuple(data.get("admission", {}).get("owner_kinds", ())),
         lookup_namespace_labels=lookups.get("namespace_labels", False),
         lookup_configmaps=lookups.get("configmaps", False),
         lookup_budget_ms=lookups.get("budget_ms", 50),
