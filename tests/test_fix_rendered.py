@@ -481,19 +481,15 @@ def test_plain_files_fixed_as_before_beside_a_rendering(tmp_path):
 
 def test_rendered_findings_are_not_fixed_as_plain_files(tmp_path):
     """A rendered unit's finding is placed at its values file (or template): the plain-file
-    flow must leave it to fix_rendered (else it reads templates as manifests)."""
-    from dataclasses import dataclass
-
+    flow must leave it to fix_rendered (else it reads templates as manifests). The lint kept
+    no renderings here, so --fix renders the chart again to say why it is not rewritten."""
     from oomguard.rules.model import Finding
-
-    @dataclass(frozen=True)
-    class PlacedFinding(Finding):  # stand-in for the field the lint flow sets on them
-        rendered_from: str | None = None
 
     chart = copy_fixture("hardcoded", tmp_path)
     template = chart / "templates" / "deployment.yaml"
+    before = template.read_bytes()
     fix = ({"op": "replace", "path": (*CONTAINER, "command", 1), "value": "-Xmx1536m"},)
-    finding = PlacedFinding(
+    finding = Finding(
         "jvm-heap-exceeds-limit",
         "error",
         "m",
@@ -505,7 +501,12 @@ def test_rendered_findings_are_not_fixed_as_plain_files(tmp_path):
     )
     result = LintResult(findings=[finding])
     after = apply_fixes(result, DEFAULT_CONFIG, [str(chart)], write=True, diff=False)
-    assert not any(str(template) in notice for notice in after.notices), after.notices
+    assert template.read_bytes() == before
+    assert not any("unrendered template" in notice for notice in after.notices), after.notices
+    assert any(
+        notice.endswith(f"value written in template {template}:17 — not rewritten")
+        for notice in after.notices
+    ), after.notices
 
 
 # --------------------------------------------------------------------------- real engines
@@ -658,3 +659,65 @@ def test_hand_traced_key_feeding_a_workload_without_finding_is_said(tmp_path):
         f"{values}: javaOpts: also sets spec.template.spec.containers.0.env.0.value of "
         "Deployment/b (templates/b.yaml), which changes with it to '-Xmx1536m'"
     ]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_cli_fix_chart_rewrites_values_line_then_nothing(run_oomguard, tmp_path):
+    chart = copy_fixture("spring-app", tmp_path)
+    values = chart / "values.yaml"
+
+    preview = run_oomguard("lint", "--diff", "spring-app", cwd=tmp_path)
+    assert values.read_text() != SPRING_VALUES_FIXED  # --diff alone writes nothing
+    fixed = run_oomguard("lint", "--fix", "--diff", "spring-app", cwd=tmp_path)
+
+    assert values.read_text() == SPRING_VALUES_FIXED
+    diff = unified_diff(
+        "spring-app/values.yaml",
+        (DATA / "spring-app" / "values.yaml").read_text(),
+        SPRING_VALUES_FIXED,
+    )
+    assert preview.stdout.startswith(diff) and fixed.stdout.startswith(diff)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr  # linted again: no error left
+    assert "fixed 1 finding in 1 file" in fixed.stderr
+    again = run_oomguard("lint", "--fix", "--diff", "spring-app", cwd=tmp_path)
+    assert "--- a/" not in again.stdout and "fixed" not in again.stderr
+    assert values.read_text() == SPRING_VALUES_FIXED
+
+
+def test_cli_fix_values_override_file_rewritten(run_oomguard, tmp_path):
+    chart = copy_fixture("spring-app", tmp_path)
+    before = (chart / "values.yaml").read_bytes()
+    run_oomguard("lint", "--fix", "--values", "spring-app/prod.yaml", "spring-app", cwd=tmp_path)
+    assert (chart / "prod.yaml").read_text() == (
+        DATA / "spring-app" / "prod.yaml"
+    ).read_text().replace("-Xmx4g", "-Xmx3g")
+    assert (chart / "values.yaml").read_bytes() == before
+
+
+def test_cli_fix_template_literal_said_not_rewritten(run_oomguard, tmp_path):
+    chart = copy_fixture("hardcoded", tmp_path)
+    files = {p: p.read_bytes() for p in chart.rglob("*") if p.is_file()}
+    done = run_oomguard("lint", "--fix", "hardcoded", cwd=tmp_path)
+    assert done.returncode == 1
+    assert {p: p.read_bytes() for p in files} == files
+    assert (
+        "not fixed: value written in template hardcoded/templates/deployment.yaml:17 — not "
+        "rewritten" in done.stderr
+    )
+
+
+def test_cli_overlay_diff_equals_fix(run_oomguard, tmp_path):
+    root = copy_fixture("kustomize", tmp_path)
+    patch = root / "overlays" / "prod" / "memory.yaml"
+    before = patch.read_text()
+    preview = run_oomguard("lint", "--diff", "kustomize/overlays/prod", cwd=tmp_path)
+    assert patch.read_text() == before
+    done = run_oomguard("lint", "--fix", "kustomize/overlays/prod", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = patch.read_text()
+    assert after == before.replace('"-Xmx2g"', '"-Xmx1536m"')
+    assert preview.stdout.startswith(
+        unified_diff("kustomize/overlays/prod/memory.yaml", before, after)
+    )
