@@ -646,6 +646,27 @@ def test_engine_overlay_value_in_the_base_written_there_and_said(tmp_path):
     ]
 
 
+def test_engine_go_service_gomemlimit_from_values(tmp_path):
+    chart = copy_fixture("go-svc", tmp_path)
+    values = chart / "values.yaml"
+    # GOMEMLIMIT 2GiB is the whole 2Gi limit; 90% of it, whole MiB (docs/fix.md), is 1843MiB
+    expected = values.read_text().replace("goMemLimit: 2GiB", "goMemLimit: 1843MiB")
+    run_fix(engine_chart(chart))
+    assert values.read_text() == expected
+    assert fix_rendered(engine_chart(chart), DEFAULT_CONFIG) == ({}, [])
+
+
+def test_engine_overlay_json6902_patch_value_rewritten(tmp_path):
+    root = copy_fixture("kustomize", tmp_path)
+    overlay = root / "overlays" / "perf"
+    patch = overlay / "heap.json6902.yaml"
+    before = patch.read_text()
+    run_fix(engine_overlay(overlay))
+    # -Xmx1g is all of the base's 1Gi limit; 75% is 768m
+    assert patch.read_text() == before.replace("value: -Xmx1g", "value: -Xmx768m")
+    assert fix_rendered(engine_overlay(overlay), DEFAULT_CONFIG) == ({}, [])
+
+
 def test_hand_traced_key_feeding_a_workload_without_finding_is_said(tmp_path):
     """javaOpts feeds a (2Gi) and b (4Gi); only a has a finding: the write changes b too,
     and a notice says so."""
