@@ -225,6 +225,8 @@ class Workload:
     # What a live cluster observed, per container name (``oomguard audit`` only):
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
     observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # What each rule run so far yielded here, before suppression (rules/engine.py fills it)
+    found: dict[str, list[Problem]] = field(default_factory=dict, repr=False)
     budget: TextBudget = field(default_factory=TextBudget, repr=False)
     _by_name: tuple[int, dict[str, Container]] = field(default=(-1, {}), repr=False)
     # how findings name this pod template when the object has several (``worker-group=gpu``)
