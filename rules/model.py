@@ -8,6 +8,10 @@ from typing import Any
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
+# How deep any input object may nest, for every front end (linter/loader.py, webhook/review.py):
+# Kubernetes objects nest ~20 levels (a Pod spec ~15); deeper input is hostile or broken.
+MAX_DEPTH = 100
+
 Path = tuple[str | int, ...]
 PatchOp = dict[str, Any]
 

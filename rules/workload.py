@@ -100,7 +100,6 @@ class Container:
     path: Path
     spec: dict[str, Any]
     init: bool
-    sidecar: bool
     workload: Workload = field(repr=False)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources_key: str = "resources"  # Tekton steps: computeResources
@@ -494,7 +493,6 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
                 path=path,
                 spec=spec,
                 init=slot.init,
-                sidecar=slot.init and spec.get("restartPolicy") == "Always",
                 workload=workload,
                 resources=_resources(shape, spec, path, cname, key),
                 resources_key=key,
