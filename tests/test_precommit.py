@@ -24,7 +24,7 @@ PACKAGE_PARTS = (
     "pyproject.toml",
     "README.md",
     ".pre-commit-hooks.yaml",
-    "oomguard",
+    "cli",
     "rules",
     "linter",
     "webhook",
