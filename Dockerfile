@@ -14,7 +14,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY oomguard/ oomguard/
+COPY cli/ cli/
 COPY rules/ rules/
 COPY linter/ linter/
 COPY webhook/ webhook/

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from oomguard.linter.formats import REPORT_FORMATS
 from oomguard.linter.output import FORMATS, Shown, Writer
 from oomguard.linter.run import (
     STDIN,
@@ -32,7 +34,7 @@ from oomguard.rules.engine import with_overrides
 from oomguard.rules.model import SEVERITY_RANK, Finding, at_least
 from oomguard.rules.text import printable
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+from oomguard.exit_codes import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
 
 def run_lint(args: argparse.Namespace) -> int:
@@ -54,7 +56,7 @@ def run_lint(args: argparse.Namespace) -> int:
 
         result.findings = list(findings)  # fixes are planned from them all, then lint runs again
         # the diff must not break a JSON or SARIF document on stdout
-        diff_out = sys.stderr if args.format in ("json", "sarif") else sys.stdout
+        diff_out = sys.stderr if REPORT_FORMATS[args.format].document else sys.stdout
         result = apply_fixes(
             result,
             config,
@@ -209,6 +211,6 @@ def _threshold(min_severity: str, fail_on: str) -> str:
 
 
 def _writer(name: str) -> Writer:
-    if name not in FORMATS:
-        from oomguard.linter import ci_formats  # noqa: F401  (registers sarif and github)
+    if name not in FORMATS:  # its module registers it when imported
+        importlib.import_module(REPORT_FORMATS[name].module)
     return FORMATS[name]

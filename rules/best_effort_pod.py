@@ -54,6 +54,7 @@ ID = "best-effort-pod"
 SEVERITY = "error"
 SUMMARY = "no container in the pod sets any cpu or memory request or limit (QoS BestEffort)"
 FIX = "add"
+FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -53,6 +53,7 @@ ID = "dotnet-heap-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "the effective .NET GC heap hard limit is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

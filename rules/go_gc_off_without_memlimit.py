@@ -53,6 +53,7 @@ ID = "go-gc-off-without-memlimit"
 SEVERITY = "error"
 SUMMARY = "GOGC=off (or negative) and no GOMEMLIMIT: the heap grows until the kill"
 FIX = "add"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

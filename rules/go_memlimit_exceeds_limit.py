@@ -60,6 +60,7 @@ ID = "go-memlimit-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "GOMEMLIMIT is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -49,6 +49,7 @@ ID = "jvm-container-support-disabled"
 SEVERITY = "error"
 SUMMARY = "-XX:-UseContainerSupport without an explicit -Xmx or -XX:MaxRAM"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -75,6 +75,7 @@ ID = "jvm-heap-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "the JVM's effective max heap is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -51,6 +51,7 @@ ID = "memory-limit-missing"
 SEVERITY = "error"
 SUMMARY = "a container has no memory limit (and no pod-level limit)"
 FIX = "add"
+FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -43,13 +43,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.workload import Workload
 
 ID = "memory-limit-request-ratio"
 SEVERITY = "warning"
 SUMMARY = "limit / request is above thresholds.max_limit_request_ratio (default 2.0)"
 FIX = None
+OPTIONS = (
+    Option(
+        "max_limit_request_ratio",
+        "number",
+        2.0,
+        minimum=1,
+        description="memory-limit-request-ratio fires above this limit/request ratio "
+        "(default 2.0).",
+    ),
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

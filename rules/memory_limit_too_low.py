@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.text import format_bytes
 from oomguard.rules.workload import Workload
 
@@ -46,6 +46,15 @@ ID = "memory-limit-too-low"
 SEVERITY = "warning"
 SUMMARY = "a memory limit is below thresholds.min_limit (default 16Mi)"
 FIX = None
+OPTIONS = (
+    Option(
+        "min_limit",
+        "quantity",
+        "16Mi",
+        description="memory-limit-too-low fires below this limit (default 16Mi).",
+    ),
+)
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -46,6 +46,7 @@ ID = "memory-quantity-millibytes"
 SEVERITY = "error"
 SUMMARY = "a memory quantity uses the m (milli) suffix: 512m is 0.512 bytes"
 FIX = "rewrite"
+FIX_IN_ADMISSION = False  # guesses the author's intent from the text: lint --fix only
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

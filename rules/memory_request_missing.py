@@ -48,6 +48,7 @@ ID = "memory-request-missing"
 SEVERITY = "warning"
 SUMMARY = "a container has neither a memory request nor a memory limit"
 FIX = "add"
+FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

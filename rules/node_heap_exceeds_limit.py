@@ -51,6 +51,7 @@ ID = "node-heap-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "Node's --max-old-space-size is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

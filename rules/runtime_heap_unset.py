@@ -68,6 +68,7 @@ ID = "runtime-heap-unset"
 SEVERITY = "info"
 SUMMARY = "a Go program with a limit but no GOMEMLIMIT, or a JVM with no heap setting"
 FIX = "add"
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -25,7 +25,7 @@ PACKAGE_PARTS = (
     "pyproject.toml",
     "README.md",
     ".pre-commit-hooks.yaml",
-    "oomguard",
+    "cli",
     "rules",
     "linter",
     "webhook",
