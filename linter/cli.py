@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from oomguard.exit_codes import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from oomguard.linter.formats import REPORT_FORMATS
 from oomguard.linter.output import FORMATS, Shown, Writer
 from oomguard.linter.run import (
@@ -33,8 +34,6 @@ from oomguard.rules.config import (
 from oomguard.rules.engine import with_overrides
 from oomguard.rules.model import SEVERITY_RANK, Finding, at_least
 from oomguard.rules.text import printable
-
-from oomguard.exit_codes import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
 
 def run_lint(args: argparse.Namespace) -> int:
@@ -117,9 +116,8 @@ def empty_notice(paths: list[str]) -> str:
 
 def run_audit(args: argparse.Namespace) -> int:
     """``oomguard audit``: the same rules and output over a live cluster."""
-    from oomguard.linter.audit import audit, tty_progress
-
     from oomguard.kube import ApiError, connect
+    from oomguard.linter.audit import audit, tty_progress
 
     try:
         config = _config(args, enable=[], disable=[])

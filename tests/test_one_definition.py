@@ -7,6 +7,8 @@ import inspect
 import re
 
 from conftest import REPO
+from oomguard import exit_codes
+from oomguard.cli import build_parser
 from oomguard.linter import loader
 from oomguard.linter.formats import REPORT_FORMATS
 from oomguard.linter.output import FORMATS
@@ -14,9 +16,6 @@ from oomguard.rules import admission, model
 from oomguard.rules.admission import ALLOW, DENY, Request, failed
 from oomguard.rules.config import config_from_data
 from oomguard.webhook import defaults, review
-
-from oomguard import exit_codes
-from oomguard.cli import build_parser
 
 SOURCES = [
     path

@@ -34,9 +34,8 @@ import tempfile
 import threading
 from typing import Any
 
-from oomguard.webhook.defaults import ON_RULE_ERROR, PROBE_PORT, THREADS_PER_WORKER
-
 from oomguard.exit_codes import EXIT_OK, EXIT_USAGE
+from oomguard.webhook.defaults import ON_RULE_ERROR, PROBE_PORT, THREADS_PER_WORKER
 
 GRACEFUL_SECONDS = 25
 # Longer than the API server's idle-connection timeout (90 s), so it is always the client that
