@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from oomguard.linter.formats import DOCUMENT_FORMATS, FORMAT_MODULES
 from oomguard.linter.output import FORMATS, Shown, Writer
 from oomguard.linter.run import (
     STDIN,
@@ -46,7 +48,7 @@ def run_lint(args: argparse.Namespace) -> int:
 
         result.findings = list(findings)  # fixes are planned from them all, then lint runs again
         # the diff must not break a JSON or SARIF document on stdout
-        diff_out = sys.stderr if args.format in ("json", "sarif") else sys.stdout
+        diff_out = sys.stderr if args.format in DOCUMENT_FORMATS else sys.stdout
         result = apply_fixes(
             result,
             config,
@@ -189,6 +191,6 @@ def _threshold(min_severity: str, fail_on: str) -> str:
 
 
 def _writer(name: str) -> Writer:
-    if name not in FORMATS:
-        from oomguard.linter import ci_formats  # noqa: F401  (registers sarif and github)
+    if name not in FORMATS:  # its module registers it (linter/formats.py names the module)
+        importlib.import_module(FORMAT_MODULES[name][0])
     return FORMATS[name]

@@ -15,6 +15,7 @@ import os
 import sys
 
 from oomguard import __version__
+from oomguard.linter.formats import format_choices
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SEVERITY_CHOICES = ("error", "warning", "info")
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="check manifest files", description="Check manifests.")
     lint.add_argument("paths", nargs="*", metavar="PATH", help="files, directories, or - for stdin")
-    lint.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    lint.add_argument("--format", choices=format_choices("lint"), default="text")
     lint.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
     )
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", metavar="NS", action="append", help="namespace (repeatable)"
     )
     where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
-    audit.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    audit.add_argument("--format", choices=format_choices("audit"), default="text")
     audit.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
     )

@@ -91,14 +91,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         restarts = sum(int(r.get("restartCount") or 0) for r in kills)
         pods = len({r.get("pod") for r in kills})
         limit = f" at its {container.limit.text} limit" if container.limit else " (no memory limit)"
-        explained = sorted(
-            {
-                rule.ID
-                for rule in EXPLAINING
-                for problem in rule.check(workload, config)
-                if problem.container == container.name
-            }
-        )
+        explained = explained_by(workload, container.name, config)
         because = f"; explained by {', '.join(explained)}" if explained else ""
         yield Problem(
             f"{container.label} was OOMKilled (exit 137){limit} in {pods} "
@@ -107,6 +100,18 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             container.path,
             container.name,
         )
+
+
+def explained_by(workload: Workload, container: str, config: Config) -> list[str]:
+    """The IDs of the rules that explain an OOM kill of ``container``: those that fire on it."""
+    return sorted(
+        {
+            rule.ID
+            for rule in EXPLAINING
+            for problem in rule.check(workload, config)
+            if problem.container == container
+        }
+    )
 
 
 def terminations(pod: dict) -> dict[str, list[dict]]:
