@@ -1,4 +1,4 @@
-"""The ``oomguard`` command: ``lint``, ``rules`` and ``serve``.
+"""The ``oomguard`` command: ``lint``, ``audit``, ``rules``, ``export`` and ``serve``.
 
 Bare ``oomguard`` prints the help and exits 0 (as kubectl and helm do). Exit codes: 0 nothing
 at or above ``--fail-on``; 1 findings at or above it; 2 usage error (bad flag, bad config,
@@ -98,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-color", action="store_true")
     audit.add_argument("-q", "--quiet", action="store_true")
 
+    export = commands.add_parser(
+        "export",
+        help="write the rules CEL can express as Kubernetes-native admission policies",
+        description="Write ValidatingAdmissionPolicies (and bindings) for the rules CEL can "
+        "express, with the config's thresholds and modes, on stdout.",
+    )
+    export.add_argument(
+        "--target",
+        choices=("vap",),
+        required=True,
+        help="vap: admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy",
+    )
+    export.add_argument(
+        "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
+    )
+
     serve = commands.add_parser("serve", help="run the admission webhook (TLS)")
     serve.add_argument("--cert", required=True, metavar="FILE", help="TLS certificate (PEM)")
     serve.add_argument("--key", required=True, metavar="FILE", help="TLS private key (PEM)")
@@ -162,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             from oomguard.linter.cli import run_audit
 
             return run_audit(args)
+        if args.command == "export":
+            from oomguard.linter.export import run_export
+
+            return run_export(args)
         if args.command == "rules":
             from oomguard.rules.catalogue_docs import render_catalogue
 

@@ -64,6 +64,8 @@ ID = "container-oomkilled"
 SEVERITY = "warning"
 SUMMARY = "a container was OOMKilled in the cluster, with the rule that explains it"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs the pods' status in a running cluster (oomguard audit)"
 
 # Rules whose finding on the same container explains an OOM kill.
 EXPLAINING = (

@@ -50,6 +50,10 @@ ID = "dotnet-heap-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "the .NET GC heap limit is above thresholds.dotnet_heap_ratio (default 0.75) of the limit"
 FIX = "rewrite"
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads the .NET GC settings from env (hex values, ConfigMaps), beyond what CEL can resolve"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

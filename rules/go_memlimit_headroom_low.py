@@ -50,6 +50,11 @@ ID = "go-memlimit-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "GOMEMLIMIT is above thresholds.go_memlimit_ratio (default 0.9) of the limit"
 FIX = "rewrite"
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps) with Go's size grammar, "
+    "beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -54,6 +54,11 @@ ID = "jvm-heap-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "the JVM's max heap is above thresholds.jvm_heap_ratio (default 0.75) of the limit"
 FIX = "rewrite"
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
+    "ConfigMaps), beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -49,6 +49,11 @@ ID = "node-heap-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "--max-old-space-size is above thresholds.node_heap_ratio (default 0.75) of the limit"
 FIX = "rewrite"
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads --max-old-space-size from command lines, scripts and NODE_OPTIONS, beyond what"
+    " CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
