@@ -7,6 +7,7 @@ import importlib
 import itertools
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -121,12 +122,22 @@ def run_audit(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     namespaces = None if args.all_namespaces else (args.namespace or [default_namespace])
     progress = tty_progress if sys.stderr.isatty() and not args.quiet else (lambda message: None)
+    started = time.monotonic()
     result = audit(cluster, namespaces, config, progress)
+    duration = time.monotonic() - started
     if progress is tty_progress:
         sys.stderr.write("\r\033[K")
     for error in result.api_errors:
         say(f"API error: {error}")
     code = report(result, result.findings, config, args)
+    if args.metrics_file or args.pushgateway:  # prometheus_client is imported only then
+        from oomguard.linter.audit_metrics import export
+
+        for problem in export(
+            result, duration, time.time(), args.metrics_file, args.pushgateway, args.timeout
+        ):
+            say(problem)
+            code = EXIT_USAGE if code == EXIT_OK else code
     return EXIT_USAGE if result.api_errors and code == EXIT_OK else code
 
 

@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", choices=SEVERITY_CHOICES, default="error")
     audit.add_argument("--min-severity", choices=SEVERITY_CHOICES, default="warning")
     audit.add_argument("--timeout", type=float, default=10.0, help="seconds per API call")
+    audit.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="write Prometheus gauges of the run to PATH (text format, atomically)",
+    )
+    audit.add_argument(
+        "--pushgateway", metavar="URL", help="push Prometheus gauges of the run to a Pushgateway"
+    )
     audit.add_argument("--no-color", action="store_true")
     audit.add_argument("-q", "--quiet", action="store_true")
 

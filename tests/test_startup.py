@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("flask", "werkzeug", "kubernetes", "gunicorn", "ruamel", "urllib3", "jsonschema")
+HEAVY = (
+    "flask",
+    "werkzeug",
+    "kubernetes",
+    "gunicorn",
+    "ruamel",
+    "urllib3",
+    "jsonschema",
+    "prometheus_client",  # audit --metrics-file / --pushgateway only
+)
 MANIFEST = """\
 apiVersion: v1
 kind: Pod
