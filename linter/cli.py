@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from oomguard.linter.formats import DOCUMENT_FORMATS, FORMAT_MODULES
+from oomguard.linter.formats import APPLYABLE_FORMATS, DOCUMENT_FORMATS, FORMAT_MODULES
 from oomguard.linter.output import FORMATS, Shown, Writer
 from oomguard.linter.run import (
     STDIN,
@@ -115,6 +115,8 @@ def run_audit(args: argparse.Namespace) -> int:
     from oomguard.kube import ApiError, connect
 
     try:
+        if args.apply and args.format not in APPLYABLE_FORMATS:
+            raise UsageError(f"--apply needs --format {' or '.join(sorted(APPLYABLE_FORMATS))}")
         config = _config(args, enable=[], disable=[])
         cluster, default_namespace = connect(args.kubeconfig, args.context, args.timeout)
     except (UsageError, ConfigError, ApiError) as exc:
@@ -129,7 +131,18 @@ def run_audit(args: argparse.Namespace) -> int:
         sys.stderr.write("\r\033[K")
     for error in result.api_errors:
         say(f"API error: {error}")
-    code = report(result, result.findings, config, args)
+    apply_problems: list[str] = []
+    write = None
+    if args.apply:  # the reports go to the cluster (server-side apply), not to stdout
+        from oomguard.linter.policy_report import FLAVOURS, applying_writer
+
+        write = applying_writer(FLAVOURS[args.format], cluster, apply_problems)
+    code = report(result, result.findings, config, args, write)
+    if args.apply and code == EXIT_FINDINGS:
+        code = EXIT_OK  # the applied reports carry the findings; the run itself succeeded
+    for problem in apply_problems:
+        say(f"API error: {problem}")
+        code = EXIT_USAGE if code == EXIT_OK else code
     if args.metrics_file or args.pushgateway:  # prometheus_client is imported only then
         from oomguard.linter.audit_metrics import export
 
@@ -142,13 +155,17 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def report(
-    result: LintResult, findings: Iterable[Finding], config: Config, args: argparse.Namespace
+    result: LintResult,
+    findings: Iterable[Finding],
+    config: Config,
+    args: argparse.Namespace,
+    write: Writer | None = None,
 ) -> int:
     """Print findings in the chosen format as they come, then notices on stderr; return the
     exit code. ``result``'s counts must be complete once ``findings`` is exhausted."""
     shown_from = _threshold(args.min_severity, args.fail_on)
     shown = Shown((f for f in findings if at_least(f.severity, shown_from)), config)
-    write = _writer(args.format)
+    write = write or _writer(args.format)
     colour = (
         args.format == "text"
         and not args.no_color

@@ -21,6 +21,11 @@ FORMAT_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "openreports": (REPORTS, ("lint", "audit")),
 }
 
+# formats that are Kubernetes objects: ``audit --apply`` can apply them to the cluster
+APPLYABLE_FORMATS = frozenset(
+    name for name, (module, _) in FORMAT_MODULES.items() if module == REPORTS
+)
+
 # formats whose stdout is one machine-read document (a diff must go to stderr)
 DOCUMENT_FORMATS = frozenset({"json", "sarif", "policyreport", "openreports"})
 

@@ -58,6 +58,8 @@ class Flavour:
 
 POLICY_REPORT = Flavour("wgpolicyk8s.io/v1alpha2", "PolicyReport", "ClusterPolicyReport", False)
 OPEN_REPORTS = Flavour("openreports.io/v1alpha1", "Report", "ClusterReport", True)
+FLAVOURS = {"policyreport": POLICY_REPORT, "openreports": OPEN_REPORTS}
+FIELD_MANAGER = "oomguard"
 
 
 def build_reports(
@@ -171,6 +173,47 @@ def _writer(flavour: Flavour):
             allow_unicode=True,
             width=1_000_000,
         )
+
+    return write
+
+
+def report_path(report: dict[str, Any]) -> str:
+    """The API path of a report object (the plural of each of these kinds is kind + s)."""
+    namespace = report["metadata"].get("namespace")
+    where = f"/namespaces/{namespace}" if namespace else ""
+    plural = report["kind"].lower() + "s"
+    return f"/apis/{report['apiVersion']}{where}/{plural}/{report['metadata']['name']}"
+
+
+def applying_writer(flavour: Flavour, cluster: Any, problems: list[str]):
+    """A writer for ``audit --apply``: the reports go to the cluster by server-side apply
+    (field manager ``oomguard``), one line per report on ``out``; failures go to
+    ``problems``. Applying the whole report replaces its ``results`` (an atomic list), so
+    results of findings that are gone are removed."""
+    from oomguard.kube import ApiError
+
+    def write(out: TextIO, result: LintResult, shown: Shown, config: Config, **_: object) -> None:
+        reports = build_reports(
+            (finding for finding, _fixable in shown),
+            flavour,
+            namespaces=getattr(result, "audited", ()),
+            cluster_scoped=getattr(result, "cluster_scoped", False),
+            facts=getattr(result, "facts", None),
+        )
+        for report in reports:
+            namespace = report["metadata"].get("namespace")
+            label = f"{report['kind']} {namespace + '/' if namespace else ''}{REPORT_NAME}"
+            try:
+                cluster.apply(report_path(report), report, FIELD_MANAGER)
+            except ApiError as exc:
+                hint = ""
+                if exc.status == 404:
+                    group = report["apiVersion"].partition("/")[0]
+                    hint = f" (is the {group} CustomResourceDefinition installed?)"
+                problems.append(f"applying {label}: {exc}{hint}")
+                continue
+            count = len(report["results"])
+            out.write(f"applied {label}: {count} result{'' if count == 1 else 's'}\n")
 
     return write
 

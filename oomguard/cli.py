@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--min-severity", choices=SEVERITY_CHOICES, default="warning")
     audit.add_argument("--timeout", type=float, default=10.0, help="seconds per API call")
     audit.add_argument(
+        "--apply",
+        action="store_true",
+        help="apply the reports of --format policyreport/openreports to the cluster "
+        "(server-side apply, field manager oomguard) instead of printing them",
+    )
+    audit.add_argument(
         "--metrics-file",
         metavar="PATH",
         help="write Prometheus gauges of the run to PATH (text format, atomically)",
