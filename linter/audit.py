@@ -58,8 +58,8 @@ class AuditResult(LintResult):
     unserved: list[str] = field(default_factory=list)  # registry kinds the cluster lacks
     audited: list[str] = field(default_factory=list)  # namespaces listed and judged in full
     cluster_scoped: bool = False  # the cluster-scoped kinds were judged (-A)
-    # the numbers behind the findings (reports' properties), per finding ``file`` (the object)
-    facts: dict[str, Facts] = field(default_factory=dict)
+    # the numbers behind the findings (reports' properties), by id() of a finding in findings
+    facts: dict[int, Facts] = field(default_factory=dict)
 
     @property
     def scope(self) -> str:
@@ -161,12 +161,16 @@ def _judge(
         result.crashes.extend(evaluation.crashes)
         where = f"{obj['kind']}/{_name(obj)}"
         where = f"{namespace}/{where}" if namespace is not None else where
-        result.findings.extend(f.located(file=where) for f in evaluation.findings)
-        if evaluation.findings:
+        located = [f.located(file=where) for f in evaluation.findings]
+        result.findings.extend(located)
+        if located:
             try:
-                result.facts[where] = object_facts(judged, config, lookup, observed)
+                facts = object_facts(judged, config, lookup, observed)
             except Exception as exc:  # the numbers are extra: their failure must not hide
                 result.crashes.append(f"facts of {where}: {type(exc).__name__}: {exc}")
+                continue
+            # by finding: two kinds of one name (apps and kruise StatefulSet) share ``where``
+            result.facts.update((id(f), facts) for f in located)
 
 
 def with_referenced_template(obj: dict, deployments: dict[str | None, dict]) -> dict:

@@ -48,7 +48,7 @@ def audit_registry(result: AuditResult, duration_seconds: float, finished_at: fl
     for finding in result.findings:
         if finding.rule != OOMKILLED:
             continue
-        facts = result.facts.get(finding.file or "")
+        facts = result.facts.get(id(finding))
         numbers = (
             facts.containers.get((finding.template, finding.container or ""), {}) if facts else {}
         )

@@ -68,13 +68,13 @@ def build_reports(
     *,
     namespaces: Iterable[str] = (),
     cluster_scoped: bool = False,
-    facts: dict[str, Any] | None = None,
+    facts: dict[int, Any] | None = None,
     now: float | None = None,
 ) -> list[dict[str, Any]]:
     """The reports for ``findings``: one per namespace in ``namespaces`` (empty when clean)
     or with a finding, and a cluster report when ``cluster_scoped`` or a finding has no
-    namespace. ``facts`` maps a finding's ``file`` (audit: ``ns/Kind/name``) to
-    :class:`oomguard.rules.facts.Facts`. With ``cluster_scoped`` False (lint), a finding
+    namespace. ``facts`` maps ``id()`` of a finding to :class:`oomguard.rules.facts.Facts`
+    (audit). With ``cluster_scoped`` False (lint), a finding
     without a namespace goes to a namespaced report without ``metadata.namespace``: applied,
     it lands where the objects would."""
     facts = facts or {}
@@ -85,11 +85,14 @@ def build_reports(
         grouped.setdefault(None, {})
     for finding in findings:
         results = grouped.setdefault(finding.namespace, {})
-        key = (finding.kind, finding.name, finding.template, finding.container, finding.rule)
+        known = facts.get(id(finding))
+        api_version = known.api_version if known is not None else None  # apps vs kruise
+        key = (api_version, finding.kind, finding.name, finding.template, finding.container)
+        key += (finding.rule,)
         if key in results:
             results[key]["message"] += "; " + finding.message
             continue
-        results[key] = _result(finding, facts.get(finding.file or ""), timestamp)
+        results[key] = _result(finding, known, timestamp)
     reports = []
     for namespace, results in grouped.items():
         cluster = namespace is None and cluster_scoped

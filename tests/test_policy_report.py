@@ -201,3 +201,40 @@ def test_lint_policyreport(tmp_path, run_oomguard):
     assert report["results"][0]["resources"] == [
         {"kind": "Pod", "name": "debug", "namespace": "dev"}
     ]
+
+
+def test_two_kinds_of_one_name_keep_their_own_numbers(tmp_path):
+    """An apps StatefulSet and an OpenKruise StatefulSet both named db in one namespace share
+    the audit's object label (shop/StatefulSet/db): each result still gets its own object's
+    apiVersion, uid and limit."""
+    from oomguard.linter.audit import audit
+    from oomguard.rules.config import DEFAULT_CONFIG
+
+    from oomguard.kube import connect
+
+    def statefulset(api_version, uid, limit):
+        container = {"name": "app", "image": "example/db:1",
+                     "resources": {"limits": {"memory": limit}}}  # fmt: skip
+        return {
+            "kind": "StatefulSet",
+            "apiVersion": api_version,
+            "metadata": {"name": "db", "namespace": "shop", "uid": uid},
+            "spec": {"template": {"spec": {"containers": [container]}}},
+        }
+
+    objects = [statefulset("apps/v1", "s-apps", "1Gi"),
+               statefulset("apps.kruise.io/v1beta1", "s-kruise", "2Gi")]  # fmt: skip
+    kruise = (("apps.kruise.io", ("v1beta1",), "StatefulSet", "statefulsets", True),)
+    with FakeApiServer(objects, crds=kruise) as api:
+        cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
+        result = audit(cluster, ["shop"], DEFAULT_CONFIG)
+    (report,) = build_reports(
+        result.findings, POLICY_REPORT, namespaces=result.audited, facts=result.facts
+    )
+    validate_report(report)
+    limits = {
+        (r["resources"][0]["apiVersion"], r["resources"][0]["uid"], r["properties"]["limit"])
+        for r in report["results"]
+        if r["rule"] == "qos-not-guaranteed"
+    }
+    assert limits == {("apps/v1", "s-apps", "1Gi"), ("apps.kruise.io/v1beta1", "s-kruise", "2Gi")}
