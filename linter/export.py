@@ -17,12 +17,14 @@ namespace name. The opt-out label is honoured outside ``enforce`` (and in it wit
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 import yaml
 from oomguard.rules import CATALOGUE
+from oomguard.rules.admission_scope import BUILTIN_CONTROLLERS, MIRROR_ANNOTATION
 from oomguard.rules.catalogue_docs import help_uri
 from oomguard.rules.cel import REASON_DEFAULT, cel_kinds, variables
 from oomguard.rules.config import Config
@@ -41,15 +43,26 @@ ACTIONS = {
 }
 
 
-# A Pod (or ReplicaSet, Job) that a controller makes from a template is judged at that
-# template, as the webhook does: denying it would stop the rollouts and scaling of objects
-# created before the policy. Such objects carry a controller ownerReference and come from a
-# service account or a system component; a person's own ownerReference gets no pass.
-MADE_BY_A_CONTROLLER = (
-    "!has(object.metadata.ownerReferences) || "
-    "!object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller) || "
-    "!request.userInfo.username.startsWith('system:')"
+# Judged elsewhere, as the webhook's scope decisions (rules/admission_scope.py) and the
+# chart's matchConditions have it: an object a trusted controller identity CREATEs with a
+# controller ownerReference (a ReplicaSet's Pods, a Deployment's ReplicaSets) is judged at its
+# controller, so a rollout of an object created before the policy does not stall; a person's
+# own ownerReference gets no pass (trust comes from request.userInfo). The kubelet's mirror
+# Pods are read-only copies of static Pods.
+MIRROR_POD = (
+    "!(request.kind.kind == 'Pod' && request.userInfo.username.startsWith('system:node:') && "
+    f"has(object.metadata.annotations) && '{MIRROR_ANNOTATION}' in object.metadata.annotations)"
 )
+
+
+def made_by_a_controller(config: Config) -> str:
+    trusted = json.dumps(sorted({*BUILTIN_CONTROLLERS, *config.trusted_controllers}))
+    return (
+        "!(request.operation == 'CREATE' && has(object.metadata.ownerReferences) && "
+        "object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller == true) "
+        f"&& (request.userInfo.username in {trusted} || (has(request.userInfo.groups) && "
+        f"request.userInfo.groups.exists(g, g in {trusted}))))"
+    )
 
 
 def action(mode: str, severity: str) -> str:
@@ -76,12 +89,14 @@ def export_vap(config: Config) -> tuple[list[dict[str, Any]], list[tuple[str, st
             continue
         declared = rule.cel(config)
         name = f"oomguard-{rule.ID}"
-        objects.append(_policy(name, rule, declared, kinds, shared))
+        objects.append(_policy(name, rule, declared, kinds, shared, config))
         objects.extend(_bindings(name, rule_severity(rule.ID, config), config))
     return objects, left_out
 
 
-def _policy(name: str, rule, declared, kinds: list[KindSpec], shared: list) -> dict[str, Any]:
+def _policy(
+    name: str, rule, declared, kinds: list[KindSpec], shared: list, config: Config
+) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "ValidatingAdmissionPolicy",
@@ -91,7 +106,8 @@ def _policy(name: str, rule, declared, kinds: list[KindSpec], shared: list) -> d
             "failurePolicy": "Ignore",
             "matchConstraints": {"resourceRules": _resource_rules(kinds)},
             "matchConditions": [
-                {"name": "not-made-by-a-controller", "expression": MADE_BY_A_CONTROLLER}
+                {"name": "not-a-mirror-pod", "expression": MIRROR_POD},
+                {"name": "not-a-controllers-object", "expression": made_by_a_controller(config)},
             ],
             "variables": shared,
             "validations": [

@@ -84,7 +84,13 @@ def admit(policy: dict, obj: dict, operation: str = "CREATE", old: dict | None =
     activation = {
         "object": celpy.json_to_cel(obj),
         "oldObject": celpy.json_to_cel(old),
-        "request": celpy.json_to_cel({"operation": operation, "userInfo": {"username": username}}),
+        "request": celpy.json_to_cel(
+            {
+                "operation": operation,
+                "kind": {"kind": obj["kind"]},
+                "userInfo": {"username": username},
+            }
+        ),
     }
     for condition in policy["spec"].get("matchConditions", ()):
         if not evaluate(condition["expression"], activation):
@@ -233,6 +239,15 @@ def test_unchanged_update_and_controller_pods_are_not_judged_again():
     made = "system:serviceaccount:kube-system:replicaset-controller"
     assert admit(policy, pod, username=made) is None  # judged at its Deployment
     assert admit(policy, pod, username="mallory") is False  # a person's ownerReference
+    # an operator's service account is trusted only when the config says so (as the webhook)
+    operator = "system:serviceaccount:ops:my-operator"
+    assert admit(policy, pod, username=operator) is False
+    trusting = make_config(admission={"trusted_controllers": [operator]})
+    assert admit(policies(trusting)["best-effort-pod"], pod, username=operator) is None
+    mirror = {**pod, "metadata": {"name": "etcd-node1", "annotations": {
+        "kubernetes.io/config.mirror": "abc"}}}  # fmt: skip
+    assert admit(policy, mirror, username="system:node:node1") is None
+    assert admit(policy, mirror, username="mallory") is False
 
 
 def test_modes_map_to_bindings():

@@ -179,6 +179,7 @@ matchConditions:
 {{- else if .Values.config.mutate }}IfNeeded
 {{- else }}Never
 {{- end }}
+{{- end }}
 
 {{/* Labels of the scheduled audit's objects and pods: their own name, so the webhook's
 Service, PodDisruptionBudget and NetworkPolicy (which select oomguard.selectorLabels) never
