@@ -238,3 +238,16 @@ def test_two_kinds_of_one_name_keep_their_own_numbers(tmp_path):
         if r["rule"] == "qos-not-guaranteed"
     }
     assert limits == {("apps/v1", "s-apps", "1Gi"), ("apps.kruise.io/v1beta1", "s-kruise", "2Gi")}
+
+
+def test_control_characters_from_a_manifest_are_escaped(tmp_path, run_oomguard):
+    """A name with an escape sequence cannot drive the terminal of whoever reads the YAML."""
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: "x\\e[2Jy", namespace: dev}\n'
+        'spec:\n  containers:\n    - {name: "c\\e]0;owned\\a", image: busybox}\n'
+    )
+    done = run_oomguard("lint", "--format", "policyreport", str(manifest))
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    (report,) = yaml.safe_load_all(done.stdout)
+    assert report["results"][0]["resources"][0]["name"] == "x\x1b[2Jy"  # the data is intact
