@@ -1,4 +1,4 @@
-"""The ``oomguard`` command: ``lint``, ``rules`` and ``serve``.
+"""The ``oomguard`` command: ``lint``, ``audit``, ``rules``, ``export`` and ``serve``.
 
 Bare ``oomguard`` prints the help and exits 0 (as kubectl and helm do). Exit codes: 0 nothing
 at or above ``--fail-on``; 1 findings at or above it; 2 usage error (bad flag, bad config,
@@ -16,7 +16,7 @@ import sys
 
 from oomguard import __version__
 from oomguard.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from oomguard.linter.formats import REPORT_FORMATS
+from oomguard.linter.formats import format_choices
 from oomguard.webhook import defaults as serve_defaults
 
 SEVERITY_CHOICES = ("error", "warning", "info")
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="check manifest files", description="Check manifests.")
     lint.add_argument("paths", nargs="*", metavar="PATH", help="files, directories, or - for stdin")
-    lint.add_argument("--format", choices=tuple(REPORT_FORMATS), default="text")
+    lint.add_argument("--format", choices=format_choices("lint"), default="text")
     lint.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
     )
@@ -116,15 +116,45 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", metavar="NS", action="append", help="namespace (repeatable)"
     )
     where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
-    audit.add_argument("--format", choices=tuple(REPORT_FORMATS), default="text")
+    audit.add_argument("--format", choices=format_choices("audit"), default="text")
     audit.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
     )
     audit.add_argument("--fail-on", choices=SEVERITY_CHOICES, default="error")
     audit.add_argument("--min-severity", choices=SEVERITY_CHOICES, default="warning")
     audit.add_argument("--timeout", type=float, default=10.0, help="seconds per API call")
+    audit.add_argument(
+        "--apply",
+        action="store_true",
+        help="apply the reports of --format policyreport/openreports to the cluster "
+        "(server-side apply, field manager oomguard) instead of printing them",
+    )
+    audit.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="write Prometheus gauges of the run to PATH (text format, atomically)",
+    )
+    audit.add_argument(
+        "--pushgateway", metavar="URL", help="push Prometheus gauges of the run to a Pushgateway"
+    )
     audit.add_argument("--no-color", action="store_true")
     audit.add_argument("-q", "--quiet", action="store_true")
+
+    export = commands.add_parser(
+        "export",
+        help="write the rules CEL can express as Kubernetes-native admission policies",
+        description="Write ValidatingAdmissionPolicies (and bindings) for the rules CEL can "
+        "express, with the config's thresholds and modes, on stdout.",
+    )
+    export.add_argument(
+        "--target",
+        choices=("vap",),
+        required=True,
+        help="vap: admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy",
+    )
+    export.add_argument(
+        "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
+    )
 
     serve = commands.add_parser("serve", help="run the admission webhook (TLS)")
     serve.add_argument("--cert", required=True, metavar="FILE", help="TLS certificate (PEM)")
@@ -207,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             from oomguard.linter.cli import run_audit
 
             return run_audit(args)
+        if args.command == "export":
+            from oomguard.linter.export import run_export
+
+            return run_export(args)
         if args.command == "rules":
             from oomguard.rules.catalogue_docs import render_catalogue
 

@@ -53,6 +53,8 @@ ID = "container-oomkilled"
 SEVERITY = "warning"
 SUMMARY = "a container was OOMKilled in the cluster, with the rule that explains it"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs the pods' status in a running cluster (oomguard audit)"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -97,6 +99,11 @@ def explanations(workload: Workload, config: Config) -> dict[str | None, set[str
         for problem in problems:
             found.setdefault(problem.container, set()).add(rule.ID)
     return found
+
+
+def explaining_rules(workload: Workload, container: str, config: Config) -> list[str]:
+    """The IDs of the rules that explain an OOM kill of ``container``: those that fire on it."""
+    return sorted(explanations(workload, config).get(container, ()))
 
 
 def terminations(pod: dict) -> dict[str, list[dict]]:

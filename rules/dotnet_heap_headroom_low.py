@@ -61,6 +61,10 @@ OPTIONS = (
         "the .NET GC heap limit to it (default 0.75).",
     ),
 )
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads the .NET GC settings from env (hex values, ConfigMaps), beyond what CEL can resolve"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

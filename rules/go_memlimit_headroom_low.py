@@ -61,6 +61,11 @@ OPTIONS = (
         "GOMEMLIMIT to it (default 0.9).",
     ),
 )
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps) with Go's size grammar, "
+    "beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -66,6 +66,11 @@ OPTIONS = (
     ),
 )
 EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
+    "ConfigMaps), beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

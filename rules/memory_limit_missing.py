@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, by_container, has, quantity
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_value
 from oomguard.rules.model import Problem
@@ -89,3 +90,11 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             container.name,
             fix,
         )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: every container has a non-zero memory limit, its own or the
+    pod's."""
+    own = f"{quantity('c', 'limits')}.sign() != 0"
+    pod = f"({has(POD, 'limits')} && {quantity(POD, 'limits')}.sign() != 0)"
+    return Cel(by_container(f"{has('c', 'limits')} ? {own} : {pod}"), SUMMARY)

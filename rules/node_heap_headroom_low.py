@@ -60,6 +60,11 @@ OPTIONS = (
         "--max-old-space-size to it (default 0.75).",
     ),
 )
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads --max-old-space-size from command lines, scripts and NODE_OPTIONS, beyond what"
+    " CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

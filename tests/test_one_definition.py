@@ -10,7 +10,7 @@ from conftest import REPO
 from oomguard import exit_codes
 from oomguard.cli import build_parser
 from oomguard.linter import loader
-from oomguard.linter.formats import REPORT_FORMATS
+from oomguard.linter.formats import REPORT_FORMATS, format_choices
 from oomguard.linter.output import FORMATS
 from oomguard.rules import admission, model
 from oomguard.rules.admission import ALLOW, DENY, Request, failed
@@ -43,12 +43,18 @@ def _option(parser, flag: str):
 
 def test_format_choices_come_from_the_registry_and_each_has_a_writer():
     for command in ("lint", "audit"):
-        assert tuple(_option(_subparser(command), "--format").choices) == tuple(REPORT_FORMATS)
+        assert tuple(_option(_subparser(command), "--format").choices) == format_choices(command)
+        assert set(format_choices(command)) <= set(REPORT_FORMATS)
     for name, fmt in REPORT_FORMATS.items():
         __import__(fmt.module)
         assert callable(FORMATS[name]), name
     # the documents on stdout are the ones --diff must not break
-    assert {n for n, f in REPORT_FORMATS.items() if f.document} == {"json", "sarif"}
+    assert {n for n, f in REPORT_FORMATS.items() if f.document} == {
+        "json",
+        "sarif",
+        "policyreport",
+        "openreports",
+    }
 
 
 def test_serve_defaults_are_the_defaults_module():
