@@ -222,8 +222,9 @@ def test_schema_config_matches_the_oomguard_config_schema():
     config = _schema_at("config")
     assert SCHEMA["definitions"]["rule"]["enum"] == CONFIG_SCHEMA["$defs"]["rule"]["enum"]
     assert SCHEMA["definitions"]["mode"]["enum"] == CONFIG_SCHEMA["$defs"]["mode"]["enum"]
-    # Look-ups are chart values (they drive RBAC); everything else maps 1:1.
-    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups"}
+    # Look-ups are chart values (they drive RBAC); `render:` tells `oomguard lint` how to render
+    # charts and overlays, which the webhook never does; everything else maps 1:1.
+    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups", "render"}
     # kinds: the same schema, its path pattern under this draft-07 schema's "definitions"
     chart_kinds = json.dumps(config["properties"]["kinds"]["items"])
     assert chart_kinds == json.dumps(CONFIG_SCHEMA["properties"]["kinds"]["items"]).replace(
