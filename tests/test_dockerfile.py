@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from release_build import CONSTRAINTS, dist, wheel_venv
+
+from oomguard import __version__
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
@@ -78,7 +81,9 @@ def test_multi_stage_build_then_runtime():
 
 @pytest.mark.parametrize("stage", [0, 1])
 def test_base_images_are_pinned_slim_python(stage):
-    base = STAGES[stage]["base"]
+    base, _, digest = STAGES[stage]["base"].partition("@")
+    # the digest pins the bytes (a tag can be re-pushed); the tag says which Python it is
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), digest
     image, _, tag = base.partition(":")
     assert image == "python"
     assert tag and tag != "latest" and "latest" not in tag
@@ -91,10 +96,12 @@ def test_base_images_are_pinned_slim_python(stage):
 
 def test_stage_one_builds_the_wheel_and_stage_two_installs_only_it():
     assert any("pip wheel --no-deps --wheel-dir /dist ." in run for run in ops(BUILD, "RUN"))
+    # the dependencies are installed at the versions the test suite ran with
+    assert "constraints/test.txt /dist/constraints.txt" in ops(BUILD, "COPY")
     copies = ops(RUNTIME, "COPY")
     assert copies == ["--from=build /dist/ /tmp/dist/"]  # no sources in the runtime image
     (install,) = ops(RUNTIME, "RUN")
-    assert "pip install /tmp/dist/oomguard-*.whl" in install
+    assert "pip install -c /tmp/dist/constraints.txt /tmp/dist/oomguard-*.whl" in install
     assert "rm -rf /tmp/dist" in install
 
 
@@ -199,6 +206,7 @@ def test_wheel_builds_from_exactly_the_copied_files(tmp_path):
         if src.is_dir():
             shutil.copytree(src, context / source, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (context / source).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, context / source)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(tmp_path / "dist"),
@@ -220,3 +228,74 @@ def test_wheel_builds_from_exactly_the_copied_files(tmp_path):
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert re.search(r"^oomguard = oomguard\.cli:main$", text, re.M)
+    # the same wheel as the release (`python -m build`, tests/test_release.py): same files,
+    # same bytes for each module and data file, same metadata
+    _, release = dist()
+    with zipfile.ZipFile(wheel) as ours, zipfile.ZipFile(release) as theirs:
+        assert sorted(ours.namelist()) == sorted(theirs.namelist())
+        for name in ours.namelist():
+            if name.endswith(".dist-info/RECORD"):  # the same hashes, perhaps in another order
+                assert sorted(ours.read(name).splitlines()) == sorted(
+                    theirs.read(name).splitlines()
+                )
+            else:
+                assert ours.read(name) == theirs.read(name), name
+
+
+def test_build_comment_tags_the_image_with_the_version():
+    assert f"docker build -t oomguard:{__version__} ." in DOCKERFILE.read_text()
+
+
+def test_runtime_dependencies_resolve_for_the_image_python(tmp_path):
+    """Stage 2's `pip install -c constraints.txt wheel`, resolved (not installed) for the
+    image's CPython and platform with binary wheels only: a pin without a wheel for that
+    Python fails here, not in `docker build`. linux/amd64 only (arm64 costs another ~20 s)."""
+    tag = RUNTIME["base"].partition("@")[0].partition(":")[2]
+    major, minor = tag.split(".")[:2]
+    platforms = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+         "--target", str(tmp_path / "t"), "--python-version", f"{major}.{minor}",
+         "--implementation", "cp", "--abi", f"cp{major}{minor}",
+         *(arg for p in platforms for arg in ("--platform", p)),
+         "--only-binary=:all:", "--disable-pip-version-check",
+         "-c", str(CONSTRAINTS), str(dist()[1])],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    would = proc.stdout.rsplit("Would install ", 1)[1].split()
+    assert f"oomguard-{__version__}" in would
+    for package in ("gunicorn", "Flask", "kubernetes", "PyYAML"):
+        assert any(w.startswith(package + "-") for w in would), package
+
+
+def test_installed_wheel_runs_the_entrypoint_without_a_shell():
+    """The wheel installed as stage 2 does (tests/release_build.py: a fresh venv, the pinned
+    dependencies); the entrypoint then runs with a PATH holding only that bin folder: the
+    console script is found there and needs no /bin/sh."""
+    bin_dir = wheel_venv()
+    (install,) = ops(RUNTIME, "RUN")
+    assert install.endswith("&& oomguard --version")
+    version = subprocess.run([str(bin_dir / "oomguard"), "--version"], capture_output=True)
+    assert version.stdout.decode().strip() == f"oomguard {__version__}"
+    entrypoint = exec_form(ops(RUNTIME, "ENTRYPOINT")[0])
+    executable = shutil.which(entrypoint[0], path=str(bin_dir))
+    assert executable == str(bin_dir / "oomguard")
+    proc = subprocess.run(
+        [executable, *entrypoint[1:], "--help"],
+        env={"PATH": str(bin_dir), "HOME": "/nonexistent"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "--cert" in proc.stdout and "--key" in proc.stdout
+
+
+def test_package_code_never_starts_a_shell():
+    """The image has /bin/sh, but nothing may depend on it: a distroless base stays possible
+    and no manifest text can reach a shell."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    pattern = re.compile(r"shell\s*=\s*True|os\.system\(|os\.popen\(|[\"']/bin/(ba)?sh[\"']")
+    for folder in set(setuptools["package-dir"].values()):
+        for source in (REPO / folder).glob("*.py"):
+            for number, line in enumerate(source.read_text().splitlines(), 1):
+                assert not pattern.search(line), f"{source.relative_to(REPO)}:{number}: {line}"
