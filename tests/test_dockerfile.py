@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -299,3 +300,105 @@ def test_package_code_never_starts_a_shell():
         for source in (REPO / folder).glob("*.py"):
             for number, line in enumerate(source.read_text().splitlines(), 1):
                 assert not pattern.search(line), f"{source.relative_to(REPO)}:{number}: {line}"
+
+
+DOCKER_SHIM = '''#!{python}
+"""STUB of the Docker CLI and engine, named so: no Docker engine runs on the test machine.
+`docker run IMAGE ARGS` of the one image built here runs, as the image would, its ENTRYPOINT
+(or --entrypoint) from the venv where the release wheel is installed, in the host folder
+mounted at --workdir, with the image's PATH and a user without a home. `docker system info`
+answers as a rootful engine does; anything else fails. Each call is logged."""
+import json, os, shutil, subprocess, sys
+
+args = sys.argv[1:]
+with open(os.environ["DOCKER_SHIM_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[:2] == ["system", "info"]:
+    print(json.dumps({{"SecurityOptions": ["name=seccomp,profile=builtin"]}}))
+    sys.exit(0)
+if args[:1] != ["run"]:
+    sys.exit(1)
+options, i = {{}}, 1
+while args[i].startswith("-"):
+    if args[i] in ("-u", "-v", "--workdir", "--entrypoint", "-e"):
+        options.setdefault(args[i], []).append(args[i + 1])
+        i += 2
+    else:  # --rm, --tty
+        i += 1
+image, rest = args[i], args[i + 1 :]
+if image != os.environ["DOCKER_SHIM_IMAGE"]:
+    sys.exit(f"Unable to find image '{{image}}' locally")
+if "--entrypoint" in options:  # replaces ENTRYPOINT and CMD
+    argv = [options["--entrypoint"][-1], *rest]
+else:
+    argv = json.loads(os.environ["DOCKER_SHIM_ENTRYPOINT"]) + rest
+workdir = options["--workdir"][-1]
+(host,) = [v.split(":")[0] for v in options.get("-v", []) if v.split(":")[1] == workdir]
+bin_dir = os.environ["DOCKER_SHIM_BIN"]
+executable = shutil.which(argv[0], path=bin_dir)
+if executable is None:
+    sys.exit(f"exec: {{argv[0]}}: executable file not found in $PATH")
+env = {{"PATH": bin_dir, "HOME": "/nonexistent"}}  # -u UID:GID has no passwd entry, no home
+sys.exit(subprocess.run([executable, *argv[1:]], cwd=host, env=env).returncode)
+'''
+
+
+def test_docker_image_hook_runs_lint_in_the_image(tmp_path):
+    """The `oomguard-docker` hook through the real `pre-commit try-repo`: pre-commit builds
+    the `docker run` command; the docker STUB above plays the engine with the installed wheel."""
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    hook = hooks["oomguard-docker"]
+    assert hook["language"] == "docker_image"
+    assert hook["entry"] == f"--entrypoint oomguard oomguard:{__version__} lint"
+    assert hook["types_or"] == ["yaml", "json"]
+
+    shim_dir = tmp_path / "bin"
+    shim_dir.mkdir()
+    (shim_dir / "docker").write_text(DOCKER_SHIM.format(python=sys.executable))
+    (shim_dir / "docker").chmod(0o755)
+    hook_repo = tmp_path / "hook-repo"
+    hook_repo.mkdir()
+    shutil.copy2(REPO / ".pre-commit-hooks.yaml", hook_repo)
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copyfile(REPO / "examples" / "bad" / "node.yaml", project / "bad.yaml")
+    shutil.copyfile(REPO / "examples" / "good" / "shop.yaml", project / "good.yaml")
+    # a config: its validation cache cannot be written by a user without a home (noted, not fatal)
+    (project / ".oomguard.yaml").write_text("thresholds: {node_heap_ratio: 0.75}\n")
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@oomguard.invalid")
+    for cwd in (hook_repo, project):
+        subprocess.run([*git, "init", "-q"], cwd=cwd, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=cwd, check=True)
+    subprocess.run([*git, "commit", "-qm", "hooks"], cwd=hook_repo, check=True)
+    log = tmp_path / "docker.log"
+    env = {
+        **os.environ,
+        "PATH": f"{shim_dir}{os.pathsep}{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PRE_COMMIT_COLOR": "never",
+        "DOCKER_SHIM_LOG": str(log),
+        "DOCKER_SHIM_IMAGE": f"oomguard:{__version__}",
+        "DOCKER_SHIM_ENTRYPOINT": ops(RUNTIME, "ENTRYPOINT")[0],
+        "DOCKER_SHIM_BIN": str(wheel_venv()),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    pre_commit = Path(sys.executable).with_name("pre-commit")
+
+    def try_repo(*files: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(pre_commit), "try-repo", str(hook_repo), "oomguard-docker", "--files", *files],
+            cwd=project, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    bad = try_repo("bad.yaml")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "bad.yaml:17:29: error node-heap-exceeds-limit" in bad.stdout
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    (run,) = [r for r in runs if r[0] == "run"]
+    assert run[run.index("-v") + 1] == f"{project}:/src:rw,Z"
+    assert run[run.index("--workdir") + 1] == "/src"
+    tail = run[run.index("--entrypoint") :]
+    assert tail == ["--entrypoint", "oomguard", f"oomguard:{__version__}", "lint", "bad.yaml"]
+
+    good = try_repo("good.yaml")
+    assert good.returncode == 0, good.stdout + good.stderr
