@@ -137,3 +137,28 @@ def test_installed_wheel_lints_examples_as_the_checkout_does(built, tmp_path):
     assert len(ours["findings"]) > 20  # every example file was read
     assert ours == theirs  # same relative paths: both ran from the folder holding examples/
     assert installed.stderr == checkout.stderr
+
+
+def test_install_docs_name_the_artifacts_that_are_built(built):
+    """docs/install.md's snippets name the real wheel, version, tags, chart values and hook."""
+    from packaging.requirements import Requirement
+
+    text = (REPO / "docs" / "install.md").read_text()
+    sdist, wheel = built
+    assert set(re.findall(r"oomguard-[\w.]+-py3-none-any\.whl", text)) == {wheel.name}
+    assert set(re.findall(r"oomguard-[\d.]+\.tar\.gz", text)) == {sdist.name}
+    assert set(re.findall(r"oomguard:([\w.]+)", text)) == {__version__}  # image tags
+    assert set(re.findall(r"@(v[\w.]+)", text)) == {f"v{__version__}"}  # git refs
+    assert set(re.findall(r"rev: (\S+)", text)) == {f"v{__version__}"}
+    for line in re.findall(r"pip install '(oomguard[^']*@ git\+[^']+)'", text):
+        requirement = Requirement(line)
+        assert requirement.name == "oomguard" and requirement.extras <= {"helm"}
+        assert requirement.url.endswith(f"@v{__version__}")
+    assert "PLACEHOLDER" in text and "git.example.com/you/oomguard" in text
+    values = yaml.safe_load((REPO / "charts" / "oomguard" / "values.yaml").read_text())
+    for key in re.findall(r"--set image\.(\w+)=", text):
+        assert key in values["image"], key
+    hooks = {h["id"] for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert set(re.findall(r"- id: ([\w-]+)", text)) <= hooks
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert set(re.findall(r"(?:oomguard|\.whl|\.)\[(\w+)\]", text)) <= set(extras)
