@@ -299,3 +299,13 @@ def test_readme_snippet_uses_real_inputs_and_the_permission_upload_needs():
     repo, _, ref = action_step["uses"].partition("@")
     assert ref == "v" + __import__("oomguard").__version__  # the tag of this version
     assert set(action_step["with"]) <= set(ACTION["inputs"])
+
+
+def test_every_upload_sarif_snippet_uses_the_actions_pin():
+    """The hand-written workflows in the README and docs/ci.md upload with the same pinned
+    commit as action.yml (codeql-action v3 is deprecated in December 2026)."""
+    pinned = set(re.findall(r"upload-sarif@(\S+ # \S+)", (REPO / "action.yml").read_text()))
+    assert len(pinned) == 1
+    for doc in (REPO / "README.md", REPO / "docs" / "ci.md"):
+        found = set(re.findall(r"upload-sarif@(\S+ # \S+|\S+)", doc.read_text()))
+        assert found == pinned, (doc.name, found)
