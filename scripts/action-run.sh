@@ -31,7 +31,8 @@ install() {
     if [ -n "${INPUT_EXTRAS:-}" ]; then spec="$spec[$INPUT_EXTRAS]"; fi
   fi
   "$python" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
+  # --no-compile: a one-shot CI run imports few modules; compiling all of them costs more
+  "$VENV/bin/python" -m pip install --quiet --no-compile --disable-pip-version-check "$spec"
   "$VENV/bin/oomguard" --version
 }
 
