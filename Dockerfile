@@ -1,6 +1,6 @@
 # oomguard admission webhook image: `oomguard serve`, as run by charts/oomguard.
 #
-#   docker build -t oomguard:0.1.0 .      (the tag is oomguard/__init__.py's __version__)
+#   docker build -t oomguard:0.1.0 .      (the tag is cli/__init__.py's __version__)
 #
 # Stage 1 builds the wheel from the sources (the same wheel as `python -m build`,
 # tests/test_dockerfile.py compares them); stage 2 installs only that wheel, its dependencies

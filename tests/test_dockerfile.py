@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from release_build import CONSTRAINTS, dist, wheel_venv
-
 from oomguard import __version__
+from release_build import CONSTRAINTS, dist, wheel_venv
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"

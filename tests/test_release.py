@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import EXAMPLES, REPO
-from release_build import dist, wheel_venv
-
 from oomguard import __version__
+from release_build import dist, wheel_venv
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 TWINE = Path(sys.executable).with_name("twine")
@@ -78,7 +77,7 @@ def test_sdist_holds_what_a_build_needs_and_no_tests(built):
         names = {n.removeprefix(top) for n in tar.getnames()}
     for required in ("pyproject.toml", "README.md", "CHANGELOG.md", "PKG-INFO",
                      "rules/config.schema.json", "webhook/admission_review.schema.json",
-                     "oomguard/__init__.py", "linter/render/__init__.py"):  # fmt: skip
+                     "cli/__init__.py", "linter/render/__init__.py"):  # fmt: skip
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)  # half a suite would not run
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
