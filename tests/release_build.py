@@ -13,13 +13,23 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONSTRAINTS = REPO / "constraints" / "test.txt"
+
+
+def package_folders() -> tuple[str, ...]:
+    """The top-level folders of the package, read from pyproject's package-dir (the one
+    place they are named), so a moved folder cannot be left out of the release tests."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    folders = project["tool"]["setuptools"]["package-dir"].values()
+    return tuple(sorted({folder.split("/")[0] for folder in folders}))
+
+
 # the files of the repository a release is built from (MANIFEST.in names the extras)
-SOURCES = ("pyproject.toml", "README.md", "MANIFEST.in", "CHANGELOG.md", "oomguard", "rules",
-           "linter", "webhook")  # fmt: skip
+SOURCES = ("pyproject.toml", "README.md", "MANIFEST.in", "CHANGELOG.md", *package_folders())
 
 
 @functools.cache
@@ -30,6 +40,7 @@ def _root() -> Path:
 
 
 def snapshot(dest: Path, parts: tuple[str, ...] = SOURCES) -> Path:
+    shutil.rmtree(dest, ignore_errors=True)  # a failed earlier attempt leaves a partial copy
     dest.mkdir(parents=True)
     for part in parts:
         if (REPO / part).is_dir():
