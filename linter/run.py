@@ -36,6 +36,8 @@ from oomguard.linter.loader import (
 )
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation, check_object, invalid_document
+from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
+from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.model import Finding
 from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.workload import SOURCE_KINDS, iter_objects
@@ -88,6 +90,7 @@ class Sources:
         self.data: dict[tuple[str, str], list[tuple[str | None, dict[str, str], int]]] = {}
         self.reading = 0
         self.looked_ahead = False
+        self.limit_ranges: list[LimitRange] = []
 
     def add(self, obj: dict[str, Any], position: int) -> None:
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -98,6 +101,16 @@ class Sources:
             )
             entry = (namespace, source_data(obj), position)
             self.data.setdefault((obj["kind"], name), []).append(entry)
+
+    def add_limit_range(self, obj: dict[str, Any]) -> None:
+        """A LimitRange of the input (rules/limit_ranges.py), kept in input order."""
+        limit_range = parse_limit_range(obj)
+        if limit_range is not None:
+            self.limit_ranges.append(limit_range)
+
+    def limit_ranges_for(self, namespace: str | None) -> list[LimitRange]:
+        """The input's LimitRanges of ``namespace`` (no namespace: those with none)."""
+        return [r for r in self.limit_ranges if r.namespace == namespace]
 
     def lookup(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
         for source_namespace, data, position in self.data.get((kind, name), ()):
@@ -189,7 +202,10 @@ def prepare(paths: list[str], config: Config) -> LintInput:
             read_once[position] = raw
         try:
             for obj in _source_objects(raw, path):
-                sources.add(obj, position)
+                if obj["kind"] == LIMIT_RANGE:
+                    sources.add_limit_range(obj)
+                else:
+                    sources.add(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
     return LintInput(files, sources, read_once, failed)
@@ -202,7 +218,7 @@ def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
         return
     for document in loaded.documents:
         for _, obj in iter_objects(document.data):
-            if obj.get("kind") in SOURCE_KINDS:
+            if obj.get("kind") in _FIRST_PASS_KINDS:
                 yield obj
 
 
@@ -213,7 +229,13 @@ _LETTER_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
 def _may_hold_source(text: str) -> bool:
     """Whether ``text`` can parse to a ConfigMap or Secret: the kind has to be written out,
     unless it is spelt with escapes (``"Config\\x4dap"``) or across an escaped line break."""
-    return any(kind in text for kind in SOURCE_KINDS) or _LETTER_ESCAPE.search(text) is not None
+    return (
+        any(kind in text for kind in _FIRST_PASS_KINDS) or _LETTER_ESCAPE.search(text) is not None
+    )
+
+
+# Read by the first pass: env sources, and LimitRanges (defaults and bounds of a namespace).
+_FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE)
 
 
 def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
@@ -291,7 +313,13 @@ def _lint_file(
     for document, prefix, obj in objects:
         sources.looked_ahead = False
         try:
-            evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
+            evaluation = check_object(
+                obj,
+                config,
+                lookup=sources.lookup,
+                prefix=prefix,
+                limit_ranges=sources.limit_ranges_for,
+            )
         except Exception as exc:  # noqa: BLE001  a bug on one object must not hide the rest
             line, column = document.position(prefix)
             where = f"checking the object at line {line + 1}: {_bug(exc)}"
@@ -329,7 +357,7 @@ def _objects(
                     message = f"kind must be a string, not {_type_name(kind)}"
                     error = LoadError(message, line, column)
                     done.found.append(_invalid(error, name, document.index))
-            elif kind not in SOURCE_KINDS:  # read by prepare()
+            elif kind not in _FIRST_PASS_KINDS:  # read by prepare()
                 objects.append((document, prefix, obj))
     return objects
 

@@ -21,6 +21,7 @@ from oomguard.rules import (
     jvm_container_support_disabled,
     jvm_heap_exceeds_limit,
     jvm_heap_headroom_low,
+    limitrange_violation,
     manifest_invalid,
     memory_limit_missing,
     memory_limit_request_ratio,
@@ -67,5 +68,6 @@ CATALOGUE: tuple[ModuleType, ...] = (
     manifest_invalid,
     container_oomkilled,  # needs a pod status: oomguard audit, or Pod dumps
     workload_kind_unknown,  # objects outside the registry only
+    limitrange_violation,  # needs LimitRanges: in the input, the cluster or the webhook's cache
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}

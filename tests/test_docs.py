@@ -19,7 +19,7 @@ def test_committed_rules_doc_is_fresh():
 
 
 def test_every_rule_has_metadata_and_examples():
-    assert len(CATALOGUE) == len(RULES) == 26
+    assert len(CATALOGUE) == len(RULES) == 27
     for rule in CATALOGUE:
         assert rule.SEVERITY in ("error", "warning", "info")
         assert rule.FIX in ("rewrite", "add", None)
@@ -40,8 +40,9 @@ def test_spec_rule_ids_are_all_implemented():
         if line.startswith("| `")
     ]
     # the spec's catalogue in its order, then container-oomkilled (issue 7: audit history) and
-    # workload-kind-unknown (issue 13: objects of kinds outside the registry)
-    assert [*table, "container-oomkilled", "workload-kind-unknown"] == [
+    # workload-kind-unknown (issue 13: objects of kinds outside the registry), then
+    # limitrange-violation (issue 17: the namespace's LimitRanges)
+    assert [*table, "container-oomkilled", "workload-kind-unknown", "limitrange-violation"] == [
         rule.ID for rule in CATALOGUE
     ]
 
