@@ -84,6 +84,9 @@ class Sources:
     whether a look-up since it was last cleared went past ``reading`` (the file being
     checked) or found nothing: such a workload was the one checked at the end, and its
     findings keep that place in the output (see :class:`_OutputOrder`).
+
+    The input's LimitRanges are kept too (``limit_ranges``, in input order) for
+    :meth:`limit_ranges_for`; a LimitRange in a later file does not make a workload late.
     """
 
     def __init__(self) -> None:
