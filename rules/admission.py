@@ -32,6 +32,7 @@ from typing import Any
 from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
+from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
@@ -80,6 +81,7 @@ class Request:
     on_crash: str = ALLOW
     namespace_label: str | None = None  # the namespace's oomguard.io/mode label, if looked up
     lookup: Lookup = no_lookup  # ConfigMap/Secret data for env resolution
+    limit_ranges: LimitRangeLookup = no_limit_ranges  # the namespace's LimitRanges
 
 
 def admission_mode(request: Request, config: Config) -> str:
@@ -109,7 +111,11 @@ def validate(request: Request, config: Config) -> Decision:
     if not is_checked(request, config) or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(
-        request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+        request.obj,
+        config,
+        lookup=request.lookup,
+        unsuppressible=_unsuppressible(config, mode),
+        limit_ranges=request.limit_ranges,
     )
     existing = _existing_errors(request, config, mode)
     return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
@@ -121,7 +127,11 @@ def mutate(request: Request, config: Config) -> Decision:
     if not is_checked(request, config) or not config.mutate or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(
-        request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+        request.obj,
+        config,
+        lookup=request.lookup,
+        unsuppressible=_unsuppressible(config, mode),
+        limit_ranges=request.limit_ranges,
     )
     findings = tuple(evaluation.findings)
     crashes = tuple(evaluation.crashes)
@@ -276,6 +286,10 @@ def _existing_errors(request: Request, config: Config, mode: str) -> frozenset[t
     if request.operation != "UPDATE" or not is_workload(request.old_obj, config.registry):
         return frozenset()
     old = check_object(
-        request.old_obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+        request.old_obj,
+        config,
+        lookup=request.lookup,
+        unsuppressible=_unsuppressible(config, mode),
+        limit_ranges=request.limit_ranges,
     )
     return frozenset(_key(f) for f in old.findings if f.severity == "error")

@@ -59,6 +59,9 @@ class LimitRange:
     namespace: str | None
     items: tuple[LimitRangeItem, ...] = ()
     problems: tuple[str, ...] = ()  # memory values that do not parse (the API refuses them)
+    # a Container item gives a cpu default (default, defaultRequest, max or min: see
+    # _defaulted): such a Pod is not BestEffort even without any memory default
+    cpu_defaults: bool = False
 
     @property
     def described(self) -> str:
@@ -127,8 +130,21 @@ def parse_limit_range(obj: dict[str, Any]) -> LimitRange | None:
             values.get("maxLimitRequestRatio"),
         )
         items.append(_defaulted(item))
+    cpu_defaults = any(
+        isinstance(entry, dict)
+        and entry.get("type") == CONTAINER
+        and any(
+            isinstance(entry.get(key), dict) and "cpu" in entry[key]
+            for key in ("default", "defaultRequest", "max", "min")
+        )
+        for entry in entries
+    )
     return LimitRange(
-        name, namespace if isinstance(namespace, str) else None, tuple(items), tuple(problems)
+        name,
+        namespace if isinstance(namespace, str) else None,
+        tuple(items),
+        tuple(problems),
+        cpu_defaults,
     )
 
 

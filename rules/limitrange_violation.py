@@ -12,7 +12,8 @@ its ReplicaSet can create no Pod: the rollout hangs with `FailedCreate` events.
 
 LimitRanges are read from the input (same namespace as the workload, or no namespace on
 both), from the cluster in `oomguard audit`, and from the webhook's cache when
-`lookups.limit_ranges` is on. Only memory is judged.
+`lookups.limit_ranges` is on. Only memory is judged. A LimitRange memory value that is not
+a quantity (which the API server would refuse) is left out, said as a warning.
 
 PASS:
 ```yaml
@@ -80,6 +81,15 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
     ranges = workload.namespace_limit_ranges()[0]
     if not ranges:
         return
+    for limit_range in ranges:
+        for value in limit_range.problems:
+            # never silent: a value we cannot read is said (the API server refuses it)
+            yield Problem(
+                f"{limit_range.described}: {value} is not a memory quantity the API server "
+                "accepts (it would refuse that LimitRange); oomguard leaves that value out",
+                workload.pod_path,
+                severity="warning",
+            )
     containers = [c for c in workload.containers if _readable(c)]
     for container in containers:
         yield from _default_below_request(container)

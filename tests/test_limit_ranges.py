@@ -427,3 +427,33 @@ def test_lint_limit_range_of_another_namespace_does_not_apply(tmp_path, run_oomg
     result = run_oomguard("lint", "app.yaml", "ranges.yaml", cwd=tmp_path)
     assert f"error {ML}:" in result.stdout
     assert JVM not in result.stdout
+
+
+# --- best-effort-pod: the admitted Pod gets the defaults -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limits", "fires"),
+    [
+        (item(default="512Mi"), False),  # memory limit and request from the LimitRange
+        ("    - type: Container\n      default: {cpu: 500m}\n", False),  # cpu only: still not
+        (item(max="1Gi"), False),  # max is the default limit (SetDefaults_LimitRangeItem)
+        ("    - type: Pod\n      max: {memory: 4Gi}\n", True),  # a Pod item defaults nothing
+    ],
+)
+def test_best_effort_pod_counts_the_limit_range_defaults(limits, fires):
+    text = both(limit_range(limits), deployment(command="[/app]"))
+    assert bool(findings(text, "best-effort-pod")) is fires
+
+
+def test_an_unreadable_limit_range_value_is_said_as_a_warning():
+    text = both(limit_range(item(default="lots", max="1Gi")), deployment())
+    (said,) = findings(text, LRV)
+    assert said.severity == "warning"
+    assert said.message == (
+        "LimitRange \"defaults\" in namespace shop: spec.limits[0].default.memory 'lots' is not a "
+        "memory quantity the API server accepts (it would refuse that LimitRange); oomguard "
+        "leaves that value out"
+    )
+    # the max still applies, and gives the default limit (SetDefaults_LimitRangeItem)
+    assert "1Gi memory limit" in one(text, JVM).message
