@@ -457,3 +457,14 @@ def test_an_unreadable_limit_range_value_is_said_as_a_warning():
     )
     # the max still applies, and gives the default limit (SetDefaults_LimitRangeItem)
     assert "1Gi memory limit" in one(text, JVM).message
+
+
+def test_memory_request_missing_is_info_when_a_default_request_applies():
+    text = both(limit_range(item(default="512Mi", defaultRequest="256Mi")), deployment())
+    given = one(text, "memory-request-missing")
+    assert given.severity == "info"
+    assert given.message == (
+        'container "orders": no request written; the defaultRequest of LimitRange "defaults" in '
+        "namespace shop gives 256Mi"
+    )
+    assert one(deployment(), "memory-request-missing").severity == "warning"
