@@ -40,6 +40,8 @@ from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
 from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.model import Finding
 from oomguard.rules.runtimes.env import source_data
+from oomguard.rules.vpa import KIND as VPA
+from oomguard.rules.vpa import Vpa, parse_vpa
 from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -94,6 +96,7 @@ class Sources:
         self.reading = 0
         self.looked_ahead = False
         self.limit_ranges: list[LimitRange] = []
+        self.vpas: dict[tuple[str | None, str, str], Vpa] = {}
 
     def add(self, obj: dict[str, Any], position: int) -> None:
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -110,6 +113,17 @@ class Sources:
         limit_range = parse_limit_range(obj)
         if limit_range is not None:
             self.limit_ranges.append(limit_range)
+
+    def add_vpa(self, obj: dict[str, Any]) -> None:
+        """A VerticalPodAutoscaler of the input (rules/vpa.py); the first per target wins."""
+        vpa = parse_vpa(obj)
+        if vpa is not None:
+            key = (vpa.namespace, vpa.target_kind, vpa.target_name)
+            self.vpas.setdefault(key, vpa)
+
+    def vpa_for(self, namespace: str | None, kind: str, name: str) -> Vpa | None:
+        """The input's VPA targeting that workload (same namespace, or none on both)."""
+        return self.vpas.get((namespace, kind, name))
 
     def limit_ranges_for(self, namespace: str | None) -> list[LimitRange]:
         """The input's LimitRanges of ``namespace`` (no namespace: those with none)."""
@@ -207,6 +221,8 @@ def prepare(paths: list[str], config: Config) -> LintInput:
             for obj in _source_objects(raw, path):
                 if obj["kind"] == LIMIT_RANGE:
                     sources.add_limit_range(obj)
+                elif obj["kind"] == VPA:
+                    sources.add_vpa(obj)
                 else:
                     sources.add(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
@@ -237,8 +253,9 @@ def _may_hold_source(text: str) -> bool:
     )
 
 
-# Read by the first pass: env sources, and LimitRanges (defaults and bounds of a namespace).
-_FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE)
+# Read by the first pass: env sources, LimitRanges (defaults and bounds of a namespace) and
+# VerticalPodAutoscalers (which workloads have their resources rewritten).
+_FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
 
 
 def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
@@ -322,6 +339,7 @@ def _lint_file(
                 lookup=sources.lookup,
                 prefix=prefix,
                 limit_ranges=sources.limit_ranges_for,
+                vpas=sources.vpa_for,
             )
         except Exception as exc:  # noqa: BLE001  a bug on one object must not hide the rest
             line, column = document.position(prefix)

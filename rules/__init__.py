@@ -37,6 +37,8 @@ from oomguard.rules import (
     runtime_flag_invalid,
     runtime_flag_unresolved,
     runtime_heap_unset,
+    vpa_heap_fixed,
+    vpa_limit_below_max_allowed,
     workload_kind_unknown,
 )
 
@@ -69,5 +71,7 @@ CATALOGUE: tuple[ModuleType, ...] = (
     container_oomkilled,  # needs a pod status: oomguard audit, or Pod dumps
     workload_kind_unknown,  # objects outside the registry only
     limitrange_violation,  # needs LimitRanges: in the input, the cluster or the webhook's cache
+    vpa_heap_fixed,  # needs VerticalPodAutoscalers in the input
+    vpa_limit_below_max_allowed,
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}

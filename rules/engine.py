@@ -13,6 +13,7 @@ from oomguard.rules.config import Config, RuleSetting
 from oomguard.rules.kinds import Registry
 from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.model import Finding, Path, Problem, milder
+from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, Workload, build_workloads, no_lookup
 from oomguard.rules.workload_kind_unknown import ID as UNKNOWN_KIND
 
@@ -102,11 +103,13 @@ def check_object(
     registry: Registry | None = None,
     unsuppressible: frozenset[str] = frozenset(),
     limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> Evaluation:
     """Every enabled rule over each pod template of one object (objects of kinds not in the
     registry, by default ``config.registry``, yield nothing). ``observed`` carries container
     terminations seen in a live cluster (``oomguard audit``); ``limit_ranges`` the
-    LimitRanges of a namespace (rules/limit_ranges.py). Findings of a severity in
+    LimitRanges of a namespace (rules/limit_ranges.py); ``vpas`` the VerticalPodAutoscalers
+    known (rules/vpa.py). Findings of a severity in
     ``unsuppressible`` are kept whatever ``oomguard.io/ignore*`` annotations say (the webhook
     in ``enforce``: an annotation any author can write must not switch enforcement off)."""
     result = Evaluation()
@@ -120,7 +123,7 @@ def check_object(
     result.checked = True
     if spec.notice is not None and (notice := spec.notice(obj)):
         result.notices.append(notice)
-    views = build_workloads(obj, lookup, registry, limit_ranges)
+    views = build_workloads(obj, lookup, registry, limit_ranges, vpas)
     for index, workload in enumerate(views):
         workload.observed = observed or {}
         _check_view(workload, config, prefix, honor_ignore, result, index == 0, unsuppressible)

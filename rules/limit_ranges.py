@@ -116,11 +116,11 @@ def parse_limit_range(obj: dict[str, Any]) -> LimitRange | None:
             section = entry.get(key)
             if not isinstance(section, dict) or "memory" not in section:
                 continue
-            bound = _bound(section["memory"])
-            if bound is None:
+            value = bound(section["memory"])
+            if value is None:
                 problems.append(f"spec.limits[{index}].{key}.memory {section['memory']!r}")
             else:
-                values[key] = bound
+                values[key] = value
         item = LimitRangeItem(
             entry["type"],
             values.get("default"),
@@ -157,7 +157,8 @@ def _defaulted(item: LimitRangeItem) -> LimitRangeItem:
     return LimitRangeItem(item.type, default, request, item.max, item.min, item.max_ratio)
 
 
-def _bound(raw: Any) -> Bound | None:
+def bound(raw: Any) -> Bound | None:
+    """A memory quantity as a Bound; None when it is not one the API server accepts."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         return None
     try:

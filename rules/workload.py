@@ -39,6 +39,7 @@ from oomguard.rules.model import Path, Problem
 from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
 from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
 from oomguard.rules.text import type_name
+from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas
 
 # Kinds whose data heap flags may be read from (envFrom, configMapKeyRef, secretKeyRef).
 SOURCE_KINDS = ("ConfigMap", "Secret")
@@ -269,6 +270,7 @@ class Workload:
     problems: list[Problem] = field(default_factory=list)
     lookup: Lookup = field(default=no_lookup, repr=False)
     limit_ranges: LimitRangeLookup = field(default=no_limit_ranges, repr=False)
+    vpas: VpaLookup = field(default=no_vpas, repr=False)
     pod_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What a live cluster observed, per container name (``oomguard audit`` only):
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
@@ -295,6 +297,12 @@ class Workload:
         """The LimitRanges of the workload's namespace, and why they could not be read (a
         403, a timeout) when they could not; asked once per view."""
         return self.derive(_namespace_limit_ranges)
+
+    def vpa(self) -> Vpa | None:
+        """The VerticalPodAutoscaler that targets this workload (rules/vpa.py), if known."""
+        if self.name is None:
+            return None
+        return self.vpas(self.namespace, self.kind, self.name)
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
@@ -405,6 +413,7 @@ def build_workloads(
     lookup: Lookup = no_lookup,
     registry: Registry = REGISTRY,
     limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> list[Workload]:
     """One typed view per pod template of a workload object (its kind must be in
     ``registry``), then one per pod spec its adapter builds. Built-in kinds have exactly one;
@@ -446,6 +455,7 @@ def build_workloads(
     _bound_containers(shape, views)
     for view in views:
         view.limit_ranges = limit_ranges
+        view.vpas = vpas
     for problem in shape.problems:  # each said once: in the view it is in, else the first
         owner = next((v for v in views if problem.path[: len(v.pod_path)] == v.pod_path), None)
         (owner or views[0]).problems.append(problem)

@@ -67,6 +67,18 @@ def limit_ranges_from(docs: list[Any]):
     return lambda namespace: [r for r in ranges if r is not None and r.namespace == namespace]
 
 
+def vpas_from(docs: list[Any]):
+    """The VPA look-up a lint run builds from its input."""
+    from oomguard.rules.vpa import KIND, parse_vpa
+
+    found = {}
+    for doc in docs:
+        for _, obj in iter_objects(doc):
+            if obj.get("kind") == KIND and (vpa := parse_vpa(obj)) is not None:
+                found.setdefault((vpa.namespace, vpa.target_kind, vpa.target_name), vpa)
+    return lambda namespace, kind, name: found.get((namespace, kind, name))
+
+
 def findings(
     text: str,
     rule: str | None = None,
@@ -84,7 +96,12 @@ def findings(
     for doc in docs:
         for prefix, obj in iter_objects(doc):
             evaluation = check_object(
-                obj, cfg, lookup=lookup, prefix=prefix, limit_ranges=limit_ranges
+                obj,
+                cfg,
+                lookup=lookup,
+                prefix=prefix,
+                limit_ranges=limit_ranges,
+                vpas=vpas_from(docs),
             )
             assert evaluation.crashes == [], evaluation.crashes
             found.extend(evaluation.findings)
