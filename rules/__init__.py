@@ -18,6 +18,7 @@ from oomguard.rules import (
     go_gc_off_without_memlimit,
     go_memlimit_exceeds_limit,
     go_memlimit_headroom_low,
+    heap_resize_in_place,
     jvm_container_support_disabled,
     jvm_heap_exceeds_limit,
     jvm_heap_headroom_low,
@@ -73,5 +74,6 @@ CATALOGUE: tuple[ModuleType, ...] = (
     limitrange_violation,  # needs LimitRanges: in the input, the cluster or the webhook's cache
     vpa_heap_fixed,  # needs VerticalPodAutoscalers in the input
     vpa_limit_below_max_allowed,
+    heap_resize_in_place,  # in-place resize: a resizePolicy, or an in-place VPA in the input
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}

@@ -90,6 +90,8 @@ def parse_vpa(obj: dict[str, Any]) -> Vpa | None:
         return None
     update = spec.get("updatePolicy") if isinstance(spec.get("updatePolicy"), dict) else {}
     mode = update.get("updateMode")
+    if mode is False:  # YAML 1.1 reads an unquoted Off as false: the author meant Off
+        mode = OFF
     resource_policy = spec.get("resourcePolicy")
     entries = (
         resource_policy.get("containerPolicies") if isinstance(resource_policy, dict) else None
@@ -113,8 +115,9 @@ def parse_vpa(obj: dict[str, Any]) -> Vpa | None:
 def _policy(entry: dict[str, Any]) -> ContainerPolicy:
     resources = entry.get("controlledResources")
     maximum = entry.get("maxAllowed")
+    mode = OFF if entry.get("mode") is False else entry.get("mode")  # unquoted Off
     return ContainerPolicy(
-        entry.get("mode") if isinstance(entry.get("mode"), str) else "Auto",
+        mode if isinstance(mode, str) else "Auto",
         "memory" in resources if isinstance(resources, list) else True,
         entry["controlledValues"]
         if isinstance(entry.get("controlledValues"), str)
