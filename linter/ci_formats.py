@@ -129,6 +129,8 @@ def _sarif_result(finding: Finding, can_fix: bool, rule_index: dict[str, int]) -
             "artifactLocation": _artifact(finding.file),
             "region": {"startLine": finding.line, "startColumn": finding.column or 1},
         }
+    elif _file_only(finding):  # a rendered object traced to its template, not to a line
+        location["physicalLocation"] = {"artifactLocation": _artifact(finding.file)}
     logical = _object_name(finding)
     if logical:
         location["logicalLocations"] = [
@@ -192,6 +194,8 @@ def write_github(
                 "line": str(finding.line),
                 "col": str(finding.column or 1),
             }
+        elif _file_only(finding):
+            properties = {"file": _relative(finding.file).replace(os.sep, "/")}
         properties["title"] = f"oomguard {finding.rule}"
         rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
         command = GITHUB_COMMANDS[finding.severity]
@@ -219,7 +223,23 @@ def escape_property(text: str) -> str:
 
 
 def _has_file_position(finding: Finding) -> bool:
-    return finding.file not in (None, STDIN_NAME) and finding.line is not None
+    return (
+        finding.file not in (None, STDIN_NAME)
+        and finding.line is not None
+        # a rendered value from Helm's --set is placed at "<--set>", which is no file
+        and not (finding.rendered_from and finding.file.startswith("<"))
+    )
+
+
+def _file_only(finding: Finding) -> bool:
+    """A finding of a rendered chart or overlay placed at a file without a line (its
+    template or resource file; ``<--set>`` is no file)."""
+    return (
+        finding.rendered_from is not None
+        and finding.file is not None
+        and finding.line is None
+        and not finding.file.startswith("<")
+    )
 
 
 def _relative(path: str) -> str:

@@ -7,6 +7,7 @@ import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from oomguard.linter.output import FORMATS, Shown, Writer
@@ -19,7 +20,14 @@ from oomguard.linter.run import (
     prepare,
 )
 from oomguard.rules import RULES
-from oomguard.rules.config import DEFAULT_CONFIG, Config, ConfigError, find_config, load_config
+from oomguard.rules.config import (
+    DEFAULT_CONFIG,
+    Config,
+    ConfigError,
+    RenderSetting,
+    find_config,
+    load_config,
+)
 from oomguard.rules.engine import with_overrides
 from oomguard.rules.model import SEVERITY_RANK, Finding, at_least
 from oomguard.rules.text import printable
@@ -29,7 +37,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 def run_lint(args: argparse.Namespace) -> int:
     try:
-        config = _config(args)
+        config = _with_render_flags(_config(args), args)
         if not args.paths:
             raise UsageError(
                 "give files or directories to lint, or - to read stdin (see oomguard lint --help)"
@@ -181,6 +189,18 @@ def _config(
         raise UsageError(f"config file {args.config}: no such file")
     config = load_config(path) if path else DEFAULT_CONFIG
     return with_overrides(config, enable, disable)
+
+
+def _with_render_flags(config: Config, args: argparse.Namespace) -> Config:
+    """``lint``'s rendering flags, applied after the config's ``render:`` entries."""
+    flags = RenderSetting(
+        values=tuple(args.values),
+        set=tuple(args.set),
+        release=args.release_name,
+        namespace=args.namespace,
+        kube_version=args.kube_version,
+    )
+    return replace(config, render_flags=flags) if flags != RenderSetting() else config
 
 
 def _threshold(min_severity: str, fail_on: str) -> str:

@@ -35,6 +35,7 @@ from oomguard.linter.fix_splice import (
     patch_text,
 )
 from oomguard.linter.loader import LoadError, decode
+from oomguard.linter.render import Rendered
 from oomguard.linter.run import STDIN, STDIN_NAME, LintResult, lint_paths, prepare
 from oomguard.rules.config import Config
 from oomguard.rules.converge import Convergence, converge
@@ -83,12 +84,22 @@ def apply_fixes(
             f"{STDIN_NAME}: {stdin_fixable} fixable finding(s) not fixed: --fix and --diff "
             f"work on files, not on standard input"
         )
-    plans = fixable_by_file(result.findings, config)
+    # a rendered chart's or overlay's findings are fixed where their value lives (below)
+    plans = fixable_by_file([f for f in result.findings if not _rendered(f)], config)
     if plans and lookup is None:
         lookup = prepare([path for path in paths if path != STDIN], config).sources.lookup
-    for path, findings in plans.items():
-        outcome = fix_file(path, findings, config, lookup or no_lookup)
-        if outcome.problem:
+    outcomes = [
+        (path, fix_file(path, found, config, lookup or no_lookup)) for path, found in plans.items()
+    ]
+    renderings = _renderings(result, config, paths)
+    if renderings:
+        from oomguard.linter.fix_rendered import plan_rendered
+
+        rendered_plans, rendered_notices = plan_rendered(renderings, config, skip=set(plans))
+        notices.extend(rendered_notices)
+        outcomes.extend((path, plan) for path, plan in rendered_plans.items())
+    for path, outcome in outcomes:
+        if outcome.problem and path in plans:
             notices.append(f"{path}: {outcome.problem_prefix}: {outcome.problem}")
         if outcome.fixed == outcome.original:
             continue
@@ -132,6 +143,25 @@ def fixable_by_file(
         elif finding.file not in (None, STDIN_NAME) and _enabled(finding, config):
             plans.setdefault(finding.file, []).append(finding)
     return {path: found for path, found in plans.items() if path not in broken | skip}
+
+
+def _renderings(result: LintResult, config: Config, paths: list[str]) -> list[Rendered]:
+    """The run's rendered charts and overlays: those the lint kept, else (when it kept only
+    their names, yet found something in them) rendered again for the fix."""
+    kept = [
+        r
+        for r in [*getattr(result, "renderings", ()), *getattr(result, "rendered", ())]
+        if isinstance(r, Rendered)
+    ]
+    if kept or not any(_rendered(f) for f in result.findings):
+        return kept
+    units = getattr(prepare([p for p in paths if p != STDIN], config), "units", ())
+    return [u.rendered for u in units if isinstance(getattr(u, "rendered", None), Rendered)]
+
+
+def _rendered(finding: Finding) -> bool:
+    """A finding of a rendered chart or overlay (its file is a values file or a patch)."""
+    return getattr(finding, "rendered_from", None) is not None
 
 
 def _enabled(finding: Finding, config: Config) -> bool:

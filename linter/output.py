@@ -77,6 +77,17 @@ def object_label(f: Finding) -> str:
     return where
 
 
+def rendered_note(f: Finding) -> str:
+    """For a finding in a rendered chart or overlay: `` (key jvm.maxHeap; rendered from
+    charts/app/templates/deployment.yaml)``, escaped; empty for a plain file."""
+    parts = []
+    if f.values_key:
+        parts.append(f"key {f.values_key}")
+    if f.rendered_from and f.rendered_from != f.file:
+        parts.append(f"rendered from {f.rendered_from}")
+    return f" ({printable('; '.join(parts))})" if parts else ""
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -102,6 +113,7 @@ def write_text(
         else:
             rule = f.rule
             suffix = f" [{where}]" if where else ""
+        suffix += rendered_note(f)
         file = printable(f.file or "")
         where_in_file = file if f.line is None else f"{file}:{f.line}:{f.column}"
         out.write(f"{where_in_file}: {severity} {rule}: {printable(f.message)}{suffix}\n")
@@ -136,6 +148,9 @@ def _json_finding(f: Finding, can_fix: bool) -> dict[str, Any]:
         "container": f.container,
         **({"template": f.template} if f.template else {}),
         "fixable": can_fix,
+        # rendered charts and overlays only (docs/charts.md): keys added, none renamed
+        **({"rendered_from": f.rendered_from} if f.rendered_from else {}),
+        **({"values_key": f.values_key} if f.values_key else {}),
     }
 
 

@@ -80,7 +80,7 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
     )
     linted = {os.path.realpath(p) for p in lint_input.paths if p != STDIN}
     names = sorted(name for names in sources.values() for name in names)
-    for path in tracked_mentions(given, names, config.exclude, related.problems):
+    for path in tracked_mentions(given, names, config.exclude, related.problems, config.folder):
         if os.path.realpath(path) in linted:
             continue
         try:
@@ -98,7 +98,11 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
 
 
 def tracked_mentions(
-    given: list[str], names: list[str], exclude: tuple[str, ...], problems: list[str]
+    given: list[str],
+    names: list[str],
+    exclude: tuple[str, ...],
+    problems: list[str],
+    folder: str | None = None,
 ) -> Iterator[str]:
     """The git-tracked *.yaml, *.yml and *.json files of the repositories holding the named
     files that contain one of ``names``, as paths relative to the working directory when
@@ -115,7 +119,7 @@ def tracked_mentions(
     for top in tops:
         for name in _git_grep(top, names, problems):
             path = _display_path(os.path.join(top, name))
-            if not _excluded(path, exclude):
+            if not _excluded(path, exclude, folder):
                 yield path
 
 

@@ -6,15 +6,16 @@ that env resolves from anywhere in the input. :func:`iter_findings` then reads t
 by one and hands out each file's findings as soon as their place in the output is settled,
 which is at once for all but a few: memory is bounded by the largest file plus the sources,
 not by the number of findings.
+
+Over 400 lines: the two passes, :class:`Sources` and :class:`_OutputOrder` rely on each
+other's details (which look-up went past which file), so they stay together; discovery of
+charts and overlays lives in units.py, their linting in render_lint.py.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import gc
-import os
 import re
-import stat
 import sys
 import traceback
 from collections import Counter, deque
@@ -34,6 +35,15 @@ from oomguard.linter.loader import (
     load_json,
     load_text,
 )
+from oomguard.linter.units import (  # noqa: F401  MANIFEST_SUFFIXES, _excluded: re-exported
+    MANIFEST_SUFFIXES,
+    STDIN,
+    Discovered,
+    MissingPath,
+    _excluded,
+    _special_file,
+    discover_units,
+)
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation, check_object, invalid_document
 from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
@@ -44,8 +54,6 @@ from oomguard.rules.vpa import KIND as VPA
 from oomguard.rules.vpa import Vpa, parse_vpa
 from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-STDIN = "-"
 STDIN_NAME = "<stdin>"
 
 
@@ -62,18 +70,35 @@ class LintResult:
     files: int = 0
     objects: int = 0
     notices: list[str] = field(default_factory=list)
+    renderings: list[Any] = field(default_factory=list)  # render.Rendered, for --fix/--diff
     unreadable: list[str] = field(default_factory=list)  # exit 2, after reporting the rest
     crashes: list[str] = field(default_factory=list)
     unknown_kinds: int = 0  # objects outside the registry that hold containers
+    rendered: list[tuple[str, str]] = field(default_factory=list)  # (chart|overlay, engine)
 
     @property
     def scope(self) -> str:
-        """What was read, for the summary line."""
-        return f"{self.files} file{'' if self.files == 1 else 's'}"
+        """What was read, for the summary line: ``2 files, 1 chart rendered with <engine>``."""
+        parts = [f"{self.files} file{'' if self.files == 1 else 's'}"]
+        if self.rendered and not self.files:
+            parts = []
+        for kind in ("chart", "overlay"):
+            engines = Counter(engine for what, engine in self.rendered if what == kind)
+            if engines:
+                count = sum(engines.values())
+                parts.append(
+                    f"{count} {kind}{'' if count == 1 else 's'} rendered with {', '.join(engines)}"
+                )
+        return ", ".join(parts)
 
     def read_counts(self) -> dict[str, int]:
-        """What was read, for the JSON summary."""
-        return {"files": self.files}
+        """What was read, for the JSON summary (``charts``/``overlays`` when rendered)."""
+        counts = {"files": self.files}
+        for kind in ("chart", "overlay"):
+            rendered = sum(1 for what, _ in self.rendered if what == kind)
+            if rendered:
+                counts[f"{kind}s"] = rendered
+        return counts
 
 
 class Sources:
@@ -148,48 +173,22 @@ class LintInput:
     sources: Sources
     read_once: dict[int, bytes | OSError]  # by position in ``paths``
     failed: dict[int, str] = field(default_factory=dict)  # first-pass crashes, by position
+    units: list[Any] = field(default_factory=list)  # render_lint.RenderedUnit, rendered
+    notices: list[str] = field(default_factory=list)  # said by discovery
 
 
 def iter_manifest_paths(paths: Iterable[str], exclude: tuple[str, ...]) -> Iterator[str]:
-    """Files to lint, in a stable order; directories are walked for *.yaml, *.yml, *.json."""
-    for given in paths:
-        if given == STDIN:
-            yield STDIN
-            continue
-        if not os.path.exists(given):
-            raise UsageError(f"{given}: no such file or directory")
-        if os.path.isdir(given):
-            for root, dirs, files in os.walk(given):
-                dirs[:] = sorted(
-                    d
-                    for d in dirs
-                    if not d.startswith(".") and not _excluded(os.path.join(root, d), exclude)
-                )
-                for name in sorted(files):
-                    path = os.path.join(root, name)
-                    if (
-                        name.endswith(MANIFEST_SUFFIXES)
-                        and not _excluded(path, exclude)
-                        and not _special_file(path)
-                    ):
-                        yield path
-        elif not _excluded(given, exclude):
-            yield given
+    """Plain files to lint, in a stable order (charts and overlays found are not listed)."""
+    yield from discover(list(paths), Config(exclude=exclude)).files
 
 
-def _special_file(path: str) -> bool:
-    """A FIFO, socket or device. Found while walking a folder, it is not linted: reading a
-    FIFO with no writer would block forever. Given explicitly, it is read whatever it is
-    (``oomguard lint <(helm template …)`` is a pipe), but only once."""
+def discover(paths: list[str], config: Config) -> Discovered:
+    """Plain files to lint and charts and overlays to render (linter/units.py); a path
+    that does not exist is a usage error."""
     try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False  # e.g. a dangling symlink: reading it reports the path as unreadable
-
-
-def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
-    normalized = Path(path).as_posix().removeprefix("./")
-    return any(fnmatch.fnmatch(normalized, pattern) for pattern in patterns)
+        return discover_units(paths, config.exclude, config.folder, config.source)
+    except MissingPath as exc:
+        raise UsageError(f"{exc}: no such file or directory") from None
 
 
 def lint_paths(paths: list[str], config: Config) -> LintResult:
@@ -203,7 +202,8 @@ def prepare(paths: list[str], config: Config) -> LintInput:
     """The first pass: list the files (a bad path raises UsageError before anything is
     printed) and read every ConfigMap and Secret, parsing only the documents whose text may
     hold one. Standard input and pipes cannot be read twice: their bytes are kept."""
-    files = list(iter_manifest_paths(paths, config.exclude))
+    found = discover(paths, config)
+    files = found.files
     sources = Sources()
     read_once: dict[int, bytes | OSError] = {}
     failed: dict[int, str] = {}
@@ -227,7 +227,25 @@ def prepare(paths: list[str], config: Config) -> LintInput:
                     sources.add(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
-    return LintInput(files, sources, read_once, failed)
+    units = _render(found, config) if found.units else []
+    return LintInput(files, sources, read_once, failed, units, found.notices)
+
+
+def _render(found: Discovered, config: Config) -> list[Any]:
+    """Render every chart and overlay (a missing renderer is a usage error: exit 2, before
+    anything is printed); a unit that fails to render becomes a finding later."""
+    from oomguard.linter.render import RendererMissing
+    from oomguard.linter.render_lint import add_sources, render_unit
+
+    units = []
+    for unit in found.units:
+        try:
+            done = render_unit(unit, config)
+        except RendererMissing as exc:
+            raise UsageError(str(exc)) from None
+        add_sources(done, Sources)
+        units.append(done)
+    return units
 
 
 def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
@@ -268,19 +286,35 @@ def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> 
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
     try:
-        order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
-        late_crashes: list[str] = []
-        for position, path in enumerate(lint_input.paths):
-            done = _lint_file(position, path, lint_input, config, result)
-            late_crashes.extend(done.late_crashes)
-            yield from order.add(done)
-        yield from order.rest()
-        result.crashes.extend(late_crashes)
+        result.notices.extend(lint_input.notices)
+        if lint_input.units:
+            from oomguard.linter.render_lint import dedupe
+
+            yield from dedupe(_all_findings(lint_input, config, result))
+        else:
+            yield from _all_findings(lint_input, config, result)
     finally:
         gc.set_threshold(*thresholds)
 
 
 _GC_THRESHOLD = 100_000
+
+
+def _all_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
+    """The plain files' findings in their order, then each rendered unit's."""
+    order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
+    late_crashes: list[str] = []
+    for position, path in enumerate(lint_input.paths):
+        done = _lint_file(position, path, lint_input, config, result)
+        late_crashes.extend(done.late_crashes)
+        yield from order.add(done)
+    yield from order.rest()
+    result.crashes.extend(late_crashes)
+    if lint_input.units:
+        from oomguard.linter.render_lint import unit_findings
+
+        for unit in lint_input.units:
+            yield from unit_findings(unit, config, lint_input.sources, result)
 
 
 @dataclass

@@ -71,6 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("--no-color", action="store_true", help="never colour the text output")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line and no notices")
+    render = lint.add_argument_group(
+        "charts and overlays", "how chart and kustomize folders are rendered (docs/charts.md)"
+    )
+    render.add_argument(
+        "-f",
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="values file for every chart given, as helm -f (repeatable; later wins)",
+    )
+    render.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="value for every chart given, as helm --set (repeatable; wins over --values)",
+    )
+    render.add_argument(
+        "--release-name", metavar="NAME", help="release name (default: release-name)"
+    )
+    render.add_argument("-n", "--namespace", metavar="NS", help="namespace charts are rendered in")
+    render.add_argument(
+        "--kube-version",
+        metavar="VERSION",
+        help="Kubernetes version for .Capabilities (e.g. 1.30.0; default: Helm's)",
+    )
 
     rules = commands.add_parser("rules", help="list the rule catalogue")
     rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")

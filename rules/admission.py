@@ -19,16 +19,28 @@ This is the webhook's whole policy, kept here so that ``oomguard serve`` holds n
 * **rule crashes** (a bug in oomguard, never the user's fault) follow ``on_crash``:
   ``allow`` (like ``failurePolicy: Ignore``, the default) or ``deny``.
 * **mutation** applies the fixes of rules listed in ``mutate:`` (see
-  :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode and never on a
-  Pod UPDATE (the API server forbids changing a running pod's containers).
+  :func:`~oomguard.rules.engine.mutation_enabled`), never in ``audit`` mode, never on a Pod
+  UPDATE (the API server forbids changing a running pod's containers) and never on an
+  UPDATE whose pod templates did not change; a patch sets ``oomguard.io/mutated``.
+* **owned objects** — a Pod (ReplicaSet, Job …) CREATE by a trusted controller for a
+  workload it owns (:mod:`oomguard.rules.admission_scope`) is judged at its controller:
+  admitted, never mutated, its findings shown as warnings and counted (result ``owned``).
+  The same object from any other requester (a hand-written ``ownerReference``) is judged
+  as usual.
 * ``info`` findings are never shown to the user; they are counted and logged only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from oomguard.rules.admission_scope import (
+    mirror_pod,
+    owned_by_controller,
+    templates_unchanged,
+)
 from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
@@ -47,6 +59,8 @@ ELLIPSIS = "…"
 
 # Results, also the ``result`` label of the webhook's metrics.
 ALLOWED, WARNED, DENIED, PATCHED, SKIPPED = "allowed", "warned", "denied", "patched", "skipped"
+OWNED = "owned"  # a controller's Pod, ReplicaSet or Job: judged at its controller
+MUTATED_ANNOTATION = "oomguard.io/mutated"  # the rules whose fixes the last mutation applied
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ class Decision:
     findings: tuple[Finding, ...] = ()  # everything that fired (all severities)
     crashes: tuple[str, ...] = ()
     patch: tuple[dict[str, Any], ...] = ()  # RFC 6902 operations (``/mutate`` only)
+    owner: str | None = None  # "Kind/name" of the controller an owned object was judged at
 
     @property
     def rules(self) -> list[str]:
@@ -81,6 +96,8 @@ class Request:
     on_crash: str = ALLOW
     namespace_label: str | None = None  # the namespace's oomguard.io/mode label, if looked up
     lookup: Lookup = no_lookup  # ConfigMap/Secret data for env resolution
+    user: str | None = None  # request.userInfo.username
+    groups: tuple[str, ...] = ()  # request.userInfo.groups
     limit_ranges: LimitRangeLookup = no_limit_ranges  # the namespace's LimitRanges
 
 
@@ -90,8 +107,12 @@ def admission_mode(request: Request, config: Config) -> str:
 
 
 def is_checked(request: Request, config: Config) -> bool:
-    """Only CREATE and UPDATE of objects of the registry's workload kinds are judged."""
-    return request.operation in CHECKED_OPERATIONS and is_workload(request.obj, config.registry)
+    """Only CREATE and UPDATE of objects of the registry's workload kinds are judged, and
+    never the kubelet's mirror Pods (read-only copies of static Pods from a node's files:
+    denying one hides the running Pod from the API, mutating one is refused)."""
+    if request.operation not in CHECKED_OPERATIONS:
+        return False
+    return is_workload(request.obj, config.registry) and not mirror_pod(request)
 
 
 def opted_out(request: Request, config: Config, mode: str) -> bool:
@@ -117,15 +138,28 @@ def validate(request: Request, config: Config) -> Decision:
         unsuppressible=_unsuppressible(config, mode),
         limit_ranges=request.limit_ranges,
     )
+    owner = owned_by_controller(request, config)
+    if owner is not None:
+        # judged at its controller: denying it would stall the controller (drains, scale-ups)
+        decision = decide(evaluation, AUDIT if mode == AUDIT else WARN)
+        return dataclasses.replace(decision, mode=mode, result=OWNED, owner=owner)
     existing = _existing_errors(request, config, mode)
     return decide(evaluation, mode, existing=existing, on_crash=request.on_crash)
 
 
 def mutate(request: Request, config: Config) -> Decision:
-    """The mutating webhook's answer: always allowed, with the enabled fixes as a patch."""
+    """The mutating webhook's answer: always allowed, with the enabled fixes as a patch.
+    Never a patch for an owned object (judged at its controller), a Pod UPDATE (the API server
+    forbids changing a running pod's containers) or an UPDATE whose pod templates did not
+    change (a label or annotation edit must not roll the pods)."""
     mode = admission_mode(request, config)
     if not is_checked(request, config) or not config.mutate or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
+    owner = owned_by_controller(request, config)
+    if owner is not None:
+        return Decision(True, OWNED, mode, owner=owner)
+    if templates_unchanged(request, config):
+        return Decision(True, SKIPPED, mode)
     evaluation = check_object(
         request.obj,
         config,
@@ -137,24 +171,44 @@ def mutate(request: Request, config: Config) -> Decision:
     crashes = tuple(evaluation.crashes)
     if mode == AUDIT or (request.operation == "UPDATE" and request.obj.get("kind") == "Pod"):
         return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)
-    patch = mutation_patch(request.obj, evaluation.findings, config, request.lookup)
-    result = PATCHED if patch else ALLOWED
-    return Decision(True, result, mode, findings=findings, crashes=crashes, patch=tuple(patch))
-
-
-def mutation_patch(
-    obj: Any, findings: list[Finding], config: Config, lookup: Lookup = no_lookup
-) -> list[dict[str, Any]]:
-    """One RFC 6902 patch from the fixes of the findings whose rule may mutate, converged
-    exactly as ``lint --fix`` converges (:func:`~oomguard.rules.converge.converge`), so a
-    patched object never gets a second patch."""
-    return converge(
-        obj,
+    fixed = converge(
+        request.obj,
         config,
         lambda rule: mutation_enabled(rule, config),
-        lookup=lookup,
+        lookup=request.lookup,
+        findings=evaluation.findings,
+    )
+    if not fixed.patch:
+        return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)
+    patch = [*fixed.patch, *mark_mutated(request.obj, fixed.rules)]
+    note = limit_warnings([mutation_note(fixed.rules)])
+    return Decision(
+        True,
+        PATCHED,
+        mode,
         findings=findings,
-    ).patch
+        crashes=crashes,
+        patch=tuple(patch),
+        warnings=tuple(note),
+    )
+
+
+def mark_mutated(obj: Any, rules: list[str]) -> list[dict[str, Any]]:
+    """The patch operation that sets :data:`MUTATED_ANNOTATION` to the rules whose fixes this
+    patch applies (so drift from the applied manifest is explainable at a glance)."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(metadata, dict):
+        return []
+    value = ",".join(rules)
+    if isinstance(metadata.get("annotations"), dict):
+        key = MUTATED_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        return [{"op": "add", "path": f"/metadata/annotations/{key}", "value": value}]
+    return [{"op": "add", "path": "/metadata/annotations", "value": {MUTATED_ANNOTATION: value}}]
+
+
+def mutation_note(rules: list[str]) -> str:
+    """The warning that says a mutation happened: what, where it is recorded, how to stop it."""
+    return f"oomguard changed this object ({', '.join(rules)}); annotation {MUTATED_ANNOTATION}"
 
 
 def decide(
@@ -225,8 +279,31 @@ def denial_message(errors: list[Finding]) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
-def warning_text(finding: Finding) -> str:
-    return f"{finding.rule}: {finding.message}"
+def warning_text(finding: Finding, limit: int = WARNING_CHARS) -> str:
+    """One finding as a warning of at most ``limit`` characters, advice and numbers first.
+
+    Messages read "<fact with numbers>: <why it hurts>; <advice>". When the whole text is too
+    long, the first later clause with a number in it (the advice: "use at most 75%
+    (1536Mi)", "set GOMEMLIMIT=1843MiB") comes first, then the fact, then the other clauses;
+    the explanation after the fact's colon is dropped (``oomguard lint`` and the denial
+    message keep the full text), and the container is named up front, since the cut may take
+    the fact's end."""
+    full = f"{finding.rule}: {finding.message}"
+    if len(full) <= limit:
+        return full
+    fact, colon, rest = finding.message.partition(": ")
+    if colon:  # "fact: why; advice": the advice follows the explanation
+        _why, *clauses = rest.split("; ")
+    else:  # "fact; advice"
+        fact, *clauses = finding.message.split("; ")
+    advice = next((c for c in clauses if any(ch.isdigit() for ch in c)), None)
+    if advice is None:  # nothing with numbers to bring forward: the text as it is, cut
+        return full
+    others = [c for c in clauses if c is not advice]
+    compact = "; ".join([advice, fact, *others])
+    where = f" [{finding.container}]" if finding.container else ""
+    text = f"{finding.rule}: {compact}"
+    return text if len(text) <= limit else f"{finding.rule}{where}: {compact}"
 
 
 def limit_warnings(

@@ -45,6 +45,21 @@ class RuleSetting:
 
 
 @dataclass(frozen=True)
+class RenderSetting:
+    """How charts and overlays are rendered: one ``render:`` entry of the config (``path`` a
+    glob relative to the config file's folder), or the command line's flags (``path`` None).
+    Relative ``values`` paths of a config entry are resolved against the config's folder."""
+
+    path: str | None = None
+    values: tuple[str, ...] = ()
+    set: tuple[str, ...] = ()
+    release: str | None = None
+    namespace: str | None = None
+    kube_version: str | None = None
+    kustomize_flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -60,6 +75,10 @@ class Config:
     honor_ignore_annotations_in_enforce: bool = False
     opt_out_label: str = "oomguard.io/ignore"  # webhook: the object opt-out label's key
     opt_out_in_enforce: bool = False  # whether that label also skips enforce mode
+    # webhook: identities (usernames or groups) trusted as workload controllers, and owner
+    # kinds ("group/Kind") whose Pods are judged at the owner; both add to the built-ins
+    trusted_controllers: tuple[str, ...] = ()
+    owner_kinds: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     lookup_namespace_labels: bool = False
     lookup_configmaps: bool = False
@@ -68,6 +87,15 @@ class Config:
     lookup_cache_seconds: int = 30
     source: str | None = None
     kinds: tuple[KindSpec, ...] = ()  # ``kinds:``: workload kinds added to the registry
+    render: tuple[RenderSetting, ...] = ()  # ``render:`` entries, in order
+    render_flags: RenderSetting = field(default_factory=RenderSetting)  # lint's flags
+
+    @property
+    def folder(self) -> str | None:
+        """The config file's folder: ``exclude`` and ``render`` paths are relative to it."""
+        if self.source is None or not os.path.isfile(self.source):
+            return None
+        return os.path.dirname(os.path.abspath(self.source))
 
     @property
     def registry(self) -> Registry:
@@ -135,12 +163,27 @@ def config_from_data(data: Any, source: str = "config") -> Config:
         opt_out_label=data.get("opt_out_label", {}).get("key", "oomguard.io/ignore"),
         opt_out_in_enforce=data.get("opt_out_label", {}).get("honor_in_enforce", False),
         exclude=tuple(data.get("exclude", ())),
+        trusted_controllers=tuple(data.get("admission", {}).get("trusted_controllers", ())),
+        owner_kinds=tuple(data.get("admission", {}).get("owner_kinds", ())),
         lookup_namespace_labels=lookups.get("namespace_labels", False),
         lookup_configmaps=lookups.get("configmaps", False),
         lookup_limit_ranges=lookups.get("limit_ranges", False),
         lookup_budget_ms=lookups.get("budget_ms", 50),
         lookup_cache_seconds=lookups.get("cache_seconds", 30),
         source=source,
+        render=tuple(_render_setting(entry) for entry in data.get("render", ())),
+    )
+
+
+def _render_setting(entry: dict[str, Any]) -> RenderSetting:
+    return RenderSetting(
+        path=entry["path"],
+        values=tuple(entry.get("values", ())),
+        set=tuple(entry.get("set", ())),
+        release=entry.get("release"),
+        namespace=entry.get("namespace"),
+        kube_version=_text(entry.get("kube_version")),
+        kustomize_flags=tuple(entry.get("kustomize_flags", ())),
     )
 
 

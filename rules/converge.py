@@ -29,6 +29,7 @@ class Convergence:
 
     rounds: list[list[dict[str, Any]]] = field(default_factory=list)
     fixed: list[int] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # whose fixes changed the document
 
     @property
     def patch(self) -> list[dict[str, Any]]:
@@ -60,6 +61,9 @@ def converge(
             break
         result.rounds.append(applied)
         result.fixed.append(len(chosen))
+        result.rules.extend(
+            r for r in dict.fromkeys(f.rule for f in chosen) if r not in result.rules
+        )
         current = check_document(work, config, lookup)
     return result
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SEVERITIES = ("info", "warning", "error")
@@ -47,6 +47,11 @@ class Finding:
     line: int | None = None
     column: int | None = None
     document: int = 0
+    # a rendered chart or overlay (docs/charts.md): the template or resource file the object
+    # came from, the dotted values key that set the value, and the linter's Origin (for --fix)
+    rendered_from: str | None = None
+    values_key: str | None = None
+    origin: Any = field(default=None, compare=False, repr=False)
 
     @property
     def fixable(self) -> bool:

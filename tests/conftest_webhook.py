@@ -165,8 +165,10 @@ def review(
     dry_run: bool = False,
     uid: str | None = None,
     api_version: str = "admission.k8s.io/v1",
+    user: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An AdmissionReview as kube-apiserver sends it to a webhook."""
+    """An AdmissionReview as kube-apiserver sends it to a webhook. ``user``: the
+    ``userInfo`` (username, uid, groups), by default a CI deployer's service account."""
     source = obj if obj is not None else old or {}
     kind = source.get("kind", "Pod")
     group, version, resource = RESOURCES[kind]
@@ -180,7 +182,8 @@ def review(
         "requestResource": gvr,
         "name": source.get("metadata", {}).get("name", ""),
         "operation": operation,
-        "userInfo": {
+        "userInfo": user
+        or {
             "username": "system:serviceaccount:ci:deployer",
             "uid": "5d1c2c1a-43f4-4a0e-9b3e-0f6a2c1d9e11",
             "groups": [

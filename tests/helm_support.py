@@ -107,8 +107,13 @@ class HelmResult:
         return found[0]
 
 
-def _render_template(chart: Path, release: str, namespace: str) -> str:
-    """A template that renders every other template and hands the result to ``fail``."""
+def _render_template(
+    chart: Path, release: str, namespace: str, kube_version: str | None = None
+) -> str:
+    """A template that renders every other template and hands the result to ``fail``.
+    ``kube_version`` ("1.29.0"): the templates see it as ``.Capabilities.KubeVersion`` (the
+    render context is a map, so its Capabilities can be replaced by a map with the same
+    fields; helm-sdkpy's lint has no --kube-version)."""
     names = sorted(
         p.relative_to(chart / "templates").as_posix()
         for p in (chart / "templates").rglob("*")
@@ -119,6 +124,15 @@ def _render_template(chart: Path, release: str, namespace: str) -> str:
         f'{{{{- $_ := set .Release "Namespace" {json.dumps(namespace)} }}}}',
         '{{- $out := "" }}',
     ]
+    if kube_version is not None:
+        major, minor = kube_version.split(".")[:2]
+        version = json.dumps(f"v{kube_version}")
+        lines += [
+            f'{{{{- $kv := dict "Version" {version} "GitVersion" {version} '
+            f'"Major" {json.dumps(major)} "Minor" {json.dumps(minor)} }}}}',
+            '{{- $_ := set . "Capabilities" (dict "KubeVersion" $kv '
+            '"APIVersions" .Capabilities.APIVersions "HelmVersion" .Capabilities.HelmVersion) }}',
+        ]
     for name in names:
         path = f"{chart.name}/templates/{name}"
         lines.append(
@@ -138,9 +152,11 @@ def helm(
     schema: bool = True,
     release: str = RELEASE,
     namespace: str = NAMESPACE,
+    kube_version: str | None = None,
 ) -> HelmResult:
     """``helm lint`` the chart with ``overrides`` merged into the defaults (or with exactly
-    ``values``), and, with ``render``, return the manifests Helm rendered."""
+    ``values``), and, with ``render``, return the manifests Helm rendered (for the Kubernetes
+    version ``kube_version``, e.g. "1.29.0"; default: Helm's own default version)."""
     require_helm()
     chart = tmp_path / "oomguard"
     if chart.exists():
@@ -153,7 +169,7 @@ def helm(
         (chart / "values.schema.json").unlink()
     if render:
         (chart / "templates" / RENDER_TEMPLATE).write_text(
-            _render_template(chart, release, namespace)
+            _render_template(chart, release, namespace, kube_version)
         )
     proc = subprocess.run(
         [str(HELM_PYTHON), str(HELM_LINT), str(chart)],

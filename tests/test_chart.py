@@ -562,6 +562,7 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "honor_ignore_annotations": True,
         "honor_ignore_annotations_in_enforce": False,
         "opt_out_label": {"key": "oomguard.io/ignore", "honor_in_enforce": False},
+        "admission": {"trusted_controllers": [], "owner_kinds": []},
         "lookups": {
             "namespace_labels": False,
             "configmaps": False,
@@ -588,7 +589,7 @@ def test_default_webhook_configurations(render):
         assert webhook["admissionReviewVersions"] == ["v1"]
         assert webhook["sideEffects"] == "None"
         assert webhook["failurePolicy"] == "Ignore"
-        assert webhook["timeoutSeconds"] == 5
+        assert webhook["timeoutSeconds"] == 3  # p99 4 ms; worst legitimate wait ~2 s
         assert webhook["matchPolicy"] == "Equivalent"
         assert webhook["clientConfig"]["service"] == {
             "name": FULLNAME,
@@ -982,3 +983,139 @@ def test_server_starts_with_the_rendered_args_secret_and_config(render, tmp_path
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --- issue 15: the admission webhook good practices -------------------------------------------
+
+
+def _webhook(result: HelmResult, kind: str) -> dict:
+    (webhook,) = result.one(kind, FULLNAME)["webhooks"]
+    return webhook
+
+
+def _cel(expression: str, request: dict) -> bool:
+    """Evaluate a matchCondition as the API server does: ``request``, ``object`` and
+    ``oldObject`` bound to the AdmissionRequest's parts (cel-python, the CEL spec's
+    standard macros and string functions, which is all these expressions use)."""
+    import celpy
+
+    env = celpy.Environment()
+    program = env.program(env.compile(expression))
+    activation = {
+        "request": celpy.json_to_cel(request),
+        "object": celpy.json_to_cel(request.get("object")),
+        "oldObject": celpy.json_to_cel(request.get("oldObject")),
+    }
+    return bool(program.evaluate(activation))
+
+
+def _calls(webhook: dict, request: dict) -> bool:
+    """Whether the API server calls the webhook: every matchCondition true."""
+    return all(_cel(c["expression"], request) for c in webhook.get("matchConditions", []))
+
+
+def test_match_conditions_only_from_kubernetes_1_30(render):
+    # matchConditions are GA in 1.30; older API servers get the same decisions from the server
+    old = render({"config": {"mutate": ["jvm-heap-exceeds-limit"]}}, kube_version="1.29.5")
+    new = render({"config": {"mutate": ["jvm-heap-exceeds-limit"]}}, kube_version="1.30.0")
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        assert "matchConditions" not in _webhook(old, kind)
+    validating = _webhook(new, "ValidatingWebhookConfiguration")
+    mutating = _webhook(new, "MutatingWebhookConfiguration")
+    assert [c["name"] for c in validating["matchConditions"]] == ["not-a-mirror-pod"]
+    assert [c["name"] for c in mutating["matchConditions"]] == [
+        "not-a-mirror-pod",
+        "not-a-controllers-pod",
+        "pod-spec-changed",
+    ]
+    off = render({"webhooks": {"matchConditions": {"enabled": False}}}, kube_version="1.31.0")
+    assert "matchConditions" not in _webhook(off, "MutatingWebhookConfiguration")
+
+
+def test_match_conditions_skip_what_they_say_and_nothing_else(render):
+    from conftest_webhook import container, deployment, pod, review
+    from oomguard.rules.admission_scope import BUILTIN_CONTROLLERS
+
+    operator = "system:serviceaccount:strimzi:strimzi-cluster-operator"
+    values = {
+        "config": {
+            "mutate": ["jvm-heap-exceeds-limit"],
+            "admission": {"trusted_controllers": [operator]},
+        }
+    }
+    mutating = _webhook(render(values, kube_version="1.30.0"), "MutatingWebhookConfiguration")
+    validating = _webhook(render(values, kube_version="1.30.0"), "ValidatingWebhookConfiguration")
+    bare = pod("p", [container("c", limit="64Mi", request="64Mi")])
+    owned = pod("p", [container("c", limit="64Mi", request="64Mi")])
+    owned["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "web-1",
+            "uid": "u",
+            "controller": True,
+        }
+    ]
+    mirror = pod("p", [container("c", limit="64Mi", request="64Mi")])
+    mirror["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "3f2a"}
+
+    def req(obj, user, groups=(), **kwargs):
+        return review(obj, user={"username": user, "uid": "1", "groups": list(groups)}, **kwargs)[
+            "request"
+        ]
+
+    for controller in (*BUILTIN_CONTROLLERS, operator):
+        assert not _calls(mutating, req(owned, controller))
+        assert _calls(validating, req(owned, controller))  # counted and logged by default
+    assert not _calls(mutating, req(owned, "someone", groups=[operator]))  # a trusted group
+    assert _calls(mutating, req(owned, "jane@example.com"))  # a forged ownerReference
+    assert _calls(mutating, req(bare, BUILTIN_CONTROLLERS[0]))  # no ownerReference
+    node = "system:node:worker-1"
+    for webhook in (mutating, validating):
+        assert not _calls(webhook, req(mirror, node))
+        assert _calls(webhook, req(mirror, "jane@example.com"))  # only the kubelet's mirrors
+        assert _calls(webhook, req(bare, node))
+    web = deployment("web", [container("web", limit="64Mi", request="64Mi")])
+    relabelled = {**web, "metadata": {**web["metadata"], "labels": {"team": "a"}}}
+    assert not _calls(mutating, req(relabelled, "jane", operation="UPDATE", old=web))
+    assert _calls(validating, req(relabelled, "jane", operation="UPDATE", old=web))
+    scaled = {**web, "spec": {**web["spec"], "replicas": 9}}
+    assert _calls(mutating, req(scaled, "jane", operation="UPDATE", old=web))
+    assert _calls(mutating, req(web, "jane"))  # CREATE
+    skip_all = {"webhooks": {"matchConditions": {"skipOwnedPodsInValidation": True}}}
+    validating = _webhook(render(skip_all, kube_version="1.30.0"), "ValidatingWebhookConfiguration")
+    assert not _calls(validating, req(owned, BUILTIN_CONTROLLERS[0]))
+
+
+def test_reinvocation_if_needed_when_mutations_are_on(render):
+    policy = lambda result: _webhook(result, "MutatingWebhookConfiguration")["reinvocationPolicy"]  # noqa: E731
+    assert policy(render("defaults")) == "Never"  # nothing is mutated
+    assert policy(render({"config": {"mutate": ["jvm-heap-exceeds-limit"]}})) == "IfNeeded"
+    pinned = {
+        "config": {"mutate": ["jvm-heap-exceeds-limit"]},
+        "webhooks": {"mutating": {"reinvocationPolicy": "Never"}},
+    }
+    assert policy(render(pinned)) == "Never"
+
+
+def test_cert_manager_namespace_left_out_when_a_webhook_fails_closed(render):
+    def excluded(result, kind):
+        return _webhook(result, kind)["namespaceSelector"]["matchExpressions"][0]["values"]
+
+    fail = {"tls": {"source": "certManager"}, "webhooks": {"validating": {"failurePolicy": "Fail"}}}
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        assert excluded(render(fail), kind) == ["kube-system", NAMESPACE, "cert-manager"]
+        assert excluded(render("cert-manager"), kind) == ["kube-system", NAMESPACE]
+        assert excluded(render("enforce-fail-closed"), kind) == ["kube-system", NAMESPACE]
+    elsewhere = merge_values(fail, {"tls": {"certManager": {"namespace": "security"}}})
+    values = excluded(render(elsewhere), "MutatingWebhookConfiguration")
+    assert values == ["kube-system", NAMESPACE, "security"]
+
+
+def test_trusted_controllers_in_the_chart_are_the_servers(render):
+    from oomguard.rules.admission_scope import BUILTIN_CONTROLLERS
+
+    mutating = _webhook(render("defaults", kube_version="1.30.0"), "MutatingWebhookConfiguration")
+    (condition,) = [c for c in mutating["matchConditions"] if c["name"] == "not-a-controllers-pod"]
+    listed = re.search(r"username in (\[[^\]]*\])", condition["expression"]).group(1)
+    assert json.loads(listed) == list(BUILTIN_CONTROLLERS)

@@ -188,17 +188,18 @@ def test_directory_walk_skips_non_kubernetes_and_reports_invalid_yaml(tmp_path, 
     ]
 
 
-def test_unrendered_helm_template_is_skipped_with_a_notice(tmp_path, run_oomguard):
-    chart = tmp_path / "chart"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: demo\nversion: 0.1.0\n")
-    (chart / "templates" / "deploy.yaml").write_text(
+def test_unrendered_helm_template_outside_a_chart_is_skipped_with_a_notice(tmp_path, run_oomguard):
+    """A stray template (no Chart.yaml above it) cannot be rendered: said, never a pass.
+    A chart folder is rendered instead (tests/test_lint_render.py)."""
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "deploy.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n"
     )
-    result = run_oomguard("lint", str(chart))
+    result = run_oomguard("lint", str(stray))
     assert result.returncode == 0
-    assert "unrendered Helm template, skipped" in result.stderr
-    quiet = run_oomguard("lint", "--quiet", str(chart))
+    assert "document 1: unrendered Helm template that does not parse, skipped" in result.stderr
+    quiet = run_oomguard("lint", "--quiet", str(stray))
     assert quiet.stderr == "" and quiet.stdout == ""
 
 

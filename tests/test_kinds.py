@@ -119,9 +119,9 @@ def test_webhook_reviews_a_config_kind_and_its_mutation_applies():
     assert not decision.allowed and "jvm-heap-exceeds-limit" in decision.rules
     patched = mutate(Request("CREATE", obj, namespace="ml"), config)
     fixed = jsonpatch.JsonPatch(list(patched.patch)).apply(obj)
-    assert patched.patch and all(
-        op["path"].startswith("/spec/workerGroups/1/") for op in patched.patch
-    )
+    *fixes, mark = patched.patch  # the last operation marks the object (issue 15)
+    assert fixes and all(op["path"].startswith("/spec/workerGroups/1/") for op in fixes)
+    assert mark["value"] == {"oomguard.io/mutated": "jvm-heap-exceeds-limit"}
     # re-checked: the heap error is gone; the Master replica's own errors remain
     again = validate(Request("CREATE", fixed, namespace="ml"), config)
     errors = {(f.rule, f.template) for f in again.findings if f.severity == "error"}

@@ -10,6 +10,7 @@ pip (from PyPI) once per session; later runs reuse it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,9 +47,15 @@ def test_hook_definitions():
     assert set(hooks) == {"oomguard", "oomguard-fix"}
     assert hooks["oomguard"]["entry"] == "oomguard lint"
     assert hooks["oomguard-fix"]["entry"] == "oomguard lint --fix"
+    files = re.compile(hooks["oomguard"]["files"])
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert hook["types_or"] == ["yaml", "json"]
+        assert "types_or" not in hook and hook["files"] == hooks["oomguard"]["files"]
+    # YAML and JSON as before, plus Helm's .tpl and kustomize's extension-less Kustomization
+    for path in ("a.yaml", "b/c.yml", "d.json", "chart/templates/_helpers.tpl", "k/Kustomization"):
+        assert files.search(path), path
+    for path in ("notes.txt", "a.yaml.orig", "chart.tgz", "MyKustomization"):
+        assert not files.search(path), path
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -220,3 +227,34 @@ def test_committing_a_configmap_alone_checks_the_deployment_that_reads_it(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "deploy.yaml:8:11: error jvm-heap-exceeds-limit: -Xmx4g (env JAVA_OPTS" in proc.stdout
     assert "also checked deploy.yaml" in proc.stdout  # pre-commit shows the hook's stderr
+
+
+def test_committing_one_template_renders_its_chart(hook_repo, pre_commit_home, tmp_path):
+    """issue 14 §4: the hook is given only the changed template; the chart is rendered (Helm
+    in-process: the hook's environment gets helm-python-sdk through additional_dependencies,
+    as docs/charts.md says) and the heap set in values.yaml is reported."""
+    shutil.copytree(REPO / "tests" / "data" / "render" / "charts" / "app", tmp_path / "app")
+    git("init", "-q", cwd=tmp_path)
+    git("add", "-A", cwd=tmp_path)
+    git("commit", "-q", "-m", "chart", cwd=tmp_path)
+    template = tmp_path / "app" / "templates" / "deployment.yaml"
+    template.write_text(
+        template.read_text().replace("replicas:", "revisionHistoryLimit: 3\n  replicas:")
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(hook_repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    (tmp_path / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hook_repo}\n    rev: {commit}\n    hooks:\n"
+        "      - id: oomguard\n        additional_dependencies: [helm-python-sdk]\n"
+    )
+    git("add", "-A", cwd=tmp_path)
+    proc = pre_commit_run(pre_commit_home, tmp_path, "app/templates/deployment.yaml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "error jvm-heap-exceeds-limit: -Xmx2g (env JAVA_TOOL_OPTIONS)" in proc.stdout
+    assert "app/values.yaml:8:" in proc.stdout
+    assert "1 chart rendered with helm-python-sdk 0.2.2" in proc.stdout
+    # a .tpl file reaches the hook too (files: in .pre-commit-hooks.yaml)
+    helpers = pre_commit_run(pre_commit_home, tmp_path, "app/templates/_helpers.tpl")
+    assert helpers.returncode == 1, helpers.stdout + helpers.stderr
+    assert "1 chart rendered with helm-python-sdk 0.2.2" in helpers.stdout

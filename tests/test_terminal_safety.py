@@ -115,13 +115,12 @@ def test_github_annotations_escape_controls_beside_the_toolkit_escapes():
 
 
 def test_stderr_notices_escape_file_names(tmp_path, run_oomguard):
-    chart = tmp_path / "chart"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: demo\nversion: 0.1.0\n")
-    template = chart / "templates" / "de\x1b[2Jploy.yaml"
+    stray = tmp_path / "stray"  # a template outside a chart: skipped with a notice
+    stray.mkdir()
+    template = stray / "de\x1b[2Jploy.yaml"
     template.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .x }}\n")
-    result = run_oomguard("lint", str(chart))
-    assert "unrendered Helm template, skipped" in result.stderr
+    result = run_oomguard("lint", str(stray))
+    assert "unrendered Helm template that does not parse, skipped" in result.stderr
     assert "de\\x1b[2Jploy.yaml" in result.stderr
     _assert_no_raw_controls(result.stderr)
 

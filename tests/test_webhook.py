@@ -41,9 +41,10 @@ DENIAL = (
     f"- memory-limit-missing (container log-shipper): {NO_LIMIT_MESSAGE}\n"
     f"- jvm-heap-exceeds-limit (container ledger): {JVM_MESSAGE}"
 )
+# the advice and its numbers first, so the 120-character cut keeps them (issue 15)
 JVM_WARNING = (
-    "jvm-heap-exceeds-limit: -Xmx2g (env JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory limit "
-    'of container "ledger": heap…'
+    "jvm-heap-exceeds-limit [ledger]: use at most 75% (1536Mi); -Xmx2g (env JAVA_TOOL_OPTIONS) "
+    "is 100% of the 2Gi memory…"
 )
 RATIO_WARNING = (
     'memory-limit-request-ratio: memory limit 128Mi of container "log-shipper" is 8× its '
@@ -228,7 +229,7 @@ def test_update_is_denied_only_for_new_errors(server):
     relabelled["metadata"]["labels"]["team"] = "payments"
     kept = answer(server.post("/validate", review(relabelled, operation="UPDATE", old=ledger())))
     assert kept["allowed"] is True
-    assert [w.split(":")[0] for w in kept["warnings"]] == [
+    assert [w.split(":")[0].split(" [")[0] for w in kept["warnings"]] == [
         "memory-limit-missing",
         "jvm-heap-exceeds-limit",
     ]
@@ -311,6 +312,15 @@ def test_mutation_round_trip_and_idempotency(server):
             "path": "/spec/template/spec/containers/0/env/0/value",
             "value": "-Xmx1536m -XX:+UseG1GC",
         },
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"oomguard.io/mutated": "memory-limit-missing,jvm-heap-exceeds-limit"},
+        },
+    ]
+    assert response["warnings"] == [
+        "oomguard changed this object (memory-limit-missing, jvm-heap-exceeds-limit); "
+        "annotation oomguard.io/mutated"
     ]
     mutated = jsonpatch.apply_patch(obj, patch)
     containers = mutated["spec"]["template"]["spec"]["containers"]
@@ -337,7 +347,12 @@ def test_no_mutation_in_audit_mode_or_on_pod_update(server):
     bad_pod = pod("p", [container("c", request="64Mi")])
     created = answer(server.post("/mutate", review(bad_pod)))
     assert json.loads(base64.b64decode(created["patch"])) == [
-        {"op": "add", "path": "/spec/containers/0/resources/limits", "value": {"memory": "64Mi"}}
+        {"op": "add", "path": "/spec/containers/0/resources/limits", "value": {"memory": "64Mi"}},
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"oomguard.io/mutated": "memory-limit-missing"},
+        },
     ]
     updated = answer(server.post("/mutate", review(bad_pod, operation="UPDATE", old=bad_pod)))
     assert "patch" not in updated and updated["allowed"] is True

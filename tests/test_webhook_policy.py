@@ -208,6 +208,11 @@ def test_a_fix_that_reveals_another_is_patched_in_the_same_round_trip():
     assert list(decision.patch) == [
         {"op": "add", "path": f"{container}/resources", "value": {"limits": {"memory": "256Mi"}}},
         {"op": "replace", "path": f"{container}/env/0/value", "value": "-Xms192m -Xmx192m"},
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"oomguard.io/mutated": "memory-limit-missing,jvm-heap-exceeds-limit"},
+        },
     ]
     patched = jsonpatch.apply_patch(deployment, list(decision.patch))
     assert mutate(Request("CREATE", patched, namespace="search"), config).patch == ()
@@ -330,3 +335,107 @@ def test_a_rollout_with_a_workload_ref_is_said_not_passed_in_silence():
         "Rollout/shop: its pod template is in Deployment/web (spec.workloadRef), judged there; "
         "audit judges it as the Rollout's",
     )
+
+
+# --- issue 15: warnings put the advice and the numbers first -----------------------------------
+
+JVM_FULL = (
+    '-Xmx2g (env JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory limit of container "ledger": '
+    "heap plus off-heap memory will pass the limit and the kernel will kill the container "
+    "(exit 137); use at most 75% (1536Mi)"
+)
+
+
+def test_a_long_warning_brings_the_advice_with_its_numbers_first():
+    from oomguard.rules.admission import limit_warnings, warning_text
+    from oomguard.rules.model import Finding
+
+    jvm = Finding("jvm-heap-exceeds-limit", "warning", JVM_FULL, container="ledger")
+    # before: "…of container "ledger": heap…" — the 1536Mi a warn-mode user needs was cut
+    assert limit_warnings([warning_text(jvm)]) == [
+        "jvm-heap-exceeds-limit [ledger]: use at most 75% (1536Mi); -Xmx2g (env "
+        "JAVA_TOOL_OPTIONS) is 100% of the 2Gi memory…"
+    ]
+    # the first later clause with a number is the advice, wherever it stands
+    go = Finding(
+        "go-memlimit-exceeds-limit",
+        "warning",
+        'GOMEMLIMIT=1073741824 is 100% of the 1Gi memory limit of container "ingest": heap '
+        "plus off-heap memory will pass the limit (exit 137); use at most 90% (921Mi); the "
+        "fix writes that value in place of the valueFrom reference",
+        container="ingest",
+    )
+    assert warning_text(go).startswith(
+        "go-memlimit-exceeds-limit [ingest]: use at most 90% (921Mi); GOMEMLIMIT=1073741824 is "
+        "100% of the 1Gi memory limit"
+    )
+
+
+def test_short_warnings_and_ones_without_numbered_advice_stay_as_written():
+    from oomguard.rules.admission import warning_text
+    from oomguard.rules.model import Finding
+
+    short = Finding("memory-limit-missing", "warning", 'container "a" has no memory limit')
+    assert warning_text(short) == 'memory-limit-missing: container "a" has no memory limit'
+    consequence = Finding(
+        "memory-request-exceeds-limit",
+        "warning",
+        'memory request 2Gi of container "redis" is greater than its limit 1Gi (200% of it); '
+        "the API server rejects this pod",
+        container="redis",
+    )
+    assert warning_text(consequence) == f"memory-request-exceeds-limit: {consequence.message}"
+
+
+# --- issue 15: mutation on UPDATE follows every pod template path of the kind ------------------
+
+
+def _cronjob(xmx: str, labels: dict | None = None) -> dict:
+    container = {
+        "name": "report",
+        "image": "example.com/report:1",
+        "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}},
+        "env": [{"name": "JAVA_TOOL_OPTIONS", "value": xmx}],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "report", "namespace": "shop", "labels": labels or {}},
+        "spec": {
+            "schedule": "0 * * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {"containers": [container]}}}},
+        },
+    }
+
+
+def test_cronjob_update_is_mutated_only_when_its_job_template_changes():
+    # the CronJob's pod template is at spec.jobTemplate.spec.template.spec (rules/kinds.py)
+    config = config_from_data({"mode": "enforce", "mutate": ["jvm-heap-exceeds-limit"]})
+    old = _cronjob("-Xmx1g")
+    relabelled = _cronjob("-Xmx1g", labels={"team": "a"})
+    rescheduled = {**relabelled, "spec": {**relabelled["spec"], "schedule": "5 * * * *"}}
+    for new in (relabelled, rescheduled):
+        decision = mutate(Request("UPDATE", new, old_obj=old, namespace="shop"), config)
+        assert decision.patch == () and decision.result == "skipped"
+    raised = _cronjob("-Xmx1g")
+    raised["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"][0][
+        "value"
+    ] = "-Xmx1g -Xmx2g"  # the last -Xmx wins: 2g at a 1Gi limit
+    decision = mutate(Request("UPDATE", raised, old_obj=old, namespace="shop"), config)
+    assert decision.patch[0] == {
+        "op": "replace",
+        "path": "/spec/jobTemplate/spec/template/spec/containers/0/env/0/value",
+        "value": "-Xmx1g -Xmx768m",
+    }
+
+
+def test_admission_config_keys_are_checked():
+    import pytest
+    from oomguard.rules.config import ConfigError
+
+    config = config_from_data(
+        {"admission": {"trusted_controllers": ["ops"], "owner_kinds": ["core.strimzi.io/X"]}}
+    )
+    assert config.trusted_controllers == ("ops",) and config.owner_kinds == ("core.strimzi.io/X",)
+    with pytest.raises(ConfigError, match="admission.owner_kinds.0"):
+        config_from_data({"admission": {"owner_kinds": ["strimzipodsets"]}})

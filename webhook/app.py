@@ -41,7 +41,7 @@ LOG = logging.getLogger("oomguard.webhook.reviews")
 Policy = Callable[[Request, Config], Decision]
 
 bp = Blueprint("admission", __name__)
-GATE_WAIT_SECONDS = 5.0  # well inside the webhook's timeoutSeconds
+GATE_WAIT_SECONDS = 2.0  # inside the chart's timeoutSeconds (3 s): a 503 comes before its timeout
 
 
 class ByteGate:
@@ -213,6 +213,8 @@ def _record(
         "patch_ops": len(decision.patch),
         "latency_ms": round(elapsed * 1000, 3),
     }
+    if decision.owner:
+        record["owner"] = printable(decision.owner)  # judged at this controller
     if decision.crashes:
         record["crashes"] = list(decision.crashes)
     if fallbacks:

@@ -82,6 +82,9 @@ def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review
         raise BadReview(f"object is nested more than {MAX_DEPTH} levels deep", data)
     user_info = request.get("userInfo") or {}
     username = user_info.get("username")
+    username = username if isinstance(username, str) else None
+    groups = user_info.get("groups")
+    groups = tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else ()
     return Review(
         api_version=data["apiVersion"],
         kind=data["kind"],
@@ -92,11 +95,13 @@ def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review
             old_obj=request.get("oldObject"),
             namespace=request.get("namespace") or None,
             on_crash=on_crash,
+            user=username,
+            groups=groups,
         ),
         dry_run=request.get("dryRun") is True,
         resource_kind=(request.get("kind") or {}).get("kind"),
         name=request.get("name") or _object_name(obj),
-        user=username if isinstance(username, str) else None,
+        user=username,
     )
 
 

@@ -84,12 +84,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* namespaceSelector and objectSelector shared by both webhooks. */}}
 {{- define "oomguard.webhookSelectors" -}}
+{{- $excluded := append .Values.webhooks.excludeNamespaces .Release.Namespace }}
+{{- /* cert-manager renews oomguard's certificate: with a webhook failing closed, judging its
+own Pods could leave nothing to renew an expired certificate with */}}
+{{- if and (eq .Values.tls.source "certManager") (or (eq .Values.webhooks.validating.failurePolicy "Fail") (eq .Values.webhooks.mutating.failurePolicy "Fail")) }}
+{{- $excluded = append $excluded .Values.tls.certManager.namespace }}
+{{- end }}
 namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values:
-        {{- range (append .Values.webhooks.excludeNamespaces .Release.Namespace | uniq) }}
+        {{- range ($excluded | uniq) }}
         - {{ . | quote }}
         {{- end }}
     - key: {{ .Values.webhooks.optOutLabel | quote }}
@@ -134,4 +140,43 @@ rules:
   operations: ["CREATE", "UPDATE"]
   resources: [{{ .plural | quote }}]
   scope: {{ ternary "Namespaced" "Cluster" .namespaced }}
+{{- end }}
+
+{{/* The identities kube-controller-manager creates Pods, ReplicaSets and Jobs with; the same list as
+BUILTIN_CONTROLLERS in rules/admission_scope.py (tests/test_chart.py checks), plus
+config.admission.trusted_controllers. */}}
+{{- define "oomguard.trustedControllers" -}}
+{{- $builtin := list "system:serviceaccount:kube-system:replicaset-controller" "system:serviceaccount:kube-system:statefulset-controller" "system:serviceaccount:kube-system:daemon-set-controller" "system:serviceaccount:kube-system:job-controller" "system:serviceaccount:kube-system:replication-controller" "system:serviceaccount:kube-system:deployment-controller" "system:serviceaccount:kube-system:cronjob-controller" "system:kube-controller-manager" }}
+{{- $admission := .Values.config.admission | default dict }}
+{{- concat $builtin ($admission.trusted_controllers | default list) | uniq | toJson }}
+{{- end }}
+
+{{/* matchConditions (Kubernetes >= 1.30, where they are GA): CEL the API server evaluates
+before calling the webhook; all must be true for the call. Argument: dict "root" $ "mutating"
+bool. Each guard uses has(), since an expression that fails applies the failurePolicy. */}}
+{{- define "oomguard.matchConditions" -}}
+{{- $root := .root }}
+{{- if and $root.Values.webhooks.matchConditions.enabled (semverCompare ">=1.30-0" $root.Capabilities.KubeVersion.Version) }}
+{{- $trusted := include "oomguard.trustedControllers" $root }}
+matchConditions:
+  - name: not-a-mirror-pod
+    expression: {{ "!(request.kind.kind == 'Pod' && request.userInfo.username.startsWith('system:node:') && has(object.metadata.annotations) && 'kubernetes.io/config.mirror' in object.metadata.annotations)" | toJson }}
+{{- if or .mutating $root.Values.webhooks.matchConditions.skipOwnedPodsInValidation }}
+  - name: not-a-controllers-pod
+    expression: {{ printf "!(request.kind.kind == 'Pod' && request.operation == 'CREATE' && has(object.metadata.ownerReferences) && object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller == true) && (request.userInfo.username in %s || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))))" $trusted $trusted | toJson }}
+{{- end }}
+{{- if .mutating }}
+  - name: pod-spec-changed
+    expression: {{ "!(request.operation == 'UPDATE' && has(object.spec) && has(oldObject.spec) && object.spec == oldObject.spec)" | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* reinvocationPolicy: the value, or "" = IfNeeded when config.mutate lists rules. */}}
+{{- define "oomguard.reinvocationPolicy" -}}
+{{- if .Values.webhooks.mutating.reinvocationPolicy }}
+{{- .Values.webhooks.mutating.reinvocationPolicy }}
+{{- else if .Values.config.mutate }}IfNeeded
+{{- else }}Never
+{{- end }}
 {{- end }}
