@@ -133,6 +133,15 @@ class Sources:
             entry = (namespace, source_data(obj), position)
             self.data.setdefault((obj["kind"], name), []).append(entry)
 
+    def add_first_pass(self, obj: dict[str, Any], position: int) -> None:
+        """Any object the first pass reads (``FIRST_PASS_KINDS``), where it belongs."""
+        if obj["kind"] == LIMIT_RANGE:
+            self.add_limit_range(obj)
+        elif obj["kind"] == VPA:
+            self.add_vpa(obj)
+        else:
+            self.add(obj, position)
+
     def add_limit_range(self, obj: dict[str, Any]) -> None:
         """A LimitRange of the input (rules/limit_ranges.py), kept in input order."""
         limit_range = parse_limit_range(obj)
@@ -219,12 +228,7 @@ def prepare(paths: list[str], config: Config) -> LintInput:
             read_once[position] = raw
         try:
             for obj in _source_objects(raw, path):
-                if obj["kind"] == LIMIT_RANGE:
-                    sources.add_limit_range(obj)
-                elif obj["kind"] == VPA:
-                    sources.add_vpa(obj)
-                else:
-                    sources.add(obj, position)
+                sources.add_first_pass(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
     units = _render(found, config) if found.units else []
@@ -255,7 +259,7 @@ def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
         return
     for document in loaded.documents:
         for _, obj in iter_objects(document.data):
-            if obj.get("kind") in _FIRST_PASS_KINDS:
+            if obj.get("kind") in FIRST_PASS_KINDS:
                 yield obj
 
 
@@ -266,14 +270,12 @@ _LETTER_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
 def _may_hold_source(text: str) -> bool:
     """Whether ``text`` can parse to a ConfigMap or Secret: the kind has to be written out,
     unless it is spelt with escapes (``"Config\\x4dap"``) or across an escaped line break."""
-    return (
-        any(kind in text for kind in _FIRST_PASS_KINDS) or _LETTER_ESCAPE.search(text) is not None
-    )
+    return any(kind in text for kind in FIRST_PASS_KINDS) or _LETTER_ESCAPE.search(text) is not None
 
 
 # Read by the first pass: env sources, LimitRanges (defaults and bounds of a namespace) and
 # VerticalPodAutoscalers (which workloads have their resources rewritten).
-_FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
+FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
 
 
 def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
@@ -412,7 +414,7 @@ def _objects(
                     message = f"kind must be a string, not {_type_name(kind)}"
                     error = LoadError(message, line, column)
                     done.found.append(_invalid(error, name, document.index))
-            elif kind not in _FIRST_PASS_KINDS:  # read by prepare()
+            elif kind not in FIRST_PASS_KINDS:  # read by prepare()
                 objects.append((document, prefix, obj))
     return objects
 

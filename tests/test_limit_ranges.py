@@ -468,3 +468,34 @@ def test_memory_request_missing_is_info_when_a_default_request_applies():
         "namespace shop gives 256Mi"
     )
     assert one(deployment(), "memory-request-missing").severity == "warning"
+
+
+# --- oomguard lint on a Helm chart: LimitRanges rendered with it or beside it ----------------
+
+
+def _chart(root, with_limit_range: bool):
+    chart = root / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("heap: -Xmx1g\n")
+    (chart / "templates" / "deployment.yaml").write_text(
+        deployment(command="[java, '{{ .Values.heap }}', -jar, app.jar]")
+    )
+    if with_limit_range:
+        (chart / "templates" / "limitrange.yaml").write_text(DEFAULT_512)
+    return chart
+
+
+@pytest.mark.parametrize("rendered_with_it", [True, False])
+def test_lint_chart_with_a_limit_range(tmp_path, run_oomguard, rendered_with_it):
+    _chart(tmp_path, with_limit_range=rendered_with_it)
+    args = ["chart"] if rendered_with_it else ["chart", "ranges.yaml"]
+    if not rendered_with_it:
+        (tmp_path / "ranges.yaml").write_text(DEFAULT_512)
+    result = run_oomguard("lint", *args, cwd=tmp_path, env={"OOMGUARD_HELM": "sdk"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    heap = [line for line in result.stdout.splitlines() if f"error {JVM}:" in line]
+    assert len(heap) == 1, result.stdout
+    assert "-Xmx1g" in heap[0] and "is 200% of the 512Mi memory limit" in heap[0]
+    assert 'default of LimitRange "defaults" in namespace shop' in heap[0]
+    assert f"error {ML}" not in result.stdout
