@@ -18,7 +18,8 @@ workload kind (an operator's custom resource) are judged once per controller. Th
 ``OOMKilled`` terminations are attached to the object that is judged, for the
 ``container-oomkilled`` rule. ConfigMaps and Secrets that heap flags refer to are read on
 demand and cached. Each namespace's LimitRanges are listed once: their defaults and bounds
-apply to what its workloads' Pods get (rules/limit_ranges.py).
+apply to what its workloads' Pods get (rules/limit_ranges.py); so are its
+VerticalPodAutoscalers (rules/vpa.py), when the cluster serves them.
 
 The kubernetes client is imported (through :mod:`oomguard.kube`) only by this command, never
 on the ``oomguard lint`` start-up path.
@@ -42,12 +43,15 @@ from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.presets import rollout_workload_ref
 from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.text import printable
+from oomguard.rules.vpa import KIND as VPA
+from oomguard.rules.vpa import Vpa, parse_vpa
 
 from oomguard.kube import ApiError, Cluster
 
 POD = ("", "Pod")
 BUILTIN_KEYS = frozenset(spec.key for spec in BUILTIN)
 LIMIT_RANGES_PATH = "/api/v1/namespaces/{ns}/limitranges"
+VPAS_PATH = "/apis/autoscaling.k8s.io/v1/namespaces/{ns}/verticalpodautoscalers"
 SOURCE_PATHS = {
     "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
     "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
@@ -151,6 +155,7 @@ def _judge(
 ) -> None:
     lookup = _SourceCache(cluster, result.api_errors)
     limit_ranges = namespace_limit_ranges(cluster, namespace, result.api_errors)
+    vpas = namespace_vpas(cluster, namespace, result.api_errors)
     deployments = {_name(d): d for d in objects.get(("apps", "Deployment"), ())}
     for obj, observed in judged_objects(objects):
         judged = with_referenced_template(obj, deployments)
@@ -160,6 +165,7 @@ def _judge(
             lookup=lookup,
             observed=observed,
             limit_ranges=lambda _namespace: limit_ranges,
+            vpas=lambda _namespace, kind, name: vpas.get((kind, name)),
         )
         result.objects += evaluation.checked
         result.crashes.extend(evaluation.crashes)
@@ -188,6 +194,27 @@ def namespace_limit_ranges(
     except ApiError as exc:
         errors.append(f"namespace {namespace}: LimitRanges: {exc}")
         return unreadable_reason(exc)
+
+
+def namespace_vpas(
+    cluster: Cluster, namespace: str | None, errors: list[str]
+) -> dict[tuple[str, str], Vpa]:
+    """The VerticalPodAutoscalers of ``namespace`` by target (kind, name): none when the
+    cluster does not serve them (404: VPA is not installed, said nowhere, as for other kinds
+    it lacks); a 403 or a timeout is an API error and the VPA rules stay silent."""
+    if namespace is None:
+        return {}
+    found: dict[tuple[str, str], Vpa] = {}
+    try:
+        for item in cluster.list(VPAS_PATH.format(ns=namespace), VPA):
+            item.setdefault("metadata", {}).setdefault("namespace", namespace)
+            vpa = parse_vpa(item)
+            if vpa is not None:
+                found.setdefault((vpa.target_kind, vpa.target_name), vpa)
+    except ApiError as exc:
+        if exc.status != 404:
+            errors.append(f"namespace {namespace}: VerticalPodAutoscalers: {exc}")
+    return found
 
 
 def with_referenced_template(obj: dict, deployments: dict[str | None, dict]) -> dict:

@@ -209,3 +209,57 @@ def test_admission_without_limit_ranges_judges_the_limits_as_written(tmp_path, t
         finally:
             assert server.stop() == 0
             api.watch_events.put(None)
+
+
+# --- oomguard audit: VerticalPodAutoscalers ------------------------------------------------
+
+VPA_CRD = ("autoscaling.k8s.io", ("v1",), "VerticalPodAutoscaler", "verticalpodautoscalers", True)
+
+
+def vpa(mode="Auto", namespace="shop"):
+    return {
+        "kind": "VerticalPodAutoscaler",
+        "apiVersion": "autoscaling.k8s.io/v1",
+        "metadata": {"name": "orders-vpa", "namespace": namespace},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "orders"},
+            "updatePolicy": {"updateMode": mode},
+        },
+    }
+
+
+def sized_orders():
+    obj = orders()
+    obj["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"memory": "2Gi"},
+        "limits": {"memory": "2Gi"},
+    }
+    return obj
+
+
+def test_audit_reads_the_namespaces_vpas(tmp_path):
+    result, requests = _audit(tmp_path, [sized_orders(), vpa()], crds=(VPA_CRD,))
+    (fixed,) = [f for f in result.findings if f.rule == "vpa-heap-fixed"]
+    assert fixed.message.startswith(
+        'VerticalPodAutoscaler "orders-vpa" (updateMode Auto) sets the memory of container '
+        '"orders", but -Xmx1g (command) is a fixed size'
+    )
+    assert fixed.message.endswith("use -XX:MaxRAMPercentage=75.0 instead")
+    assert result.api_errors == []
+    path = "/apis/autoscaling.k8s.io/v1/namespaces/shop/verticalpodautoscalers?limit="
+    assert any(p.startswith(path) for p in requests)
+
+
+def test_audit_without_vpa_installed_says_nothing(tmp_path):
+    result, _ = _audit(tmp_path, [sized_orders()])  # the CRD is not served: 404
+    assert result.api_errors == []
+    assert not any(f.rule == "vpa-heap-fixed" for f in result.findings)
+
+
+def test_audit_vpas_forbidden_is_an_api_error(tmp_path):
+    forbidden = {"/apis/autoscaling.k8s.io/v1/namespaces/shop/verticalpodautoscalers"}
+    result, _ = _audit(tmp_path, [sized_orders(), vpa()], crds=(VPA_CRD,), forbidden=forbidden)
+    (error,) = result.api_errors
+    assert error.startswith("namespace shop: VerticalPodAutoscalers: ") and "forbidden" in error
+    assert not any(f.rule == "vpa-heap-fixed" for f in result.findings)
+    assert result.namespaces == 1
