@@ -47,6 +47,7 @@ from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
 from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
+from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
@@ -99,6 +100,7 @@ class Request:
     user: str | None = None  # request.userInfo.username
     groups: tuple[str, ...] = ()  # request.userInfo.groups
     limit_ranges: LimitRangeLookup = no_limit_ranges  # the namespace's LimitRanges
+    vpas: VpaLookup = no_vpas  # the VerticalPodAutoscalers of the namespace
 
 
 def admission_mode(request: Request, config: Config) -> str:
@@ -137,6 +139,7 @@ def validate(request: Request, config: Config) -> Decision:
         lookup=request.lookup,
         unsuppressible=_unsuppressible(config, mode),
         limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     owner = owned_by_controller(request, config)
     if owner is not None:
@@ -166,6 +169,7 @@ def mutate(request: Request, config: Config) -> Decision:
         lookup=request.lookup,
         unsuppressible=_unsuppressible(config, mode),
         limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     findings = tuple(evaluation.findings)
     crashes = tuple(evaluation.crashes)
@@ -368,5 +372,6 @@ def _existing_errors(request: Request, config: Config, mode: str) -> frozenset[t
         lookup=request.lookup,
         unsuppressible=_unsuppressible(config, mode),
         limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     return frozenset(_key(f) for f in old.findings if f.severity == "error")

@@ -263,3 +263,41 @@ def test_audit_vpas_forbidden_is_an_api_error(tmp_path):
     assert error.startswith("namespace shop: VerticalPodAutoscalers: ") and "forbidden" in error
     assert not any(f.rule == "vpa-heap-fixed" for f in result.findings)
     assert result.namespaces == 1
+
+
+# --- the webhook's VPA cache -----------------------------------------------------------------
+
+
+def test_admission_warns_about_a_fixed_heap_under_a_vpa(tmp_path, tls):
+    with FakeApiServer([vpa("Recreate")], crds=(VPA_CRD,)) as api:
+        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+        server = Server(
+            tmp_path,
+            tls,
+            {"mode": "enforce", "lookups": {"vpas": True}},
+            ("--workers", "1"),
+            env={"KUBECONFIG": kubeconfig},
+        )
+        try:
+
+            def judged() -> dict:
+                return answer(server.post("/validate", review(copy.deepcopy(sized_orders()))))
+
+            def vpa_warnings() -> list[str]:
+                answered = judged()
+                assert answered["allowed"] is True  # a warning never denies
+                return [w for w in answered.get("warnings", []) if w.startswith("vpa-heap-fixed")]
+
+            # until the watch has synced the VPA is not known: no such warning
+            (warning,) = _until(vpa_warnings)
+            assert warning.startswith(
+                "vpa-heap-fixed [orders]: use -XX:MaxRAMPercentage=75.0 instead; "
+                'VerticalPodAutoscaler "orders-vpa"'
+            )
+            lists = [p for p in api.requests if "/verticalpodautoscalers?" in p]
+            assert lists[0].startswith(
+                "/apis/autoscaling.k8s.io/v1/verticalpodautoscalers?limit=500"
+            )
+        finally:
+            assert server.stop() == 0
+            api.watch_events.put(None)

@@ -151,6 +151,7 @@ def _admit_body(
             namespace_label=context.namespace_label,
             lookup=context.lookup,
             limit_ranges=context.limit_ranges,
+            vpas=context.vpas,
         )
         decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server

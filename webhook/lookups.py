@@ -13,6 +13,7 @@
 
 * :class:`LimitRangeCache`: every namespace's LimitRanges, watch-fed like the namespace
   modes (``lookups.limit_ranges``): a review reads its namespace's from memory, never waits.
+  :class:`VpaCache` likewise for VerticalPodAutoscalers (``lookups.vpas``).
 
 All are off unless enabled in the config (``lookups:``); the chart grants the RBAC only then.
 Credentials: ``$KUBECONFIG`` / ``~/.kube/config`` when present, else the pod's service account.
@@ -35,6 +36,7 @@ from oomguard.rules.limit_ranges import (
     parse_limit_range,
 )
 from oomguard.rules.runtimes.env import source_data
+from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas, parse_vpa
 from oomguard.rules.workload import Lookup, no_lookup
 
 from oomguard.kube import ApiError, Cluster, connect
@@ -163,6 +165,28 @@ class NamespaceModes(_WatchFed):
         return _mode_of(obj)[1] or None
 
 
+class VpaCache(_WatchFed):
+    """Every namespace's VerticalPodAutoscalers (rules/vpa.py), kept current by a watch."""
+
+    path = "/apis/autoscaling.k8s.io/v1/verticalpodautoscalers"
+    what = "VerticalPodAutoscaler watch"
+
+    def _key(self, obj: dict) -> tuple[str, str] | None:
+        return _namespaced_key(obj)
+
+    def _entry(self, obj: dict) -> Vpa | None:
+        return parse_vpa(obj)
+
+    def for_target(self, namespace: str | None, kind: str, name: str) -> Vpa | None:
+        """The first VPA (by name) of the namespace that targets that workload."""
+        entries = self.entries
+        for key in sorted(entries):
+            vpa = entries[key]
+            if key[0] == namespace and (vpa.target_kind, vpa.target_name) == (kind, name):
+                return vpa
+        return None
+
+
 class LimitRangeCache(_WatchFed):
     """The LimitRanges of every namespace (memory part, rules/limit_ranges.py), kept current
     by a background watch, as the API server's own LimitRanger plugin keeps them."""
@@ -171,11 +195,7 @@ class LimitRangeCache(_WatchFed):
     what = "LimitRange watch"
 
     def _key(self, obj: dict) -> tuple[str, str] | None:
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        namespace, name = metadata.get("namespace"), metadata.get("name")
-        if not isinstance(namespace, str) or not isinstance(name, str):
-            return None
-        return namespace, name
+        return _namespaced_key(obj)
 
     def _entry(self, obj: dict) -> LimitRange | None:
         return parse_limit_range(obj)
@@ -272,6 +292,7 @@ class ReviewContext:
     namespace_label: str | None = None
     lookup: Lookup = no_lookup
     limit_ranges: LimitRangeLookup = no_limit_ranges
+    vpas: VpaLookup = no_vpas
     missed: list[tuple[str, str]] = field(default_factory=list)  # (look-up, reason)
 
     @property
@@ -292,6 +313,7 @@ class ClusterLookups:
     modes: NamespaceModes | None = field(default=None, init=False)
     sources: SourceCache | None = field(default=None, init=False)
     limit_ranges: LimitRangeCache | None = field(default=None, init=False)
+    vpas: VpaCache | None = field(default=None, init=False)
     _pid: int | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -301,6 +323,7 @@ class ClusterLookups:
             self.config.lookup_namespace_labels
             or self.config.lookup_configmaps
             or self.config.lookup_limit_ranges
+            or self.config.lookup_vpas
         )
 
     def start(self) -> None:
@@ -317,6 +340,8 @@ class ClusterLookups:
                 self.modes = NamespaceModes(cluster, on_error=self.on_error).start()
             if self.config.lookup_limit_ranges:
                 self.limit_ranges = LimitRangeCache(cluster, on_error=self.on_error).start()
+            if self.config.lookup_vpas:
+                self.vpas = VpaCache(cluster, on_error=self.on_error).start()
             if self.config.lookup_configmaps:
                 self.sources = SourceCache(
                     cluster,
@@ -345,7 +370,17 @@ class ClusterLookups:
             context.lookup = self.sources.for_review()
         if self.limit_ranges is not None:
             context.limit_ranges = _review_limit_ranges(self.limit_ranges, namespace, context)
+        if self.vpas is not None:
+            context.vpas = _review_vpas(self.vpas, namespace, context)
         return context
+
+
+def _review_vpas(cache: VpaCache, namespace: str | None, context: ReviewContext) -> VpaLookup:
+    """The VPAs of the review's namespace; none (a fallback, counted) until the watch syncs."""
+    if not cache.synced.is_set():
+        context.missed.append(("vpas", "VerticalPodAutoscaler watch not synced yet"))
+        return no_vpas
+    return lambda _namespace, kind, name: cache.for_target(namespace, kind, name)
 
 
 def _review_limit_ranges(
@@ -359,6 +394,15 @@ def _review_limit_ranges(
         return lambda _namespace: reason
     ranges = cache.for_namespace(namespace)
     return lambda _namespace: ranges
+
+
+def _namespaced_key(obj: dict) -> tuple[str, str] | None:
+    """(namespace, name) of a namespaced object, or None."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    if not isinstance(namespace, str) or not isinstance(name, str):
+        return None
+    return namespace, name
 
 
 def _mode_of(namespace: dict) -> tuple[str | None, str | None]:
