@@ -33,10 +33,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from oomguard.kube import ApiError, Cluster
 from oomguard.linter.run import LintResult
 from oomguard.rules.config import Config
 from oomguard.rules.container_oomkilled import terminations
 from oomguard.rules.engine import check_object
+from oomguard.rules.facts import Facts, object_facts
 from oomguard.rules.kinds import BUILTIN, KindSpec, Registry
 from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
 from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
@@ -45,8 +47,6 @@ from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.text import printable
 from oomguard.rules.vpa import KIND as VPA
 from oomguard.rules.vpa import Vpa, parse_vpa
-
-from oomguard.kube import ApiError, Cluster
 
 POD = ("", "Pod")
 BUILTIN_KEYS = frozenset(spec.key for spec in BUILTIN)
@@ -63,6 +63,10 @@ class AuditResult(LintResult):
     namespaces: int = 0
     api_errors: list[str] = field(default_factory=list)
     unserved: list[str] = field(default_factory=list)  # registry kinds the cluster lacks
+    audited: list[str] = field(default_factory=list)  # namespaces listed and judged in full
+    cluster_scoped: bool = False  # the cluster-scoped kinds were judged (-A)
+    # the numbers behind the findings (reports' properties), by id() of a finding in findings
+    facts: dict[int, Facts] = field(default_factory=dict)
 
     @property
     def scope(self) -> str:
@@ -109,6 +113,7 @@ def audit(
         scoped = [c for c in collections if not c.namespaced]
         if scoped:
             _judge(cluster, None, _list_all(cluster, None, scoped, result), config, result)
+        result.cluster_scoped = True
     namespaced = [c for c in collections if c.namespaced]
     for index, namespace in enumerate(namespaces, start=1):
         progress(f"[{index}/{len(namespaces)}] {namespace}")
@@ -118,6 +123,7 @@ def audit(
             result.api_errors.append(f"namespace {namespace}: {exc}")
             continue
         result.namespaces += 1
+        result.audited.append(namespace)
         _judge(cluster, namespace, objects, config, result)
     return result
 
@@ -171,7 +177,16 @@ def _judge(
         result.crashes.extend(evaluation.crashes)
         where = f"{obj['kind']}/{_name(obj)}"
         where = f"{namespace}/{where}" if namespace is not None else where
-        result.findings.extend(f.located(file=where) for f in evaluation.findings)
+        located = [f.located(file=where) for f in evaluation.findings]
+        result.findings.extend(located)
+        if located:
+            try:
+                facts = object_facts(judged, config, lookup, observed)
+            except Exception as exc:  # the numbers are extra: their failure must not hide
+                result.crashes.append(f"facts of {where}: {type(exc).__name__}: {exc}")
+                continue
+            # by finding: two kinds of one name (apps and kruise StatefulSet) share ``where``
+            result.facts.update((id(f), facts) for f in located)
 
 
 def namespace_limit_ranges(

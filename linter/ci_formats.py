@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
 
+from oomguard import __version__
 from oomguard.linter.output import (
     FORMATS,
     Shown,
@@ -31,8 +32,6 @@ from oomguard.rules.config import Config
 from oomguard.rules.engine import rule_enabled, rule_severity
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
-
-from oomguard import __version__
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

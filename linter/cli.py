@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from oomguard.exit_codes import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from oomguard.linter.formats import APPLYABLE_FORMATS, REPORT_FORMATS
 from oomguard.linter.output import FORMATS, Shown, Writer
 from oomguard.linter.run import (
     STDIN,
@@ -32,8 +36,6 @@ from oomguard.rules.engine import with_overrides
 from oomguard.rules.model import SEVERITY_RANK, Finding, at_least
 from oomguard.rules.text import printable
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
 
 def run_lint(args: argparse.Namespace) -> int:
     try:
@@ -54,7 +56,7 @@ def run_lint(args: argparse.Namespace) -> int:
 
         result.findings = list(findings)  # fixes are planned from them all, then lint runs again
         # the diff must not break a JSON or SARIF document on stdout
-        diff_out = sys.stderr if args.format in ("json", "sarif") else sys.stdout
+        diff_out = sys.stderr if REPORT_FORMATS[args.format].document else sys.stdout
         result = apply_fixes(
             result,
             config,
@@ -115,11 +117,12 @@ def empty_notice(paths: list[str]) -> str:
 
 def run_audit(args: argparse.Namespace) -> int:
     """``oomguard audit``: the same rules and output over a live cluster."""
+    from oomguard.kube import ApiError, connect
     from oomguard.linter.audit import audit, tty_progress
 
-    from oomguard.kube import ApiError, connect
-
     try:
+        if args.apply and args.format not in APPLYABLE_FORMATS:
+            raise UsageError(f"--apply needs --format {' or '.join(sorted(APPLYABLE_FORMATS))}")
         config = _config(args, enable=[], disable=[])
         cluster, default_namespace = connect(args.kubeconfig, args.context, args.timeout)
     except (UsageError, ConfigError, ApiError) as exc:
@@ -127,23 +130,48 @@ def run_audit(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     namespaces = None if args.all_namespaces else (args.namespace or [default_namespace])
     progress = tty_progress if sys.stderr.isatty() and not args.quiet else (lambda message: None)
+    started = time.monotonic()
     result = audit(cluster, namespaces, config, progress)
+    duration = time.monotonic() - started
     if progress is tty_progress:
         sys.stderr.write("\r\033[K")
     for error in result.api_errors:
         say(f"API error: {error}")
-    code = report(result, result.findings, config, args)
+    apply_problems: list[str] = []
+    write = None
+    if args.apply:  # the reports go to the cluster (server-side apply), not to stdout
+        from oomguard.linter.policy_report import FLAVOURS, applying_writer
+
+        write = applying_writer(FLAVOURS[args.format], cluster, apply_problems)
+    code = report(result, result.findings, config, args, write)
+    if args.apply and code == EXIT_FINDINGS:
+        code = EXIT_OK  # the applied reports carry the findings; the run itself succeeded
+    for problem in apply_problems:
+        say(f"API error: {problem}")
+        code = EXIT_USAGE if code == EXIT_OK else code
+    if args.metrics_file or args.pushgateway:  # prometheus_client is imported only then
+        from oomguard.linter.audit_metrics import export
+
+        for problem in export(
+            result, duration, time.time(), args.metrics_file, args.pushgateway, args.timeout
+        ):
+            say(problem)
+            code = EXIT_USAGE if code == EXIT_OK else code
     return EXIT_USAGE if result.api_errors and code == EXIT_OK else code
 
 
 def report(
-    result: LintResult, findings: Iterable[Finding], config: Config, args: argparse.Namespace
+    result: LintResult,
+    findings: Iterable[Finding],
+    config: Config,
+    args: argparse.Namespace,
+    write: Writer | None = None,
 ) -> int:
     """Print findings in the chosen format as they come, then notices on stderr; return the
     exit code. ``result``'s counts must be complete once ``findings`` is exhausted."""
     shown_from = _threshold(args.min_severity, args.fail_on)
     shown = Shown((f for f in findings if at_least(f.severity, shown_from)), config)
-    write = _writer(args.format)
+    write = write or _writer(args.format)
     colour = (
         args.format == "text"
         and not args.no_color
@@ -209,6 +237,6 @@ def _threshold(min_severity: str, fail_on: str) -> str:
 
 
 def _writer(name: str) -> Writer:
-    if name not in FORMATS:
-        from oomguard.linter import ci_formats  # noqa: F401  (registers sarif and github)
+    if name not in FORMATS:  # its module registers it when imported
+        importlib.import_module(REPORT_FORMATS[name].module)
     return FORMATS[name]

@@ -22,11 +22,11 @@ from typing import Any
 
 import yaml
 from oomguard.rules.kinds import registry_for
+from oomguard.rules.model import MAX_DEPTH
 from oomguard.rules.workload import SOURCE_KINDS
 from yaml import events as ev
 from yaml._yaml import CParser
 
-MAX_DEPTH = 100  # Kubernetes objects nest ~20 deep; deeper input is hostile or broken
 MAX_NODES = 2_000_000  # values per document, aliases counted at their expanded size
 MAX_FILE_BYTES = 64 * 1024 * 1024
 

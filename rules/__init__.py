@@ -1,12 +1,30 @@
 """The rule catalogue: one module per rule, each with ``ID``, ``SEVERITY``, ``SUMMARY``,
 ``FIX`` and ``check(workload, config)``; the module docstring is the rule's documentation.
 
-Adding a rule: write its module, list it in ``CATALOGUE`` below, add its tests; the CLI,
-the webhook, the JSON Schema test and ``docs/rules.md`` pick it up from here.
+A rule module may also declare, as module attributes (what it leaves out gets the default
+of :class:`~oomguard.rules.model.RuleMeta`, read only through :func:`rule_meta` / ``META``):
+
+* ``FIX_IN_ADMISSION = False``: its fix runs in ``lint --fix`` only, never in ``/mutate``
+  (a fix that guesses the author's intent from the text).
+* ``FIX_NEEDS_DEFAULTS = True``: its fix adds values from ``defaults:``; ``lint --fix``
+  applies it by default only when those are configured.
+* ``EXPLAINS_OOM_KILL = True``: its finding on a container names a cause of that
+  container's OOM kills (``container-oomkilled`` lists it).
+* ``OPTIONS``: the ``thresholds:`` keys it owns, as :class:`~oomguard.rules.model.Option`
+  (name, type, default, bounds, description); ``OPTIONS`` below collects them, and the
+  config schema's ``thresholds`` are generated from them.
+
+Adding a rule: write its module (docstring with PASS/FAIL examples, ``ID``, ``SEVERITY``,
+``SUMMARY``, ``FIX``, ``check()`` and the declarations above it needs), list it in
+``CATALOGUE`` below, add its tests, then ``python scripts/regenerate.py`` (``docs/rules.md``
+and the rule and threshold entries of ``rules/config.schema.json`` and of the chart's
+``values.schema.json``; tests fail while they are stale). Nothing else lists rules: the
+engine, the CLI, the webhook and the tests read the catalogue and these declarations.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from types import ModuleType
 
 from oomguard.rules import (
@@ -42,6 +60,7 @@ from oomguard.rules import (
     vpa_limit_below_max_allowed,
     workload_kind_unknown,
 )
+from oomguard.rules.model import Option, RuleMeta
 
 # In the order of the specification's catalogue.
 CATALOGUE: tuple[ModuleType, ...] = (
@@ -77,3 +96,13 @@ CATALOGUE: tuple[ModuleType, ...] = (
     heap_resize_in_place,  # in-place resize: a resizePolicy, or an in-place VPA in the input
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}
+
+
+def rule_meta(rule: ModuleType) -> RuleMeta:
+    """A rule module's declarations, with the defaults for what it does not declare."""
+    return RuleMeta(**{f.name: getattr(rule, f.name.upper(), f.default) for f in fields(RuleMeta)})
+
+
+META: dict[str, RuleMeta] = {rule.ID: rule_meta(rule) for rule in CATALOGUE}
+# Every rule's ``thresholds:`` keys, in catalogue order (a key belongs to one rule).
+OPTIONS: tuple[Option, ...] = tuple(o for rule in CATALOGUE for o in META[rule.ID].options)

@@ -197,6 +197,14 @@ def mutate(request: Request, config: Config) -> Decision:
     )
 
 
+def failed(request: Request, config: Config, failure: str) -> Decision:
+    """The decision when oomguard itself failed on a review outside the rules (the webhook's
+    code, a look-up): the failure policy of a rule crash, ``request.on_crash`` (a warning in
+    ``allow``; a denial in ``deny`` in enforce namespaces; silence in audit)."""
+    mode = admission_mode(request, config)
+    return decide(Evaluation(crashes=[failure]), mode, on_crash=request.on_crash)
+
+
 def mark_mutated(obj: Any, rules: list[str]) -> list[dict[str, Any]]:
     """The patch operation that sets :data:`MUTATED_ANNOTATION` to the rules whose fixes this
     patch applies (so drift from the applied manifest is explainable at a glance)."""

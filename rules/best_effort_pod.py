@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, positive
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_value
 from oomguard.rules.model import Problem
@@ -57,6 +58,7 @@ ID = "best-effort-pod"
 SEVERITY = "error"
 SUMMARY = "no container in the pod sets any cpu or memory request or limit (QoS BestEffort)"
 FIX = "add"
+FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -100,3 +102,18 @@ def _defaulted_by_limit_range(workload: Workload) -> bool:
         for container in workload.containers
         for value in (container.effective_limit, container.effective_request)
     )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: some cpu or memory request or limit is set (above zero), on
+    the pod when it sets pod-level values, else on a container (rules/qos.py)."""
+
+    def any_set(holder: str) -> str:
+        return " || ".join(
+            positive(holder, section, name)
+            for section in ("requests", "limits")
+            for name in ("cpu", "memory")
+        )
+
+    containers = f"variables.containers.exists(c, {any_set('c')})"
+    return Cel(f"variables.podLevel ? ({any_set(POD)}) : {containers}", SUMMARY)

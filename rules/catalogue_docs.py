@@ -1,11 +1,17 @@
-"""The rule catalogue as text, Markdown (``docs/rules.md``) or JSON, from the rule modules."""
+"""The rule catalogue as text, Markdown (``docs/rules.md``) or JSON, from the rule modules;
+and the generated parts of the config schemas (rule IDs, ``thresholds``) from their
+declarations. ``scripts/regenerate.py`` writes them all; tests/test_docs.py fails when one
+is stale."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
+from typing import Any
 
-from oomguard.rules import CATALOGUE
+from oomguard.rules import CATALOGUE, OPTIONS
+from oomguard.rules.model import Option
 
 DOCS_URL = "https://github.com/oomguard/oomguard/blob/main/docs/rules.md"
 _FIXES = {"rewrite": "rewrites the value in place", "add": "adds the missing value", None: "none"}
@@ -70,3 +76,48 @@ def render_markdown() -> str:
             body.rstrip(),
         ]
     return "\n".join(lines) + "\n"
+
+
+def render_config_schema(committed: dict[str, Any]) -> str:
+    """``rules/config.schema.json``: ``committed`` with its rule IDs and ``thresholds``
+    generated from the catalogue."""
+    schema = copy.deepcopy(committed)
+    schema["$defs"]["rule"]["enum"] = [rule.ID for rule in CATALOGUE]
+    schema["properties"]["thresholds"]["properties"] = {
+        option.name: {
+            **_option_schema(option, "#/$defs/quantity"),
+            **({"description": option.description} if option.description else {}),
+        }
+        for option in OPTIONS
+    }
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_chart_schema(committed: dict[str, Any]) -> str:
+    """``charts/oomguard/values.schema.json`` (draft-07, ``definitions``): ``committed`` with
+    its rule IDs and ``config.thresholds`` generated from the catalogue."""
+    schema = copy.deepcopy(committed)
+    definitions = schema["definitions"]
+    definitions["rule"]["enum"] = [rule.ID for rule in CATALOGUE]
+    thresholds = {}
+    for option in OPTIONS:
+        node = _option_schema(option, "#/definitions/configQuantity")
+        thresholds[option.name] = (
+            {"$ref": "#/definitions/ratio"} if node == definitions.get("ratio") else node
+        )
+    schema["properties"]["config"]["properties"]["thresholds"]["properties"] = thresholds
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def _option_schema(option: Option, quantity_ref: str) -> dict[str, Any]:
+    if option.type == "quantity":
+        return {"$ref": quantity_ref}
+    node: dict[str, Any] = {"type": option.type}
+    for key, value in (
+        ("minimum", option.minimum),
+        ("exclusiveMinimum", option.exclusive_minimum),
+        ("maximum", option.maximum),
+    ):
+        if value is not None:
+            node[key] = value
+    return node

@@ -136,22 +136,7 @@ def config_from_data(data: Any, source: str = "config") -> Config:
             rule: RuleSetting(setting.get("enabled"), setting.get("severity"))
             for rule, setting in data.get("rules", {}).items()
         },
-        thresholds=Thresholds(
-            min_limit=_quantity(
-                thresholds.get("min_limit", "16Mi"), source, "thresholds.min_limit"
-            ),
-            **{
-                key: Fraction(str(thresholds[key]))
-                for key in (
-                    "max_limit_request_ratio",
-                    "jvm_heap_ratio",
-                    "go_memlimit_ratio",
-                    "node_heap_ratio",
-                    "dotnet_heap_ratio",
-                )
-                if key in thresholds
-            },
-        ),
+        thresholds=_thresholds(thresholds, source),
         default_memory_request=_text(defaults.get("memory_request")),
         default_memory_limit=_text(defaults.get("memory_limit")),
         fix_limit_ratio=Fraction(str(fix.get("limit_ratio", 1))),
@@ -187,6 +172,20 @@ def _render_setting(entry: dict[str, Any]) -> RenderSetting:
         kube_version=_text(entry.get("kube_version")),
         kustomize_flags=tuple(entry.get("kustomize_flags", ())),
     )
+
+
+def _thresholds(values: dict[str, Any], source: str) -> Thresholds:
+    """``thresholds:`` by the type each rule declares for its keys (rules/__init__.py)."""
+    from oomguard.rules import OPTIONS  # here: the rule modules import this module
+
+    parsed: dict[str, Fraction] = {}
+    for option in OPTIONS:
+        if option.type == "quantity":  # always parsed: the default is written as in a file
+            value = values.get(option.name, option.default)
+            parsed[option.name] = _quantity(value, source, f"thresholds.{option.name}")
+        elif option.name in values:
+            parsed[option.name] = Fraction(str(values[option.name]))
+    return Thresholds(**parsed)
 
 
 def load_config(path: str | Path) -> Config:
@@ -228,7 +227,7 @@ def _validate(data: Any, source: str) -> None:
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
         message = error.message
-        if error.validator == "enum" and len(error.validator_value) > len(MODES):
+        if error.validator == "enum" and _is_rule_enum(error.validator_value):
             message = f"{error.instance!r} is not a rule ID (`oomguard rules` lists them)"
         raise ConfigError(f"config {source}: {where}: {message}")
     if verdict is not None:
@@ -237,6 +236,13 @@ def _validate(data: Any, source: str) -> None:
             verdict.touch()
         except OSError:
             pass  # a read-only home only costs the next run the validation again
+
+
+def _is_rule_enum(values: Any) -> bool:
+    """Whether a violated ``enum`` is the one of rule IDs: its values are the catalogue's."""
+    from oomguard.rules import RULES  # here: the rule modules import this module
+
+    return isinstance(values, list) and set(values) == RULES.keys()
 
 
 def _verdict_path(data: Any) -> Path | None:

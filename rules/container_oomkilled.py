@@ -45,17 +45,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from oomguard.rules import (
-    dotnet_heap_exceeds_limit,
-    go_gc_off_without_memlimit,
-    go_memlimit_exceeds_limit,
-    jvm_container_support_disabled,
-    jvm_heap_exceeds_limit,
-    jvm_heap_headroom_low,
-    memory_limit_too_low,
-    node_heap_exceeds_limit,
-    runtime_heap_unset,
-)
 from oomguard.rules.config import Config
 from oomguard.rules.model import Problem
 from oomguard.rules.workload import Workload
@@ -64,41 +53,26 @@ ID = "container-oomkilled"
 SEVERITY = "warning"
 SUMMARY = "a container was OOMKilled in the cluster, with the rule that explains it"
 FIX = None
-
-# Rules whose finding on the same container explains an OOM kill.
-EXPLAINING = (
-    jvm_heap_exceeds_limit,
-    jvm_container_support_disabled,
-    jvm_heap_headroom_low,
-    go_memlimit_exceeds_limit,
-    go_gc_off_without_memlimit,
-    node_heap_exceeds_limit,
-    dotnet_heap_exceeds_limit,
-    memory_limit_too_low,
-    runtime_heap_unset,
-)
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs the pods' status in a running cluster (oomguard audit)"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     observed = workload.observed
     if not observed and workload.kind == "Pod":
         observed = terminations(workload.obj)
+    explained_by: dict[str | None, set[str]] | None = None
     for container in workload.containers:
         kills = [r for r in observed.get(container.name, ()) if r.get("reason") == "OOMKilled"]
         if not kills:
             continue
+        if explained_by is None:
+            explained_by = explanations(workload, config)
         latest = max((str(r.get("finishedAt") or "") for r in kills), default="")
         restarts = sum(int(r.get("restartCount") or 0) for r in kills)
         pods = len({r.get("pod") for r in kills})
         limit = f" at its {container.limit.text} limit" if container.limit else " (no memory limit)"
-        explained = sorted(
-            {
-                rule.ID
-                for rule in EXPLAINING
-                for problem in rule.check(workload, config)
-                if problem.container == container.name
-            }
-        )
+        explained = sorted(explained_by.get(container.name, ()))
         because = f"; explained by {', '.join(explained)}" if explained else ""
         yield Problem(
             f"{container.label} was OOMKilled (exit 137){limit} in {pods} "
@@ -107,6 +81,29 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             container.path,
             container.name,
         )
+
+
+def explanations(workload: Workload, config: Config) -> dict[str | None, set[str]]:
+    """Per container name, the rules declaring ``EXPLAINS_OOM_KILL`` that fire on it: the
+    engine's results for this view (``workload.found``), in catalogue order. A rule the
+    config turns off still explains (its check runs here for that only)."""
+    from oomguard.rules import CATALOGUE, META  # here: the catalogue imports this module
+
+    found: dict[str | None, set[str]] = {}
+    for rule in CATALOGUE:
+        if not META[rule.ID].explains_oom_kill:
+            continue
+        problems = workload.found.get(rule.ID)
+        if problems is None:  # not run on this view: disabled, or check() called alone
+            problems = rule.check(workload, config)
+        for problem in problems:
+            found.setdefault(problem.container, set()).add(rule.ID)
+    return found
+
+
+def explaining_rules(workload: Workload, container: str, config: Config) -> list[str]:
+    """The IDs of the rules that explain an OOM kill of ``container``: those that fire on it."""
+    return sorted(explanations(workload, config).get(container, ()))
 
 
 def terminations(pod: dict) -> dict[str, list[dict]]:

@@ -53,6 +53,11 @@ ID = "dotnet-heap-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "the effective .NET GC heap hard limit is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads the .NET GC settings from env (hex values, ConfigMaps), beyond what CEL can resolve"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

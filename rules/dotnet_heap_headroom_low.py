@@ -43,13 +43,28 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.heap import dotnet_heap_check, headroom_low
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.workload import Workload
 
 ID = "dotnet-heap-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "the .NET GC heap limit is above thresholds.dotnet_heap_ratio (default 0.75) of the limit"
 FIX = "rewrite"
+OPTIONS = (
+    Option(
+        "dotnet_heap_ratio",
+        "number",
+        0.75,
+        exclusive_minimum=0,
+        maximum=1,
+        description="dotnet-heap-headroom-low fires above this share of the limit; fixes set "
+        "the .NET GC heap limit to it (default 0.75).",
+    ),
+)
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads the .NET GC settings from env (hex values, ConfigMaps), beyond what CEL can resolve"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

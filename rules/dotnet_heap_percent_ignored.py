@@ -55,6 +55,10 @@ ID = "dotnet-heap-percent-ignored"
 SEVERITY = "error"
 SUMMARY = "a GCHeapHardLimitPercent the runtime ignores (outside 0 < p < 100 after hex parsing)"
 FIX = "rewrite"
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads the .NET GC settings from env (hex values, ConfigMaps), beyond what CEL can resolve"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from oomguard.rules import CATALOGUE, RULES
+from oomguard.rules import CATALOGUE, META, RULES
 from oomguard.rules.config import Config, RuleSetting
 from oomguard.rules.kinds import Registry
 from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
+from oomguard.rules.manifest_invalid import ID as INVALID
 from oomguard.rules.model import Finding, Path, Problem, milder
 from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, Workload, build_workloads, no_lookup
@@ -72,12 +73,12 @@ def lint_fix_enabled(rule_id: str, config: Config) -> bool:
     default; fixes that add values when ``defaults`` are configured; or exactly ``fix.enable``."""
     if config.fix_enable is not None:
         return rule_id in config.fix_enable
-    kind = RULES[rule_id].FIX
-    if kind == "rewrite":
+    meta = META[rule_id]
+    if meta.fix == "rewrite":
         return True
     return (
-        kind == "add"
-        and rule_id in _DEFAULTS_DRIVEN
+        meta.fix == "add"
+        and meta.fix_needs_defaults
         and bool(config.default_memory_limit or config.default_memory_request)
     )
 
@@ -85,11 +86,7 @@ def lint_fix_enabled(rule_id: str, config: Config) -> bool:
 def mutation_enabled(rule_id: str, config: Config) -> bool:
     """Whether the mutating webhook applies this rule's fix (``mutate: [...]``); never for
     fixes that guess the author's intent from the text (``memory-quantity-millibytes``)."""
-    return rule_id in config.mutate and rule_id not in _LINT_ONLY_FIXES
-
-
-_DEFAULTS_DRIVEN = frozenset({"memory-limit-missing", "memory-request-missing", "best-effort-pod"})
-_LINT_ONLY_FIXES = frozenset({"memory-quantity-millibytes"})
+    return rule_id in config.mutate and META[rule_id].fix_in_admission
 
 
 def check_object(
@@ -156,6 +153,7 @@ def _check_view(
                 f"{type(exc).__name__}: {exc}"
             )
             continue
+        workload.found[rule.ID] = problems  # read by later rules (container-oomkilled)
         for problem in problems:
             final = milder(severity, problem.severity)
             if (
@@ -200,8 +198,8 @@ def _check_unknown(obj: dict, config: Config, prefix: Path, result: Evaluation) 
 def invalid_document(message: str, **where: Any) -> Finding:
     """A ``manifest-invalid`` finding for input that never became an object."""
     return Finding(
-        rule="manifest-invalid",
-        severity=RULES["manifest-invalid"].SEVERITY,
+        rule=INVALID,
+        severity=RULES[INVALID].SEVERITY,
         message=message,
         **where,
     )
@@ -232,7 +230,6 @@ def _finding(rule_id: str, severity: str, problem: Problem, workload, prefix: Pa
     )
 
 
-INVALID = "manifest-invalid"
 # An ignore annotation naming no rule suppresses nothing. Kubernetes accepts any annotation,
 # so this is a warning (under manifest-invalid, the rule for input oomguard cannot use).
 _UNKNOWN_RULE_SEVERITY = "warning"

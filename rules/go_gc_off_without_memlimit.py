@@ -53,6 +53,11 @@ ID = "go-gc-off-without-memlimit"
 SEVERITY = "error"
 SUMMARY = "GOGC=off (or negative) and no GOMEMLIMIT: the heap grows until the kill"
 FIX = "add"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads GOGC and GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps), beyond what CEL can resolve"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -60,6 +60,12 @@ ID = "go-memlimit-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "GOMEMLIMIT is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps) with Go's size grammar, "
+    "beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -43,13 +43,29 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.heap import go_heap_check, headroom_low
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.workload import Workload
 
 ID = "go-memlimit-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "GOMEMLIMIT is above thresholds.go_memlimit_ratio (default 0.9) of the limit"
 FIX = "rewrite"
+OPTIONS = (
+    Option(
+        "go_memlimit_ratio",
+        "number",
+        0.9,
+        exclusive_minimum=0,
+        maximum=1,
+        description="go-memlimit-headroom-low fires above this share of the limit; fixes set "
+        "GOMEMLIMIT to it (default 0.9).",
+    ),
+)
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps) with Go's size grammar, "
+    "beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

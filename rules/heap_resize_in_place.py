@@ -69,6 +69,9 @@ ID = "heap-resize-in-place"
 SEVERITY = "warning"
 SUMMARY = "a heap sized at start in a container whose memory limit may be resized in place"
 FIX = None
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "reads the runtimes' heap flags (env, scripts, ConfigMaps), beyond what CEL can parse"
 
 RESTART = "RestartContainer"
 NOT_REQUIRED = "NotRequired"

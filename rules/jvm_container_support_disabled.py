@@ -49,6 +49,12 @@ ID = "jvm-container-support-disabled"
 SEVERITY = "error"
 SUMMARY = "-XX:-UseContainerSupport without an explicit -Xmx or -XX:MaxRAM"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
+    "ConfigMaps), beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

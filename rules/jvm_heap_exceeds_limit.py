@@ -75,6 +75,12 @@ ID = "jvm-heap-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "the JVM's effective max heap is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
+    "ConfigMaps), beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -47,13 +47,30 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, jvm_heap_check
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.workload import Workload
 
 ID = "jvm-heap-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "the JVM's max heap is above thresholds.jvm_heap_ratio (default 0.75) of the limit"
 FIX = "rewrite"
+OPTIONS = (
+    Option(
+        "jvm_heap_ratio",
+        "number",
+        0.75,
+        exclusive_minimum=0,
+        maximum=1,
+        description="jvm-heap-headroom-low fires above this share of the limit; fixes set "
+        "the JVM's max heap to it (default 0.75).",
+    ),
+)
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
+    "ConfigMaps), beyond what CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

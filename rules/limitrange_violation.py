@@ -73,6 +73,8 @@ ID = "limitrange-violation"
 SEVERITY = "error"
 SUMMARY = "the API server would reject the Pod: its memory breaks a LimitRange of the namespace"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs the namespace's LimitRanges, which a ValidatingAdmissionPolicy cannot read"
 
 REJECTED = "the API server would reject the Pod"
 

@@ -50,6 +50,11 @@ ID = "manifest-invalid"
 SEVERITY = "error"
 SUMMARY = "a file or document cannot be parsed, or a field has the wrong type"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "the API server's schema validation rejects malformed objects before any admission "
+    "policy sees them"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

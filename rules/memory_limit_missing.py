@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, by_container, has, quantity
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_value
 from oomguard.rules.model import Problem
@@ -58,6 +59,7 @@ ID = "memory-limit-missing"
 SEVERITY = "error"
 SUMMARY = "a container has no memory limit (and no pod-level limit)"
 FIX = "add"
+FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -110,3 +112,11 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             container.name,
             fix,
         )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: every container has a non-zero memory limit, its own or the
+    pod's."""
+    own = f"{quantity('c', 'limits')}.sign() != 0"
+    pod = f"({has(POD, 'limits')} && {quantity(POD, 'limits')}.sign() != 0)"
+    return Cel(by_container(f"{has('c', 'limits')} ? {own} : {pod}"), SUMMARY)

@@ -42,14 +42,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import Cel, by_container, has, millibytes, quantity
 from oomguard.rules.config import Config
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.workload import Workload
 
 ID = "memory-limit-request-ratio"
 SEVERITY = "warning"
 SUMMARY = "limit / request is above thresholds.max_limit_request_ratio (default 2.0)"
 FIX = None
+OPTIONS = (
+    Option(
+        "max_limit_request_ratio",
+        "number",
+        2.0,
+        minimum=1,
+        description="memory-limit-request-ratio fires above this limit/request ratio "
+        "(default 2.0).",
+    ),
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -67,3 +78,17 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 limit.path,
                 container.name,
             )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the container's own limit is at most the ratio times its own
+    request (compared as floats: CEL's quantities cannot be multiplied)."""
+    maximum = float(config.thresholds.max_limit_request_ratio)
+    check = (
+        f"!({has('c', 'requests')} && {has('c', 'limits')}) || "
+        f"{millibytes('c', 'requests')} || {millibytes('c', 'limits')} || "
+        f"{quantity('c', 'requests')}.sign() == 0 || "
+        f"{quantity('c', 'limits')}.asApproximateFloat() <= "
+        f"{maximum!r} * {quantity('c', 'requests')}.asApproximateFloat()"
+    )
+    return Cel(by_container(check), f"a memory limit is more than {maximum:g}× its request")

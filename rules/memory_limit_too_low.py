@@ -37,8 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, by_container, bytes_literal, has, millibytes, quantity
 from oomguard.rules.config import Config
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.text import format_bytes
 from oomguard.rules.workload import Workload
 
@@ -46,6 +47,15 @@ ID = "memory-limit-too-low"
 SEVERITY = "warning"
 SUMMARY = "a memory limit is below thresholds.min_limit (default 16Mi)"
 FIX = None
+OPTIONS = (
+    Option(
+        "min_limit",
+        "quantity",
+        "16Mi",
+        description="memory-limit-too-low fires below this limit (default 16Mi).",
+    ),
+)
+EXPLAINS_OOM_KILL = True
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -62,3 +72,18 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             limit.path,
             None if limit.pod_level else container.name,
         )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the limit that applies (the container's, else the pod's) is
+    zero (no limit: another rule), in millibytes (another rule) or at least the minimum."""
+    minimum = bytes_literal(config.thresholds.min_limit)
+
+    def fine(holder: str) -> str:
+        return (
+            f"({quantity(holder, 'limits')}.sign() == 0 || {millibytes(holder, 'limits')} || "
+            f"{quantity(holder, 'limits')}.compareTo(quantity('{minimum}')) >= 0)"
+        )
+
+    check = f"{has('c', 'limits')} ? {fine('c')} : (!{has(POD, 'limits')} || {fine(POD)})"
+    return Cel(by_container(check), f"a memory limit is below the {minimum} minimum")

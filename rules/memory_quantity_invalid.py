@@ -43,6 +43,10 @@ ID = "memory-quantity-invalid"
 SEVERITY = "error"
 SUMMARY = "a memory quantity does not parse (the API server rejects it)"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "the API server rejects a quantity it cannot parse before any admission policy sees the object"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, by_container, has, millibytes
 from oomguard.rules.config import Config
 from oomguard.rules.model import Problem
 from oomguard.rules.workload import Workload, memory_values
@@ -46,6 +47,7 @@ ID = "memory-quantity-millibytes"
 SEVERITY = "error"
 SUMMARY = "a memory quantity uses the m (milli) suffix: 512m is 0.512 bytes"
 FIX = "rewrite"
+FIX_IN_ADMISSION = False  # guesses the author's intent from the text: lint --fix only
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -59,3 +61,16 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 name,
                 ({"op": "replace", "path": value.path, "value": fixed},),
             )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: no memory request or limit, of a container or of the pod,
+    ends in ``m`` (canonical quantities: a fraction of a byte always does)."""
+
+    def clean(holder: str) -> str:
+        return " && ".join(
+            f"!({has(holder, section)} && {millibytes(holder, section)})"
+            for section in ("requests", "limits")
+        )
+
+    return Cel(f"{by_container(clean('c'))} && {clean(POD)}", SUMMARY)

@@ -46,6 +46,11 @@ ID = "memory-request-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "a memory request is greater than its limit (the API server rejects it)"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "the API server rejects such a Pod itself (and a controller's Pods with it); the "
+    "webhook and lint catch it in the template before that"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

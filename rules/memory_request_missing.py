@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, by_container, has
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_value
 from oomguard.rules.model import Problem
@@ -53,6 +54,7 @@ ID = "memory-request-missing"
 SEVERITY = "warning"
 SUMMARY = "a container has neither a memory request nor a memory limit"
 FIX = "add"
+FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
@@ -83,3 +85,10 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             container.name,
             fix,
         )
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: every container has a memory request or limit (its own or
+    the pod's)."""
+    sources = [has("c", "requests"), has("c", "limits"), has(POD, "requests"), has(POD, "limits")]
+    return Cel(by_container(" || ".join(sources)), SUMMARY)

@@ -8,6 +8,10 @@ from typing import Any
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
+# How deep any input object may nest, for every front end (linter/loader.py, webhook/review.py):
+# Kubernetes objects nest ~20 levels (a Pod spec ~15); deeper input is hostile or broken.
+MAX_DEPTH = 100
+
 Path = tuple[str | int, ...]
 PatchOp = dict[str, Any]
 
@@ -82,3 +86,29 @@ def milder(severity: str, cap: str | None) -> str:
 
 def at_least(severity: str, threshold: str) -> bool:
     return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A ``thresholds:`` key a rule owns: its JSON Schema type (``number`` or ``quantity``),
+    default (as written in the config file), bounds and description."""
+
+    name: str
+    type: str
+    default: Any
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What the engine and the tools need to know about a rule besides its check: the
+    module's declarations (upper-case attributes of the same names), else these defaults."""
+
+    fix: str | None = None  # "rewrite", "add" or None
+    fix_in_admission: bool = True
+    fix_needs_defaults: bool = False
+    explains_oom_kill: bool = False
+    options: tuple[Option, ...] = ()

@@ -51,6 +51,12 @@ ID = "node-heap-exceeds-limit"
 SEVERITY = "error"
 SUMMARY = "Node's --max-old-space-size is at or above the container memory limit"
 FIX = "rewrite"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads --max-old-space-size from command lines, scripts and NODE_OPTIONS, beyond what"
+    " CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -42,13 +42,29 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, node_heap_check
-from oomguard.rules.model import Problem
+from oomguard.rules.model import Option, Problem
 from oomguard.rules.workload import Workload
 
 ID = "node-heap-headroom-low"
 SEVERITY = "warning"
 SUMMARY = "--max-old-space-size is above thresholds.node_heap_ratio (default 0.75) of the limit"
 FIX = "rewrite"
+OPTIONS = (
+    Option(
+        "node_heap_ratio",
+        "number",
+        0.75,
+        exclusive_minimum=0,
+        maximum=1,
+        description="node-heap-headroom-low fires above this share of the limit; fixes set "
+        "--max-old-space-size to it (default 0.75).",
+    ),
+)
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = (
+    "reads --max-old-space-size from command lines, scripts and NODE_OPTIONS, beyond what"
+    " CEL can parse"
+)
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

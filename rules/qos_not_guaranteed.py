@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import POD, Cel, has, positive, quantity
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_value
 from oomguard.rules.model import Problem
@@ -99,3 +100,32 @@ def _copyable(resource: str, value: object, container) -> bool:
     except QuantityError:
         return False
     return True
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the pod is Guaranteed (every cpu and memory limit set, each
+    request absent or equal to it; the pod's values when it sets pod-level ones) or
+    BestEffort (best-effort-pod's business), as rules/qos.py computes it."""
+
+    def guaranteed(holder: str) -> str:
+        return " && ".join(
+            f"{positive(holder, 'limits', name)} && (!{has(holder, 'requests', name)} || "
+            f"{quantity(holder, 'requests', name)}.compareTo({quantity(holder, 'limits', name)})"
+            " == 0)"
+            for name in ("cpu", "memory")
+        )
+
+    def any_set(holder: str) -> str:
+        return " || ".join(
+            positive(holder, section, name)
+            for section in ("requests", "limits")
+            for name in ("cpu", "memory")
+        )
+
+    all_guaranteed = f"variables.containers.all(c, {guaranteed('c')})"
+    none_set = f"!variables.containers.exists(c, {any_set('c')})"
+    expression = (
+        f"variables.podLevel ? (({guaranteed(POD)}) || !({any_set(POD)})) : "
+        f"({all_guaranteed} || {none_set})"
+    )
+    return Cel(expression, SUMMARY)

@@ -74,6 +74,8 @@ ID = "runtime-flag-invalid"
 SEVERITY = "error"
 SUMMARY = "a heap flag the runtime cannot parse (-Xmx2GB, GOMEMLIMIT=1G, --max-old-space-size=2g)"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "parses each runtime's flag grammar, beyond what CEL can parse"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

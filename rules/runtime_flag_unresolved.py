@@ -71,6 +71,8 @@ ID = "runtime-flag-unresolved"
 SEVERITY = "info"
 SUMMARY = "a heap flag's value comes from a ConfigMap/Secret not in the input (or not readable)"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs ConfigMap and Secret look-ups, which an admission policy cannot make"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

@@ -68,6 +68,9 @@ ID = "runtime-heap-unset"
 SEVERITY = "info"
 SUMMARY = "a Go program with a limit but no GOMEMLIMIT, or a JVM with no heap setting"
 FIX = "add"
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "recognises runtimes from images and command lines, beyond what CEL can parse"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

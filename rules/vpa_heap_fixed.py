@@ -84,6 +84,9 @@ ID = "vpa-heap-fixed"
 SEVERITY = "warning"
 SUMMARY = "a fixed heap size in a workload whose memory a VerticalPodAutoscaler sets"
 FIX = None
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs the VerticalPodAutoscaler that targets the workload, and the heap flags"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

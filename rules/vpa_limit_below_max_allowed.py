@@ -79,6 +79,9 @@ ID = "vpa-limit-below-max-allowed"
 SEVERITY = "warning"
 SUMMARY = "a RequestsOnly VPA may raise the memory request past the limit it leaves as written"
 FIX = None
+EXPLAINS_OOM_KILL = True
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "needs the VerticalPodAutoscaler that targets the workload"
 
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:

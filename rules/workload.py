@@ -109,7 +109,6 @@ class Container:
     path: Path
     spec: dict[str, Any]
     init: bool
-    sidecar: bool
     workload: Workload = field(repr=False)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources_key: str = "resources"  # Tekton steps: computeResources
@@ -275,6 +274,8 @@ class Workload:
     # What a live cluster observed, per container name (``oomguard audit`` only):
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
     observed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # What each rule run so far yielded here, before suppression (rules/engine.py fills it)
+    found: dict[str, list[Problem]] = field(default_factory=dict, repr=False)
     budget: TextBudget = field(default_factory=TextBudget, repr=False)
     _by_name: tuple[int, dict[str, Container]] = field(default=(-1, {}), repr=False)
     # how findings name this pod template when the object has several (``worker-group=gpu``)
@@ -565,7 +566,6 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
                 path=path,
                 spec=spec,
                 init=slot.init,
-                sidecar=slot.init and spec.get("restartPolicy") == "Always",
                 workload=workload,
                 resources=_resources(shape, spec, path, cname, key),
                 resources_key=key,

@@ -50,6 +50,8 @@ ID = "workload-kind-unknown"
 SEVERITY = "info"
 SUMMARY = "an object of a kind oomguard does not know holds containers; add it under kinds:"
 FIX = None
+# why `oomguard export` leaves it out (rules/cel.py)
+CEL_REASON = "judges objects outside the registry, which a policy matching named kinds never sees"
 
 MAX_DEPTH = 8
 MAX_NODES = 2000

@@ -92,6 +92,8 @@ class FakeApiServer:
         self.forbidden = forbidden  # path prefixes answered with 403
         self.hang = hang  # path prefixes that never answer in time
         self.requests: list[str] = []
+        # server-side apply (PATCH application/apply-patch+yaml) of CRD objects: path -> object
+        self.applied: dict[str, dict] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -125,6 +127,22 @@ class FakeApiServer:
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(payload)  # the client may have given up (timeout tests)
+
+            def do_PATCH(self):
+                server.requests.append(f"PATCH {self.path}")
+                length = int(self.headers.get("Content-Length") or 0)
+                code, body = server.apply(
+                    self.path,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Content-Type"),
+                    self.rfile.read(length),
+                )
+                payload = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -166,10 +184,54 @@ class FakeApiServer:
         )
         return str(path)
 
+    def apply(
+        self, raw_path: str, authorization: str | None, content_type: str | None, raw: bytes
+    ) -> tuple[int, dict]:
+        """Server-side apply, as far as a one-manager client sees it: the object is created,
+        or its content replaced by what was applied (every field and list the manager set
+        last time and omits now is removed: lists of these CRDs are atomic); uid and
+        creationTimestamp stay, resourceVersion moves. Only objects of installed CRDs."""
+        if authorization != f"Bearer {TOKEN}":
+            return 401, status(401, "Unauthorized", "Unauthorized")
+        url = urlparse(raw_path)
+        query = parse_qs(url.query)
+        if any(url.path.startswith(prefix) for prefix in self.forbidden):
+            return 403, status(
+                403, "Forbidden", f'forbidden: cannot patch resource at "{url.path}"'
+            )
+        if content_type != "application/apply-patch+yaml":
+            return 415, status(415, "UnsupportedMediaType", f"unsupported {content_type}")
+        if not query.get("fieldManager"):
+            return 400, status(400, "BadRequest", "fieldManager is required for apply patch")
+        obj = json.loads(raw)  # JSON is YAML, and it is what the client sends
+        for group, versions, kind, plural, namespaced in self.crds:
+            for version in versions:
+                root = f"/apis/{group}/{version}"
+                name = (obj.get("metadata") or {}).get("name")
+                ns = (obj.get("metadata") or {}).get("namespace")
+                where = f"/namespaces/{ns}" if namespaced else ""
+                if url.path != f"{root}{where}/{plural}/{name}":
+                    continue
+                if obj.get("kind") != kind or obj.get("apiVersion") != f"{group}/{version}":
+                    return 400, status(400, "BadRequest", "kind or apiVersion does not match")
+                old = self.applied.get(url.path)
+                metadata = dict(obj["metadata"])
+                metadata["uid"] = (old or {}).get("metadata", {}).get("uid") or f"uid-{name}-{ns}"
+                metadata["resourceVersion"] = str(len(self.requests))
+                metadata["managedFields"] = [
+                    {"manager": query["fieldManager"][0], "operation": "Apply"}
+                ]
+                stored = {**obj, "metadata": metadata}
+                self.applied[url.path] = stored
+                return (200 if old else 201), stored
+        return 404, status(404, "NotFound", f"the server could not find {url.path}")
+
     def answer(self, raw_path: str, authorization: str | None) -> tuple[int, dict]:
         if authorization != f"Bearer {TOKEN}":
             return 401, status(401, "Unauthorized", "Unauthorized")
         url = urlparse(raw_path)
+        if url.path in self.applied:
+            return 200, self.applied[url.path]
         query = parse_qs(url.query)
         if any(url.path.startswith(prefix) for prefix in self.hang):
             time.sleep(3)

@@ -104,6 +104,7 @@ VALUE_SETS = {
         "replicaCount": 1,
     },
     "pinned-digest": {"image": {"digest": "sha256:" + "ab" * 32}},
+    "scheduled-audit": {"audit": {"enabled": True, "pushgateway": "http://pushgateway:9091"}},
 }
 
 
@@ -211,6 +212,8 @@ def test_schema_describes_every_value():
         "probes",
         "networkPolicy",
         "serviceMonitor",
+        "audit",
+        "audit.resources",
     ):
         assert _schema_at(path)["additionalProperties"] is False, path
 
@@ -219,8 +222,9 @@ def test_schema_config_matches_the_oomguard_config_schema():
     config = _schema_at("config")
     assert SCHEMA["definitions"]["rule"]["enum"] == CONFIG_SCHEMA["$defs"]["rule"]["enum"]
     assert SCHEMA["definitions"]["mode"]["enum"] == CONFIG_SCHEMA["$defs"]["mode"]["enum"]
-    # Look-ups are chart values (they drive RBAC); everything else maps 1:1.
-    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups"}
+    # Look-ups are chart values (they drive RBAC); `render:` tells `oomguard lint` how to render
+    # charts and overlays, which the webhook never does; everything else maps 1:1.
+    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups", "render"}
     # kinds: the same schema, its path pattern under this draft-07 schema's "definitions"
     chart_kinds = json.dumps(config["properties"]["kinds"]["items"])
     assert chart_kinds == json.dumps(CONFIG_SCHEMA["properties"]["kinds"]["items"]).replace(
@@ -861,7 +865,7 @@ def test_rendered_chart_passes_oomguard_lint(render, run_oomguard):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", ["defaults", "lookups", "cert-manager"])
+@pytest.mark.parametrize("name", ["defaults", "lookups", "cert-manager", "scheduled-audit"])
 def test_rendered_chart_has_no_findings_at_any_severity(render, run_oomguard, name):
     proc = run_oomguard(
         "lint", "--format", "json", "--min-severity", "info", "--fail-on", "info", "-",
@@ -988,6 +992,88 @@ def test_server_starts_with_the_rendered_args_secret_and_config(render, tmp_path
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --- Scheduled audit ------------------------------------------------------------------------
+
+AUDIT = f"{FULLNAME}-audit"
+
+
+def test_scheduled_audit_is_off_by_default(render):
+    documents = render("defaults").documents()
+    assert not [d for d in documents if d["kind"] == "CronJob"]
+    assert not [d for d in documents if d["metadata"]["name"] == AUDIT]
+
+
+def test_scheduled_audit_cronjob(render):
+    result = render("scheduled-audit")
+    assert result.returncode == 0 and not result.problems
+    cronjob = result.one("CronJob", AUDIT)
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["oomguard"]
+    assert container["args"] == [
+        "audit", "--all-namespaces", "--format", "policyreport", "--apply",
+        "--config", "/etc/oomguard/config/oomguard.yaml", "--timeout", "10",
+        "--pushgateway", "http://pushgateway:9091",
+    ]  # fmt: skip
+    assert pod["serviceAccountName"] == AUDIT and pod["automountServiceAccountToken"] is True
+    assert pod["restartPolicy"] == "Never"
+    # as strict as the webhook's pod
+    webhook = result.one("Deployment", FULLNAME)["spec"]["template"]["spec"]
+    assert pod["securityContext"] == webhook["securityContext"]
+    assert container["securityContext"] == webhook["containers"][0]["securityContext"]
+    assert container["resources"]["requests"] == container["resources"]["limits"]
+    # the same config file as the webhook
+    (config,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    assert config["configMap"]["name"] == FULLNAME
+    # the webhook's Service and NetworkPolicy do not select the audit's pods
+    labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    selector = result.one("Service", FULLNAME)["spec"]["selector"]
+    assert not all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_scheduled_audit_rbac_reads_the_registry_kinds_and_writes_only_reports(render):
+    result = render("scheduled-audit")
+    role = result.one("ClusterRole", AUDIT)
+    verbs: dict[tuple[str, str], list[str]] = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                assert (group, resource) not in verbs, (group, resource)
+                verbs[(group, resource)] = rule["verbs"]
+    read = ["get", "list", "watch"]
+    for group, plural in registry_rules():
+        assert verbs.pop((group, plural)) == read, (group, plural)
+    assert verbs == {
+        ("", "configmaps"): read,
+        ("", "namespaces"): read,
+        ("wgpolicyk8s.io", "policyreports"): ["get", "create", "patch"],
+        ("wgpolicyk8s.io", "clusterpolicyreports"): ["get", "create", "patch"],
+    }  # pods are a registry kind; no secrets unless asked
+    binding = result.one("ClusterRoleBinding", AUDIT)
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": AUDIT, "namespace": NAMESPACE}
+    ]
+    secrets = render({"audit": {"enabled": True, "readSecrets": True, "format": "openreports"}})
+    rules = secrets.one("ClusterRole", AUDIT)["rules"]
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]} in rules
+    assert {"apiGroups": ["openreports.io"], "resources": ["reports", "clusterreports"],
+            "verbs": ["get", "create", "patch"]} in rules  # fmt: skip
+
+
+def test_oomguard_lint_does_read_the_rendered_cronjob(render, run_oomguard):
+    """Control: a Burstable audit CronJob is reported, so the clean scheduled-audit result
+    above comes from checking the CronJob, not from skipping it."""
+    burstable = {"audit": {"enabled": True, "resources": {"requests": {"memory": "128Mi"}}}}
+    proc = run_oomguard(
+        "lint", "--format", "json", "--min-severity", "info", "-", stdin=render(burstable).rendered
+    )
+    findings = json.loads(proc.stdout)["findings"]
+    assert [(f["rule"], f["kind"], f["name"], f["container"]) for f in findings] == [
+        ("qos-not-guaranteed", "CronJob", AUDIT, "audit")
+    ]
 
 
 # --- issue 15: the admission webhook good practices -------------------------------------------

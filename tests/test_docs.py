@@ -7,7 +7,11 @@ import json
 from conftest import REPO
 from conftest_webhook import Server, TLSFiles
 from oomguard.rules import CATALOGUE, RULES
-from oomguard.rules.catalogue_docs import render_markdown
+from oomguard.rules.catalogue_docs import (
+    render_chart_schema,
+    render_config_schema,
+    render_markdown,
+)
 from oomguard.rules.config import schema
 
 
@@ -30,6 +34,19 @@ def test_every_rule_has_metadata_and_examples():
 
 def test_config_schema_lists_exactly_the_catalogue():
     assert schema()["$defs"]["rule"]["enum"] == [rule.ID for rule in CATALOGUE]
+
+
+def test_generated_schema_entries_are_fresh():
+    """The rule IDs and thresholds of both config schemas are generated from the rule
+    modules' declarations: a new rule or option without a regeneration fails here."""
+    for path, render in (
+        (REPO / "rules" / "config.schema.json", render_config_schema),
+        (REPO / "charts" / "oomguard" / "values.schema.json", render_chart_schema),
+    ):
+        committed = path.read_text("utf-8")
+        assert committed == render(json.loads(committed)), (
+            f"{path.relative_to(REPO)} is stale: run `.venv/bin/python scripts/regenerate.py`"
+        )
 
 
 def test_spec_rule_ids_are_all_implemented():

@@ -25,7 +25,7 @@ PACKAGE_PARTS = (
     "pyproject.toml",
     "README.md",
     ".pre-commit-hooks.yaml",
-    "oomguard",
+    "cli",
     "rules",
     "linter",
     "webhook",
@@ -44,11 +44,11 @@ def test_hook_definitions():
     hooks = {
         hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     }
-    assert set(hooks) == {"oomguard", "oomguard-fix"}
+    assert set(hooks) == {"oomguard", "oomguard-fix", "oomguard-docker"}  # docker: test_dockerfile
     assert hooks["oomguard"]["entry"] == "oomguard lint"
     assert hooks["oomguard-fix"]["entry"] == "oomguard lint --fix"
     files = re.compile(hooks["oomguard"]["files"])
-    for hook in hooks.values():
+    for hook in (hooks["oomguard"], hooks["oomguard-fix"]):
         assert hook["language"] == "python"
         assert "types_or" not in hook and hook["files"] == hooks["oomguard"]["files"]
     # YAML and JSON as before, plus Helm's .tpl and kustomize's extension-less Kustomization

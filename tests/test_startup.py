@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("flask", "werkzeug", "kubernetes", "gunicorn", "ruamel", "urllib3", "jsonschema")
+HEAVY = (
+    "flask",
+    "werkzeug",
+    "kubernetes",
+    "gunicorn",
+    "ruamel",
+    "urllib3",
+    "jsonschema",
+    "prometheus_client",  # audit --metrics-file / --pushgateway only
+)
 # rendering charts and overlays (docs/charts.md): Helm's shared library, and subprocess (git,
 # kustomize) stay off the path of plain manifests
 RENDERING = ("helm_python", "subprocess", "oomguard.linter.render_lint")

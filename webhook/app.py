@@ -22,9 +22,9 @@ from flask import Blueprint, Flask, Response, current_app, request
 from oomguard.rules import admission
 from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
-from oomguard.rules.engine import Evaluation
 from oomguard.rules.text import printable
 from oomguard.webhook import metrics
+from oomguard.webhook.defaults import MAX_BODY_BYTES
 from oomguard.webhook.lookups import ClusterLookups, ReviewContext
 from oomguard.webhook.review import (
     BadReview,
@@ -36,7 +36,6 @@ from oomguard.webhook.review import (
 )
 from werkzeug.exceptions import HTTPException
 
-DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # object + oldObject of the largest object etcd takes
 LOG = logging.getLogger("oomguard.webhook.reviews")
 Policy = Callable[[Request, Config], Decision]
 
@@ -70,7 +69,7 @@ class ByteGate:
 
 
 def create_app(
-    config: Config, *, on_crash: str = ALLOW, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    config: Config, *, on_crash: str = ALLOW, max_body_bytes: int = MAX_BODY_BYTES
 ) -> Flask:
     """The webhook app for one config. ``on_crash``: ``allow`` or ``deny`` when a rule or
     oomguard itself fails on an object."""
@@ -156,22 +155,19 @@ def _admit_body(
         decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server
         internal = True
-        decision = _failure_decision(review, context, settings["on_crash"], exc)
+        decision = _failure_decision(review, context, exc)
     elapsed = time.perf_counter() - started
     fallbacks = context.fallbacks
     _record(endpoint, review, decision, elapsed, fallbacks, internal=internal)
     return _json(response_body(review, decision))
 
 
-def _failure_decision(
-    review: Review, context: ReviewContext, on_crash: str, exc: Exception
-) -> Decision:
-    """The same policy as a rule crash (:func:`oomguard.rules.admission.decide`): a warning
-    in ``allow`` mode, a denial in ``deny`` mode in enforce namespaces, silence in audit."""
+def _failure_decision(review: Review, context: ReviewContext, exc: Exception) -> Decision:
+    """The failure policy of :func:`oomguard.rules.admission.failed` (``on_crash`` is the
+    request's, set when the review was parsed)."""
     request = dataclasses.replace(review.request, namespace_label=context.namespace_label)
-    mode = admission.admission_mode(request, current_app.extensions["oomguard"]["config"])
-    crash = f"oomguard failed: {type(exc).__name__}"
-    return admission.decide(Evaluation(crashes=[crash]), mode, on_crash=on_crash)
+    config = current_app.extensions["oomguard"]["config"]
+    return admission.failed(request, config, f"oomguard failed: {type(exc).__name__}")
 
 
 def _record(

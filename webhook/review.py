@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any
 
 from oomguard.rules.admission import Decision, Request
+from oomguard.rules.model import MAX_DEPTH
 
 JSON_TYPES = ("application/json",)
-MAX_DEPTH = 100  # a Pod spec is ~15 levels deep; deeper input is hostile or broken
 
 
 class BadReview(ValueError):

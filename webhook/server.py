@@ -34,13 +34,13 @@ import tempfile
 import threading
 from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from oomguard.exit_codes import EXIT_OK, EXIT_USAGE
+from oomguard.webhook.defaults import ON_RULE_ERROR, PROBE_PORT, THREADS_PER_WORKER
+
 GRACEFUL_SECONDS = 25
 # Longer than the API server's idle-connection timeout (90 s), so it is always the client that
 # closes an idle connection and never races a server close with a new request.
 KEEPALIVE_SECONDS = 120
-THREADS_PER_WORKER = 8  # idle and stalling clients hold threads (see worker.py); serving needs 1-2
-CRASH_POLICIES = ("allow", "deny")
 
 
 # Mozilla's "intermediate" profile (Server Side TLS 5.7), TLS 1.2 suites exactly: AEAD only,
@@ -249,7 +249,7 @@ def run_server(args: argparse.Namespace) -> int:
     certificate or key."""
     from oomguard.rules.config import DEFAULT_CONFIG, ConfigError, load_config
 
-    on_crash = getattr(args, "on_rule_error", None) or "allow"
+    on_crash = getattr(args, "on_rule_error", None) or ON_RULE_ERROR
     notice = ignored_config_notice(args.config)
     if notice:
         print(notice, file=sys.stderr, flush=True)
@@ -264,7 +264,7 @@ def run_server(args: argparse.Namespace) -> int:
         return _usage(f"--port {args.port} is not a TCP port")
     if args.workers < 1:
         return _usage("--workers must be at least 1")
-    probe_port = getattr(args, "probe_port", None) or 0
+    probe_port = getattr(args, "probe_port", None) or PROBE_PORT
     if not 0 <= probe_port < 65536 or (probe_port and probe_port == args.port):
         return _usage(f"--probe-port {probe_port} is not a free TCP port beside --port")
     if config.lookup_namespace_labels or config.lookup_configmaps:

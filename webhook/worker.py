@@ -48,6 +48,7 @@ from typing import Any
 
 # _DEFER is gthread's "no data yet, give the connection back to the poller" answer
 from gunicorn.workers.gthread import _DEFER, ThreadWorker
+from oomguard.webhook.defaults import MAX_BODY_BYTES
 
 FIRST_BYTES_WAIT_SECONDS = 0.05
 READ_DEADLINE_SECONDS = 1.0
@@ -141,7 +142,7 @@ class BoundedThreadWorker(ThreadWorker):
         self.bodies_lock = threading.Lock()
 
     def max_body(self) -> int:
-        return self.wsgi.config.get("MAX_CONTENT_LENGTH") or 6 * 1024 * 1024
+        return self.wsgi.config.get("MAX_CONTENT_LENGTH") or MAX_BODY_BYTES
 
     def handle(self, conn: Any) -> Any:
         """Runs in a pool thread; the deadline starts now, not when the connection queued."""

@@ -180,3 +180,16 @@ matchConditions:
 {{- else }}Never
 {{- end }}
 {{- end }}
+
+{{/* Labels of the scheduled audit's objects and pods: their own name, so the webhook's
+Service, PodDisruptionBudget and NetworkPolicy (which select oomguard.selectorLabels) never
+select the audit's pods. */}}
+{{- define "oomguard.auditLabels" -}}
+helm.sh/chart: {{ include "oomguard.chart" . }}
+app.kubernetes.io/name: {{ printf "%s-audit" (include "oomguard.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: audit
+app.kubernetes.io/part-of: oomguard
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}

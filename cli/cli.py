@@ -1,4 +1,4 @@
-"""The ``oomguard`` command: ``lint``, ``rules`` and ``serve``.
+"""The ``oomguard`` command: ``lint``, ``audit``, ``rules``, ``export`` and ``serve``.
 
 Bare ``oomguard`` prints the help and exits 0 (as kubectl and helm do). Exit codes: 0 nothing
 at or above ``--fail-on``; 1 findings at or above it; 2 usage error (bad flag, bad config,
@@ -15,8 +15,10 @@ import os
 import sys
 
 from oomguard import __version__
+from oomguard.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from oomguard.linter.formats import format_choices
+from oomguard.webhook import defaults as serve_defaults
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SEVERITY_CHOICES = ("error", "warning", "info")
 
 
@@ -34,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="check manifest files", description="Check manifests.")
     lint.add_argument("paths", nargs="*", metavar="PATH", help="files, directories, or - for stdin")
-    lint.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    lint.add_argument("--format", choices=format_choices("lint"), default="text")
     lint.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
     )
@@ -114,49 +116,96 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", metavar="NS", action="append", help="namespace (repeatable)"
     )
     where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
-    audit.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    audit.add_argument("--format", choices=format_choices("audit"), default="text")
     audit.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
     )
     audit.add_argument("--fail-on", choices=SEVERITY_CHOICES, default="error")
     audit.add_argument("--min-severity", choices=SEVERITY_CHOICES, default="warning")
     audit.add_argument("--timeout", type=float, default=10.0, help="seconds per API call")
+    audit.add_argument(
+        "--apply",
+        action="store_true",
+        help="apply the reports of --format policyreport/openreports to the cluster "
+        "(server-side apply, field manager oomguard) instead of printing them",
+    )
+    audit.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="write Prometheus gauges of the run to PATH (text format, atomically)",
+    )
+    audit.add_argument(
+        "--pushgateway", metavar="URL", help="push Prometheus gauges of the run to a Pushgateway"
+    )
     audit.add_argument("--no-color", action="store_true")
     audit.add_argument("-q", "--quiet", action="store_true")
+
+    export = commands.add_parser(
+        "export",
+        help="write the rules CEL can express as Kubernetes-native admission policies",
+        description="Write ValidatingAdmissionPolicies (and bindings) for the rules CEL can "
+        "express, with the config's thresholds and modes, on stdout.",
+    )
+    export.add_argument(
+        "--target",
+        choices=("vap",),
+        required=True,
+        help="vap: admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy",
+    )
+    export.add_argument(
+        "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"
+    )
 
     serve = commands.add_parser("serve", help="run the admission webhook (TLS)")
     serve.add_argument("--cert", required=True, metavar="FILE", help="TLS certificate (PEM)")
     serve.add_argument("--key", required=True, metavar="FILE", help="TLS private key (PEM)")
-    serve.add_argument("--port", type=int, default=8443, help="HTTPS port (default: 8443)")
-    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default: 0.0.0.0)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=serve_defaults.PORT,
+        help=f"HTTPS port (default: {serve_defaults.PORT})",
+    )
+    serve.add_argument(
+        "--host",
+        default=serve_defaults.HOST,
+        help=f"address to bind (default: {serve_defaults.HOST})",
+    )
     serve.add_argument(
         "--probe-port",
         type=int,
-        default=0,
+        default=serve_defaults.PROBE_PORT,
         metavar="PORT",
         help="also serve /healthz, /readyz and /metrics in plain HTTP on this port, "
         "apart from the review threads (default: 0, off)",
     )
     serve.add_argument(
-        "--workers", type=int, default=2, help="gunicorn worker processes (default: 2)"
+        "--workers",
+        type=int,
+        default=serve_defaults.WORKERS,
+        help=f"gunicorn worker processes (default: {serve_defaults.WORKERS})",
     )
     serve.add_argument(
         "--config",
         metavar="FILE",
         help="oomguard config (.oomguard.yaml format); default: built-in",
     )
-    serve.add_argument("--threads", type=int, default=8, help="threads per worker (default: 8)")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=serve_defaults.THREADS_PER_WORKER,
+        help=f"threads per worker (default: {serve_defaults.THREADS_PER_WORKER})",
+    )
     serve.add_argument(
         "--max-body-bytes",
         type=int,
-        default=6 * 1024 * 1024,
+        default=serve_defaults.MAX_BODY_BYTES,
         metavar="N",
         help="larger AdmissionReview bodies get HTTP 413 (default: 6 MiB)",
     )
     serve.add_argument(
         "--on-rule-error",
-        choices=("allow", "deny"),
-        default="allow",
+        choices=serve_defaults.ON_RULE_ERROR_CHOICES,
+        default=serve_defaults.ON_RULE_ERROR,
         help="decision when a rule fails internally (default: allow, like failurePolicy Ignore)",
     )
     return parser
@@ -188,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             from oomguard.linter.cli import run_audit
 
             return run_audit(args)
+        if args.command == "export":
+            from oomguard.linter.export import run_export
+
+            return run_export(args)
         if args.command == "rules":
             from oomguard.rules.catalogue_docs import render_catalogue
 
@@ -197,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_server(args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -62,6 +62,42 @@ class Cluster:
                 response.status, "the API server answered with something not JSON"
             ) from None
 
+    def apply(self, path: str, obj: dict[str, Any], field_manager: str) -> dict[str, Any]:
+        """Server-side apply of ``obj`` at ``path`` (the object's own URL), owned by
+        ``field_manager``; ``force``: this manager takes the fields it sets from any other
+        (the report is oomguard's alone). The applied object as the server returns it."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        method, url, headers, body, post = self.api_client.param_serialize(
+            "PATCH",
+            path,
+            query_params=[("fieldManager", field_manager), ("force", "true")],
+            header_params={
+                "Accept": "application/json",
+                "Content-Type": "application/apply-patch+yaml",
+            },
+            body=json.dumps(obj),  # JSON is YAML; a string body is sent as it is
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api_client.call_api(
+                method, url, headers, body, post, _request_timeout=self.timeout
+            )
+            data = response.read()
+        except ApiException as exc:
+            raise ApiError(exc.status or 0, exc.reason or "error") from None
+        except (HTTPError, OSError) as exc:
+            raise ApiError(0, connection_problem(exc, self.timeout)) from None
+        if response.status >= 400:
+            raise ApiError(response.status, _reason(data, response.reason))
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ApiError(
+                response.status, "the API server answered with something not JSON"
+            ) from None
+
     def watch(self, path: str, resource_version: str, timeout_seconds: int = 300) -> Iterator[dict]:
         """Watch events (``{"type": ..., "object": ...}``) of a collection from
         ``resource_version``, until the server ends the stream."""

@@ -1,0 +1,334 @@
+"""``oomguard export --target vap``: the objects parse and fit the admissionregistration/v1
+API types, and every exported CEL expression compiles and decides its rule's documented
+PASS/FAIL examples the way the rule does.
+
+CEL runs on cel-python (``celpy``), a CEL implementation from PyPI. It has no Kubernetes
+quantity library, so ``quantity()``, ``sign``, ``compareTo``, ``asApproximateFloat`` and
+``isInteger`` are implemented HERE, for the tests only, over oomguard's own quantity parser
+(rules/quantity.py, which follows apimachinery's resource.ParseQuantity). This checks the
+expressions' logic and syntax against CEL, not against the API server's CEL environment
+(its type checking against the OpenAPI schema and its cost limits are not run here).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import celpy
+import kubernetes.client.models as models
+import pydantic
+import pytest
+import yaml
+from celpy import celtypes
+from helpers import config as make_config
+from oomguard.linter.export import export_vap, header
+from oomguard.rules import CATALOGUE, RULES
+from oomguard.rules.config import DEFAULT_CONFIG
+from oomguard.rules.kinds import BUILTIN
+from oomguard.rules.quantity import parse_quantity
+from test_rule_catalogue import examples
+
+EXPORTED = [rule for rule in CATALOGUE if hasattr(rule, "cel")]
+
+
+# ------------------------------------------------------------ the Kubernetes quantity library
+
+
+class Quantity:
+    """A Kubernetes quantity for the test CEL environment (k8s.io/apiserver
+    pkg/cel/library/quantity.go names these functions)."""
+
+    def __init__(self, text: str):
+        self.value = parse_quantity(text)
+
+
+def _quantity(text):
+    return Quantity(str(text))
+
+
+def _sign(q):
+    return celtypes.IntType((q.value > 0) - (q.value < 0))
+
+
+def _compare_to(a, b):
+    return celtypes.IntType((a.value > b.value) - (a.value < b.value))
+
+
+def _approximate(q):
+    return celtypes.DoubleType(float(q.value))
+
+
+def _is_integer(q):
+    return celtypes.BoolType(q.value.denominator == 1)
+
+
+FUNCTIONS = {
+    "quantity": _quantity,
+    "sign": _sign,
+    "compareTo": _compare_to,
+    "asApproximateFloat": _approximate,
+    "isInteger": _is_integer,
+}
+ENV = celpy.Environment()
+
+
+def evaluate(expression: str, activation: dict):
+    program = ENV.program(ENV.compile(expression), functions=FUNCTIONS)
+    return program.evaluate(activation)
+
+
+def admit(policy: dict, obj: dict, operation: str = "CREATE", old: dict | None = None,
+          username: str = "alice") -> bool | None:  # fmt: skip
+    """The policy's verdict on a request, as the API server works it out: None when its
+    match conditions leave the object out, else whether every validation passes."""
+    activation = {
+        "object": celpy.json_to_cel(obj),
+        "oldObject": celpy.json_to_cel(old),
+        "request": celpy.json_to_cel(
+            {
+                "operation": operation,
+                "kind": {"kind": obj["kind"]},
+                "userInfo": {"username": username},
+            }
+        ),
+    }
+    for condition in policy["spec"].get("matchConditions", ()):
+        if not evaluate(condition["expression"], activation):
+            return None
+    values = {}
+    for variable in policy["spec"]["variables"]:
+        activation["variables"] = celpy.json_to_cel(values) if values else celpy.json_to_cel({})
+        activation["variables"] = celtypes.MapType(
+            {celtypes.StringType(k): v for k, v in values.items()}
+        )
+        values[variable["name"]] = evaluate(variable["expression"], activation)
+    activation["variables"] = celtypes.MapType(
+        {celtypes.StringType(k): v for k, v in values.items()}
+    )
+    return all(bool(evaluate(v["expression"], activation)) for v in policy["spec"]["validations"])
+
+
+def policies(config=DEFAULT_CONFIG) -> dict[str, dict]:
+    objects, _ = export_vap(config)
+    return {
+        o["metadata"]["name"].removeprefix("oomguard-"): o
+        for o in objects
+        if o["kind"] == "ValidatingAdmissionPolicy"
+    }
+
+
+def example(rule, which: str) -> dict:
+    return yaml.safe_load(examples(rule)[which])
+
+
+# ------------------------------------------------------------------------------------ tests
+
+
+def test_exported_subset_and_header():
+    assert sorted(policies()) == sorted(
+        [
+            "memory-limit-missing",
+            "memory-request-missing",
+            "best-effort-pod",
+            "memory-limit-too-low",
+            "memory-limit-request-ratio",
+            "memory-quantity-millibytes",
+            "qos-not-guaranteed",
+        ]
+    )
+    _, left_out = export_vap(DEFAULT_CONFIG)
+    assert {rule for rule, _ in left_out} == set(RULES) - set(policies())
+    text = header(DEFAULT_CONFIG, left_out)
+    assert "#   container-oomkilled: needs the pods' status in a running cluster" in text
+    assert all(line.startswith("# ") for line in text.splitlines())
+
+
+@pytest.mark.parametrize("rule", EXPORTED, ids=lambda r: r.ID)
+def test_cel_decides_the_documented_examples(rule):
+    policy = policies()[rule.ID]
+    assert admit(policy, example(rule, "PASS")) is True
+    assert admit(policy, example(rule, "FAIL")) is False
+
+
+@pytest.mark.parametrize("rule", EXPORTED, ids=lambda r: r.ID)
+def test_every_builtin_kind_reaches_the_pod_spec(rule):
+    """The FAIL example's pod spec inside every built-in kind fails; the PASS one passes."""
+    policy = policies()[rule.ID]
+    for which, expected in (("FAIL", False), ("PASS", True)):
+        source = example(rule, which)
+        pod = source["spec"] if source["kind"] == "Pod" else _pod_spec(source)
+        for spec in BUILTIN:
+            obj = _wrap(spec, pod)
+            assert admit(policy, obj) is expected, (rule.ID, which, spec.kind)
+
+
+def _pod_spec(obj: dict) -> dict:
+    return obj["spec"]["template"]["spec"]
+
+
+def _wrap(spec, pod: dict) -> dict:
+    """An object of ``spec``'s kind whose pod template spec is ``pod``."""
+    obj: dict = {
+        "apiVersion": f"{spec.group}/{spec.versions[0]}" if spec.group else spec.versions[0],
+        "kind": spec.kind,
+        "metadata": {"name": "x", "namespace": "shop"},
+    }
+    node = obj
+    *parents, last = spec.templates[0].path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = copy.deepcopy(pod)
+    return obj
+
+
+def test_best_effort_pod_and_512m_limit_are_denied():
+    """The issue's "done when": a BestEffort Pod and a 512m limit, denied in enforce mode."""
+    objects, _ = export_vap(DEFAULT_CONFIG)
+    deny = {
+        o["spec"]["policyName"].removeprefix("oomguard-")
+        for o in objects
+        if o["kind"] == "ValidatingAdmissionPolicyBinding"
+        and o["spec"]["validationActions"] == ["Deny"]
+    }
+    assert {"best-effort-pod", "memory-quantity-millibytes"} <= deny
+    bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a", "image": "busybox"}]}}  # fmt: skip
+    assert admit(policies()["best-effort-pod"], bare) is False
+    milli = copy.deepcopy(bare)
+    milli["spec"]["containers"][0]["resources"] = {"limits": {"memory": "512m"}}
+    assert admit(policies()["memory-quantity-millibytes"], milli) is False
+    assert admit(policies()["best-effort-pod"], milli) is True  # 512m is above zero
+
+
+def test_thresholds_from_the_config_are_baked_in():
+    strict = make_config(thresholds={"min_limit": "64Mi", "max_limit_request_ratio": 1.5})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "a", "image": "x", "resources": {"requests": {"memory": "20Mi"},
+                                                   "limits": {"memory": "32Mi"}}}]}}  # fmt: skip
+    assert admit(policies()["memory-limit-too-low"], pod) is True  # 32Mi >= 16Mi
+    assert admit(policies(strict)["memory-limit-too-low"], pod) is False  # < 64Mi
+    assert "quantity('64Mi')" in str(policies(strict)["memory-limit-too-low"]["spec"])
+    assert admit(policies()["memory-limit-request-ratio"], pod) is True  # 1.6 <= 2.0
+    assert admit(policies(strict)["memory-limit-request-ratio"], pod) is False  # 1.6 > 1.5
+
+
+def test_pod_level_limit_counts_and_zero_is_no_limit():
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "resources": {"limits": {"memory": "1Gi"}},
+        "containers": [{"name": "a", "image": "x"}]}}  # fmt: skip
+    assert admit(policies()["memory-limit-missing"], pod) is True
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"memory": "0"}}
+    assert admit(policies()["memory-limit-missing"], pod) is False  # 0 sets no cgroup limit
+
+
+def test_unchanged_update_and_controller_pods_are_not_judged_again():
+    policy = policies()["best-effort-pod"]
+    bare = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {}},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "a", "image": "busybox"}]}}}}  # fmt: skip
+    scaled = copy.deepcopy(bare)
+    scaled["spec"]["replicas"] = 5
+    assert admit(policy, scaled, "UPDATE", old=bare) is True  # pod template as it was
+    changed = copy.deepcopy(scaled)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:2"
+    assert admit(policy, changed, "UPDATE", old=bare) is False
+    pod = {"apiVersion": "v1", "kind": "Pod", "spec": bare["spec"]["template"]["spec"],
+           "metadata": {"name": "p", "ownerReferences": [
+               {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "d-1", "uid": "u",
+                "controller": True}]}}  # fmt: skip
+    made = "system:serviceaccount:kube-system:replicaset-controller"
+    assert admit(policy, pod, username=made) is None  # judged at its Deployment
+    assert admit(policy, pod, username="mallory") is False  # a person's ownerReference
+    # an operator's service account is trusted only when the config says so (as the webhook)
+    operator = "system:serviceaccount:ops:my-operator"
+    assert admit(policy, pod, username=operator) is False
+    trusting = make_config(admission={"trusted_controllers": [operator]})
+    assert admit(policies(trusting)["best-effort-pod"], pod, username=operator) is None
+    mirror = {**pod, "metadata": {"name": "etcd-node1", "annotations": {
+        "kubernetes.io/config.mirror": "abc"}}}  # fmt: skip
+    assert admit(policy, mirror, username="system:node:node1") is None
+    assert admit(policy, mirror, username="mallory") is False
+
+
+def test_modes_map_to_bindings():
+    config = make_config(mode="enforce", namespace_modes={"dev": "warn", "legacy": "audit"})
+    objects, _ = export_vap(config)
+    bindings = {
+        o["metadata"]["name"]: o["spec"]
+        for o in objects
+        if o["kind"] == "ValidatingAdmissionPolicyBinding"
+    }
+    error = {k: v for k, v in bindings.items() if k.startswith("oomguard-memory-limit-missing-")}
+    assert {
+        k: (v["validationActions"], v["matchResources"]["namespaceSelector"])
+        for k, v in error.items()
+    } == {  # fmt: skip
+        "oomguard-memory-limit-missing-deny": (
+            ["Deny"],
+            {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        "values": ["dev", "legacy"],
+                    }
+                ]
+            },  # fmt: skip
+        ),
+        "oomguard-memory-limit-missing-warn": (
+            ["Warn"],
+            {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["dev"]}
+                ]
+            },  # fmt: skip
+        ),
+        "oomguard-memory-limit-missing-audit": (
+            ["Audit"],
+            {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["legacy"]}
+                ]
+            },  # fmt: skip
+        ),
+    }
+    # the opt-out label counts outside enforce only
+    assert "objectSelector" not in error["oomguard-memory-limit-missing-deny"]["matchResources"]
+    assert error["oomguard-memory-limit-missing-warn"]["matchResources"]["objectSelector"] == {
+        "matchExpressions": [{"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]}]
+    }
+    # a warning rule warns in enforce and warn alike: one binding for both, one for audit
+    warning = sorted(k for k in bindings if k.startswith("oomguard-memory-request-missing-"))
+    assert warning == [
+        "oomguard-memory-request-missing-audit",
+        "oomguard-memory-request-missing-warn",
+    ]
+    off = make_config(rules={"qos-not-guaranteed": {"enabled": False}})
+    assert "qos-not-guaranteed" not in policies(off)
+    assert ("qos-not-guaranteed", "turned off in the config") in export_vap(off)[1]
+
+
+def test_objects_fit_the_admissionregistration_v1_types():
+    """The kubernetes client's generated models (pydantic, ``extra="forbid"``, from the
+    API's OpenAPI) take every object: no unknown field, every type and required field."""
+    objects, _ = export_vap(make_config(namespace_modes={"dev": "warn"}))
+    for obj in objects:
+        getattr(models, "V1" + obj["kind"]).model_validate(obj)
+    assert {o["apiVersion"] for o in objects} == {"admissionregistration.k8s.io/v1"}
+    wrong = copy.deepcopy(objects[0])
+    wrong["spec"]["validations"][0]["messages"] = "a typo the API server would drop"
+    with pytest.raises(pydantic.ValidationError, match="messages"):
+        models.V1ValidatingAdmissionPolicy.model_validate(wrong)
+
+
+def test_export_command(run_oomguard, tmp_path):
+    done = run_oomguard("export", "--target", "vap")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# oomguard export --target vap")
+    documents = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert len([d for d in documents if d["kind"] == "ValidatingAdmissionPolicy"]) == 7
+    assert run_oomguard("export").returncode == 2  # --target is required
+    bad = tmp_path / ".oomguard.yaml"
+    bad.write_text("mode: sometimes\n")
+    failed = run_oomguard("export", "--target", "vap", "--config", str(bad))
+    assert failed.returncode == 2 and failed.stderr.startswith("oomguard: ")
