@@ -81,7 +81,7 @@ IN_PLACE_MODES = frozenset({"InPlaceOrRecreate", "InPlace"})
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     vpa = workload.vpa()
     for container in workload.containers:
-        if container.init and not container.sidecar:
+        if container.init and container.spec.get("restartPolicy") != "Always":
             continue  # a run-to-completion init container is not resized
         policy, policy_path = memory_resize_policy(container)
         if policy == RESTART:
