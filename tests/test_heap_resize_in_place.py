@@ -122,3 +122,27 @@ def test_every_runtime_setting_read_at_start(command, env, setting):
 
 def test_no_heap_setting_no_finding():
     none_of(deployment("[/bin/server]", policy="NotRequired"), RULE)
+
+
+def test_a_sidecar_is_resized_a_run_to_completion_init_container_is_not():
+    def pod(restart: str) -> str:
+        return textwrap.dedent(
+            f"""\
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: api, namespace: shop}}
+            spec:
+              initContainers:
+                - name: agent
+                  image: x
+                  {restart}
+                  command: [java, -Xmx256m, -jar, agent.jar]
+                  resizePolicy: [{{resourceName: memory, restartPolicy: NotRequired}}]
+                  resources: {{limits: {{memory: 512Mi}}}}
+              containers:
+                - {{name: app, image: x, resources: {{limits: {{memory: 1Gi}}}}}}
+            """
+        )
+
+    assert one(pod("restartPolicy: Always"), RULE).container == "agent"
+    none_of(pod(""), RULE)
