@@ -109,16 +109,19 @@ def render_unit(unit: Unit, config: Config) -> RenderedUnit:
 
 
 def add_sources(done: RenderedUnit, sources_type: type) -> None:
-    """The unit's rendered ConfigMaps and Secrets, for its own workloads."""
+    """The unit's rendered ConfigMaps and Secrets (and LimitRanges and VPAs), for its own
+    workloads."""
+    from oomguard.linter.run import FIRST_PASS_KINDS
+
     sources = sources_type()
     if done.rendered is not None:
         for position, document in enumerate(done.rendered.documents):
-            if not any(kind in document.text for kind in SOURCE_KINDS):
+            if not any(kind in document.text for kind in FIRST_PASS_KINDS):
                 continue
             for loaded in load_text(document.text).documents:
                 for _, obj in iter_objects(loaded.data):
-                    if obj.get("kind") in SOURCE_KINDS:
-                        sources.add(obj, position)
+                    if obj.get("kind") in FIRST_PASS_KINDS:
+                        sources.add_first_pass(obj, position)
     done.sources = sources
 
 
@@ -142,6 +145,13 @@ def unit_findings(done: RenderedUnit, config: Config, plain: Any, result: Any) -
         found = done.sources.lookup(kind, namespace, name)
         return found if found is not None else plain.lookup(kind, namespace, name)
 
+    def limit_ranges(namespace: str | None) -> list:
+        """The unit's LimitRanges of the namespace, then the plain files' (issue 17)."""
+        return [*done.sources.limit_ranges_for(namespace), *plain.limit_ranges_for(namespace)]
+
+    def vpas(namespace: str | None, kind: str, name: str) -> Any:
+        return done.sources.vpa_for(namespace, kind, name) or plain.vpa_for(namespace, kind, name)
+
     findings: list[Finding] = []
     for index, document in enumerate(rendered.documents):
         loaded = load_text(document.text)
@@ -153,7 +163,14 @@ def unit_findings(done: RenderedUnit, config: Config, plain: Any, result: Any) -
                 if obj.get("kind") in SOURCE_KINDS or not isinstance(obj.get("kind"), str):
                     continue
                 try:
-                    evaluation = check_object(obj, config, lookup=lookup, prefix=prefix)
+                    evaluation = check_object(
+                        obj,
+                        config,
+                        lookup=lookup,
+                        prefix=prefix,
+                        limit_ranges=limit_ranges,
+                        vpas=vpas,
+                    )
                 except Exception as exc:  # noqa: BLE001  one object must not hide the rest
                     from oomguard.linter.run import _bug
 

@@ -284,12 +284,19 @@ def _resource_field(container: Container, name: str, ref: dict, path: Path) -> E
             unresolved=f"divisor {divisor_text} is not one the API server accepts for memory "
             f"({', '.join(MEMORY_DIVISORS)})",
         )
-    memory = target.limit if resource == "limits.memory" else (target.request or target.limit)
+    # what the Pod's container gets: a LimitRange default when none is written
+    memory = (
+        target.effective_limit
+        if resource == "limits.memory"
+        else (target.effective_request or target.effective_limit)
+    )
     if memory is None or memory.usable is None:
         reason = (
             "is not set, so it is the node's allocatable memory" if memory is None else "is invalid"
         )
         return EnvValue(name, None, origin, path, unresolved=f"{resource} {reason}")
+    if memory.origin is not None:
+        origin = f"{origin} ({memory.text}, {memory.origin})"
     if divisor == 1:
         return EnvValue(name, str(math.ceil(memory.usable)), origin, path)
     # ExtractContainerResourceValue -> convertResourceMemoryToString: ceil(memory / divisor)
