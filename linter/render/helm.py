@@ -57,6 +57,12 @@ INSTALL_HINT = (
     "rendering a Helm chart needs Helm: pip install 'oomguard[helm]' (in-process), "
     "or put the helm CLI on PATH"
 )
+# Under pre-commit (it sets PRE_COMMIT=1 for hooks) the hook's environment is pre-commit's:
+# say which hook id brings Helm along.
+PRE_COMMIT_HINT = (
+    "rendering a Helm chart needs Helm: use the pre-commit hook id oomguard-charts (or "
+    "oomguard-charts-fix), which installs it in-process, or put the helm CLI on PATH"
+)
 # Helm's releaseutil.SplitManifests separator.
 _DOC_SEP = re.compile(r"(?:^|\s*\n)---\s*")
 _SOURCE_LINE = re.compile(r"^# Source: (.+)$", re.M)
@@ -122,7 +128,17 @@ def _backend() -> str:
         return "cli"
     if wanted in ("auto", "sdk") and sdk_module() is not None:
         return "sdk"
-    raise RendererMissing(INSTALL_HINT)
+    if wanted == "cli":  # forced: the SDK, even when installed, is not what was asked for
+        raise RendererMissing(
+            f"rendering a Helm chart: {BACKEND_ENV}=cli but no helm CLI on PATH "
+            f"(install Helm, or unset {BACKEND_ENV} to use helm-python-sdk)"
+        )
+    if wanted == "sdk":
+        raise RendererMissing(
+            f"rendering a Helm chart: {BACKEND_ENV}=sdk but helm-python-sdk is not installed "
+            "(pip install 'oomguard[helm]')"
+        )
+    raise RendererMissing(PRE_COMMIT_HINT if os.environ.get("PRE_COMMIT") else INSTALL_HINT)
 
 
 def sdk_module() -> Any:
