@@ -3,8 +3,8 @@
 Backends, chosen by ``OOMGUARD_HELM``:
 
 * ``cli`` — the ``helm`` CLI (``helm template RELEASE PATH --namespace … -f … --set …
-  --kube-version …``); documents are split on its ``# Source:`` lines. Not exercised by the
-  tests (no ``helm`` binary on the test machines).
+  --kube-version …``); documents are split on its ``# Source:`` lines. Tested with the
+  official Helm v3 binary that a PyPI package ships (tests/test_render_helm_cli.py).
 * ``sdk`` — helm-python-sdk (``pip install 'oomguard[helm]'``), Helm's Go SDK in-process.
 * unset / ``auto`` — the CLI when ``helm`` is on PATH, else the SDK.
 
@@ -253,7 +253,11 @@ def _cli_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
         except (OSError, subprocess.TimeoutExpired) as error:
             raise RenderError(f"helm template: {printable(str(error))}", path) from None
         if run.returncode != 0:
+            # the CLI's own advice after the error ("Use --debug flag to render out invalid
+            # YAML") is not about oomguard's command line; the message is kept on one line
             message = run.stderr.strip().removeprefix("Error: ")
+            message = message.split("\n\nUse --debug flag", 1)[0].strip()
+            message = re.sub(r"\s*\n\s*", " ", message)
             raise _helm_error(RuntimeError(message or f"helm exited {run.returncode}"), path)
         return _split_sources(run.stdout)
 
