@@ -17,13 +17,12 @@ import copy
 import pytest
 from conftest_webhook import Server, TLSFiles, container, deployment, review
 from fake_apiserver import FakeApiServer
+from oomguard.kube import connect
 from oomguard.linter.audit import audit
 from oomguard.rules.config import DEFAULT_CONFIG
 from oomguard.webhook.lookups import LimitRangeCache
 from test_webhook import answer, log_line
 from test_webhook_lookups import _until
-
-from oomguard.kube import connect
 
 HEAP = (
     '-Xmx1g (command) is 200% of the 512Mi memory limit container "orders" gets from the '

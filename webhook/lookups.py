@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oomguard.kube import ApiError, Cluster, connect
 from oomguard.rules.config import Config
 from oomguard.rules.limit_ranges import (
     LimitRange,
@@ -38,8 +39,6 @@ from oomguard.rules.limit_ranges import (
 from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas, parse_vpa
 from oomguard.rules.workload import Lookup, no_lookup
-
-from oomguard.kube import ApiError, Cluster, connect
 
 MODE_LABEL = "oomguard.io/mode"
 CONFIGMAP_PATH = "/api/v1/namespaces/{ns}/configmaps/{name}"
