@@ -4,7 +4,9 @@
 webhook.
 
 Generic: a rule is exported when its module declares ``cel(config)`` (rules/cel.py); the
-others are listed in the output's comment header with their module's ``CEL_REASON``. One
+others are listed in the output's comment header with their module's ``CEL_REASON``. A rule
+exported in part (the runtime heap rules: literal values only) declares both, and the header
+lists it with what the policy leaves out. One
 policy per rule, thresholds from the config baked into the expressions, the kinds from the
 registry (the built-in kinds, whose pod template sits at one fixed path). Bindings map the
 config's modes as the webhook does (rules/admission.py): ``enforce`` denies on ``error``
@@ -190,6 +192,15 @@ def _binding(
     }
 
 
+def exported_in_part(config: Config) -> list[tuple[str, str]]:
+    """[(rule ID, what its policy leaves to the webhook, lint and audit)]."""
+    return [
+        (rule.ID, rule.CEL_REASON)
+        for rule in CATALOGUE
+        if hasattr(rule, "cel") and hasattr(rule, "CEL_REASON") and rule_enabled(rule.ID, config)
+    ]
+
+
 def header(config: Config, left_out: list[tuple[str, str]]) -> str:
     kinds = ", ".join(spec.kind for spec in exported_kinds(config))
     not_covered = sorted(
@@ -203,6 +214,10 @@ def header(config: Config, left_out: list[tuple[str, str]]) -> str:
         "Not exported (the webhook, lint and audit still judge them):",
         *(f"  {rule}: {why}" for rule, why in left_out),
     ]
+    partial = exported_in_part(config)
+    if partial:
+        lines.append("Exported in part (the rest is left to the webhook, lint and audit):")
+        lines.extend(f"  {rule}: {what}" for rule, what in partial)
     if not_covered:
         lines.append(
             "Kinds the webhook judges that these policies do not match: " + ", ".join(not_covered)
