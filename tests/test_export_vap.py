@@ -1,5 +1,6 @@
-"""``oomguard export --target vap``: the objects parse and fit the admissionregistration/v1
-API types, and every exported CEL expression compiles and decides its rule's documented
+"""``oomguard export --target vap|kyverno``: the objects parse and fit the
+admissionregistration/v1 API types (and Kyverno's ValidatingPolicy CRD), and every exported
+CEL expression compiles and decides its rule's documented
 PASS/FAIL examples the way the rule does.
 
 CEL runs on cel-python (``celpy``), a CEL implementation from PyPI. It has no Kubernetes
@@ -18,6 +19,7 @@ from __future__ import annotations
 import copy
 
 import celpy
+import jsonschema
 import kubernetes.client.models as models
 import pydantic
 import pytest
@@ -26,7 +28,7 @@ import yaml
 from celpy import celtypes
 from helpers import config as make_config
 from helpers import findings
-from oomguard.linter.export import export_vap, exported_in_part, header
+from oomguard.linter.export import export_kyverno, export_vap, exported_in_part, header
 from oomguard.rules import CATALOGUE, RULES
 from oomguard.rules.config import DEFAULT_CONFIG
 from oomguard.rules.kinds import BUILTIN
@@ -646,3 +648,71 @@ def test_heap_ratios_from_the_config_are_baked_in():
         assert admit(policies(strict)[rule], pod) is False, rule
         assert bool(findings(yaml.safe_dump(pod), rule, strict)), rule
     assert "* 20 > 13 *" in str(policies(strict)[GO_HEADROOM]["spec"])  # 0.65 = 13/20, exact
+
+
+# ---------------------------------------------------------------- --target kyverno
+
+
+def test_kyverno_policies_fit_the_validatingpolicy_crd():
+    """Every ValidatingPolicy validates against the v1 openAPIV3Schema of Kyverno 1.17.0's
+    published CRD (tests/data/crds, the first release serving v1), with no field the API
+    server would prune; a misspelt field is caught."""
+    from report_schemas import CRDS, pruned_fields
+
+    crd = yaml.safe_load((CRDS / "policies.kyverno.io_validatingpolicies.yaml").read_text())
+    (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = v1["schema"]["openAPIV3Schema"]
+    objects, _ = export_kyverno(make_config(namespace_modes={"dev": "warn"}))
+    assert {o["apiVersion"] for o in objects} == {"policies.kyverno.io/v1"}
+    for obj in objects:
+        jsonschema.Draft7Validator(schema).validate(obj)
+        assert pruned_fields(obj, schema) == [], obj["metadata"]["name"]
+    wrong = copy.deepcopy(objects[0])
+    wrong["spec"]["validationAction"] = ["Deny"]
+    assert pruned_fields(wrong, schema) == [".spec.validationAction"]
+    wrong = copy.deepcopy(objects[0])
+    wrong["spec"]["validationActions"] = ["Block"]
+    with pytest.raises(jsonschema.ValidationError, match="Block"):
+        jsonschema.Draft7Validator(schema).validate(wrong)
+
+
+def test_kyverno_policies_carry_the_vap_cel_and_the_bindings_selectors():
+    config = make_config(mode="enforce", namespace_modes={"dev": "warn", "legacy": "audit"})
+    vap, vap_left = export_vap(config)
+    kyverno, kyverno_left = export_kyverno(config)
+    assert kyverno_left == vap_left
+    by_name = {o["metadata"]["name"]: o["spec"] for o in kyverno}
+    bindings = [o for o in vap if o["kind"] == "ValidatingAdmissionPolicyBinding"]
+    # one ValidatingPolicy per binding, its action and selectors in matchConstraints
+    assert sorted(by_name) == sorted(b["metadata"]["name"] for b in bindings)
+    for binding in bindings:
+        spec = by_name[binding["metadata"]["name"]]
+        (policy,) = [o for o in vap if o["metadata"]["name"] == binding["spec"]["policyName"]]
+        assert spec["validationActions"] == binding["spec"]["validationActions"]
+        for field in ("matchConditions", "variables", "validations", "failurePolicy"):
+            assert spec[field] == policy["spec"][field]
+        match = spec["matchConstraints"]
+        assert match["resourceRules"] == policy["spec"]["matchConstraints"]["resourceRules"]
+        for selector in ("namespaceSelector", "objectSelector"):
+            assert match.get(selector) == binding["spec"].get("matchResources", {}).get(selector)
+        assert spec["evaluation"] == {"background": {"enabled": False}}
+        assert spec["autogen"] == {"podControllers": {"controllers": []}}
+    deny = by_name["oomguard-best-effort-pod-deny"]
+    assert deny["matchConstraints"]["namespaceSelector"] == {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+         "values": ["dev", "legacy"]}]}  # fmt: skip
+    # the CEL is the tested one: a BestEffort Pod fails it
+    bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a", "image": "busybox"}]}}  # fmt: skip
+    assert admit({"spec": deny}, bare) is False
+
+
+def test_export_kyverno_command(run_oomguard):
+    done = run_oomguard("export", "--target", "kyverno")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# oomguard export --target kyverno: Kyverno ValidatingPolicies")
+    assert "# (policies.kyverno.io/v1, Kyverno 1.17+)" in done.stdout
+    assert "#   container-oomkilled: needs the pods' status" in done.stdout
+    documents = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert {d["kind"] for d in documents} == {"ValidatingPolicy"}
+    assert len(documents) == 13  # default config: enforce, one action per rule
