@@ -264,14 +264,17 @@ def heap_exceeds(flag: HeapFlag, *, at_least: int = 0) -> str:
     return by_container(_judged(flag, bad))
 
 
-def heap_headroom(flag: HeapFlag, ratio: Fraction, *, also: str = "true") -> str:
+def heap_headroom(flag: HeapFlag, ratio: Fraction, *, also: str = "true", at_least: int = 0) -> str:
     """Every container passes ``*-headroom-low``: no judged heap above ``ratio`` × its
     limit and below the limit (compared exactly, in whole numbers: ``size × q > p × limit``
-    for ``ratio`` = p/q). ``also`` (over ``c``) must hold for the heap to be judged."""
+    for ``ratio`` = p/q). ``also`` (over ``c``) must hold for the heap to be judged;
+    ``at_least`` as for :func:`heap_exceeds`."""
     bad = (
         f"{flag.size} * {ratio.denominator} > {ratio.numerator} * {limit_bytes()} && "
         f"{flag.size} < {limit_bytes()}"
     )
+    if at_least:
+        bad = f"{flag.size} >= {at_least} && {bad}"
     return by_container(_judged(flag, bad, also))
 
 

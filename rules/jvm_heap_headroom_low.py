@@ -49,6 +49,7 @@ from oomguard.rules.cel import JVM_INITIAL_HEAP, Cel, heap_headroom, jvm_max_hea
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, jvm_heap_check
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.runtimes.jvm import MIN_MAX_HEAP_SIZE
 from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
@@ -90,9 +91,15 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
 
 def cel(config: Config) -> Cel:
     """For ``oomguard export``: the one literal -Xmx is at most the ratio of the limit (or
-    at or above the limit: the other rule's); judged only with no -Xms anywhere."""
+    at or above the limit: the other rule's); judged only with no -Xms anywhere; below
+    2 MiB the JVM refuses it (runtime-flag-invalid's)."""
     ratio = config.thresholds.jvm_heap_ratio
     return Cel(
-        heap_headroom(jvm_max_heap_flag(), ratio, also=no_mention(JVM_INITIAL_HEAP)),
+        heap_headroom(
+            jvm_max_heap_flag(),
+            ratio,
+            also=no_mention(JVM_INITIAL_HEAP),
+            at_least=MIN_MAX_HEAP_SIZE,
+        ),
         f"the JVM's -Xmx is above {format_percent(ratio, 1)} of the memory limit",
     )

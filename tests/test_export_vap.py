@@ -515,6 +515,8 @@ JVM_CASES = {
         set(),
         set(),
     ),
+    "below 2 MiB, above the ratio: the JVM refuses it": (
+        _pod("2Mi", [_env("JAVA_TOOL_OPTIONS", "-Xmx1800k")]), set(), set()),
     "below 2 MiB: the JVM refuses it": (
         _pod("1Mi", [_env("JAVA_TOOL_OPTIONS", "-Xmx1536k")]),
         set(),
