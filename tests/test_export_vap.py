@@ -479,6 +479,20 @@ GO_CASES = {
         set(),
         {GO_EXCEEDS},
     ),  # fmt: skip
+    "the pod-level limit applies": (
+        {
+            **_pod(None, [_env("GOMEMLIMIT", "512MiB")]),
+            "spec": {
+                "resources": {"limits": {"memory": "512Mi"}},
+                "containers": [
+                    {"name": "app", "image": "example/app:1", "env": [_env("GOMEMLIMIT", "512MiB")]}
+                ],
+            },
+        },
+        {GO_EXCEEDS},
+        set(),
+    ),  # fmt: skip
+    "no limit: nothing to compare": (_pod(None, [_env("GOMEMLIMIT", "512MiB")]), set(), set()),
     "millibyte limit: not compared": (
         _pod("536870912000m", [_env("GOMEMLIMIT", "600MiB")]),
         set(),
@@ -516,7 +530,10 @@ JVM_CASES = {
         set(),
     ),
     "below 2 MiB, above the ratio: the JVM refuses it": (
-        _pod("2Mi", [_env("JAVA_TOOL_OPTIONS", "-Xmx1800k")]), set(), set()),
+        _pod("2Mi", [_env("JAVA_TOOL_OPTIONS", "-Xmx1800k")]),
+        set(),
+        set(),
+    ),
     "below 2 MiB: the JVM refuses it": (
         _pod("1Mi", [_env("JAVA_TOOL_OPTIONS", "-Xmx1536k")]),
         set(),
