@@ -65,6 +65,8 @@ def run_lint(args: argparse.Namespace) -> int:
             diff=args.diff,
             out=diff_out,
             lookup=lint_input.sources.lookup,
+            limit_ranges=lint_input.sources.limit_ranges_for,
+            vpas=lint_input.sources.vpa_for,
         )
         findings = result.findings
     if not args.no_related:
