@@ -12,8 +12,9 @@ follow; the rule compares it with those limits:
 
 * at or above the limit at `maxAllowed`, the largest VPA may set: every Pod VPA updates is
   killed (exit 137), whatever it recommends (error);
-* at or above the limit at the VPA's current recommendation (`status.recommendation` target,
-  known in `oomguard audit`): the Pods VPA updates now are killed (error);
+* at or above the limit at the VPA's current recommendation (`status.recommendation`
+  `upperBound`, then `target`, known in `oomguard audit` and the webhook): the Pods VPA
+  updates now are killed (error);
 * at or above the limit at `minAllowed`, the smallest VPA may set: the Pods are killed when
   VPA scales the container down, when it is idle (warning).
 
@@ -90,7 +91,7 @@ from oomguard.rules.config import Config
 from oomguard.rules.limit_ranges import Bound
 from oomguard.rules.model import Problem
 from oomguard.rules.text import format_bytes
-from oomguard.rules.vpa import REQUESTS_ONLY, Vpa
+from oomguard.rules.vpa import REQUESTS_ONLY, ContainerPolicy, Vpa
 from oomguard.rules.vpa_heap_fixed import fixed_heap
 from oomguard.rules.workload import Container, Workload
 
@@ -161,16 +162,10 @@ def _first_exceeded(
     """(when, the limit, severity) of the first bound whose limit the heap reaches, most
     certain first: maxAllowed, the current target, minAllowed."""
     policy = vpa.policy(container.name)
-    target, _upper = vpa.recommendation(container.name)
-    if target is not None:  # the recommendation as VPA applies it: held between the bounds
-        value = target.value
-        if policy.min_allowed is not None:
-            value = max(value, policy.min_allowed.value)
-        if policy.max_allowed is not None:
-            value = min(value, policy.max_allowed.value)
-        target = Bound(target.text if value == target.value else format_bytes(value), value)
+    target, upper = (_capped(b, policy) for b in vpa.recommendation(container.name))
     candidates = (
         (policy.max_allowed, "at its maxAllowed", "the largest it may set", "error"),
+        (upper, "at its recommendation's upperBound", "the most it now recommends", "error"),
         (target, "at its current target", "the Pods it updates now", "error"),
         (policy.min_allowed, "at its minAllowed", "when it scales the container down", "warning"),
     )
@@ -181,6 +176,18 @@ def _first_exceeded(
         if size >= limit:
             return f"{at} {bound.text} ({_how(scale, bound)}; {meaning})", limit, severity
     return None
+
+
+def _capped(recommended: Bound | None, policy: ContainerPolicy) -> Bound | None:
+    """A recommendation as VPA applies it: held between minAllowed and maxAllowed."""
+    if recommended is None:
+        return None
+    value = recommended.value
+    if policy.min_allowed is not None:
+        value = max(value, policy.min_allowed.value)
+    if policy.max_allowed is not None:
+        value = min(value, policy.max_allowed.value)
+    return Bound(recommended.text if value == recommended.value else format_bytes(value), value)
 
 
 def _how(scale: tuple[Fraction, Fraction | None], bound: Bound) -> str:

@@ -260,6 +260,10 @@ def test_the_current_target_of_a_cluster_vpa():
         "at its current target 1Gi (1Gi × the written limit/request 2Gi/1Gi; "
         "the Pods it updates now)" in found.message
     )
+    # the upperBound first: 3Gi × 2 = 6Gi, below -Xmx7g
+    above = one(text.replace("-Xmx2g", "-Xmx7g"), EXCEEDS)
+    assert "at or above the 6Gi memory limit" in above.message
+    assert "at its recommendation's upperBound 3Gi (3Gi × the written" in above.message
     # a target below minAllowed is raised to it (capping.go): 1536Mi × 2 = 3Gi holds -Xmx2g
     policy = "{containerName: '*', minAllowed: {memory: 1536Mi}}"
     none_of(
