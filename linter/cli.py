@@ -65,6 +65,8 @@ def run_lint(args: argparse.Namespace) -> int:
             diff=args.diff,
             out=diff_out,
             lookup=lint_input.sources.lookup,
+            limit_ranges=lint_input.sources.limit_ranges_for,
+            vpas=lint_input.sources.vpa_for,
         )
         findings = result.findings
     if not args.no_related:
@@ -82,9 +84,10 @@ def _related(
     args: argparse.Namespace, config: Config, lint_input: LintInput, result: LintResult
 ) -> Iterator[Finding]:
     """The findings of the workloads elsewhere in the repository that read a ConfigMap or
-    Secret of the named files (see linter/related.py); nothing to do, and nothing imported,
-    when the input holds none."""
-    if not lint_input.sources.data:
+    Secret of the named files, or that a LimitRange or VPA of them governs (see
+    linter/related.py); nothing to do, and nothing imported, when the input holds none."""
+    sources = lint_input.sources
+    if not (sources.data or sources.limit_ranges or sources.vpas):
         return
     from oomguard.linter.related import find_related, related_findings
 

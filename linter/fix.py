@@ -40,8 +40,10 @@ from oomguard.linter.run import STDIN, STDIN_NAME, LintResult, lint_paths, prepa
 from oomguard.rules.config import Config
 from oomguard.rules.converge import Convergence, converge
 from oomguard.rules.engine import INVALID, lint_fix_enabled
+from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
+from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, no_lookup
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -64,6 +66,8 @@ def apply_fixes(
     diff: bool,
     out: IO[str] | None = None,
     lookup: Lookup | None = None,
+    limit_ranges: LimitRangeLookup | None = None,
+    vpas: VpaLookup | None = None,
 ) -> LintResult:
     """Apply the enabled fixes of ``result``'s findings; with ``diff``, print what changes.
 
@@ -71,8 +75,10 @@ def apply_fixes(
     the loop ``/mutate`` uses) and the final patch is spliced into the text once, so the diff
     is exactly what is written. With ``write`` the files are rewritten and linted again; the
     returned result holds what remains. Without ``write`` nothing on disk changes and
-    ``result``'s findings are returned unchanged. ``lookup`` resolves ConfigMaps and Secrets
-    as the lint did (by default, from the files in ``paths``).
+    ``result``'s findings are returned unchanged. ``lookup`` resolves ConfigMaps and Secrets,
+    ``limit_ranges`` and ``vpas`` give the LimitRanges and VerticalPodAutoscalers, as the lint
+    did (by default, from the files in ``paths``): every round of the fix judges the Pod the
+    lint judged.
     """
     out = out or sys.stdout
     notices: list[str] = []
@@ -86,10 +92,24 @@ def apply_fixes(
         )
     # a rendered chart's or overlay's findings are fixed where their value lives (below)
     plans = fixable_by_file([f for f in result.findings if not _rendered(f)], config)
-    if plans and lookup is None:
-        lookup = prepare([path for path in paths if path != STDIN], config).sources.lookup
+    if plans and None in (lookup, limit_ranges, vpas):
+        sources = prepare([path for path in paths if path != STDIN], config).sources
+        lookup = lookup or sources.lookup
+        limit_ranges = limit_ranges or sources.limit_ranges_for
+        vpas = vpas or sources.vpa_for
     outcomes = [
-        (path, fix_file(path, found, config, lookup or no_lookup)) for path, found in plans.items()
+        (
+            path,
+            fix_file(
+                path,
+                found,
+                config,
+                lookup or no_lookup,
+                limit_ranges=limit_ranges or no_limit_ranges,
+                vpas=vpas or no_vpas,
+            ),
+        )
+        for path, found in plans.items()
     ]
     renderings = _renderings(result, config, paths)
     if renderings:
@@ -200,7 +220,13 @@ class FileFix:
 
 
 def fix_file(
-    path: str, findings: list[Finding], config: Config, lookup: Lookup = no_lookup
+    path: str,
+    findings: list[Finding],
+    config: Config,
+    lookup: Lookup = no_lookup,
+    *,
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> FileFix:
     """Read ``path`` and apply the converged fixes of the documents ``findings`` are in to its
     text (nothing is written)."""
@@ -222,7 +248,15 @@ def fix_file(
         # they would disagree on what the documents are and where a value is
         return FileFix(text, text, bom, problem=_YAML11_ONLY_PROBLEM)
     try:
-        plan = converge_file(text, path, {f.document for f in findings}, config, lookup)
+        plan = converge_file(
+            text,
+            path,
+            {f.document for f in findings},
+            config,
+            lookup,
+            limit_ranges=limit_ranges,
+            vpas=vpas,
+        )
     except FixError as exc:
         return FileFix(text, text, bom, problem=str(exc))
     # all rounds at once; should the text refuse that, the first rounds alone
@@ -240,7 +274,14 @@ def fix_file(
 
 
 def converge_file(
-    text: str, path: str, indices: set[int | None], config: Config, lookup: Lookup = no_lookup
+    text: str,
+    path: str,
+    indices: set[int | None],
+    config: Config,
+    lookup: Lookup = no_lookup,
+    *,
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> dict[int, Convergence]:
     """The converged fixes of the documents ``indices`` of a file's ``text``."""
     documents = {document.index: document for document in load_like_linter(text, path)}
@@ -251,6 +292,8 @@ def converge_file(
             config,
             lambda rule: lint_fix_enabled(rule, config),
             lookup=lookup,
+            limit_ranges=limit_ranges,
+            vpas=vpas,
         )
         if convergence.rounds:
             plan[index] = convergence

@@ -39,7 +39,7 @@ from oomguard.rules.converge import check_document, converge
 from oomguard.rules.engine import lint_fix_enabled
 from oomguard.rules.fixes import apply_patch, parse_pointer
 from oomguard.rules.model import Finding, pointer
-from oomguard.rules.workload import SOURCE_KINDS, iter_objects
+from oomguard.rules.workload import iter_objects
 
 
 def fix_rendered(rendered: Rendered, config: Config) -> tuple[dict[str, str], list[str]]:
@@ -117,7 +117,10 @@ def plan_rendered(
 
 def _edits(rendered: Rendered, config: Config, notices: list[str]) -> list[ScalarEdit]:
     """The scalar edits for the converged fixes of every document of ``rendered``."""
-    lookup = _rendered_lookup(rendered)
+    sources = _rendered_sources(rendered)
+    lookup = sources.lookup
+    # every round judges the Pod the lint judged: with the unit's LimitRanges and VPAs
+    context = {"limit_ranges": sources.limit_ranges_for, "vpas": sources.vpa_for}
     found = []
     for index, document in enumerate(rendered.documents):
         loaded = load_text(document.text)
@@ -133,11 +136,11 @@ def _edits(rendered: Rendered, config: Config, notices: list[str]) -> list[Scala
         # the rules offer their in-place fixes; those are written at the key's origin
         data, inlined = inline_sources(rendered, data, lookup)
         convergence = converge(
-            data, config, lambda rule: lint_fix_enabled(rule, config), lookup=lookup
+            data, config, lambda rule: lint_fix_enabled(rule, config), lookup=lookup, **context
         )
         if not convergence.rounds:
             continue
-        why = _attribution(data, convergence.rounds, config, lookup)
+        why = _attribution(data, convergence.rounds, config, lookup, context)
         for op, old, new, problem in _net_changes(data, convergence.patch):
             label = why(op["path"])
             source = inlined.get(_path_tuple(data, op["path"])) if not problem else None
@@ -381,12 +384,12 @@ def _ref(data: Any) -> str:
     return f"{data.get('kind', '?') if isinstance(data, dict) else '?'}/{name or '?'}"
 
 
-def _attribution(data: Any, rounds: list[list[dict]], config: Config, lookup):
+def _attribution(data: Any, rounds: list[list[dict]], config: Config, lookup, context: dict):
     """``pointer → "rule (object)"`` for notices: the finding of the round that wrote it."""
     stages: list[tuple[list[dict], list[Finding]]] = []
     work = data
     for ops in rounds:
-        stages.append((ops, check_document(work, config, lookup)))
+        stages.append((ops, check_document(work, config, lookup, **context)))
         work = apply_patch(work, ops)
 
     def why(ptr: str) -> str:
@@ -412,19 +415,20 @@ def _label(finding: Finding) -> str:
     return f"{finding.rule} ({finding.object_ref}{where})"
 
 
-def _rendered_lookup(rendered: Rendered):
-    """The unit's own ConfigMaps and Secrets, for env resolution (as the lint does)."""
-    from oomguard.linter.run import Sources
+def _rendered_sources(rendered: Rendered):
+    """The unit's own ConfigMaps and Secrets (for env resolution), LimitRanges and VPAs, as
+    the lint reads them."""
+    from oomguard.linter.run import FIRST_PASS_KINDS, Sources
 
     sources = Sources()
     for position, document in enumerate(rendered.documents):
-        if not any(kind in document.text for kind in SOURCE_KINDS):
+        if not any(kind in document.text for kind in FIRST_PASS_KINDS):
             continue
         for loaded in load_text(document.text).documents:
             for _, obj in iter_objects(loaded.data):
-                if obj.get("kind") in SOURCE_KINDS:
-                    sources.add(obj, position)
-    return sources.lookup
+                if obj.get("kind") in FIRST_PASS_KINDS:
+                    sources.add_first_pass(obj, position)
+    return sources
 
 
 # --------------------------------------------------------------------------- one file

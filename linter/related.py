@@ -7,6 +7,15 @@ and they hold ConfigMaps or Secrets, the workload files of the same git reposito
 one of them are linted too, with the given sources first, and their findings about the
 objects that reference a given source are reported.
 
+The same holds for a LimitRange or a VerticalPodAutoscaler (issue 17): a commit that lowers
+a namespace's default limit, or a VPA's ``minAllowed``, changes what the workloads of that
+namespace get. A named file's LimitRange re-checks the tracked workloads of its namespace
+(``git grep`` for the namespace's name, then the objects of that namespace); one with no
+namespace applies to the workloads with none, which are looked for beside it (its folder and
+below: the files applied with it). A named file's VPA re-checks its ``targetRef`` workload
+(same namespace, or none on both). The related files are linted with the named LimitRanges
+and VPAs first.
+
 Finding them is kept cheap for the pre-commit start-up budget: nothing happens unless a
 named file holds a source; then ``git grep`` (C, over the tracked files only) lists the
 tracked YAML/JSON files that contain a source's name, a byte search keeps those that also
@@ -33,8 +42,11 @@ from oomguard.linter.run import (
     prepare,
 )
 from oomguard.rules.config import Config
+from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
 from oomguard.rules.model import Finding
-from oomguard.rules.workload import iter_objects
+from oomguard.rules.vpa import KIND as VPA
+from oomguard.rules.vpa import parse_vpa
+from oomguard.rules.workload import is_workload, iter_objects
 
 # The keys through which a pod reads a source's data into env, by source kind.
 REFERENCE_KEYS = {
@@ -55,6 +67,25 @@ class Related:
     readers: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # file -> (kind, name)
     sources: list[str] = field(default_factory=list)  # 'ConfigMap "x"', for the notice
     problems: list[str] = field(default_factory=list)  # why a repository was not searched
+    governed: bool = False  # a named LimitRange or VPA, not only ConfigMaps/Secrets
+
+
+@dataclass(frozen=True)
+class Governor:
+    """A LimitRange or VPA of a named file: whose workloads it changes."""
+
+    label: str  # 'LimitRange "defaults"', for the notice
+    path: str  # the named file
+    namespace: str | None
+    target: tuple[str, str] | None = None  # a VPA's targetRef (kind, name)
+
+    def governs(self, obj: dict[str, Any], namespace: str | None) -> bool:
+        if namespace != self.namespace:
+            return False
+        if self.target is None:
+            return True
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        return (obj.get("kind"), metadata.get("name")) == self.target
 
 
 def given_sources(lint_input: LintInput, given: list[str]) -> dict[str, set[str]]:
@@ -69,16 +100,64 @@ def given_sources(lint_input: LintInput, given: list[str]) -> dict[str, set[str]
     return found
 
 
+def given_governors(lint_input: LintInput, given: list[str]) -> list[Governor]:
+    """The LimitRanges and VPAs in the files named on the command line (read again here, only
+    when the input holds one: the lint's first pass keeps no file per LimitRange)."""
+    if not (lint_input.sources.limit_ranges or lint_input.sources.vpas):
+        return []
+    found = []
+    for path in given:
+        if path == STDIN or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+            loaded = (
+                load_text(decode(raw))
+                if LIMIT_RANGE.encode() in raw or b"VerticalPod" in raw
+                else None
+            )
+        except (OSError, LoadError):
+            continue  # the lint says why it could not read it
+        for document in loaded.documents if loaded else ():
+            for _, obj in iter_objects(document.data):
+                governor = _governor(obj, path)
+                if governor is not None:
+                    found.append(governor)
+    return found
+
+
+def _governor(obj: dict[str, Any], path: str) -> Governor | None:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    namespace = namespace if isinstance(namespace, str) else None
+    if obj.get("kind") == LIMIT_RANGE and isinstance(name, str):
+        return Governor(f'{LIMIT_RANGE} "{name}"', path, namespace)
+    if obj.get("kind") == VPA:
+        vpa = parse_vpa(obj)
+        if vpa is not None:
+            target = (vpa.target_kind, vpa.target_name)
+            return Governor(f'{VPA} "{vpa.name}"', path, namespace, target)
+    return None
+
+
 def find_related(lint_input: LintInput, given: list[str], config: Config) -> Related:
-    """The tracked workload files that read a source of the named files."""
+    """The tracked workload files that read a source of the named files, or that a named
+    LimitRange or VPA governs."""
     related = Related()
     sources = given_sources(lint_input, given)
-    if not sources:
+    governors = given_governors(lint_input, given)
+    if not sources and not governors:
         return related
     related.sources = sorted(
         f'{kind} "{name}"' for kind, names in sources.items() for name in names
-    )
+    ) + sorted({g.label for g in governors})
+    related.governed = bool(governors)
     linted = {os.path.realpath(p) for p in lint_input.paths if p != STDIN}
+    for governor in governors:
+        _add_governed(related, governor, linted, config)
+    if not sources:
+        return related
     names = sorted(name for names in sources.values() for name in names)
     for path in tracked_mentions(given, names, config.exclude, related.problems, config.folder):
         if os.path.realpath(path) in linted:
@@ -92,9 +171,56 @@ def find_related(lint_input: LintInput, given: list[str], config: Config) -> Rel
             continue
         readers = _readers(raw, sources)
         if readers:
-            related.paths.append(path)
-            related.readers[path] = readers
+            _add(related, path, readers)
     return related
+
+
+def _add(related: Related, path: str, readers: set[tuple[str, str]]) -> None:
+    if path not in related.readers:
+        related.paths.append(path)
+    related.readers.setdefault(path, set()).update(readers)
+
+
+def _add_governed(related: Related, governor: Governor, linted: set[str], config: Config) -> None:
+    """The tracked files holding workloads ``governor`` applies to: of its namespace (found
+    by its name), its target (found by the target's name), or, with no namespace and no
+    target, beside it (its folder and below)."""
+    top = _git_top(os.path.dirname(os.path.abspath(governor.path)))
+    if top is None:
+        return
+    if governor.target is not None:
+        names, under = [governor.target[1]], ""
+    elif governor.namespace is not None:
+        names, under = [governor.namespace], ""
+    else:
+        folder = os.path.relpath(os.path.dirname(os.path.abspath(governor.path)), top)
+        names, under = ["kind"], "" if folder == "." else folder + "/"
+    for name in _git_grep(top, names, related.problems, under):
+        path = _display_path(os.path.join(top, name))
+        if os.path.realpath(path) in linted or _excluded_path(path, config):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+            loaded = load_text(decode(raw))
+        except (OSError, LoadError):
+            continue  # deleted in the work tree, unreadable: not this commit's business
+        governed = set()
+        for document in loaded.documents:
+            for _, obj in iter_objects(document.data):
+                metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                namespace = metadata.get("namespace")
+                namespace = namespace if isinstance(namespace, str) else None
+                if is_workload(obj, config.registry) and governor.governs(obj, namespace):
+                    governed.add((str(obj.get("kind")), str(metadata.get("name"))))
+        if governed:
+            _add(related, path, governed)
+
+
+def _excluded_path(path: str, config: Config) -> bool:
+    from oomguard.linter.run import _excluded
+
+    return _excluded(path, config.exclude, config.folder)
 
 
 def tracked_mentions(
@@ -136,10 +262,11 @@ def _git_top(folder: str) -> str | None:
     return top if proc.returncode == 0 and top else None
 
 
-def _git_grep(top: str, names: list[str], problems: list[str]) -> list[str]:
-    """Tracked manifest files (paths from ``top``) whose work-tree text holds a name."""
+def _git_grep(top: str, names: list[str], problems: list[str], under: str = "") -> list[str]:
+    """Tracked manifest files (paths from ``top``, in its folder ``under`` and below) whose
+    work-tree text holds a name."""
     patterns = [arg for name in names for arg in ("-e", name)]
-    globs = [f"*{suffix}" for suffix in MANIFEST_SUFFIXES]
+    globs = [f"{under}*{suffix}" for suffix in MANIFEST_SUFFIXES]
     try:
         proc = subprocess.run(
             ["git", "-C", top, "grep", "-l", "-z", "-F", "--full-name", *patterns, "--", *globs],
@@ -205,7 +332,8 @@ def related_findings(
     Counts, notices and problems are added to ``result``."""
     for problem in related.problems:  # never a quiet pass: the readers were not looked for
         result.notices.append(
-            f"the workloads that read {_few(related.sources)} were not checked: {problem}"
+            f"the workloads that {'depend on' if related.governed else 'read'} "
+            f"{_few(related.sources)} were not checked: {problem}"
         )
     if not related.paths:
         return
@@ -214,6 +342,9 @@ def related_findings(
         extra.sources.data[key] = [(ns, data, -1) for ns, data, _ in entries] + (
             extra.sources.data.get(key, [])
         )
+    # the named LimitRanges and VPAs first, as the named ConfigMaps
+    extra.sources.limit_ranges[:0] = lint_input.sources.limit_ranges
+    extra.sources.vpas = {**extra.sources.vpas, **lint_input.sources.vpas}
     own = LintResult()
     for finding in iter_findings(extra, config, own):
         readers = related.readers.get(finding.file or "", set())
@@ -225,8 +356,9 @@ def related_findings(
     result.notices.extend(own.notices)
     result.unreadable.extend(own.unreadable)
     result.crashes.extend(own.crashes)
+    verb = "depend on" if related.governed else "read"
     result.notices.append(
-        f"also checked {_few(related.paths)}: workloads there read {_few(related.sources)} "
+        f"also checked {_few(related.paths)}: workloads there {verb} {_few(related.sources)} "
         "(--no-related turns this off)"
     )
 

@@ -56,6 +56,7 @@ from oomguard.rules import (
     runtime_flag_invalid,
     runtime_flag_unresolved,
     runtime_heap_unset,
+    vpa_heap_exceeds_limit,
     vpa_heap_fixed,
     vpa_limit_below_max_allowed,
     workload_kind_unknown,
@@ -93,6 +94,7 @@ CATALOGUE: tuple[ModuleType, ...] = (
     limitrange_violation,  # needs LimitRanges: in the input, the cluster or the webhook's cache
     vpa_heap_fixed,  # needs VerticalPodAutoscalers in the input
     vpa_limit_below_max_allowed,
+    vpa_heap_exceeds_limit,  # needs a VPA's minAllowed / maxAllowed (or its recommendation)
     heap_resize_in_place,  # in-place resize: a resizePolicy, or an in-place VPA in the input
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}

@@ -181,6 +181,8 @@ def mutate(request: Request, config: Config) -> Decision:
         lambda rule: mutation_enabled(rule, config),
         lookup=request.lookup,
         findings=evaluation.findings,
+        limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     if not fixed.patch:
         return Decision(True, ALLOWED, mode, findings=findings, crashes=crashes)

@@ -5,7 +5,10 @@ with the limit), so fixing is a loop: apply the enabled fixes of the findings, c
 patched document again, repeat, at most :data:`~oomguard.rules.fixes.FIX_ROUNDS` rounds. The
 loop runs in memory on plain data; its result is one strict RFC 6902 patch against the
 document as given. The webhook returns that patch; the linter splices the same patch into the
-file's text once (so ``--diff`` shows exactly what ``--fix`` writes).
+file's text once (so ``--diff`` shows exactly what ``--fix`` writes). Every round is checked
+with the same LimitRanges and VerticalPodAutoscalers as the first: a round without them would
+judge another Pod (a BestEffort one where a LimitRange gives defaults) and fix what a single
+check never reported.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 from oomguard.rules.config import Config
 from oomguard.rules.engine import check_object
 from oomguard.rules.fixes import FIX_ROUNDS, apply_intents
+from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.model import Finding
+from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, iter_objects, no_lookup
 
 
@@ -44,15 +49,21 @@ def converge(
     *,
     lookup: Lookup = no_lookup,
     findings: Iterable[Finding] | None = None,
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> Convergence:
     """Fix ``document`` (a workload or a ``List`` of them) until no enabled fix changes it.
 
     ``enabled(rule_id)`` says whose fixes apply (``lint_fix_enabled`` or ``mutation_enabled``);
-    ``findings``, when the caller has them already, are the document's first-round findings.
-    ``document`` itself is not changed.
+    ``findings``, when the caller has them already, are the document's first-round findings
+    (checked with the same ``limit_ranges`` and ``vpas``). ``document`` itself is not changed.
     """
     work = copy.deepcopy(document)
-    current = list(findings) if findings is not None else check_document(work, config, lookup)
+
+    def check(document: Any) -> list[Finding]:
+        return check_document(document, config, lookup, limit_ranges=limit_ranges, vpas=vpas)
+
+    current = list(findings) if findings is not None else check(work)
     result = Convergence()
     for _ in range(FIX_ROUNDS):
         chosen = [f for f in current if f.fix and enabled(f.rule)]
@@ -64,14 +75,23 @@ def converge(
         result.rules.extend(
             r for r in dict.fromkeys(f.rule for f in chosen) if r not in result.rules
         )
-        current = check_document(work, config, lookup)
+        current = check(work)
     return result
 
 
-def check_document(document: Any, config: Config, lookup: Lookup = no_lookup) -> list[Finding]:
+def check_document(
+    document: Any,
+    config: Config,
+    lookup: Lookup = no_lookup,
+    *,
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
+) -> list[Finding]:
     """Every finding of every object in ``document``, paths relative to the document."""
     return [
         finding
         for prefix, obj in iter_objects(document)
-        for finding in check_object(obj, config, lookup=lookup, prefix=prefix).findings
+        for finding in check_object(
+            obj, config, lookup=lookup, prefix=prefix, limit_ranges=limit_ranges, vpas=vpas
+        ).findings
     ]

@@ -11,7 +11,16 @@ matches the limit the Pod gets. ``resourcePolicy.containerPolicies[]`` apply by
 ``containerName`` (``*`` for the others): ``mode: Off`` leaves a container alone,
 ``controlledResources`` (default cpu and memory), ``controlledValues``
 (``RequestsAndLimits``, the default: the limit is scaled with the request, keeping their
-ratio; ``RequestsOnly``: the limit stays as written) and ``maxAllowed``.
+ratio; ``RequestsOnly``: the limit stays as written), ``minAllowed`` and ``maxAllowed``.
+
+The limit a VPA gives a container (``pkg/utils/vpa/limit_and_request_scaling.go``
+``getProportionalResourceLimit``): the limit as written (else the LimitRange's default) ×
+the recommended request ÷ the request as written (no request, or one equal to the limit:
+the limit is the recommended request); no limit: none is set. The recommended request is
+held between ``minAllowed`` and ``maxAllowed`` (``pkg/utils/vpa/capping.go``
+``maybeCapToPolicyMin`` / ``maybeCapToPolicyMax``; a zero bound is no bound). A VPA read
+from a cluster also carries ``status.recommendation.containerRecommendations[]`` (``target``
+and ``upperBound``, already capped by the policy).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ class ContainerPolicy:
     memory: bool  # memory is among controlledResources
     controlled_values: str  # RequestsAndLimits | RequestsOnly
     max_allowed: Bound | None
+    min_allowed: Bound | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,9 @@ class Vpa:
     update_mode: str  # as written, else DEFAULT_MODE
     mode_written: bool
     policies: tuple[tuple[str, ContainerPolicy], ...] = ()  # (containerName, policy)
+    # status.recommendation (a VPA read from a cluster): containerName -> memory
+    targets: tuple[tuple[str, Bound], ...] = ()
+    upper_bounds: tuple[tuple[str, Bound], ...] = ()
 
     @property
     def described(self) -> str:
@@ -64,6 +77,10 @@ class Vpa:
         """The container's policy: its own entry, else ``*``, else the defaults."""
         by_name = dict(self.policies)
         return by_name.get(container) or by_name.get("*") or _DEFAULT_POLICY
+
+    def recommendation(self, container: str) -> tuple[Bound | None, Bound | None]:
+        """(target, upperBound) memory of the container's recommendation, when known."""
+        return dict(self.targets).get(container), dict(self.upper_bounds).get(container)
 
     def resizes_memory(self, container: str) -> bool:
         policy = self.policy(container)
@@ -109,12 +126,32 @@ def parse_vpa(obj: dict[str, Any]) -> Vpa | None:
         mode if isinstance(mode, str) else DEFAULT_MODE,
         isinstance(mode, str),
         tuple(policies),
+        _recommended(obj, "target"),
+        _recommended(obj, "upperBound"),
     )
+
+
+def _recommended(obj: dict[str, Any], key: str) -> tuple[tuple[str, Bound], ...]:
+    """containerName -> the memory of ``status.recommendation.containerRecommendations[].key``."""
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    recommendation = status.get("recommendation")
+    entries = (
+        recommendation.get("containerRecommendations") if isinstance(recommendation, dict) else None
+    )
+    found = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("containerName"), str):
+            continue
+        values = entry.get(key)
+        value = bound(values["memory"]) if isinstance(values, dict) and "memory" in values else None
+        if value is not None:
+            found.append((entry["containerName"], value))
+    return tuple(found)
 
 
 def _policy(entry: dict[str, Any]) -> ContainerPolicy:
     resources = entry.get("controlledResources")
-    maximum = entry.get("maxAllowed")
+    maximum, minimum = entry.get("maxAllowed"), entry.get("minAllowed")
     mode = OFF if entry.get("mode") is False else entry.get("mode")  # unquoted Off
     return ContainerPolicy(
         mode if isinstance(mode, str) else "Auto",
@@ -122,5 +159,13 @@ def _policy(entry: dict[str, Any]) -> ContainerPolicy:
         entry["controlledValues"]
         if isinstance(entry.get("controlledValues"), str)
         else "RequestsAndLimits",
-        bound(maximum["memory"]) if isinstance(maximum, dict) and "memory" in maximum else None,
+        _memory(maximum),
+        _memory(minimum),
     )
+
+
+def _memory(values: Any) -> Bound | None:
+    """The memory of a ``minAllowed`` / ``maxAllowed``; a zero is no bound (``capping.go``
+    ``maybeCapToMax`` / ``maybeCapToMin`` skip it)."""
+    found = bound(values["memory"]) if isinstance(values, dict) and "memory" in values else None
+    return found if found is not None and found.value else None

@@ -99,7 +99,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         fixed = fixed_heap(container, config)
         if fixed is None:
             continue
-        setting, path, advice = fixed
+        setting, path, advice, _size = fixed
         yield Problem(
             f"{vpa.described} sets the memory of {container.label}, but {setting} is a fixed "
             f"size: the heap does not follow the limit VPA gives the Pod (below it: killed, "
@@ -109,8 +109,9 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         )
 
 
-def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str] | None:
-    """(the setting as written, where, what to use instead) of an absolute heap size."""
+def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str, int] | None:
+    """(the setting as written, where, what to use instead, its size in bytes) of an
+    absolute heap size."""
     settings = container.derive(jvm.jvm_settings)
     flag = settings.last("MaxHeapSize")
     if flag is not None and flag.size:
@@ -119,6 +120,7 @@ def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str] | 
             flag.described,
             flag.token.path or container.path,
             f"use -XX:MaxRAMPercentage={float(percent):.1f} instead",
+            int(flag.size),
         )
     memlimit = container.derive(go.go_settings).memlimit
     if (
@@ -133,6 +135,7 @@ def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str] | 
             "env valueFrom.resourceFieldRef, lowered to about "
             f"{format_percent(config.thresholds.go_memlimit_ratio, 1)} by the start script, or "
             "a library that reads the cgroup limit)",
+            int(container.derive(go.go_settings).memlimit_bytes),
         )
     size = container.derive(node.node_settings).effective()
     if size is not None and not size.percentage and size.mib:
@@ -141,6 +144,7 @@ def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str] | 
             size.described,
             size.token.path or container.path,
             f"use --max-old-space-size-percentage={percent} instead",
+            size.mib * 1024**2,
         )
     hard = container.derive(dotnet.dotnet_settings).hard_limit
     if hard is not None and hard.number:
@@ -150,5 +154,6 @@ def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str] | 
             env_path(container, hard.env),
             f"use DOTNET_GCHeapHardLimitPercent={dotnet.format_dotnet_hex(percent)} "
             f"(hexadecimal, {percent}%) instead",
+            hard.number,
         )
     return None

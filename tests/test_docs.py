@@ -23,7 +23,7 @@ def test_committed_rules_doc_is_fresh():
 
 
 def test_every_rule_has_metadata_and_examples():
-    assert len(CATALOGUE) == len(RULES) == 30
+    assert len(CATALOGUE) == len(RULES) == 31
     for rule in CATALOGUE:
         assert rule.SEVERITY in ("error", "warning", "info")
         assert rule.FIX in ("rewrite", "add", None)
@@ -63,6 +63,7 @@ def test_spec_rule_ids_are_all_implemented():
         "limitrange-violation",
         "vpa-heap-fixed",
         "vpa-limit-below-max-allowed",
+        "vpa-heap-exceeds-limit",
         "heap-resize-in-place",
     ]
     assert [*table, "container-oomkilled", "workload-kind-unknown", *issue_17] == [

@@ -166,3 +166,73 @@ def test_a_later_round_the_text_refuses_leaves_the_earlier_rounds(tmp_path, monk
     assert [f.rule for f in after.findings if f.rule == "jvm-heap-exceeds-limit"] == [
         "jvm-heap-exceeds-limit"
     ]
+
+
+# --- every round with the LimitRanges and VPAs of the first (issue 17) ------------------------
+# A LimitRange that defaults the memory makes the Pod Burstable (LimitRanger admission,
+# plugin/pkg/admission/limitranger/admission.go mergeContainerResources): best-effort-pod does
+# not fire, so its fix must not add the configured defaults in any round.
+
+LIMIT_RANGE = """\
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults, namespace: shop}
+spec:
+  limits:
+  - {type: Container, default: {memory: 1Gi}, defaultRequest: {memory: 512Mi}}
+"""
+
+UNDER_DEFAULTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+      - name: orders
+        image: eclipse-temurin:8
+        command: [java, -XX:-UseContainerSupport, -jar, app.jar]
+"""
+
+ROUNDS_RULES = ["jvm-container-support-disabled", "best-effort-pod"]
+ROUNDS_CONFIG = config_from_data(
+    {
+        "defaults": {"memory_request": "256Mi", "memory_limit": "256Mi"},
+        "fix": {"enable": ROUNDS_RULES},
+        "mutate": ROUNDS_RULES,
+    }
+)
+
+
+def test_lint_fix_under_a_limit_range_default_is_one_rounds_result_and_idempotent(tmp_path):
+    (tmp_path / "limits.yaml").write_text(LIMIT_RANGE)
+    target = tmp_path / "app.yaml"
+    target.write_text(UNDER_DEFAULTS)
+    paths = [str(tmp_path / "limits.yaml"), str(target)]
+    first = lint_paths(paths, ROUNDS_CONFIG)
+    enabled = [f.rule for f in first.findings if f.fixable and f.rule in ROUNDS_RULES]
+    assert enabled == ["jvm-container-support-disabled"]
+    after = apply_fixes(first, ROUNDS_CONFIG, paths, write=True, diff=False)
+    # the one fix the lint reported, and no resources: the LimitRange gives them
+    assert target.read_text() == UNDER_DEFAULTS.replace("-XX:-UseContainerSupport, ", "")
+    assert "fixed 1 finding in 1 file" in after.notices
+    assert not [f for f in after.findings if f.fixable and f.rule in ROUNDS_RULES]
+    again = apply_fixes(
+        lint_paths(paths, ROUNDS_CONFIG), ROUNDS_CONFIG, paths, write=True, diff=False
+    )
+    assert target.read_text() == UNDER_DEFAULTS.replace("-XX:-UseContainerSupport, ", "")
+    assert not any(n.startswith("fixed ") for n in again.notices), again.notices
+
+
+def test_mutate_rounds_keep_the_namespaces_limit_ranges():
+    import yaml
+    from oomguard.rules.limit_ranges import parse_limit_range
+
+    ranges = (parse_limit_range(yaml.safe_load(LIMIT_RANGE)),)
+    obj = yaml.safe_load(UNDER_DEFAULTS)
+    request = Request("CREATE", obj, limit_ranges=lambda namespace: ranges)
+    decision = mutate(request, ROUNDS_CONFIG)
+    *fixes, mark = decision.patch
+    assert fixes == [{"op": "remove", "path": "/spec/template/spec/containers/0/command/1"}]
+    assert mark["path"].startswith("/metadata/annotations")

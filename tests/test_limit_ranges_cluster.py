@@ -249,6 +249,26 @@ def test_audit_reads_the_namespaces_vpas(tmp_path):
     assert any(p.startswith(path) for p in requests)
 
 
+def test_audit_judges_the_heap_against_the_vpas_current_target(tmp_path):
+    # status.recommendation target 512Mi: with the written 2Gi/2Gi the limit VPA sets is
+    # 512Mi (getProportionalResourceLimit, kubernetes/autoscaler
+    # pkg/utils/vpa/limit_and_request_scaling.go), below -Xmx1g
+    listed = vpa()
+    listed["status"] = {
+        "recommendation": {
+            "containerRecommendations": [{"containerName": "orders", "target": {"memory": "512Mi"}}]
+        }
+    }
+    result, _ = _audit(tmp_path, [sized_orders(), listed], crds=(VPA_CRD,))
+    (found,) = [f for f in result.findings if f.rule == "vpa-heap-exceeds-limit"]
+    assert (found.severity, found.container) == ("error", "orders")
+    assert found.message.startswith(
+        "-Xmx1g (command) is 1Gi, at or above the 512Mi memory limit VerticalPodAutoscaler "
+        '"orders-vpa" (updateMode Auto) gives container "orders" at its current target 512Mi '
+        "(the limit follows the request; the Pods it updates now)"
+    )
+
+
 def test_audit_without_vpa_installed_says_nothing(tmp_path):
     result, _ = _audit(tmp_path, [sized_orders()])  # the CRD is not served: 404
     assert result.api_errors == []

@@ -193,3 +193,121 @@ def test_a_repository_git_cannot_search_is_said_not_passed(repo, run_oomguard):
         )
     ]
     assert len(said) == 1, result.stderr
+
+
+# --- a named LimitRange or VerticalPodAutoscaler (issue 17) ----------------------------------
+
+GOVERNED = textwrap.dedent(
+    """\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: orders, namespace: shop}
+    spec:
+      template:
+        spec:
+          containers:
+            - name: orders
+              image: eclipse-temurin:21-jre
+              command: [java, -Xmx1g, -jar, app.jar]
+              resources:
+                requests: {memory: 256Mi}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: elsewhere, namespace: other}
+    spec:
+      template:
+        spec:
+          containers:
+            - name: app
+              image: eclipse-temurin:21-jre
+              command: [java, -Xmx1g, -jar, app.jar]
+              resources:
+                requests: {memory: 256Mi}
+    """
+)
+
+
+def limit_range(default: str, namespace: str | None = "shop") -> str:
+    where = f", namespace: {namespace}" if namespace else ""
+    return (
+        f"apiVersion: v1\nkind: LimitRange\nmetadata: {{name: defaults{where}}}\n"
+        f"spec: {{limits: [{{type: Container, default: {{memory: {default}}}}}]}}\n"
+    )
+
+
+def committed(tmp_path: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git("init", "-q", cwd=tmp_path)
+    git("add", "-A", cwd=tmp_path)
+    git("commit", "-q", "-m", "base", cwd=tmp_path)
+
+
+def test_a_lowered_limit_range_default_checks_the_namespaces_workloads(tmp_path, run_oomguard):
+    committed(tmp_path, {"apps/deploy.yaml": GOVERNED, "ns/limits.yaml": limit_range("4Gi")})
+    harmless = run_oomguard("lint", "ns/limits.yaml", cwd=tmp_path)
+    assert harmless.returncode == 0, harmless.stdout + harmless.stderr
+    assert harmless.stdout == "2 files, 1 workload: 0 errors, 0 warnings\n"
+    (tmp_path / "ns" / "limits.yaml").write_text(limit_range("512Mi"))  # the change
+    result = run_oomguard("lint", "ns/limits.yaml", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [line for line in result.stdout.splitlines() if " error " in line]
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        "apps/deploy.yaml:10:27: error jvm-heap-exceeds-limit: -Xmx1g (command) is 200% of the "
+        '512Mi memory limit container "orders" gets from the default of LimitRange "defaults" '
+        "in namespace shop"
+    )
+    assert "elsewhere" not in result.stdout  # namespace other: not this LimitRange's
+    assert result.stderr == (
+        "oomguard: notice: also checked apps/deploy.yaml: workloads there depend on "
+        'LimitRange "defaults" (--no-related turns this off)\n'
+    )
+    assert run_oomguard("lint", "--no-related", "ns/limits.yaml", cwd=tmp_path).returncode == 0
+
+
+def test_a_limit_range_without_namespace_checks_the_workloads_beside_it(tmp_path, run_oomguard):
+    plain = GOVERNED.replace(", namespace: shop", "").replace(", namespace: other", "")
+    committed(
+        tmp_path,
+        {
+            "base/app/deploy.yaml": plain,
+            "base/limits.yaml": limit_range("4Gi", None),
+            "other/deploy.yaml": plain,
+        },
+    )
+    (tmp_path / "base" / "limits.yaml").write_text(limit_range("512Mi", None))
+    result = run_oomguard("lint", "base/limits.yaml", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    heap = [line for line in result.stdout.splitlines() if "jvm-heap-exceeds-limit" in line]
+    # both Deployments beside it (no namespace on either side); other/ is not beside it
+    assert [line.split(":")[0] for line in heap] == ["base/app/deploy.yaml"] * 2
+    assert "other/deploy.yaml" not in result.stdout + result.stderr
+
+
+def test_a_named_vpa_checks_its_target_workload(tmp_path, run_oomguard):
+    sized = GOVERNED.replace(
+        "requests: {memory: 256Mi}",
+        "requests: {memory: 2Gi}\n            limits: {memory: 2Gi}",
+    )
+    vpa = (
+        "apiVersion: autoscaling.k8s.io/v1\nkind: VerticalPodAutoscaler\n"
+        "metadata: {name: orders-vpa, namespace: shop}\n"
+        "spec:\n  targetRef: {apiVersion: apps/v1, kind: Deployment, name: orders}\n"
+        "  updatePolicy: {updateMode: 'Off'}\n"
+        "  resourcePolicy:\n"
+        "    containerPolicies: [{containerName: '*', maxAllowed: {memory: 512Mi}}]\n"
+    )
+    committed(tmp_path, {"apps/deploy.yaml": sized, "apps/vpa.yaml": vpa})
+    (tmp_path / "apps" / "vpa.yaml").write_text(vpa.replace("'Off'", "Recreate"))
+    result = run_oomguard("lint", "apps/vpa.yaml", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (error,) = [line for line in result.stdout.splitlines() if " error " in line]
+    assert error.startswith(
+        "apps/deploy.yaml:10:27: error vpa-heap-exceeds-limit: -Xmx1g (command) is 1Gi, at or "
+        'above the 512Mi memory limit VerticalPodAutoscaler "orders-vpa" (updateMode Recreate)'
+    )
+    assert "Deployment/orders" in error and "elsewhere" not in result.stdout
+    assert 'workloads there depend on VerticalPodAutoscaler "orders-vpa"' in result.stderr

@@ -190,3 +190,146 @@ def test_lint_vpa_in_another_file(tmp_path, run_oomguard):
     (line,) = [line for line in result.stdout.splitlines() if FIXED in line]
     assert line.startswith("app.yaml:10:")
     assert "-XX:MaxRAMPercentage=75.0" in line
+
+
+# --- vpa-heap-exceeds-limit ----------------------------------------------------------------
+# The limit VPA sets (kubernetes/autoscaler vertical-pod-autoscaler,
+# pkg/utils/vpa/limit_and_request_scaling.go getProportionalResourceLimit): the written limit
+# (else the LimitRange's default) × the recommended request ÷ the written request; with no
+# request, or one equal to the limit, the limit is the recommended request. The recommended
+# request is held in [minAllowed, maxAllowed] (pkg/utils/vpa/capping.go maybeCapToPolicyMin /
+# maybeCapToPolicyMax; a zero bound is no bound).
+
+EXCEEDS = "vpa-heap-exceeds-limit"
+BOUNDS = "{containerName: '*', minAllowed: {memory: 512Mi}, maxAllowed: {memory: 4Gi}}"
+HALF = "{requests: {memory: 1Gi}, limits: {memory: 2Gi}}"  # limit/request 2
+
+
+def test_heap_above_the_limit_at_min_allowed_is_killed_when_vpa_scales_down():
+    found = one(both(vpa("Auto", BOUNDS), orders("[java, -Xmx1g, -jar, app.jar]")), EXCEEDS)
+    assert (found.severity, found.container) == ("warning", "orders")
+    assert found.message == (
+        "-Xmx1g (command) is 1Gi, at or above the 512Mi memory limit VerticalPodAutoscaler "
+        '"orders-vpa" (updateMode Auto) gives container "orders" at its minAllowed 512Mi (the '
+        "limit follows the request; when it scales the container down): heap plus off-heap "
+        "memory passes the limit and the kernel kills the container (exit 137); use "
+        "-XX:MaxRAMPercentage=75.0 instead, or raise the VPA's bounds"
+    )
+    assert found.path[-2:] == ("command", 1)
+    # the written 3Gi limit holds it: the heap rules of the JVM say nothing
+    none_of(
+        both(vpa("Auto", BOUNDS), orders("[java, -Xmx1g, -jar, app.jar]")), "jvm-heap-exceeds-limit"
+    )
+
+
+def test_the_limit_keeps_the_written_ratio_to_the_request():
+    # minAllowed 512Mi × 2Gi/1Gi = a 1Gi limit: -Xmx1g reaches it, -Xmx1000m does not
+    text = both(vpa("Auto", BOUNDS), orders("[java, -Xmx1g, -jar, app.jar]", resources=HALF))
+    found = one(text, EXCEEDS)
+    assert "at or above the 1Gi memory limit" in found.message
+    assert "at its minAllowed 512Mi (512Mi × the written limit/request 2Gi/1Gi;" in found.message
+    none_of(
+        both(vpa("Auto", BOUNDS), orders("[java, -Xmx1000m, -jar, app.jar]", resources=HALF)),
+        EXCEEDS,
+    )
+
+
+def test_heap_above_the_limit_at_max_allowed_is_an_error():
+    # maxAllowed 4Gi × 2Gi/1Gi = 8Gi, the largest limit VPA may set: -Xmx9g never fits
+    text = both(vpa("Auto", BOUNDS), orders("[java, -Xmx9g, -jar, app.jar]", resources=HALF))
+    found = one(text, EXCEEDS)
+    assert found.severity == "error"
+    assert found.message.startswith(
+        "-Xmx9g (command) is 9Gi, at or above the 8Gi memory limit VerticalPodAutoscaler "
+        '"orders-vpa" (updateMode Auto) gives container "orders" at its maxAllowed 4Gi (4Gi × '
+        "the written limit/request 2Gi/1Gi; the largest it may set)"
+    )
+
+
+def test_the_current_target_of_a_cluster_vpa():
+    # status.recommendation as `oomguard audit` lists it: target 1Gi × 2Gi/1Gi = 2Gi
+    status = (
+        "status: {recommendation: {containerRecommendations: [{containerName: orders, "
+        "target: {memory: 1Gi}, upperBound: {memory: 3Gi}}]}}\n"
+    )
+    text = both(vpa("Auto") + status, orders("[java, -Xmx2g, -jar, app.jar]", resources=HALF))
+    found = one(text, EXCEEDS)
+    assert found.severity == "error"
+    assert "at or above the 2Gi memory limit" in found.message
+    assert (
+        "at its current target 1Gi (1Gi × the written limit/request 2Gi/1Gi; "
+        "the Pods it updates now)" in found.message
+    )
+    # the upperBound first: 3Gi × 2 = 6Gi, below -Xmx7g
+    above = one(text.replace("-Xmx2g", "-Xmx7g"), EXCEEDS)
+    assert "at or above the 6Gi memory limit" in above.message
+    assert "at its recommendation's upperBound 3Gi (3Gi × the written" in above.message
+    # a target below minAllowed is raised to it (capping.go): 1536Mi × 2 = 3Gi holds -Xmx2g
+    policy = "{containerName: '*', minAllowed: {memory: 1536Mi}}"
+    none_of(
+        both(vpa("Auto", policy) + status, orders("[java, -Xmx2g, -jar, app.jar]", resources=HALF)),
+        EXCEEDS,
+    )
+
+
+def test_the_limit_range_default_is_the_limit_vpa_scales():
+    # getProportionalResourceLimit: no limit written -> the LimitRange's default
+    limit_range = (
+        "apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults, namespace: shop}\n"
+        "spec: {limits: [{type: Container, default: {memory: 2Gi}}]}\n"
+    )
+    resources = "{requests: {memory: 1Gi}}"
+    text = both(
+        limit_range,
+        vpa("Auto", BOUNDS),
+        orders("[java, -Xmx1g, -jar, app.jar]", resources=resources),
+    )
+    assert (
+        "at its minAllowed 512Mi (512Mi × the written limit/request 2Gi/1Gi;"
+        in one(text, EXCEEDS).message
+    )
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "{containerName: '*'}",  # no bounds: vpa-heap-fixed says it, without numbers
+        "{containerName: '*', minAllowed: {memory: 2Gi}, maxAllowed: {memory: 4Gi}}",  # fits
+        "{containerName: '*', minAllowed: {memory: 0}}",  # a zero bound is no bound
+        "{containerName: '*', controlledValues: RequestsOnly, minAllowed: {memory: 512Mi}}",
+        "{containerName: '*', mode: 'Off', minAllowed: {memory: 512Mi}}",
+    ],
+)
+def test_vpa_heap_exceeds_limit_passes(policy):
+    none_of(both(vpa("Auto", policy), orders("[java, -Xmx1g, -jar, app.jar]")), EXCEEDS)
+
+
+def test_no_limit_no_vpa_limit_and_off_mode():
+    none_of(both(vpa("Auto", BOUNDS), orders(resources="{requests: {memory: 1Gi}}")), EXCEEDS)
+    none_of(both(vpa("'Off'", BOUNDS), orders("[java, -Xmx1g, -jar, app.jar]")), EXCEEDS)
+
+
+def test_go_node_and_dotnet_against_min_allowed():
+    go = one(
+        both(vpa("Auto", BOUNDS), orders("[/app]", env="[{name: GOMEMLIMIT, value: 600MiB}]")),
+        EXCEEDS,
+    )
+    assert go.message.startswith("GOMEMLIMIT=600MiB is 600Mi, at or above the 512Mi memory limit")
+    node = one(
+        both(vpa("Auto", BOUNDS), orders("[node, --max-old-space-size=512, app.js]")), EXCEEDS
+    )
+    assert node.message.startswith(
+        "--max-old-space-size=512 (command) is 512Mi, at or above the 512Mi"
+    )
+    dotnet_env = "[{name: DOTNET_GCHeapHardLimit, value: '0x20000000'}]"  # 512Mi
+    net = one(both(vpa("Auto", BOUNDS), orders("[dotnet, app.dll]", env=dotnet_env)), EXCEEDS)
+    assert "is 512Mi, at or above the 512Mi memory limit" in net.message
+
+
+def test_zero_max_allowed_is_no_bound_for_requests_only():
+    # capping.go maybeCapToMax: a zero maxAllowed does not cap the recommendation
+    policy = "{containerName: '*', controlledValues: RequestsOnly, maxAllowed: {memory: 0}}"
+    assert (
+        "with no maxAllowed to bound it"
+        in one(both(vpa("Auto", policy), orders(NO_HEAP)), BELOW).message
+    )
