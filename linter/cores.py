@@ -13,9 +13,10 @@ from collections.abc import Callable
 from oomguard.linter.run import LintInput
 
 # Below these, one process (no pool): starting workers costs more than it saves, and a
-# pre-commit run on a few files must start as fast as before. Measured in bench/RESULTS.md
-# ("Lint on every core"): a pool of two costs ~40 ms; one core lints ~1 MiB/s.
-MIN_PARALLEL_BYTES = 512 * 1024
+# pre-commit run on a few files must start as fast as before. Measured (bench/lint_jobs.py
+# --threshold, bench/RESULTS.md "Lint on every core"): forking two workers costs ~30 ms, and
+# -j 2 was no faster than -j 1 below ~1 MiB of corpus files.
+MIN_PARALLEL_BYTES = 1024 * 1024
 MIN_PARALLEL_FILES = 4
 DEBUG_ENV = "OOMGUARD_DEBUG"  # "jobs": say on stderr how many processes lint uses
 

@@ -189,7 +189,16 @@ def linted_files(
 ) -> Iterator[run._FileFindings]:
     """Each plain file's findings, in input order, linted by ``jobs`` worker processes; the
     counts, notices and problems go to ``result`` in the same order as in one process."""
-    pool = _Pool(jobs, config, lint_input.sources, method or _start_method())
+    try:
+        pool = _Pool(jobs, config, lint_input.sources, method or _start_method())
+        pool.submit(_Task([])).result()  # the workers start (or cannot: fork's EAGAIN, …)
+    except Exception as exc:  # noqa: BLE001  no workers is no reason to lint nothing
+        result.notices.append(
+            f"could not start worker processes ({type(exc).__name__}): linted in one process"
+        )
+        for position, path in enumerate(lint_input.paths):
+            yield run._lint_file(position, path, lint_input, config, result)
+        return
     window: deque[tuple[_Task, Future]] = deque()
     tasks = _tasks(lint_input)
     retry: deque[_Task] = deque()  # in flight when a worker died: submitted again, in order

@@ -283,3 +283,20 @@ def test_cgroup_limit_v1_cfs_quota():
 
 def test_available_cores_is_at_most_the_affinity():
     assert 1 <= available_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_workers_that_cannot_start_leave_one_process_linting():
+    """When no pool can be made (here an unknown start method; on a machine, fork's EAGAIN),
+    the files are linted in the main process, with a notice: nothing is lost."""
+    paths = [str(p) for p in sorted((EXAMPLES / "bad").iterdir())]
+    serial, fallback = LintResult(), LintResult()
+    expected = list(_all_findings(prepare(paths, DEFAULT_CONFIG), DEFAULT_CONFIG, serial))
+    lint_input = prepare(paths, DEFAULT_CONFIG)
+    files = list(linted_files(lint_input, DEFAULT_CONFIG, fallback, 2, method="no-such-method"))
+    assert sorted((f for d in files for f in d.found + d.late), key=repr) == sorted(
+        expected, key=repr
+    )
+    assert fallback.notices == [
+        "could not start worker processes (ValueError): linted in one process",
+        *serial.notices,
+    ]
