@@ -131,11 +131,14 @@ def throughput(args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     outputs = set()
-    for jobs in sorted({1, 2, cores}):
-        runs, loads = [], []
-        for _ in range(args.runs):
-            loads.append(load())
-            runs.append(lint_once(folder, jobs, args.timeout))
+    counts = sorted({1, 2, cores})
+    measured: dict[int, tuple[list, list]] = {jobs: ([], []) for jobs in counts}
+    for _ in range(args.runs):
+        for jobs in counts:  # interleaved: a change of load hits every count alike
+            measured[jobs][1].append(load())
+            measured[jobs][0].append(lint_once(folder, jobs, args.timeout))
+    for jobs in counts:
+        runs, loads = measured[jobs]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
         objects = runs[0][3]
