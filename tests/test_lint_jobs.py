@@ -300,3 +300,28 @@ def test_workers_that_cannot_start_leave_one_process_linting():
         "could not start worker processes (ValueError): linted in one process",
         *serial.notices,
     ]
+
+
+def test_at_most_two_chunks_per_worker_are_in_flight(tmp_path, monkeypatch):
+    """Bounded memory: the main process never has more than _WINDOW_PER_JOB chunks per
+    worker submitted and not yet handed out, however many files are waiting."""
+    from oomguard.linter import jobs
+
+    for index in range(30):
+        (tmp_path / f"f{index:02}.yaml").write_text(BAD_POD.replace("bad", f"bad{index}"))
+    monkeypatch.setattr(jobs, "CHUNK_FILES", 1)  # one file per chunk: chunks = files
+    submitted: list[int] = []
+    submit = jobs._Pool.submit
+
+    def counting(self, task):
+        submitted.append(len(task.files))
+        return submit(self, task)
+
+    monkeypatch.setattr(jobs._Pool, "submit", counting)
+    lint_input = prepare([str(tmp_path)], DEFAULT_CONFIG)
+    handed = 0
+    for _ in linted_files(lint_input, DEFAULT_CONFIG, LintResult(), 2):
+        handed += 1
+        in_flight = sum(1 for files in submitted if files) - handed
+        assert 0 <= in_flight <= jobs._WINDOW_PER_JOB * 2
+    assert handed == 30 and sum(submitted) == 30
