@@ -89,6 +89,15 @@ def test_cross_file_lookups_stdin_and_repeated_paths_keep_their_order(tmp_path, 
         )
 
 
+def test_charts_and_overlays_beside_plain_files_give_the_same_output(run_oomguard):
+    """Charts and overlays render in the main process before the workers start (the Helm
+    SDK's threads then make the pool spawn, not fork); plain files go to the workers."""
+    paths = [str(REPO / "tests" / "data" / "render"), str(EXAMPLES / "bad")]
+    one = _lint(run_oomguard, *paths, "--format", "json", "-j", "1")
+    assert any("rendered_from" in f for f in json.loads(one[1])["findings"])
+    assert _lint(run_oomguard, *paths, "--format", "json", "-j", "2") == one
+
+
 def test_fix_with_workers_writes_what_one_process_writes(tmp_path, run_oomguard):
     """--fix: workers only read; the fixes are planned and written by the main process."""
     trees = []
