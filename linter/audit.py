@@ -17,7 +17,9 @@ pods through the Deployment, a CronJob's through the CronJob); pods whose contro
 workload kind (an operator's custom resource) are judged once per controller. The pods'
 ``OOMKilled`` terminations are attached to the object that is judged, for the
 ``container-oomkilled`` rule. ConfigMaps and Secrets that heap flags refer to are read on
-demand and cached.
+demand and cached. Each namespace's LimitRanges are listed once: their defaults and bounds
+apply to what its workloads' Pods get (rules/limit_ranges.py); so are its
+VerticalPodAutoscalers (rules/vpa.py), when the cluster serves them.
 
 The kubernetes client is imported (through :mod:`oomguard.kube`) only by this command, never
 on the ``oomguard lint`` start-up path.
@@ -38,12 +40,18 @@ from oomguard.rules.container_oomkilled import terminations
 from oomguard.rules.engine import check_object
 from oomguard.rules.facts import Facts, object_facts
 from oomguard.rules.kinds import BUILTIN, KindSpec, Registry
+from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
+from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.presets import rollout_workload_ref
 from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.text import printable
+from oomguard.rules.vpa import KIND as VPA
+from oomguard.rules.vpa import Vpa, parse_vpa
 
 POD = ("", "Pod")
 BUILTIN_KEYS = frozenset(spec.key for spec in BUILTIN)
+LIMIT_RANGES_PATH = "/api/v1/namespaces/{ns}/limitranges"
+VPAS_PATH = "/apis/autoscaling.k8s.io/v1/namespaces/{ns}/verticalpodautoscalers"
 SOURCE_PATHS = {
     "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
     "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
@@ -152,10 +160,19 @@ def _judge(
     result: AuditResult,
 ) -> None:
     lookup = _SourceCache(cluster, result.api_errors)
+    limit_ranges = namespace_limit_ranges(cluster, namespace, result.api_errors)
+    vpas = namespace_vpas(cluster, namespace, result.api_errors)
     deployments = {_name(d): d for d in objects.get(("apps", "Deployment"), ())}
     for obj, observed in judged_objects(objects):
         judged = with_referenced_template(obj, deployments)
-        evaluation = check_object(judged, config, lookup=lookup, observed=observed)
+        evaluation = check_object(
+            judged,
+            config,
+            lookup=lookup,
+            observed=observed,
+            limit_ranges=lambda _namespace: limit_ranges,
+            vpas=lambda _namespace, kind, name: vpas.get((kind, name)),
+        )
         result.objects += evaluation.checked
         result.crashes.extend(evaluation.crashes)
         where = f"{obj['kind']}/{_name(obj)}"
@@ -170,6 +187,49 @@ def _judge(
                 continue
             # by finding: two kinds of one name (apps and kruise StatefulSet) share ``where``
             result.facts.update((id(f), facts) for f in located)
+
+
+def namespace_limit_ranges(
+    cluster: Cluster, namespace: str | None, errors: list[str]
+) -> list[LimitRange] | str:
+    """The LimitRanges of ``namespace`` (paged, like the workload lists), or why they could
+    not be read: a 403 or a timeout is an API error, and the rules judge the limits as
+    written (``memory-limit-missing`` says the LimitRanges were not read)."""
+    if namespace is None:
+        return []  # cluster-scoped kinds: no namespace, no LimitRange
+    try:
+        items = cluster.list(LIMIT_RANGES_PATH.format(ns=namespace), LIMIT_RANGE)
+        ranges = []
+        for item in items:
+            item.setdefault("metadata", {}).setdefault("namespace", namespace)
+            parsed = parse_limit_range(item)
+            if parsed is not None:
+                ranges.append(parsed)
+        return ranges
+    except ApiError as exc:
+        errors.append(f"namespace {namespace}: LimitRanges: {exc}")
+        return unreadable_reason(exc)
+
+
+def namespace_vpas(
+    cluster: Cluster, namespace: str | None, errors: list[str]
+) -> dict[tuple[str, str], Vpa]:
+    """The VerticalPodAutoscalers of ``namespace`` by target (kind, name): none when the
+    cluster does not serve them (404: VPA is not installed, said nowhere, as for other kinds
+    it lacks); a 403 or a timeout is an API error and the VPA rules stay silent."""
+    if namespace is None:
+        return {}
+    found: dict[tuple[str, str], Vpa] = {}
+    try:
+        for item in cluster.list(VPAS_PATH.format(ns=namespace), VPA):
+            item.setdefault("metadata", {}).setdefault("namespace", namespace)
+            vpa = parse_vpa(item)
+            if vpa is not None:
+                found.setdefault((vpa.target_kind, vpa.target_name), vpa)
+    except ApiError as exc:
+        if exc.status != 404:
+            errors.append(f"namespace {namespace}: VerticalPodAutoscalers: {exc}")
+    return found
 
 
 def with_referenced_template(obj: dict, deployments: dict[str | None, dict]) -> dict:

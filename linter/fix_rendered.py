@@ -33,6 +33,7 @@ from oomguard.linter.fix_files import NotRegularFile, read_regular
 from oomguard.linter.fix_splice import FixError, load_like_linter, patch_text
 from oomguard.linter.loader import LoadError, decode, load_text
 from oomguard.linter.render import Origin, Path, Rendered
+from oomguard.linter.render.value_source import inline_sources
 from oomguard.rules.config import Config
 from oomguard.rules.converge import check_document, converge
 from oomguard.rules.engine import lint_fix_enabled
@@ -128,6 +129,9 @@ def _edits(rendered: Rendered, config: Config, notices: list[str]) -> list[Scala
             )
             continue
         data = loaded.documents[0].data
+        # env values read from this rendering's ConfigMaps/Secrets, written as literals, so
+        # the rules offer their in-place fixes; those are written at the key's origin
+        data, inlined = inline_sources(rendered, data, lookup)
         convergence = converge(
             data, config, lambda rule: lint_fix_enabled(rule, config), lookup=lookup
         )
@@ -136,11 +140,33 @@ def _edits(rendered: Rendered, config: Config, notices: list[str]) -> list[Scala
         why = _attribution(data, convergence.rounds, config, lookup)
         for op, old, new, problem in _net_changes(data, convergence.patch):
             label = why(op["path"])
+            source = inlined.get(_path_tuple(data, op["path"])) if not problem else None
+            if source is not None:  # the value lives in a ConfigMap/Secret key: fix it there
+                edit = _map(
+                    rendered,
+                    source.document,
+                    source.path,
+                    source.text,
+                    new,
+                    label,
+                    notices,
+                    document.source,
+                )
+                if edit is not None:
+                    found.append(edit)
+                continue
             if problem:
                 notices.append(f"{document.source}: {label}: not fixed: {problem}")
                 continue
             edit = _map(
-                rendered, index, op["path"], data, old, new, label, notices, document.source
+                rendered,
+                index,
+                _path_tuple(data, op["path"]),
+                old,
+                new,
+                label,
+                notices,
+                document.source,
             )
             if edit is not None:
                 found.append(edit)
@@ -208,15 +234,15 @@ def _in_container(ptr: str) -> str:
 def _map(
     rendered: Rendered,
     index: int,
-    ptr: str,
-    data: Any,
+    path: Path,
     old: Any,
     new: Any,
     label: str,
     notices: list[str],
     source: str,
 ) -> ScalarEdit | None:
-    """The edit of the scalar that set the value at ``ptr``, or None with a notice."""
+    """The edit of the scalar that set the value at ``path`` of rendered document ``index``,
+    or None with a notice."""
 
     def refuse(why: str, where: str = source) -> None:
         notices.append(f"{where}: {label}: not fixed: {why}")
@@ -225,7 +251,7 @@ def _map(
         refuse("the fix replaces a whole object; set it by hand")
         return None
     old_text, new_text = _text(old), _text(new)
-    path = _path_tuple(data, ptr)
+    ptr = pointer(path)
     try:
         origin = rendered.origin(index, path, old_text)
     except Exception as exc:  # noqa: BLE001  an engine bug tracing one value: said, not fatal
@@ -235,7 +261,15 @@ def _map(
         refuse(f"no single values key or patch sets {_dotted(ptr)} ({old_text!r})")
         return None
     if not origin.editable:
-        refuse(f"value written in template {origin.file}:{origin.line + 1} — not rewritten")
+        where = f"{origin.file}:{origin.line + 1}"
+        if "kustomize" in rendered.engine:
+            what = "an env file line" if not origin.pointer_path else "an inline patch"
+            refuse(
+                f"value written in {what} at {where}, not a YAML value of its own — "
+                "fix it there by hand"
+            )
+        else:
+            refuse(f"value written in template {where} — not rewritten")
         return None
     literal = origin.literal
     if not literal or old_text.count(literal) != 1:
@@ -260,9 +294,27 @@ def _map(
     replacement = new_text[len(prefix) : len(new_text) - len(suffix)]
     pointer_path = tuple(origin.pointer_path)
     places = {(index, path)}
+    head, tail = origin.around
+    if (head or tail) and _strips_quotes(replacement, head, tail):
+        refuse(
+            f"{origin.file}:{origin.line + 1}: kustomize would drop the quotes of {replacement!r}"
+        )
+        return None
     return ScalarEdit(
-        origin.file, origin.document, pointer_path, literal, replacement, [label], places
+        origin.file,
+        origin.document,
+        pointer_path,
+        head + literal + tail,
+        head + replacement + tail,
+        [label],
+        places,
     )
+
+
+def _strips_quotes(value: str, head: str, tail: str) -> bool:
+    """An unquoted generator value that is itself quoted: kustomize would unquote it."""
+    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in ("'", '"')
+    return quoted and not tail
 
 
 def _outside(renderings: list[Rendered], edits: dict[tuple[str, int, Path], ScalarEdit]):

@@ -34,7 +34,8 @@ INTERESTING_KINDS = registry_for().names | frozenset(SOURCE_KINDS)  # presets in
 _GROUPS_OF: dict[str, frozenset[str]] = {}
 for _group, _kind in registry_for().kinds:
     _GROUPS_OF[_kind] = _GROUPS_OF.get(_kind, frozenset()) | {_group}
-# Built-in kinds that never hold containers: the only ones the pre-filter skips unparsed. Any
+# Built-in kinds that never hold containers: the only ones the pre-filter skips unparsed
+# (not LimitRange: its defaults and bounds apply to the namespace's Pods). Any
 # other kind is parsed: it may be a workload kind of the registry (a preset, a config
 # ``kinds:`` entry) or an unknown one that workload-kind-unknown must name. A kind of the same
 # name in the registry (Knative's Service) is parsed when its apiVersion names that group (or
@@ -58,7 +59,6 @@ NOT_WORKLOADS = frozenset(
         "Ingress",
         "IngressClass",
         "Lease",
-        "LimitRange",
         "MutatingWebhookConfiguration",
         "Namespace",
         "NetworkPolicy",

@@ -109,16 +109,19 @@ def render_unit(unit: Unit, config: Config) -> RenderedUnit:
 
 
 def add_sources(done: RenderedUnit, sources_type: type) -> None:
-    """The unit's rendered ConfigMaps and Secrets, for its own workloads."""
+    """The unit's rendered ConfigMaps and Secrets (and LimitRanges and VPAs), for its own
+    workloads."""
+    from oomguard.linter.run import FIRST_PASS_KINDS
+
     sources = sources_type()
     if done.rendered is not None:
         for position, document in enumerate(done.rendered.documents):
-            if not any(kind in document.text for kind in SOURCE_KINDS):
+            if not any(kind in document.text for kind in FIRST_PASS_KINDS):
                 continue
             for loaded in load_text(document.text).documents:
                 for _, obj in iter_objects(loaded.data):
-                    if obj.get("kind") in SOURCE_KINDS:
-                        sources.add(obj, position)
+                    if obj.get("kind") in FIRST_PASS_KINDS:
+                        sources.add_first_pass(obj, position)
     done.sources = sources
 
 
@@ -142,6 +145,13 @@ def unit_findings(done: RenderedUnit, config: Config, plain: Any, result: Any) -
         found = done.sources.lookup(kind, namespace, name)
         return found if found is not None else plain.lookup(kind, namespace, name)
 
+    def limit_ranges(namespace: str | None) -> list:
+        """The unit's LimitRanges of the namespace, then the plain files' (issue 17)."""
+        return [*done.sources.limit_ranges_for(namespace), *plain.limit_ranges_for(namespace)]
+
+    def vpas(namespace: str | None, kind: str, name: str) -> Any:
+        return done.sources.vpa_for(namespace, kind, name) or plain.vpa_for(namespace, kind, name)
+
     findings: list[Finding] = []
     for index, document in enumerate(rendered.documents):
         loaded = load_text(document.text)
@@ -153,7 +163,14 @@ def unit_findings(done: RenderedUnit, config: Config, plain: Any, result: Any) -
                 if obj.get("kind") in SOURCE_KINDS or not isinstance(obj.get("kind"), str):
                     continue
                 try:
-                    evaluation = check_object(obj, config, lookup=lookup, prefix=prefix)
+                    evaluation = check_object(
+                        obj,
+                        config,
+                        lookup=lookup,
+                        prefix=prefix,
+                        limit_ranges=limit_ranges,
+                        vpas=vpas,
+                    )
                 except Exception as exc:  # noqa: BLE001  one object must not hide the rest
                     from oomguard.linter.run import _bug
 
@@ -168,7 +185,16 @@ def unit_findings(done: RenderedUnit, config: Config, plain: Any, result: Any) -
                 result.crashes.extend(evaluation.crashes)
                 result.notices.extend(f"{document.source}: {n}" for n in evaluation.notices)
                 for finding in evaluation.findings:
-                    findings.append(_placed(finding, rendered, index, parsed.data, result))
+                    findings.append(
+                        _placed(
+                            finding,
+                            rendered,
+                            index,
+                            parsed.data,
+                            result,
+                            (obj, prefix, lookup, config),
+                        )
+                    )
     return sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.column or 0, f.rule))
 
 
@@ -182,18 +208,26 @@ def _render_failed(unit: Unit, error: RenderError) -> Finding:
     )
 
 
-def _placed(finding: Finding, rendered: Rendered, index: int, data: Any, result: Any) -> Finding:
-    """The finding at the line that set its value, or at the rendered object's source."""
+def _placed(
+    finding: Finding, rendered: Rendered, index: int, data: Any, result: Any, where: tuple = ()
+) -> Finding:
+    """The finding at the line that set its value, or at the rendered object's source. A
+    value read from a ConfigMap/Secret of the same rendering (``configMapKeyRef``,
+    ``envFrom``) is traced from that object's key (:mod:`.render.value_source`)."""
     source = rendered.documents[index].source
     origin = None
     value = _value_at(data, finding.path)
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        try:
+    try:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             origin = rendered.origin(index, finding.path, str(value))
-        except Exception as exc:  # noqa: BLE001  no origin is a worse place, not a lost finding
-            from oomguard.linter.run import _bug
+        if origin is None and where:
+            origin = _from_config_source(finding, rendered, *where[:3])
+            if isinstance(origin, Origin) and origin.editable and not finding.fix:
+                finding = finding.located(fix=_inlined_fix(finding, rendered, *where))
+    except Exception as exc:  # noqa: BLE001  no origin is a worse place, not a lost finding
+        from oomguard.linter.run import _bug
 
-            result.notices.append(f"{source}: where a value was set not traced: {_bug(exc)}")
+        result.notices.append(f"{source}: where a value was set not traced: {_bug(exc)}")
     if isinstance(origin, Origin):
         return finding.located(
             file=origin.file,
@@ -207,6 +241,39 @@ def _placed(finding: Finding, rendered: Rendered, index: int, data: Any, result:
             fix=finding.fix if origin.editable else (),
         )
     return finding.located(file=source, line=None, column=None, rendered_from=source, fix=())
+
+
+def _from_config_source(
+    finding: Finding, rendered: Rendered, obj: Any, prefix: tuple, lookup: Any
+) -> Origin | None:
+    """The origin of the ConfigMap/Secret key the finding's env value came from, when the
+    rendering holds that object and exactly one such key is involved."""
+    from oomguard.linter.render.value_source import env_sources
+
+    found = env_sources(rendered, obj, prefix, finding, lookup)
+    if len({(s.document, s.path) for s in found}) != 1:
+        return None
+    source = found[0]
+    origin = rendered.origin(source.document, source.path, source.text)
+    return origin if isinstance(origin, Origin) else None
+
+
+def _inlined_fix(
+    finding: Finding, rendered: Rendered, obj: Any, prefix: tuple, lookup: Any, config: Config
+):
+    """The fix the rules offer once the ConfigMap value is written as a literal (what
+    ``--fix`` writes at the key's origin), so the finding counts as fixable; () if none."""
+    from oomguard.linter.render.value_source import inline_sources
+
+    inlined, mapping = inline_sources(rendered, obj, lookup)
+    if not mapping:
+        return ()
+    for other in check_object(inlined, config, lookup=lookup, prefix=prefix).findings:
+        if other.rule == finding.rule and other.container == finding.container:
+            written = {tuple(op["path"])[len(prefix) :] for op in other.fix}
+            if written & set(mapping):
+                return other.fix
+    return ()
 
 
 def _value_at(data: Any, path: tuple) -> Any:

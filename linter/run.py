@@ -46,8 +46,12 @@ from oomguard.linter.units import (  # noqa: F401  MANIFEST_SUFFIXES, _excluded:
 )
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation, check_object, invalid_document
+from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
+from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.model import Finding
 from oomguard.rules.runtimes.env import source_data
+from oomguard.rules.vpa import KIND as VPA
+from oomguard.rules.vpa import Vpa, parse_vpa
 from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 
 STDIN_NAME = "<stdin>"
@@ -107,12 +111,17 @@ class Sources:
     whether a look-up since it was last cleared went past ``reading`` (the file being
     checked) or found nothing: such a workload was the one checked at the end, and its
     findings keep that place in the output (see :class:`_OutputOrder`).
+
+    The input's LimitRanges are kept too (``limit_ranges``, in input order) for
+    :meth:`limit_ranges_for`; a LimitRange in a later file does not make a workload late.
     """
 
     def __init__(self) -> None:
         self.data: dict[tuple[str, str], list[tuple[str | None, dict[str, str], int]]] = {}
         self.reading = 0
         self.looked_ahead = False
+        self.limit_ranges: list[LimitRange] = []
+        self.vpas: dict[tuple[str | None, str, str], Vpa] = {}
 
     def add(self, obj: dict[str, Any], position: int) -> None:
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -123,6 +132,36 @@ class Sources:
             )
             entry = (namespace, source_data(obj), position)
             self.data.setdefault((obj["kind"], name), []).append(entry)
+
+    def add_first_pass(self, obj: dict[str, Any], position: int) -> None:
+        """Any object the first pass reads (``FIRST_PASS_KINDS``), where it belongs."""
+        if obj["kind"] == LIMIT_RANGE:
+            self.add_limit_range(obj)
+        elif obj["kind"] == VPA:
+            self.add_vpa(obj)
+        else:
+            self.add(obj, position)
+
+    def add_limit_range(self, obj: dict[str, Any]) -> None:
+        """A LimitRange of the input (rules/limit_ranges.py), kept in input order."""
+        limit_range = parse_limit_range(obj)
+        if limit_range is not None:
+            self.limit_ranges.append(limit_range)
+
+    def add_vpa(self, obj: dict[str, Any]) -> None:
+        """A VerticalPodAutoscaler of the input (rules/vpa.py); the first per target wins."""
+        vpa = parse_vpa(obj)
+        if vpa is not None:
+            key = (vpa.namespace, vpa.target_kind, vpa.target_name)
+            self.vpas.setdefault(key, vpa)
+
+    def vpa_for(self, namespace: str | None, kind: str, name: str) -> Vpa | None:
+        """The input's VPA targeting that workload (same namespace, or none on both)."""
+        return self.vpas.get((namespace, kind, name))
+
+    def limit_ranges_for(self, namespace: str | None) -> list[LimitRange]:
+        """The input's LimitRanges of ``namespace`` (no namespace: those with none)."""
+        return [r for r in self.limit_ranges if r.namespace == namespace]
 
     def lookup(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
         for source_namespace, data, position in self.data.get((kind, name), ()):
@@ -189,7 +228,7 @@ def prepare(paths: list[str], config: Config) -> LintInput:
             read_once[position] = raw
         try:
             for obj in _source_objects(raw, path):
-                sources.add(obj, position)
+                sources.add_first_pass(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
     units = _render(found, config) if found.units else []
@@ -220,7 +259,7 @@ def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
         return
     for document in loaded.documents:
         for _, obj in iter_objects(document.data):
-            if obj.get("kind") in SOURCE_KINDS:
+            if obj.get("kind") in FIRST_PASS_KINDS:
                 yield obj
 
 
@@ -231,7 +270,12 @@ _LETTER_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
 def _may_hold_source(text: str) -> bool:
     """Whether ``text`` can parse to a ConfigMap or Secret: the kind has to be written out,
     unless it is spelt with escapes (``"Config\\x4dap"``) or across an escaped line break."""
-    return any(kind in text for kind in SOURCE_KINDS) or _LETTER_ESCAPE.search(text) is not None
+    return any(kind in text for kind in FIRST_PASS_KINDS) or _LETTER_ESCAPE.search(text) is not None
+
+
+# Read by the first pass: env sources, LimitRanges (defaults and bounds of a namespace) and
+# VerticalPodAutoscalers (which workloads have their resources rewritten).
+FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
 
 
 def iter_findings(
@@ -342,7 +386,14 @@ def _lint_file(
     for document, prefix, obj in objects:
         sources.looked_ahead = False
         try:
-            evaluation = check_object(obj, config, lookup=sources.lookup, prefix=prefix)
+            evaluation = check_object(
+                obj,
+                config,
+                lookup=sources.lookup,
+                prefix=prefix,
+                limit_ranges=sources.limit_ranges_for,
+                vpas=sources.vpa_for,
+            )
         except Exception as exc:  # noqa: BLE001  a bug on one object must not hide the rest
             line, column = document.position(prefix)
             where = f"checking the object at line {line + 1}: {_bug(exc)}"
@@ -380,7 +431,7 @@ def _objects(
                     message = f"kind must be a string, not {_type_name(kind)}"
                     error = LoadError(message, line, column)
                     done.found.append(_invalid(error, name, document.index))
-            elif kind not in SOURCE_KINDS:  # read by prepare()
+            elif kind not in FIRST_PASS_KINDS:  # read by prepare()
                 objects.append((document, prefix, obj))
     return objects
 

@@ -36,9 +36,11 @@ from oomguard.rules import (
     go_gc_off_without_memlimit,
     go_memlimit_exceeds_limit,
     go_memlimit_headroom_low,
+    heap_resize_in_place,
     jvm_container_support_disabled,
     jvm_heap_exceeds_limit,
     jvm_heap_headroom_low,
+    limitrange_violation,
     manifest_invalid,
     memory_limit_missing,
     memory_limit_request_ratio,
@@ -54,6 +56,8 @@ from oomguard.rules import (
     runtime_flag_invalid,
     runtime_flag_unresolved,
     runtime_heap_unset,
+    vpa_heap_fixed,
+    vpa_limit_below_max_allowed,
     workload_kind_unknown,
 )
 from oomguard.rules.model import Option, RuleMeta
@@ -86,6 +90,10 @@ CATALOGUE: tuple[ModuleType, ...] = (
     manifest_invalid,
     container_oomkilled,  # needs a pod status: oomguard audit, or Pod dumps
     workload_kind_unknown,  # objects outside the registry only
+    limitrange_violation,  # needs LimitRanges: in the input, the cluster or the webhook's cache
+    vpa_heap_fixed,  # needs VerticalPodAutoscalers in the input
+    vpa_limit_below_max_allowed,
+    heap_resize_in_place,  # in-place resize: a resizePolicy, or an in-place VPA in the input
 )
 RULES: dict[str, ModuleType] = {rule.ID: rule for rule in CATALOGUE}
 

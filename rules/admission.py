@@ -44,8 +44,10 @@ from oomguard.rules.admission_scope import (
 from oomguard.rules.config import Config, namespace_mode
 from oomguard.rules.converge import converge
 from oomguard.rules.engine import Evaluation, check_object, mutation_enabled
+from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.model import Finding
 from oomguard.rules.text import printable
+from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, is_workload, no_lookup
 
 ENFORCE, WARN, AUDIT = "enforce", "warn", "audit"
@@ -97,6 +99,8 @@ class Request:
     lookup: Lookup = no_lookup  # ConfigMap/Secret data for env resolution
     user: str | None = None  # request.userInfo.username
     groups: tuple[str, ...] = ()  # request.userInfo.groups
+    limit_ranges: LimitRangeLookup = no_limit_ranges  # the namespace's LimitRanges
+    vpas: VpaLookup = no_vpas  # the VerticalPodAutoscalers of the namespace
 
 
 def admission_mode(request: Request, config: Config) -> str:
@@ -130,7 +134,12 @@ def validate(request: Request, config: Config) -> Decision:
     if not is_checked(request, config) or opted_out(request, config, mode):
         return Decision(allowed=True, result=SKIPPED, mode=mode)
     evaluation = check_object(
-        request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+        request.obj,
+        config,
+        lookup=request.lookup,
+        unsuppressible=_unsuppressible(config, mode),
+        limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     owner = owned_by_controller(request, config)
     if owner is not None:
@@ -155,7 +164,12 @@ def mutate(request: Request, config: Config) -> Decision:
     if templates_unchanged(request, config):
         return Decision(True, SKIPPED, mode)
     evaluation = check_object(
-        request.obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+        request.obj,
+        config,
+        lookup=request.lookup,
+        unsuppressible=_unsuppressible(config, mode),
+        limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     findings = tuple(evaluation.findings)
     crashes = tuple(evaluation.crashes)
@@ -361,6 +375,11 @@ def _existing_errors(request: Request, config: Config, mode: str) -> frozenset[t
     if request.operation != "UPDATE" or not is_workload(request.old_obj, config.registry):
         return frozenset()
     old = check_object(
-        request.old_obj, config, lookup=request.lookup, unsuppressible=_unsuppressible(config, mode)
+        request.old_obj,
+        config,
+        lookup=request.lookup,
+        unsuppressible=_unsuppressible(config, mode),
+        limit_ranges=request.limit_ranges,
+        vpas=request.vpas,
     )
     return frozenset(_key(f) for f in old.findings if f.severity == "error")

@@ -8,6 +8,9 @@ pod-level `spec.resources` when it is set.
 **Fix:** through `memory-limit-missing` and `memory-request-missing`, when `defaults` are
 configured.
 
+A LimitRange of the namespace that gives containers a default request or limit (memory or
+cpu) makes the Pod the API server admits Burstable or Guaranteed: no finding then.
+
 PASS:
 ```yaml
 apiVersion: batch/v1
@@ -61,6 +64,8 @@ FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     if not workload.complete_pod or pod_qos(workload) != "BestEffort":
         return
+    if _defaulted_by_limit_range(workload):
+        return
     fix = []
     for container in workload.containers:
         if config.default_memory_request:
@@ -84,6 +89,18 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         (*workload.pod_path, "containers"),
         None,
         tuple(fix),
+    )
+
+
+def _defaulted_by_limit_range(workload: Workload) -> bool:
+    """A LimitRange of the namespace gives the containers a request or limit (memory, or
+    cpu): the Pod the API server admits is not BestEffort (rules/limit_ranges.py)."""
+    if any(r.cpu_defaults for r in workload.namespace_limit_ranges()[0]):
+        return True
+    return any(
+        value is not None and value.origin is not None and value.usable
+        for container in workload.containers
+        for value in (container.effective_limit, container.effective_request)
     )
 
 

@@ -82,6 +82,8 @@ class Config:
     exclude: tuple[str, ...] = ()
     lookup_namespace_labels: bool = False
     lookup_configmaps: bool = False
+    lookup_limit_ranges: bool = False  # webhook: LimitRanges through a watch-fed cache
+    lookup_vpas: bool = False  # webhook: VerticalPodAutoscalers through a watch-fed cache
     lookup_budget_ms: int = 50
     lookup_cache_seconds: int = 30
     source: str | None = None
@@ -151,6 +153,8 @@ def config_from_data(data: Any, source: str = "config") -> Config:
         owner_kinds=tuple(data.get("admission", {}).get("owner_kinds", ())),
         lookup_namespace_labels=lookups.get("namespace_labels", False),
         lookup_configmaps=lookups.get("configmaps", False),
+        lookup_limit_ranges=lookups.get("limit_ranges", False),
+        lookup_vpas=lookups.get("vpas", False),
         lookup_budget_ms=lookups.get("budget_ms", 50),
         lookup_cache_seconds=lookups.get("cache_seconds", 30),
         source=source,

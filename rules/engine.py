@@ -11,8 +11,10 @@ from typing import Any
 from oomguard.rules import CATALOGUE, META, RULES
 from oomguard.rules.config import Config, RuleSetting
 from oomguard.rules.kinds import Registry
+from oomguard.rules.limit_ranges import LimitRangeLookup, no_limit_ranges
 from oomguard.rules.manifest_invalid import ID as INVALID
-from oomguard.rules.model import Finding, Path, Problem
+from oomguard.rules.model import Finding, Path, Problem, milder
+from oomguard.rules.vpa import VpaLookup, no_vpas
 from oomguard.rules.workload import Lookup, Workload, build_workloads, no_lookup
 from oomguard.rules.workload_kind_unknown import ID as UNKNOWN_KIND
 
@@ -97,10 +99,14 @@ def check_object(
     observed: dict[str, list[dict[str, Any]]] | None = None,
     registry: Registry | None = None,
     unsuppressible: frozenset[str] = frozenset(),
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> Evaluation:
     """Every enabled rule over each pod template of one object (objects of kinds not in the
     registry, by default ``config.registry``, yield nothing). ``observed`` carries container
-    terminations seen in a live cluster (``oomguard audit``). Findings of a severity in
+    terminations seen in a live cluster (``oomguard audit``); ``limit_ranges`` the
+    LimitRanges of a namespace (rules/limit_ranges.py); ``vpas`` the VerticalPodAutoscalers
+    known (rules/vpa.py). Findings of a severity in
     ``unsuppressible`` are kept whatever ``oomguard.io/ignore*`` annotations say (the webhook
     in ``enforce``: an annotation any author can write must not switch enforcement off)."""
     result = Evaluation()
@@ -114,7 +120,7 @@ def check_object(
     result.checked = True
     if spec.notice is not None and (notice := spec.notice(obj)):
         result.notices.append(notice)
-    views = build_workloads(obj, lookup, registry)
+    views = build_workloads(obj, lookup, registry, limit_ranges, vpas)
     for index, workload in enumerate(views):
         workload.observed = observed or {}
         _check_view(workload, config, prefix, honor_ignore, result, index == 0, unsuppressible)
@@ -149,13 +155,14 @@ def _check_view(
             continue
         workload.found[rule.ID] = problems  # read by later rules (container-oomkilled)
         for problem in problems:
+            final = milder(severity, problem.severity)
             if (
                 honor
-                and severity not in unsuppressible
+                and final not in unsuppressible
                 and _suppressed(workload, rule.ID, problem.container, ignored)
             ):
                 continue
-            result.findings.append(_finding(rule.ID, severity, problem, workload, prefix))
+            result.findings.append(_finding(rule.ID, final, problem, workload, prefix))
     if (
         honor
         and rule_enabled(INVALID, config)

@@ -42,7 +42,7 @@ class HeapCheck:
 
 
 def _literal_note(check: HeapCheck) -> str:
-    if not replaces_reference(check.fix):
+    if not replaces_reference(_fix(check)):
         return ""
     return (
         "; the fix writes that value in place of the valueFrom reference, "
@@ -54,13 +54,13 @@ def exceeds_limit(check: HeapCheck | None) -> Problem | None:
     if check is None or check.size < check.limit.usable:
         return None
     return Problem(
-        f"{check.setting} is {_share(check)} of the {check.limit.text} memory limit of "
-        f"{check.container.label}: heap plus off-heap memory will pass the limit and the "
-        f"kernel will kill the container (exit 137); use at most "
-        f"{format_percent(check.ratio, 1)} ({format_bytes(check.target)}){_literal_note(check)}",
+        f"{check.setting} is {_share(check)} of {_the_limit(check)}: heap plus off-heap "
+        f"memory will pass the limit and the kernel will kill the container (exit 137); "
+        f"{_use_at_most(check)} {format_percent(check.ratio, 1)} "
+        f"({format_bytes(check.target)}){_literal_note(check)}",
         check.path,
         check.container.name,
-        check.fix,
+        _fix(check),
     )
 
 
@@ -71,14 +71,33 @@ def headroom_low(check: HeapCheck | None) -> Problem | None:
     if not check.ratio * limit < check.size < limit:
         return None
     return Problem(
-        f"{check.setting} is {_share(check)} of the {check.limit.text} memory limit of "
-        f"{check.container.label}, above the {format_percent(check.ratio, 1)} that leaves "
-        f"room for off-heap memory; use at most {format_bytes(check.target)}"
-        f"{_literal_note(check)}",
+        f"{check.setting} is {_share(check)} of {_the_limit(check)}, above the "
+        f"{format_percent(check.ratio, 1)} that leaves room for off-heap memory; "
+        f"{_use_at_most(check)} {format_bytes(check.target)}{_literal_note(check)}",
         check.path,
         check.container.name,
-        check.fix,
+        _fix(check),
     )
+
+
+def _the_limit(check: HeapCheck) -> str:
+    """``the 2Gi memory limit of container "app"``, or where a limit nobody wrote comes from."""
+    limit, label = check.limit, check.container.label
+    if limit.origin is None:
+        return f"the {limit.text} memory limit of {label}"
+    return f"the {limit.text} memory limit {label} gets from {limit.origin} (no limit is written)"
+
+
+def _use_at_most(check: HeapCheck) -> str:
+    if check.limit.origin is None:
+        return "use at most"
+    return "write a memory limit, or use at most"
+
+
+def _fix(check: HeapCheck) -> tuple[PatchOp, ...]:
+    """No fix against a limit nobody wrote: whether the heap or the limit is wrong is the
+    author's call (and the namespace's default may change)."""
+    return () if check.limit.origin is not None else check.fix
 
 
 def _share(check: HeapCheck) -> str:
@@ -100,7 +119,7 @@ def _jvm_checks(container: Container) -> dict[int, tuple[Config, HeapCheck | Non
 
 
 def _jvm_heap_check(container: Container, config: Config) -> HeapCheck | None:
-    limit = container.limit
+    limit = container.effective_limit  # a LimitRange default when none is written
     if limit is None or not limit.usable:
         return None
     settings = container.derive(jvm.jvm_settings)
@@ -163,7 +182,7 @@ def _jvm_size_text(flag: jvm.JvmFlag, size: int) -> str:
 
 
 def go_heap_check(container: Container, config: Config) -> HeapCheck | None:
-    limit = container.limit
+    limit = container.effective_limit  # a LimitRange default when none is written
     settings = container.derive(go.go_settings)
     if limit is None or not limit.usable or settings.memlimit_bytes is None:
         return None
@@ -187,7 +206,7 @@ def go_heap_check(container: Container, config: Config) -> HeapCheck | None:
 
 
 def node_heap_check(container: Container, config: Config) -> HeapCheck | None:
-    limit = container.limit
+    limit = container.effective_limit  # a LimitRange default when none is written
     if limit is None or not limit.usable:
         return None
     flag = container.derive(node.node_settings).effective()
@@ -213,7 +232,7 @@ def node_heap_check(container: Container, config: Config) -> HeapCheck | None:
 
 
 def dotnet_heap_check(container: Container, config: Config) -> HeapCheck | None:
-    limit = container.limit
+    limit = container.effective_limit  # a LimitRange default when none is written
     if limit is None or not limit.usable:
         return None
     settings = container.derive(dotnet.dotnet_settings)

@@ -6,6 +6,13 @@ out of memory; then the kernel's OOM killer picks victims across the node, and a
 or Burstable pod that did nothing wrong can be the one killed. The limit is also what every
 runtime heap setting is measured against.
 
+**LimitRange defaults.** When a LimitRange of the workload's namespace (in the input, in
+the cluster for `audit`, or in the webhook's cache when `lookups.limit_ranges` is on) has a
+memory `default` for containers, the API server writes that limit into the Pod: the finding
+is then `info`, "no limit written; LimitRange "defaults" in namespace shop gives 512Mi", and
+the heap rules judge the heap against that limit. A limit of `0` is written, so no default
+applies to it. When the namespace's LimitRanges could not be read, the message says so.
+
 **Fix:** set the limit to the request × `fix.limit_ratio` (default 1.0) when there is a
 request, else to `defaults.memory_limit` when configured.
 
@@ -83,6 +90,21 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             )
         if limit is not None:
             hint = f" (a limit of {limit.text} means none){hint}"
+        defaulted = container.limit_default
+        if defaulted is not None:
+            limit_range, value = defaulted
+            yield Problem(
+                f"{container.label}: no limit written; {limit_range.described} gives "
+                f"{value.text}{hint}",
+                container.path,
+                container.name,
+                fix,
+                severity="info",
+            )
+            continue
+        unread = container.workload.namespace_limit_ranges()[1]
+        if unread is not None:
+            hint += f"; the namespace's LimitRanges could not be read ({unread})"
         yield Problem(
             f"{container.label} has no memory limit{hint}: it can use the node's memory until "
             f"the OOM killer picks a victim",

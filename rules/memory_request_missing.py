@@ -4,6 +4,11 @@ The scheduler places pods by their requests. A container with no memory request 
 needing none, so nodes get overcommitted, and under node memory pressure the kubelet evicts
 it early. (A limit alone is fine: the API server defaults the request to the limit.)
 
+When a LimitRange of the namespace gives the container a request (its `defaultRequest`, or
+its `default`, `min` or `max` through the API server's defaulting of the LimitRange), the
+finding is `info` and names it: "no request written; the defaultRequest of LimitRange
+"defaults" in namespace shop gives 256Mi".
+
 **Fix:** set the request to `defaults.memory_request` when configured.
 
 PASS:
@@ -64,6 +69,16 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                     config.default_memory_request,
                 ),
             )
+        given = container.effective_request
+        if given is not None and given.origin is not None:
+            yield Problem(
+                f"{container.label}: no request written; {given.origin} gives {given.text}",
+                container.path,
+                container.name,
+                fix,
+                severity="info",
+            )
+            continue
         yield Problem(
             f"{container.label} has no memory request: the scheduler assumes it needs none",
             container.path,

@@ -28,6 +28,9 @@ class Problem:
     path: Path = ()
     container: str | None = None
     fix: tuple[PatchOp, ...] = ()
+    # at most this severity (a rule's finding made milder by what it found, e.g. a
+    # LimitRange default for a missing limit); never raises the configured one
+    severity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,11 @@ class Finding:
 def pointer(path: Path) -> str:
     """RFC 6901 JSON Pointer for a path: ``~`` → ``~0`` and ``/`` → ``~1``."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def milder(severity: str, cap: str | None) -> str:
+    """``severity``, lowered to ``cap`` when that is milder."""
+    return cap if cap is not None and SEVERITY_RANK[cap] < SEVERITY_RANK[severity] else severity
 
 
 def at_least(severity: str, threshold: str) -> bool:

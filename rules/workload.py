@@ -29,10 +29,17 @@ from oomguard.rules.kinds import (
     expand,
     template_label,
 )
+from oomguard.rules.limit_ranges import (
+    LimitRange,
+    LimitRangeLookup,
+    first_default,
+    no_limit_ranges,
+)
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
 from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
 from oomguard.rules.text import type_name
+from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas
 
 # Kinds whose data heap flags may be read from (envFrom, configMapKeyRef, secretKeyRef).
 SOURCE_KINDS = ("ConfigMap", "Secret")
@@ -62,6 +69,8 @@ class MemoryValue:
     pod_level: bool = False
     value: Fraction | None = None  # bytes; None when it does not parse
     error: str | None = None  # why it does not parse
+    # not written: where the API server takes it from ('the default of LimitRange "x"')
+    origin: str | None = None
 
     @property
     def millibytes(self) -> bool:
@@ -144,6 +153,45 @@ class Container:
         """The memory request as written (container, else pod level); not defaulted."""
         return self.own_memory("requests") or self.workload.pod_memory("requests")
 
+    @cached_property
+    def limit_default(self) -> tuple[LimitRange, MemoryValue] | None:
+        """The limit a LimitRange of the namespace gives this container when none is written
+        (container or pod level): ``mergeContainerResources`` (see rules/limit_ranges.py)."""
+        if self.limit is not None:
+            return None
+        found = first_default(self.workload.namespace_limit_ranges()[0], "default")
+        if found is None:
+            return None
+        limit_range, bound = found
+        origin = f"the default of {limit_range.described}"
+        return limit_range, MemoryValue(bound.text, self.path, value=bound.value, origin=origin)
+
+    @cached_property
+    def effective_limit(self) -> MemoryValue | None:
+        """The memory limit the Pod's container gets: as written, else a LimitRange's
+        default (``origin`` says which)."""
+        if self.limit is not None:
+            return self.limit
+        return self.limit_default[1] if self.limit_default else None
+
+    @cached_property
+    def effective_request(self) -> MemoryValue | None:
+        """The memory request the Pod's container gets: as written; else its own limit
+        (``SetDefaults_Pod``, before admission); else a LimitRange's ``defaultRequest``."""
+        if self.request is not None:
+            return self.request
+        own = self.own_memory("limits")
+        if own is not None:
+            return own
+        if self.workload.pod_memory("limits") is not None:
+            return None  # pod-level resources: not defaulted by oomguard (see docs)
+        found = first_default(self.workload.namespace_limit_ranges()[0], "default_request")
+        if found is None:
+            return None
+        limit_range, bound = found
+        origin = f"the defaultRequest of {limit_range.described}"
+        return MemoryValue(bound.text, self.path, value=bound.value, origin=origin)
+
     @property
     def limit_bytes(self) -> Fraction | None:
         return self.limit.usable if self.limit else None
@@ -220,6 +268,8 @@ class Workload:
     annotations: list[tuple[Path, dict[str, str]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lookup: Lookup = field(default=no_lookup, repr=False)
+    limit_ranges: LimitRangeLookup = field(default=no_limit_ranges, repr=False)
+    vpas: VpaLookup = field(default=no_vpas, repr=False)
     pod_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What a live cluster observed, per container name (``oomguard audit`` only):
     # [{"pod": …, "reason": "OOMKilled", "exitCode": 137, "finishedAt": …, "restartCount": …}]
@@ -243,6 +293,17 @@ class Workload:
         if value is _UNSET:
             value = self._derived[compute] = compute(self)
         return value
+
+    def namespace_limit_ranges(self) -> tuple[tuple[LimitRange, ...], str | None]:
+        """The LimitRanges of the workload's namespace, and why they could not be read (a
+        403, a timeout) when they could not; asked once per view."""
+        return self.derive(_namespace_limit_ranges)
+
+    def vpa(self) -> Vpa | None:
+        """The VerticalPodAutoscaler that targets this workload (rules/vpa.py), if known."""
+        if self.name is None:
+            return None
+        return self.vpas(self.namespace, self.kind, self.name)
 
     def pod_memory(self, section: str) -> MemoryValue | None:
         values = self.pod_resources.get(section)
@@ -287,6 +348,11 @@ class Workload:
                     for part in value.split(","):
                         if part.strip():
                             yield (*path, "annotations", key), key, part.strip()
+
+
+def _namespace_limit_ranges(workload: Workload) -> tuple[tuple[LimitRange, ...], str | None]:
+    found = workload.limit_ranges(workload.namespace)
+    return ((), found) if isinstance(found, str) else (tuple(found), None)
 
 
 def is_workload(obj: Any, registry: Registry = REGISTRY) -> bool:
@@ -344,7 +410,11 @@ class _Shape:
 
 
 def build_workloads(
-    obj: dict[str, Any], lookup: Lookup = no_lookup, registry: Registry = REGISTRY
+    obj: dict[str, Any],
+    lookup: Lookup = no_lookup,
+    registry: Registry = REGISTRY,
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
 ) -> list[Workload]:
     """One typed view per pod template of a workload object (its kind must be in
     ``registry``), then one per pod spec its adapter builds. Built-in kinds have exactly one;
@@ -384,6 +454,9 @@ def build_workloads(
         for view in views:
             view.template = None
     _bound_containers(shape, views)
+    for view in views:
+        view.limit_ranges = limit_ranges
+        view.vpas = vpas
     for problem in shape.problems:  # each said once: in the view it is in, else the first
         owner = next((v for v in views if problem.path[: len(v.pod_path)] == v.pod_path), None)
         (owner or views[0]).problems.append(problem)

@@ -31,6 +31,7 @@ BUILTIN_RESOURCES = (
     ("", "v1", "PodTemplate", "podtemplates", True),
     ("", "v1", "ConfigMap", "configmaps", True),
     ("", "v1", "Secret", "secrets", True),
+    ("", "v1", "LimitRange", "limitranges", True),
     ("", "v1", "Namespace", "namespaces", False),
     ("apps", "v1", "Deployment", "deployments", True),
     ("apps", "v1", "StatefulSet", "statefulsets", True),
@@ -41,6 +42,8 @@ BUILTIN_RESOURCES = (
 )
 # a custom resource definition as discovery shows it: (group, versions served, preferred first)
 CRD = tuple  # (group, (versions...), kind, plural, namespaced)
+
+ALL_NAMESPACES = "*all*"  # not a namespace name (those cannot hold "*")
 
 COLLECTION_PATHS = {
     kind: ("/api/v1" if not group else f"/apis/{group}/{version}") + f"/namespaces/{{ns}}/{plural}"
@@ -274,6 +277,8 @@ class FakeApiServer:
                 ns = url.path[len(prefix) : len(url.path) - len(suffix)]
             elif not namespaced and url.path == f"{root}/{plural}" and kind != "Namespace":
                 ns = None
+            elif namespaced and url.path == f"{root}/{plural}":
+                ns = ALL_NAMESPACES  # a namespaced kind listed across namespaces (watch caches)
             else:
                 continue
             if ns is not None and "/" in ns:
@@ -285,7 +290,7 @@ class FakeApiServer:
                 for o in self.objects
                 if o["kind"] == kind
                 and _group_of(o) == group
-                and o["metadata"].get("namespace") == ns
+                and (ns is ALL_NAMESPACES or o["metadata"].get("namespace") == ns)
             ]
             return 200, self._page(f"{kind}List", items, query)
         return 404, status(404, "NotFound", f"the server could not find {url.path}")

@@ -53,20 +53,56 @@ def lookup_from(docs: list[Any]):
     return lookup
 
 
+def limit_ranges_from(docs: list[Any]):
+    """The LimitRange look-up a lint run builds from its input (same namespace, or none on
+    both), in input order."""
+    from oomguard.rules.limit_ranges import KIND, parse_limit_range
+
+    ranges = [
+        parse_limit_range(obj)
+        for doc in docs
+        for _, obj in iter_objects(doc)
+        if obj.get("kind") == KIND
+    ]
+    return lambda namespace: [r for r in ranges if r is not None and r.namespace == namespace]
+
+
+def vpas_from(docs: list[Any]):
+    """The VPA look-up a lint run builds from its input."""
+    from oomguard.rules.vpa import KIND, parse_vpa
+
+    found = {}
+    for doc in docs:
+        for _, obj in iter_objects(doc):
+            if obj.get("kind") == KIND and (vpa := parse_vpa(obj)) is not None:
+                found.setdefault((vpa.namespace, vpa.target_kind, vpa.target_name), vpa)
+    return lambda namespace, kind, name: found.get((namespace, kind, name))
+
+
 def findings(
     text: str,
     rule: str | None = None,
     cfg: Config = DEFAULT_CONFIG,
     *,
     lookup=None,
+    limit_ranges=None,
 ) -> list[Finding]:
-    """Findings for every workload object in ``text`` (only ``rule``'s when given)."""
+    """Findings for every workload object in ``text`` (only ``rule``'s when given); the
+    LimitRanges in ``text`` apply unless ``limit_ranges`` is given."""
     docs = documents(text)
     lookup = lookup or lookup_from(docs)
+    limit_ranges = limit_ranges or limit_ranges_from(docs)
     found: list[Finding] = []
     for doc in docs:
         for prefix, obj in iter_objects(doc):
-            evaluation = check_object(obj, cfg, lookup=lookup, prefix=prefix)
+            evaluation = check_object(
+                obj,
+                cfg,
+                lookup=lookup,
+                prefix=prefix,
+                limit_ranges=limit_ranges,
+                vpas=vpas_from(docs),
+            )
             assert evaluation.crashes == [], evaluation.crashes
             found.extend(evaluation.findings)
     return [f for f in found if rule is None or f.rule == rule]

@@ -222,8 +222,9 @@ def test_schema_config_matches_the_oomguard_config_schema():
     config = _schema_at("config")
     assert SCHEMA["definitions"]["rule"]["enum"] == CONFIG_SCHEMA["$defs"]["rule"]["enum"]
     assert SCHEMA["definitions"]["mode"]["enum"] == CONFIG_SCHEMA["$defs"]["mode"]["enum"]
-    # Look-ups are chart values (they drive RBAC); everything else maps 1:1.
-    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups"}
+    # Look-ups are chart values (they drive RBAC); `render:` tells `oomguard lint` how to render
+    # charts and overlays, which the webhook never does; everything else maps 1:1.
+    assert set(config["properties"]) == set(CONFIG_SCHEMA["properties"]) - {"lookups", "render"}
     # kinds: the same schema, its path pattern under this draft-07 schema's "definitions"
     chart_kinds = json.dumps(config["properties"]["kinds"]["items"])
     assert chart_kinds == json.dumps(CONFIG_SCHEMA["properties"]["kinds"]["items"]).replace(
@@ -569,6 +570,8 @@ def test_default_config_map_is_a_valid_oomguard_config(render):
         "lookups": {
             "namespace_labels": False,
             "configmaps": False,
+            "limit_ranges": False,
+            "vpas": False,
             "budget_ms": 50,
             "cache_seconds": 30,
         },
@@ -761,15 +764,24 @@ def test_service_monitor_scrapes_metrics_over_https(render):
         ({"namespaceLabels": True}, ["namespaces"]),
         ({"configMaps": True}, ["configmaps"]),
         ({"namespaceLabels": True, "configMaps": True}, ["namespaces", "configmaps"]),
+        ({"limitRanges": True}, ["limitranges"]),
+        ({"configMaps": True, "limitRanges": True}, ["configmaps", "limitranges"]),
+        ({"vpas": True}, ["verticalpodautoscalers"]),
     ],
 )
 def test_lookups_grant_exactly_the_read_access_they_need(render, lookups, resources):
     result = render({"lookups": lookups})
     assert result.problems == []
     role = result.one("ClusterRole", FULLNAME)
-    verbs = {"namespaces": ["get", "list", "watch"], "configmaps": ["get"]}  # watch vs reads
+    verbs = {  # watches vs reads
+        "namespaces": ["get", "list", "watch"],
+        "configmaps": ["get"],
+        "limitranges": ["list", "watch"],
+        "verticalpodautoscalers": ["list", "watch"],
+    }
+    groups = {"verticalpodautoscalers": ["autoscaling.k8s.io"]}
     assert role["rules"] == [
-        {"apiGroups": [""], "resources": [r], "verbs": verbs[r]} for r in resources
+        {"apiGroups": groups.get(r, [""]), "resources": [r], "verbs": verbs[r]} for r in resources
     ]
     binding = result.one("ClusterRoleBinding", FULLNAME)
     assert binding["roleRef"] == {
@@ -787,6 +799,8 @@ def test_lookups_grant_exactly_the_read_access_they_need(render, lookups, resour
     jsonschema.Draft202012Validator(CONFIG_SCHEMA).validate(config)
     assert config["lookups"]["namespace_labels"] is bool(lookups.get("namespaceLabels"))
     assert config["lookups"]["configmaps"] is bool(lookups.get("configMaps"))
+    assert config["lookups"]["limit_ranges"] is bool(lookups.get("limitRanges"))
+    assert config["lookups"]["vpas"] is bool(lookups.get("vpas"))
     egress = result.one("NetworkPolicy", FULLNAME)["spec"]["egress"]
     assert egress == [
         {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
@@ -880,9 +894,9 @@ def test_chart_files_exist():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
     assert chart["name"] == "oomguard"
-    project = (REPO / "pyproject.toml").read_text()
-    version = re.search(r'^version = "([^"]+)"', project, re.M).group(1)
-    assert chart["appVersion"] == version
+    from oomguard import __version__  # the one place the version is written (pyproject: dynamic)
+
+    assert chart["appVersion"] == __version__
     assert Path(CHART / "templates" / "NOTES.txt").is_file()
 
 

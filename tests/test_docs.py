@@ -23,7 +23,7 @@ def test_committed_rules_doc_is_fresh():
 
 
 def test_every_rule_has_metadata_and_examples():
-    assert len(CATALOGUE) == len(RULES) == 26
+    assert len(CATALOGUE) == len(RULES) == 30
     for rule in CATALOGUE:
         assert rule.SEVERITY in ("error", "warning", "info")
         assert rule.FIX in ("rewrite", "add", None)
@@ -57,8 +57,15 @@ def test_spec_rule_ids_are_all_implemented():
         if line.startswith("| `")
     ]
     # the spec's catalogue in its order, then container-oomkilled (issue 7: audit history) and
-    # workload-kind-unknown (issue 13: objects of kinds outside the registry)
-    assert [*table, "container-oomkilled", "workload-kind-unknown"] == [
+    # workload-kind-unknown (issue 13: objects of kinds outside the registry), then
+    # the rules of issue 17 (LimitRanges, VerticalPodAutoscalers, in-place resize)
+    issue_17 = [
+        "limitrange-violation",
+        "vpa-heap-fixed",
+        "vpa-limit-below-max-allowed",
+        "heap-resize-in-place",
+    ]
+    assert [*table, "container-oomkilled", "workload-kind-unknown", *issue_17] == [
         rule.ID for rule in CATALOGUE
     ]
 

@@ -138,11 +138,14 @@ def test_a_render_failure_is_manifest_invalid_and_hides_nothing(run_oomguard, wo
 
 def test_missing_helm_is_a_usage_error(run_oomguard, work, tmp_path):
     """No helm CLI on PATH and the SDK hidden from Python: exit 2 and one line, never a
-    pass (linter/render/helm.py: OOMGUARD_HELM=sdk uses only the SDK)."""
+    pass (OOMGUARD_HELM=auto; the forced backends: tests/test_render_missing.py)."""
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     (hidden / "helm_python.py").write_text("raise ImportError('hidden by the test')\n")
-    result = lint(run_oomguard, work, "charts/clean", env={"PYTHONPATH": str(hidden)})
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {"PYTHONPATH": str(hidden), "OOMGUARD_HELM": "auto", "PATH": str(empty)}
+    result = lint(run_oomguard, work, "charts/clean", env=env)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1

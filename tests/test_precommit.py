@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,28 @@ def test_hook_definitions():
     hooks = {
         hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     }
-    assert set(hooks) == {"oomguard", "oomguard-fix"}
-    assert hooks["oomguard"]["entry"] == "oomguard lint"
+    assert set(hooks) == {
+        "oomguard",
+        "oomguard-fix",
+        "oomguard-charts",
+        "oomguard-charts-fix",
+        "oomguard-docker",  # tested in test_dockerfile
+    }
+    assert hooks["oomguard"]["entry"] == hooks["oomguard-charts"]["entry"] == "oomguard lint"
     assert hooks["oomguard-fix"]["entry"] == "oomguard lint --fix"
+    assert hooks["oomguard-charts-fix"]["entry"] == "oomguard lint --fix"
+    # the charts hooks bring Helm in-process (the same requirement as the `helm` extra);
+    # the plain ones stay light (helm-python-sdk is ~250 MB)
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["helm"]
+    for hook_id in ("oomguard-charts", "oomguard-charts-fix"):
+        assert hooks[hook_id]["additional_dependencies"] == extra
+    for hook_id in ("oomguard", "oomguard-fix"):
+        assert "additional_dependencies" not in hooks[hook_id]
     files = re.compile(hooks["oomguard"]["files"])
-    for hook in hooks.values():
+    python_hooks = ("oomguard", "oomguard-fix", "oomguard-charts", "oomguard-charts-fix")
+    for hook in (hooks[hook_id] for hook_id in python_hooks):
         assert hook["language"] == "python"
         assert "types_or" not in hook and hook["files"] == hooks["oomguard"]["files"]
     # YAML and JSON as before, plus Helm's .tpl and kustomize's extension-less Kustomization
@@ -231,8 +249,10 @@ def test_committing_a_configmap_alone_checks_the_deployment_that_reads_it(
 
 def test_committing_one_template_renders_its_chart(hook_repo, pre_commit_home, tmp_path):
     """issue 14 §4: the hook is given only the changed template; the chart is rendered (Helm
-    in-process: the hook's environment gets helm-python-sdk through additional_dependencies,
-    as docs/charts.md says) and the heap set in values.yaml is reported."""
+    in-process: the `oomguard-charts` hook installs helm-python-sdk itself, no
+    additional_dependencies to write) and the heap set in values.yaml is reported. The plain
+    `oomguard` hook has no Helm (no helm CLI on these machines): it fails, saying which hook
+    to use, never passes."""
     shutil.copytree(REPO / "tests" / "data" / "render" / "charts" / "app", tmp_path / "app")
     git("init", "-q", cwd=tmp_path)
     git("add", "-A", cwd=tmp_path)
@@ -246,7 +266,7 @@ def test_committing_one_template_renders_its_chart(hook_repo, pre_commit_home, t
     ).stdout.strip()
     (tmp_path / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {hook_repo}\n    rev: {commit}\n    hooks:\n"
-        "      - id: oomguard\n        additional_dependencies: [helm-python-sdk]\n"
+        "      - id: oomguard-charts\n"
     )
     git("add", "-A", cwd=tmp_path)
     proc = pre_commit_run(pre_commit_home, tmp_path, "app/templates/deployment.yaml")
@@ -258,3 +278,11 @@ def test_committing_one_template_renders_its_chart(hook_repo, pre_commit_home, t
     helpers = pre_commit_run(pre_commit_home, tmp_path, "app/templates/_helpers.tpl")
     assert helpers.returncode == 1, helpers.stdout + helpers.stderr
     assert "1 chart rendered with helm-python-sdk 0.2.2" in helpers.stdout
+    # the plain hook on the same commit: no Helm in its environment, so exit 2, one line
+    assert not shutil.which("helm"), "this test expects no helm CLI on PATH"
+    plain = try_repo(hook_repo, pre_commit_home, tmp_path, "oomguard", "app/values.yaml")
+    assert plain.returncode == 1, plain.stdout + plain.stderr  # pre-commit: the hook failed
+    assert "rendering a Helm chart needs Helm: use the pre-commit hook id oomguard-charts" in (
+        plain.stdout
+    )
+    assert "jvm-heap-exceeds-limit" not in plain.stdout

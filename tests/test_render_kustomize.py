@@ -254,8 +254,9 @@ def test_config_map_generator_literal_feeding_java_tool_options():
         26,
         ("configMapGenerator", 0, "literals", 0),
         "-XX:MaxRAMPercentage=75.0",
-        editable=False,
     )
+    # the scalar is `KEY=value`: --fix rewrites the part after `KEY=` only
+    assert origin.around == ("JAVA_TOOL_OPTIONS=", "")
     # the Deployment reads it through valueFrom.configMapKeyRef on the rendered (hashed) name
     deployment = yaml.safe_load(
         rendered.documents[objects(rendered)[("Deployment", "staging-orders")]].text
@@ -276,8 +277,8 @@ def test_generator_merged_in_the_overlay_points_at_the_overlay_literal():
         26,
         ("configMapGenerator", 0, "literals", 0),
         "-XX:MaxRAMPercentage=80.0 -XX:+ExitOnOutOfMemoryError",
-        editable=False,
     )
+    assert origin.around == ("JAVA_TOOL_OPTIONS=", "")
 
 
 @needs_kustomize
@@ -463,8 +464,8 @@ def test_secret_generator_literal_origin_compares_the_decoded_value(tmp_path):
         27,
         ("secretGenerator", 0, "literals", 0),
         "-Xmx1g",
-        editable=False,
     )
+    assert origin.around == ("JAVA_TOOL_OPTIONS=", "")  # the YAML quotes are not in the scalar
     assert rendered.origin(0, ("data", "JAVA_TOOL_OPTIONS"), "-Xmx1g") is None  # not decoded
 
 

@@ -146,7 +146,11 @@ def _admit_body(
     try:
         context = settings["lookups"].for_review(review.request.namespace)
         judged = dataclasses.replace(
-            review.request, namespace_label=context.namespace_label, lookup=context.lookup
+            review.request,
+            namespace_label=context.namespace_label,
+            lookup=context.lookup,
+            limit_ranges=context.limit_ranges,
+            vpas=context.vpas,
         )
         decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server

@@ -11,7 +11,11 @@
 * :class:`ClusterLookups`: both of the above for one worker process, started after gunicorn
   forks (threads and connections do not survive a fork), and the per-review view of them.
 
-Both are off unless enabled in the config (``lookups:``); the chart grants the RBAC only then.
+* :class:`LimitRangeCache`: every namespace's LimitRanges, watch-fed like the namespace
+  modes (``lookups.limit_ranges``): a review reads its namespace's from memory, never waits.
+  :class:`VpaCache` likewise for VerticalPodAutoscalers (``lookups.vpas``).
+
+All are off unless enabled in the config (``lookups:``); the chart grants the RBAC only then.
 Credentials: ``$KUBECONFIG`` / ``~/.kube/config`` when present, else the pod's service account.
 """
 
@@ -24,11 +28,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomguard.rules.config import Config
-from oomguard.rules.runtimes.env import source_data
-from oomguard.rules.workload import Lookup, no_lookup
-
 from oomguard.kube import ApiError, Cluster, connect
+from oomguard.rules.config import Config
+from oomguard.rules.limit_ranges import (
+    LimitRange,
+    LimitRangeLookup,
+    no_limit_ranges,
+    parse_limit_range,
+)
+from oomguard.rules.runtimes.env import source_data
+from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas, parse_vpa
+from oomguard.rules.workload import Lookup, no_lookup
 
 MODE_LABEL = "oomguard.io/mode"
 CONFIGMAP_PATH = "/api/v1/namespaces/{ns}/configmaps/{name}"
@@ -36,8 +46,13 @@ CONFIGMAP_PATH = "/api/v1/namespaces/{ns}/configmaps/{name}"
 FAILURE_HOLD_SECONDS = 5.0
 
 
-class NamespaceModes:
-    """Namespace labels, kept current by a background watch."""
+class _WatchFed:
+    """A collection held in memory and kept current by a background watch (list, then watch
+    from the list's resourceVersion; relist on 410 or errors, with backoff). Subclasses say
+    what to keep of a listed item (:meth:`_entry`) under which key (:meth:`_key`)."""
+
+    path = ""
+    what = ""  # for error messages: "namespace watch"
 
     def __init__(
         self,
@@ -48,23 +63,26 @@ class NamespaceModes:
         self.cluster = cluster
         self.watch_seconds = watch_seconds
         self.on_error = on_error
-        self.labels: dict[str, str] = {}
+        self.entries: dict[Any, Any] = {}
         self.synced = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name="oomguard-namespace-watch", daemon=True
+            target=self._run, name=f"oomguard-{self.what.replace(' ', '-')}", daemon=True
         )
 
-    def start(self) -> NamespaceModes:
+    def start(self) -> _WatchFed:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
 
-    def label(self, namespace: str | None) -> str | None:
-        """The namespace's ``oomguard.io/mode`` label, as last seen."""
-        return self.labels.get(namespace or "")
+    def _key(self, obj: dict) -> Any:
+        raise NotImplementedError
+
+    def _entry(self, obj: dict) -> Any:
+        """What to keep of ``obj``; None: nothing (and drop what was kept)."""
+        raise NotImplementedError
 
     def _run(self) -> None:
         backoff = 1.0
@@ -76,34 +94,34 @@ class NamespaceModes:
                     version = self._watch(version)
             except ApiError as exc:
                 if exc.status != 410:  # 410 Gone: the resourceVersion expired, relist now
-                    self.on_error(f"namespace watch: {exc}")
+                    self.on_error(f"{self.what}: {exc}")
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
 
     def _list(self) -> str:
-        labels = {}
+        entries = {}
         page_version = ""
         token = None
         while True:
             query: list[tuple[str, Any]] = [("limit", 500)]
             if token:
                 query.append(("continue", token))
-            page = self.cluster.get("/api/v1/namespaces", query)
+            page = self.cluster.get(self.path, query)
             for item in page.get("items") or ():
-                name, mode = _mode_of(item)
-                if name and mode:
-                    labels[name] = mode
+                key, entry = self._key(item), self._entry(item)
+                if key and entry is not None:
+                    entries[key] = entry
             metadata = page.get("metadata") or {}
             page_version = metadata.get("resourceVersion", page_version)
             token = metadata.get("continue")
             if not token:
                 break
-        self.labels = labels
+        self.entries = entries
         self.synced.set()
         return page_version
 
     def _watch(self, version: str) -> str:
-        for event in self.cluster.watch("/api/v1/namespaces", version, self.watch_seconds):
+        for event in self.cluster.watch(self.path, version, self.watch_seconds):
             if self._stop.is_set():
                 break
             kind, obj = event.get("type"), event.get("object") or {}
@@ -112,16 +130,79 @@ class NamespaceModes:
             version = (obj.get("metadata") or {}).get("resourceVersion", version)
             if kind == "BOOKMARK":
                 continue
-            name, mode = _mode_of(obj)
-            if not name:
+            key = self._key(obj)
+            if not key:
                 continue
-            labels = dict(self.labels)  # replace, never mutate: readers need no lock
-            if kind == "DELETED" or not mode:
-                labels.pop(name, None)
+            entries = dict(self.entries)  # replace, never mutate: readers need no lock
+            entry = None if kind == "DELETED" else self._entry(obj)
+            if entry is None:
+                entries.pop(key, None)
             else:
-                labels[name] = mode
-            self.labels = labels
+                entries[key] = entry
+            self.entries = entries
         return version
+
+
+class NamespaceModes(_WatchFed):
+    """Namespace labels, kept current by a background watch."""
+
+    path = "/api/v1/namespaces"
+    what = "namespace watch"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.entries
+
+    def label(self, namespace: str | None) -> str | None:
+        """The namespace's ``oomguard.io/mode`` label, as last seen."""
+        return self.entries.get(namespace or "")
+
+    def _key(self, obj: dict) -> str | None:
+        return _mode_of(obj)[0]
+
+    def _entry(self, obj: dict) -> str | None:
+        return _mode_of(obj)[1] or None
+
+
+class VpaCache(_WatchFed):
+    """Every namespace's VerticalPodAutoscalers (rules/vpa.py), kept current by a watch."""
+
+    path = "/apis/autoscaling.k8s.io/v1/verticalpodautoscalers"
+    what = "VerticalPodAutoscaler watch"
+
+    def _key(self, obj: dict) -> tuple[str, str] | None:
+        return _namespaced_key(obj)
+
+    def _entry(self, obj: dict) -> Vpa | None:
+        return parse_vpa(obj)
+
+    def for_target(self, namespace: str | None, kind: str, name: str) -> Vpa | None:
+        """The first VPA (by name) of the namespace that targets that workload."""
+        entries = self.entries
+        for key in sorted(entries):
+            vpa = entries[key]
+            if key[0] == namespace and (vpa.target_kind, vpa.target_name) == (kind, name):
+                return vpa
+        return None
+
+
+class LimitRangeCache(_WatchFed):
+    """The LimitRanges of every namespace (memory part, rules/limit_ranges.py), kept current
+    by a background watch, as the API server's own LimitRanger plugin keeps them."""
+
+    path = "/api/v1/limitranges"
+    what = "LimitRange watch"
+
+    def _key(self, obj: dict) -> tuple[str, str] | None:
+        return _namespaced_key(obj)
+
+    def _entry(self, obj: dict) -> LimitRange | None:
+        return parse_limit_range(obj)
+
+    def for_namespace(self, namespace: str | None) -> list[LimitRange]:
+        """The namespace's LimitRanges, by name (the API server's order is its cache's)."""
+        entries = self.entries
+        return [entries[key] for key in sorted(entries) if key[0] == namespace]
 
 
 class SourceCache:
@@ -209,6 +290,8 @@ class ReviewContext:
 
     namespace_label: str | None = None
     lookup: Lookup = no_lookup
+    limit_ranges: LimitRangeLookup = no_limit_ranges
+    vpas: VpaLookup = no_vpas
     missed: list[tuple[str, str]] = field(default_factory=list)  # (look-up, reason)
 
     @property
@@ -228,12 +311,19 @@ class ClusterLookups:
     on_error: Callable[[str], None] = lambda message: None
     modes: NamespaceModes | None = field(default=None, init=False)
     sources: SourceCache | None = field(default=None, init=False)
+    limit_ranges: LimitRangeCache | None = field(default=None, init=False)
+    vpas: VpaCache | None = field(default=None, init=False)
     _pid: int | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     @property
     def enabled(self) -> bool:
-        return self.config.lookup_namespace_labels or self.config.lookup_configmaps
+        return (
+            self.config.lookup_namespace_labels
+            or self.config.lookup_configmaps
+            or self.config.lookup_limit_ranges
+            or self.config.lookup_vpas
+        )
 
     def start(self) -> None:
         """Connect and start the namespace watch in this process (once per process: a fork
@@ -247,6 +337,10 @@ class ClusterLookups:
             cluster, _ = connect(None, None, timeout=max(budget_seconds, 1.0))
             if self.config.lookup_namespace_labels:
                 self.modes = NamespaceModes(cluster, on_error=self.on_error).start()
+            if self.config.lookup_limit_ranges:
+                self.limit_ranges = LimitRangeCache(cluster, on_error=self.on_error).start()
+            if self.config.lookup_vpas:
+                self.vpas = VpaCache(cluster, on_error=self.on_error).start()
             if self.config.lookup_configmaps:
                 self.sources = SourceCache(
                     cluster,
@@ -273,7 +367,41 @@ class ClusterLookups:
                 context.missed.append(("namespace_label", "namespace watch not synced yet"))
         if self.sources is not None:
             context.lookup = self.sources.for_review()
+        if self.limit_ranges is not None:
+            context.limit_ranges = _review_limit_ranges(self.limit_ranges, namespace, context)
+        if self.vpas is not None:
+            context.vpas = _review_vpas(self.vpas, namespace, context)
         return context
+
+
+def _review_vpas(cache: VpaCache, namespace: str | None, context: ReviewContext) -> VpaLookup:
+    """The VPAs of the review's namespace; none (a fallback, counted) until the watch syncs."""
+    if not cache.synced.is_set():
+        context.missed.append(("vpas", "VerticalPodAutoscaler watch not synced yet"))
+        return no_vpas
+    return lambda _namespace, kind, name: cache.for_target(namespace, kind, name)
+
+
+def _review_limit_ranges(
+    cache: LimitRangeCache, namespace: str | None, context: ReviewContext
+) -> LimitRangeLookup:
+    """The LimitRanges of the review's namespace (the object may not name it); until the
+    watch has synced, the reason, which memory-limit-missing then says."""
+    if not cache.synced.is_set():
+        reason = "LimitRange watch not synced yet"
+        context.missed.append(("limit_ranges", reason))
+        return lambda _namespace: reason
+    ranges = cache.for_namespace(namespace)
+    return lambda _namespace: ranges
+
+
+def _namespaced_key(obj: dict) -> tuple[str, str] | None:
+    """(namespace, name) of a namespaced object, or None."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    if not isinstance(namespace, str) or not isinstance(name, str):
+        return None
+    return namespace, name
 
 
 def _mode_of(namespace: dict) -> tuple[str | None, str | None]:

@@ -58,6 +58,9 @@ class Origin:
     which occurs in the rendered value (a values literal may be only part of it:
     ``-Xmx{{ .Values.heap }}``). ``key`` is the dotted values key (``jvm.maxHeap``) for Helm.
     ``editable`` is False for a value written inside a template (reported, never rewritten).
+    ``around`` is the text the scalar holds before and after ``literal`` when the scalar is
+    more than the value (a kustomize generator literal ``KEY=value``): ``--fix`` rewrites only
+    the part between them.
     """
 
     file: str
@@ -68,6 +71,7 @@ class Origin:
     document: int = 0
     key: str | None = None
     editable: bool = True
+    around: tuple[str, str] = ("", "")
 
 
 @dataclass

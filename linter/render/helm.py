@@ -3,8 +3,8 @@
 Backends, chosen by ``OOMGUARD_HELM``:
 
 * ``cli`` — the ``helm`` CLI (``helm template RELEASE PATH --namespace … -f … --set …
-  --kube-version …``); documents are split on its ``# Source:`` lines. Not exercised by the
-  tests (no ``helm`` binary on the test machines).
+  --kube-version …``); documents are split on its ``# Source:`` lines. Tested with the
+  official Helm v3 binary that a PyPI package ships (tests/test_render_helm_cli.py).
 * ``sdk`` — helm-python-sdk (``pip install 'oomguard[helm]'``), Helm's Go SDK in-process.
 * unset / ``auto`` — the CLI when ``helm`` is on PATH, else the SDK.
 
@@ -56,6 +56,12 @@ SET_FILE = "<--set>"  # Origin.file of a value set by --set
 INSTALL_HINT = (
     "rendering a Helm chart needs Helm: pip install 'oomguard[helm]' (in-process), "
     "or put the helm CLI on PATH"
+)
+# Under pre-commit (it sets PRE_COMMIT=1 for hooks) the hook's environment is pre-commit's:
+# say which hook id brings Helm along.
+PRE_COMMIT_HINT = (
+    "rendering a Helm chart needs Helm: use the pre-commit hook id oomguard-charts (or "
+    "oomguard-charts-fix), which installs it in-process, or put the helm CLI on PATH"
 )
 # Helm's releaseutil.SplitManifests separator.
 _DOC_SEP = re.compile(r"(?:^|\s*\n)---\s*")
@@ -122,7 +128,17 @@ def _backend() -> str:
         return "cli"
     if wanted in ("auto", "sdk") and sdk_module() is not None:
         return "sdk"
-    raise RendererMissing(INSTALL_HINT)
+    if wanted == "cli":  # forced: the SDK, even when installed, is not what was asked for
+        raise RendererMissing(
+            f"rendering a Helm chart: {BACKEND_ENV}=cli but no helm CLI on PATH "
+            f"(install Helm, or unset {BACKEND_ENV} to use helm-python-sdk)"
+        )
+    if wanted == "sdk":
+        raise RendererMissing(
+            f"rendering a Helm chart: {BACKEND_ENV}=sdk but helm-python-sdk is not installed "
+            "(pip install 'oomguard[helm]')"
+        )
+    raise RendererMissing(PRE_COMMIT_HINT if os.environ.get("PRE_COMMIT") else INSTALL_HINT)
 
 
 def sdk_module() -> Any:
@@ -237,7 +253,11 @@ def _cli_renderer(path: str, options: RenderOptions) -> tuple[str, Renderer]:
         except (OSError, subprocess.TimeoutExpired) as error:
             raise RenderError(f"helm template: {printable(str(error))}", path) from None
         if run.returncode != 0:
+            # the CLI's own advice after the error ("Use --debug flag to render out invalid
+            # YAML") is not about oomguard's command line; the message is kept on one line
             message = run.stderr.strip().removeprefix("Error: ")
+            message = message.split("\n\nUse --debug flag", 1)[0].strip()
+            message = re.sub(r"\s*\n\s*", " ", message)
             raise _helm_error(RuntimeError(message or f"helm exited {run.returncode}"), path)
         return _split_sources(run.stdout)
 

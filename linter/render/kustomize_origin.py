@@ -23,8 +23,9 @@ split apart they would import each other's internals.
    literal of the generator (overlays with ``behavior: merge/replace`` first), or the
    ``KEY=value`` line of its ``envs:`` file. Line/column point at the value after ``KEY=``,
    ``literal`` is that value text, ``pointer_path`` is the literal's list item in
-   kustomization.yaml (``()`` for an env file), ``editable=False``: the scalar written
-   there is ``KEY=value``, not the value alone.
+   kustomization.yaml, ``around`` the ``KEY=`` (and quote) text around the value in that
+   scalar, so ``--fix`` rewrites the value part only. An ``envs:`` file line
+   (``pointer_path == ()``) is ``editable=False``: it is not YAML.
 
 Anything else (``images:``, ``replicas:``, replacements, remote bases, a value no file
 holds as written) is None: no single source. Bounds: only the files the annotations name
@@ -449,6 +450,9 @@ class Tracer:
                 quote = 1 if source[column : column + 1] in ("'", '"') else 0
                 if source[column + quote :].startswith(literal):  # written as is: point at it
                     column += quote + len(name) + 1 + offset
+                # the scalar is `KEY=value`: --fix rewrites the value part only (the scalar
+                # must still read `KEY=value` when the fix is written; fix_rendered checks)
+                head = literal[: len(literal) - len(literal.partition("=")[2]) + offset]
                 return Origin(
                     file=self.paths.show(kfile),
                     line=line,
@@ -456,7 +460,7 @@ class Tracer:
                     literal=written,
                     pointer_path=(generators, number, "literals", index),
                     document=0,
-                    editable=False,
+                    around=(head, literal[len(head) + len(written) :]),
                 )
         env_files = list(generator.get("envs") or [])
         if isinstance(generator.get("env"), str):

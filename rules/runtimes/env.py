@@ -98,6 +98,9 @@ class EnvValue:
     # resourceFieldRef with a divisor other than 1: the value counts units of it, not bytes
     divisor: str | None = None
     divisor_bytes: int | None = None
+    # (kind, name, key) of the ConfigMap or Secret the value was read from, so a front end
+    # can point at where that key is written (linter/render_lint.py)
+    source: tuple[str, str, str] | None = None
 
 
 def resolve_env(container: Container) -> Env:
@@ -125,7 +128,10 @@ def resolve_env(container: Container) -> Env:
                 continue
             for name, value in data.items():
                 origin = f"env {prefix + name} from {described}"
-                env.values[prefix + name] = _bounded(EnvValue(prefix + name, value, origin))
+                where = (kind, ref["name"], str(name))
+                env.values[prefix + name] = _bounded(
+                    EnvValue(prefix + name, value, origin, source=where)
+                )
     defined: dict[str, str] = {}
     for name, value in env.values.items():
         if value.value is not None:
@@ -262,7 +268,8 @@ def _entry_value(
                     path,
                     unresolved=f"{described} does not exist",
                 )
-            return EnvValue(name, value, f"env {name} from {described}", path)
+            where = (kind, ref["name"], str(ref.get("key")))
+            return EnvValue(name, value, f"env {name} from {described}", path, source=where)
     return EnvValue(name, None, f"env {name}", path, unresolved=FROM_POD_FIELD)
 
 
@@ -284,12 +291,19 @@ def _resource_field(container: Container, name: str, ref: dict, path: Path) -> E
             unresolved=f"divisor {divisor_text} is not one the API server accepts for memory "
             f"({', '.join(MEMORY_DIVISORS)})",
         )
-    memory = target.limit if resource == "limits.memory" else (target.request or target.limit)
+    # what the Pod's container gets: a LimitRange default when none is written
+    memory = (
+        target.effective_limit
+        if resource == "limits.memory"
+        else (target.effective_request or target.effective_limit)
+    )
     if memory is None or memory.usable is None:
         reason = (
             "is not set, so it is the node's allocatable memory" if memory is None else "is invalid"
         )
         return EnvValue(name, None, origin, path, unresolved=f"{resource} {reason}")
+    if memory.origin is not None:
+        origin = f"{origin} ({memory.text}, {memory.origin})"
     if divisor == 1:
         return EnvValue(name, str(math.ceil(memory.usable)), origin, path)
     # ExtractContainerResourceValue -> convertResourceMemoryToString: ceil(memory / divisor)

@@ -53,7 +53,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* "true" when the server talks to the Kubernetes API (any look-up enabled), else "". */}}
 {{- define "oomguard.lookupsEnabled" -}}
-{{- if or .Values.lookups.namespaceLabels .Values.lookups.configMaps }}true{{ end }}
+{{- if or .Values.lookups.namespaceLabels .Values.lookups.configMaps .Values.lookups.limitRanges .Values.lookups.vpas }}true{{ end }}
 {{- end }}
 
 {{/* The Secret holding tls.crt / tls.key (and ca.crt unless brought by the user). */}}
@@ -75,7 +75,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The oomguard config file, from .Values.config plus the look-up switches. */}}
 {{- define "oomguard.configFile" -}}
 {{- $cfg := deepCopy .Values.config }}
-{{- $lookups := dict "namespace_labels" .Values.lookups.namespaceLabels "configmaps" .Values.lookups.configMaps "budget_ms" (int .Values.lookups.budgetMs) "cache_seconds" (int .Values.lookups.cacheSeconds) }}
+{{- $lookups := dict "namespace_labels" .Values.lookups.namespaceLabels "configmaps" .Values.lookups.configMaps "limit_ranges" .Values.lookups.limitRanges "vpas" .Values.lookups.vpas "budget_ms" (int .Values.lookups.budgetMs) "cache_seconds" (int .Values.lookups.cacheSeconds) }}
 {{- $_ := set $cfg "lookups" $lookups }}
 {{- $optOut := dict "key" .Values.webhooks.optOutLabel "honor_in_enforce" (include "oomguard.optOutInEnforce" . | eq "true") }}
 {{- $_ := set $cfg "opt_out_label" $optOut }}
