@@ -154,7 +154,8 @@ class _Pool:
     def stop(self) -> None:
         """Stop the workers now (a broken pool, Ctrl-C, an output pipe closed)."""
         # ProcessPoolExecutor has no public terminate; its process table is the way in
-        for process in list(getattr(self.executor, "_processes", {}).values()):
+        # (list() of a dict's values is atomic under the GIL: its manager thread may remove one)
+        for process in list((getattr(self.executor, "_processes", None) or {}).values()):
             process.terminate()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
@@ -189,13 +190,8 @@ def linted_files(
 ) -> Iterator[run._FileFindings]:
     """Each plain file's findings, in input order, linted by ``jobs`` worker processes; the
     counts, notices and problems go to ``result`` in the same order as in one process."""
-    try:
-        pool = _Pool(jobs, config, lint_input.sources, method or _start_method())
-        pool.submit(_Task([])).result()  # the workers start (or cannot: fork's EAGAIN, …)
-    except Exception as exc:  # noqa: BLE001  no workers is no reason to lint nothing
-        result.notices.append(
-            f"could not start worker processes ({type(exc).__name__}): linted in one process"
-        )
+    pool = _started(jobs, config, lint_input.sources, method or _start_method(), result)
+    if pool is None:  # no workers is no reason to lint nothing
         for position, path in enumerate(lint_input.paths):
             yield run._lint_file(position, path, lint_input, config, result)
         return
@@ -230,6 +226,29 @@ def linted_files(
             pool.close()
         else:  # Ctrl-C, or the consumer stopped (a closed pipe)
             pool.stop()
+
+
+def _started(
+    jobs: int, config: Config, sources: run.Sources, method: str, result: run.LintResult
+) -> _Pool | None:
+    """A pool whose workers have started, or None (with a notice) when they cannot (fork's
+    EAGAIN, an unknown start method). Stopped if interrupted while starting."""
+    pool = None
+    try:
+        pool = _Pool(jobs, config, sources, method)
+        pool.submit(_Task([])).result()
+        return pool
+    except Exception as exc:  # noqa: BLE001
+        result.notices.append(
+            f"could not start worker processes ({type(exc).__name__}): linted in one process"
+        )
+        if pool is not None:
+            pool.stop()
+        return None
+    except BaseException:  # Ctrl-C while the workers start
+        if pool is not None:
+            pool.stop()
+        raise
 
 
 def _split(task: _Task) -> Iterator[tuple[_Task, int, str]]:
