@@ -28,6 +28,7 @@ from oomguard.linter.cores import (
 from oomguard.linter.jobs import TEST_CRASH_ENV, linted_files
 from oomguard.linter.run import LintResult, _all_findings, prepare
 from oomguard.rules.config import DEFAULT_CONFIG
+from test_limit_ranges import DEFAULT_512, deployment
 from test_lint_streaming import BAD_POD, CONFIGMAP, _heap_from_configmap
 
 ALL_FORMATS = ("text", "json", "sarif", "github", "policyreport")
@@ -75,11 +76,16 @@ def test_cross_file_lookups_stdin_and_repeated_paths_keep_their_order(tmp_path, 
     (tmp_path / "b.yaml").write_text(BAD_POD)
     (tmp_path / "c.yaml").write_text(CONFIGMAP)
     (tmp_path / "d.yaml").write_text(_heap_from_configmap("d"))
+    # a LimitRange in a later file gives the -Xmx1g Deployment of e.yaml its 512Mi default
+    (tmp_path / "e.yaml").write_text(deployment())
+    (tmp_path / "f.yaml").write_text(DEFAULT_512)
     args = ("-", ".", "b.yaml", "--format", "json")
     stdin = _heap_from_configmap("s")
     one = run_oomguard("lint", *args, "-j", "1", stdin=stdin, cwd=tmp_path)
     found = [(f["file"], f["rule"]) for f in json.loads(one.stdout)["findings"]]
-    assert ("<stdin>", "jvm-heap-exceeds-limit") in found and ("a.yaml", "jvm-heap-exceeds-limit")
+    assert ("<stdin>", "jvm-heap-exceeds-limit") in found
+    assert found[-1] == ("./a.yaml", "jvm-heap-exceeds-limit")  # late: its ConfigMap is in c
+    assert ("./e.yaml", "jvm-heap-exceeds-limit") in found  # 1g heap > the LimitRange's 512Mi
     for jobs in ("2", "4"):
         many = run_oomguard("lint", *args, "-j", jobs, stdin=stdin, cwd=tmp_path)
         assert (many.returncode, many.stdout, many.stderr) == (
