@@ -27,6 +27,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -190,8 +191,11 @@ def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict
         }
         for index in range(connections)
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with ProcessPoolExecutor(connections) as pool:
         results = list(pool.map(client, jobs))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's processes, now reaped
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     latencies = sorted(x for r in results for x in r["latencies"])
     # with the slot lag: what a client would see if it could not send early
     from_slot = sorted(
@@ -201,7 +205,11 @@ def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict
     errors = sum(r["errors"] for r in results)
     # a load generator that fell behind keeps sending after ``end``: rate over the real span
     span = max(duration, max(r["finished"] for r in results) - start)
-    return summarise(latencies, from_slot, lags, errors, span, rate)
+    summary = summarise(latencies, from_slot, lags, errors, span, rate)
+    sent = len(latencies) + 20 * connections  # with the warm-up requests
+    summary["client_cpu_ms_per_review"] = round(client_cpu * 1000 / sent, 3)
+    summary["load_average"] = round(os.getloadavg()[0], 1)
+    return summary
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -494,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         ("p99 from slot ms", "slot_p99_ms"),
         ("client lag p99 ms", "lag_p99_ms"),
         ("server CPU ms/review", "server_cpu_ms_per_review"),
+        ("load generator CPU ms/review", "client_cpu_ms_per_review"),
+        ("load average after", "load_average"),
         ("machine busy %", "machine_busy_pct"),
         ("RSS after MiB", "rss_mib_after"),
     ]

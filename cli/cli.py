@@ -163,14 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="write the rules CEL can express as Kubernetes-native admission policies",
-        description="Write ValidatingAdmissionPolicies (and bindings) for the rules CEL can "
-        "express, with the config's thresholds and modes, on stdout.",
+        description="Write ValidatingAdmissionPolicies (and bindings), or Kyverno "
+        "ValidatingPolicies, for the rules CEL can express, with the config's thresholds and "
+        "modes, on stdout.",
     )
     export.add_argument(
         "--target",
-        choices=("vap",),
+        choices=("vap", "kyverno"),
         required=True,
-        help="vap: admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy",
+        help="vap: admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy; kyverno: "
+        "Kyverno (1.17+) policies.kyverno.io/v1 ValidatingPolicy",
     )
     export.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .oomguard.yaml)"

@@ -1,10 +1,14 @@
 """``oomguard export --target vap``: the rules CEL can express, as Kubernetes-native
 ``ValidatingAdmissionPolicy`` + ``ValidatingAdmissionPolicyBinding``
 (``admissionregistration.k8s.io/v1``, GA in Kubernetes 1.30), for clusters that run no
-webhook.
+webhook. ``--target kyverno``: the same CEL as Kyverno ``ValidatingPolicy``
+(``policies.kyverno.io/v1``, served since Kyverno 1.17), one per rule and action, since
+Kyverno has no bindings.
 
 Generic: a rule is exported when its module declares ``cel(config)`` (rules/cel.py); the
-others are listed in the output's comment header with their module's ``CEL_REASON``. One
+others are listed in the output's comment header with their module's ``CEL_REASON``. A rule
+exported in part (the runtime heap rules: literal values only) declares both, and the header
+lists it with what the policy leaves out. One
 policy per rule, thresholds from the config baked into the expressions, the kinds from the
 registry (the built-in kinds, whose pod template sits at one fixed path). Bindings map the
 config's modes as the webhook does (rules/admission.py): ``enforce`` denies on ``error``
@@ -32,6 +36,7 @@ from oomguard.rules.engine import rule_enabled, rule_severity
 from oomguard.rules.kinds import BUILTIN, KindSpec
 
 API_VERSION = "admissionregistration.k8s.io/v1"
+KYVERNO_API_VERSION = "policies.kyverno.io/v1"  # served since Kyverno 1.17.0
 NAMESPACE_NAME = "kubernetes.io/metadata.name"  # set on every namespace by the API server
 LABELS = {"app.kubernetes.io/managed-by": "oomguard"}
 # (mode, severity) -> validationAction
@@ -136,7 +141,9 @@ def _resource_rules(kinds: Iterable[KindSpec]) -> list[dict[str, Any]]:
     ]
 
 
-def _bindings(policy: str, severity: str, config: Config) -> list[dict[str, Any]]:
+def _splits(severity: str, config: Config) -> list[tuple[str, dict | None, bool]]:
+    """[(validationAction, namespace selector expression or None, opt-out label honoured)]:
+    the config's default mode, then one entry per other action its namespace_modes give."""
     default = action(config.mode, severity)
     elsewhere: dict[str, list[str]] = {}  # action -> namespaces whose mode gives it
     for namespace, mode in sorted(config.namespace_modes.items()):
@@ -144,32 +151,33 @@ def _bindings(policy: str, severity: str, config: Config) -> list[dict[str, Any]
         if chosen != default:
             elsewhere.setdefault(chosen, []).append(namespace)
     others = sorted(ns for names in elsewhere.values() for ns in names)
-    bindings = [
-        _binding(
-            policy,
+    splits = [
+        (
             default,
             {"key": NAMESPACE_NAME, "operator": "NotIn", "values": others} if others else None,
-            opt_out=config.mode != "enforce" or config.opt_out_in_enforce,
-            config=config,
+            config.mode != "enforce" or config.opt_out_in_enforce,
         )
     ]
     for chosen, namespaces in sorted(elsewhere.items()):
         modes = {config.namespace_modes[ns] for ns in namespaces}
-        bindings.append(
-            _binding(
-                policy,
+        splits.append(
+            (
                 chosen,
                 {"key": NAMESPACE_NAME, "operator": "In", "values": namespaces},
-                opt_out=modes != {"enforce"} or config.opt_out_in_enforce,
-                config=config,
+                modes != {"enforce"} or config.opt_out_in_enforce,
             )
         )
-    return bindings
+    return splits
 
 
-def _binding(
-    policy: str, chosen: str, namespaces: dict | None, *, opt_out: bool, config: Config
-) -> dict[str, Any]:
+def _bindings(policy: str, severity: str, config: Config) -> list[dict[str, Any]]:
+    return [
+        _binding(policy, chosen, namespaces, opt_out=opt_out, config=config)
+        for chosen, namespaces, opt_out in _splits(severity, config)
+    ]
+
+
+def _selectors(namespaces: dict | None, opt_out: bool, config: Config) -> dict[str, Any]:
     match: dict[str, Any] = {}
     if namespaces is not None:
         match["namespaceSelector"] = {"matchExpressions": [namespaces]}
@@ -179,6 +187,13 @@ def _binding(
                 {"key": config.opt_out_label, "operator": "NotIn", "values": ["true"]}
             ]
         }
+    return match
+
+
+def _binding(
+    policy: str, chosen: str, namespaces: dict | None, *, opt_out: bool, config: Config
+) -> dict[str, Any]:
+    match = _selectors(namespaces, opt_out, config)
     spec: dict[str, Any] = {"policyName": policy, "validationActions": [chosen]}
     if match:
         spec["matchResources"] = match
@@ -190,24 +205,90 @@ def _binding(
     }
 
 
-def header(config: Config, left_out: list[tuple[str, str]]) -> str:
+def exported_in_part(config: Config) -> list[tuple[str, str]]:
+    """[(rule ID, what its policy leaves to the webhook, lint and audit)]."""
+    return [
+        (rule.ID, rule.CEL_REASON)
+        for rule in CATALOGUE
+        if hasattr(rule, "cel") and hasattr(rule, "CEL_REASON") and rule_enabled(rule.ID, config)
+    ]
+
+
+TITLES = {
+    "vap": (
+        "oomguard export --target vap: ValidatingAdmissionPolicies for the rules CEL can express",
+        "(admissionregistration.k8s.io/v1, Kubernetes 1.30+)",
+    ),
+    "kyverno": (
+        "oomguard export --target kyverno: Kyverno ValidatingPolicies for the rules CEL can "
+        "express",
+        f"({KYVERNO_API_VERSION}, Kyverno 1.17+)",
+    ),
+}
+
+
+def header(config: Config, left_out: list[tuple[str, str]], target: str = "vap") -> str:
     kinds = ", ".join(spec.kind for spec in exported_kinds(config))
     not_covered = sorted(
         f"{spec.kind}.{spec.group}" if spec.group else spec.kind
         for spec in config.registry.kinds.values()
         if spec not in exported_kinds(config)
     )
+    title, api = TITLES[target]
     lines = [
-        "oomguard export --target vap: ValidatingAdmissionPolicies for the rules CEL can express",
-        f"(admissionregistration.k8s.io/v1, Kubernetes 1.30+), over {kinds}.",
+        title,
+        f"{api}, over {kinds}.",
         "Not exported (the webhook, lint and audit still judge them):",
         *(f"  {rule}: {why}" for rule, why in left_out),
     ]
+    partial = exported_in_part(config)
+    if partial:
+        lines.append("Exported in part (the rest is left to the webhook, lint and audit):")
+        lines.extend(f"  {rule}: {what}" for rule, what in partial)
     if not_covered:
         lines.append(
             "Kinds the webhook judges that these policies do not match: " + ", ".join(not_covered)
         )
     return "".join(f"# {line}\n" for line in lines)
+
+
+def export_kyverno(config: Config) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """(Kyverno ValidatingPolicies, [(rule ID, why it is not exported)]): each exported
+    rule's policy once per validationAction its modes give, with the selectors a binding
+    would carry in ``matchConstraints``."""
+    objects, left_out = export_vap(config)
+    policies = []
+    for vap in (o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"):
+        rule = vap["metadata"]["name"].removeprefix("oomguard-")
+        for chosen, namespaces, opt_out in _splits(rule_severity(rule, config), config):
+            spec = vap["spec"]
+            policies.append(
+                {
+                    "apiVersion": KYVERNO_API_VERSION,
+                    "kind": "ValidatingPolicy",
+                    "metadata": {
+                        "name": f"{vap['metadata']['name']}-{chosen.lower()}",
+                        "labels": dict(LABELS),
+                    },
+                    "spec": {
+                        "validationActions": [chosen],
+                        "failurePolicy": spec["failurePolicy"],
+                        "matchConstraints": {
+                            **spec["matchConstraints"],
+                            **_selectors(namespaces, opt_out, config),
+                        },
+                        "matchConditions": spec["matchConditions"],
+                        "variables": spec["variables"],
+                        "validations": spec["validations"],
+                        # the expressions reach each kind's pod spec themselves
+                        "autogen": {"podControllers": {"controllers": []}},
+                        # the match conditions read `request`, which a background scan lacks
+                        # (oomguard audit covers existing objects)
+                        "evaluation": {"background": {"enabled": False}},
+                    },
+                }
+            )
+    return policies, left_out
 
 
 def run_export(args: Any) -> int:
@@ -222,11 +303,20 @@ def run_export(args: Any) -> int:
     except (UsageError, ConfigError) as exc:
         say(str(exc))
         return EXIT_USAGE
-    write_vap(sys.stdout, config)
+    if args.target == "kyverno":
+        write_kyverno(sys.stdout, config)
+    else:
+        write_vap(sys.stdout, config)
     return EXIT_OK
 
 
 def write_vap(out: TextIO, config: Config) -> None:
     objects, left_out = export_vap(config)
     out.write(header(config, left_out))
+    yaml.safe_dump_all(objects, out, sort_keys=False, width=100_000, explicit_start=True)
+
+
+def write_kyverno(out: TextIO, config: Config) -> None:
+    objects, left_out = export_kyverno(config)
+    out.write(header(config, left_out, "kyverno"))
     yaml.safe_dump_all(objects, out, sort_keys=False, width=100_000, explicit_start=True)

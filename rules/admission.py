@@ -356,6 +356,8 @@ def _more_note(count: int) -> str:
 
 def _printable(text: str) -> str:
     # the API server rejects warnings with control characters; messages quote user input
+    if text.isprintable():  # nearly always: no copy, character by character
+        return text
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 

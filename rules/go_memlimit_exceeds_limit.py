@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import Cel, go_memlimit_copies_limit, go_memlimit_flag, heap_exceeds
 from oomguard.rules.config import Config
 from oomguard.rules.heap import exceeds_limit, go_heap_check
 from oomguard.rules.model import Problem
@@ -61,10 +62,11 @@ SEVERITY = "error"
 SUMMARY = "GOMEMLIMIT is at or above the container memory limit"
 FIX = "rewrite"
 EXPLAINS_OOM_KILL = True
-# why `oomguard export` leaves it out (rules/cel.py)
+# what `oomguard export` leaves out (rules/cel.py: the policy judges the rest)
 CEL_REASON = (
-    "reads GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps) with Go's size grammar, "
-    "beyond what CEL can parse"
+    "GOMEMLIMIT from ConfigMaps, Secrets, envFrom, $(VAR) expansion, resourceFieldRef with "
+    "a divisor or on another container's or the pod's limit, and a name written twice in "
+    "env (the kubelet keeps the last), are not exported: CEL sees no resolved environment"
 )
 
 
@@ -73,3 +75,12 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         problem = exceeds_limit(go_heap_check(container, config))
         if problem is not None:
             yield problem
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: a literal GOMEMLIMIT in Go's grammar is below the limit, and
+    no GOMEMLIMIT copies the container's own limit through resourceFieldRef."""
+    return Cel(
+        f"{heap_exceeds(go_memlimit_flag())} && {go_memlimit_copies_limit()}",
+        "GOMEMLIMIT is at or above the memory limit",
+    )

@@ -41,9 +41,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import Cel, go_memlimit_flag, heap_headroom
 from oomguard.rules.config import Config
 from oomguard.rules.heap import go_heap_check, headroom_low
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
 ID = "go-memlimit-headroom-low"
@@ -61,10 +63,11 @@ OPTIONS = (
         "GOMEMLIMIT to it (default 0.9).",
     ),
 )
-# why `oomguard export` leaves it out (rules/cel.py)
+# what `oomguard export` leaves out (rules/cel.py: the policy judges the rest)
 CEL_REASON = (
-    "reads GOMEMLIMIT from env ($(VAR) expansion, ConfigMaps) with Go's size grammar, "
-    "beyond what CEL can parse"
+    "GOMEMLIMIT from valueFrom (resourceFieldRef, ConfigMaps, Secrets), envFrom or $(VAR) "
+    "expansion, and a name written twice in env (the kubelet keeps the last), are not "
+    "exported: CEL sees no resolved environment"
 )
 
 
@@ -73,3 +76,13 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         problem = headroom_low(go_heap_check(container, config))
         if problem is not None:
             yield problem
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: a literal GOMEMLIMIT in Go's grammar is at most the ratio
+    of the limit (or at or above the limit: the other rule's)."""
+    ratio = config.thresholds.go_memlimit_ratio
+    return Cel(
+        heap_headroom(go_memlimit_flag(), ratio),
+        f"GOMEMLIMIT is above {format_percent(ratio, 1)} of the memory limit",
+    )

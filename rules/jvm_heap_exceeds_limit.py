@@ -66,9 +66,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import Cel, heap_exceeds, jvm_max_heap_flag
 from oomguard.rules.config import Config
 from oomguard.rules.heap import exceeds_limit, jvm_heap_check
 from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.jvm import MIN_MAX_HEAP_SIZE
 from oomguard.rules.workload import Workload
 
 ID = "jvm-heap-exceeds-limit"
@@ -76,10 +78,14 @@ SEVERITY = "error"
 SUMMARY = "the JVM's effective max heap is at or above the container memory limit"
 FIX = "rewrite"
 EXPLAINS_OOM_KILL = True
-# why `oomguard export` leaves it out (rules/cel.py)
+# what `oomguard export` leaves out (rules/cel.py: the policy judges the rest)
 CEL_REASON = (
-    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
-    "ConfigMaps), beyond what CEL can parse"
+    "exported only for a container whose one -Xmx/-XX:MaxHeapSize= (decimal) anywhere is "
+    "in a literal JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS or _JAVA_OPTIONS (the last occurrence "
+    "wins, which CEL cannot order, so two are not judged), with no envFrom, no env from "
+    "ConfigMaps or Secrets and no $ expansion; flags on command lines, in shell scripts, in "
+    "JAVA_OPTS-style variables, hex sizes, and the heap HotSpot sizes from "
+    "Max/MinRAMPercentage, the RAMFraction flags or MaxRAM are left out"
 )
 
 
@@ -88,3 +94,13 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         problem = exceeds_limit(jvm_heap_check(container, config))
         if problem is not None:
             yield problem
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the one literal -Xmx is below the limit. An -Xms only raises
+    the max heap (jvm.effective_jvm_heap), so an -Xmx at or above the limit is a finding
+    whatever -Xms says; below 2 MiB the JVM refuses it (runtime-flag-invalid's)."""
+    return Cel(
+        heap_exceeds(jvm_max_heap_flag(), at_least=MIN_MAX_HEAP_SIZE),
+        "the JVM's -Xmx is at or above the memory limit",
+    )

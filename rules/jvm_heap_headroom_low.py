@@ -45,9 +45,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import JVM_INITIAL_HEAP, Cel, heap_headroom, jvm_max_heap_flag, no_mention
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, jvm_heap_check
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.runtimes.jvm import MIN_MAX_HEAP_SIZE
+from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
 ID = "jvm-heap-headroom-low"
@@ -66,10 +69,16 @@ OPTIONS = (
     ),
 )
 EXPLAINS_OOM_KILL = True
-# why `oomguard export` leaves it out (rules/cel.py)
+# what `oomguard export` leaves out (rules/cel.py: the policy judges the rest)
 CEL_REASON = (
-    "reads JVM flags from command lines, shell scripts and env ($(VAR) expansion, "
-    "ConfigMaps), beyond what CEL can parse"
+    "exported only for a container whose one -Xmx/-XX:MaxHeapSize= (decimal) anywhere is "
+    "in a literal JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS or _JAVA_OPTIONS (the last occurrence "
+    "wins, which CEL cannot order, so two are not judged), with no envFrom, no env from "
+    "ConfigMaps or Secrets and no $ expansion; flags on command lines, in shell scripts, in "
+    "JAVA_OPTS-style variables, hex sizes, and the heap HotSpot sizes from "
+    "Max/MinRAMPercentage, the RAMFraction flags or MaxRAM are left out"
+    "; so is a container that mentions -Xms or InitialHeapSize anywhere (an initial heap "
+    "above -Xmx raises the heap)"
 )
 
 
@@ -78,3 +87,19 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         problem = headroom_low(jvm_heap_check(container, config))
         if problem is not None:
             yield problem
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the one literal -Xmx is at most the ratio of the limit (or
+    at or above the limit: the other rule's); judged only with no -Xms anywhere; below
+    2 MiB the JVM refuses it (runtime-flag-invalid's)."""
+    ratio = config.thresholds.jvm_heap_ratio
+    return Cel(
+        heap_headroom(
+            jvm_max_heap_flag(),
+            ratio,
+            also=no_mention(JVM_INITIAL_HEAP),
+            at_least=MIN_MAX_HEAP_SIZE,
+        ),
+        f"the JVM's -Xmx is above {format_percent(ratio, 1)} of the memory limit",
+    )

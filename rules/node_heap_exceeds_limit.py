@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import Cel, heap_exceeds, node_heap_flag
 from oomguard.rules.config import Config
 from oomguard.rules.heap import exceeds_limit, node_heap_check
 from oomguard.rules.model import Problem
@@ -52,10 +53,12 @@ SEVERITY = "error"
 SUMMARY = "Node's --max-old-space-size is at or above the container memory limit"
 FIX = "rewrite"
 EXPLAINS_OOM_KILL = True
-# why `oomguard export` leaves it out (rules/cel.py)
+# what `oomguard export` leaves out (rules/cel.py: the policy judges the rest)
 CEL_REASON = (
-    "reads --max-old-space-size from command lines, scripts and NODE_OPTIONS, beyond what"
-    " CEL can parse"
+    "exported only for a container whose one --max-old-space-size=N anywhere is in a "
+    "literal NODE_OPTIONS, with no envFrom, no env from ConfigMaps or Secrets and no $ "
+    "expansion; flags on node command lines (which win over NODE_OPTIONS), in scripts, "
+    "and --max-old-space-size-percentage are left out"
 )
 
 
@@ -64,3 +67,10 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         problem = exceeds_limit(node_heap_check(container, config))
         if problem is not None:
             yield problem
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the one literal --max-old-space-size is below the limit."""
+    return Cel(
+        heap_exceeds(node_heap_flag()), "--max-old-space-size is at or above the memory limit"
+    )

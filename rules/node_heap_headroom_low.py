@@ -40,9 +40,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oomguard.rules.cel import Cel, heap_headroom, node_heap_flag
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, node_heap_check
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
 ID = "node-heap-headroom-low"
@@ -60,10 +62,12 @@ OPTIONS = (
         "--max-old-space-size to it (default 0.75).",
     ),
 )
-# why `oomguard export` leaves it out (rules/cel.py)
+# what `oomguard export` leaves out (rules/cel.py: the policy judges the rest)
 CEL_REASON = (
-    "reads --max-old-space-size from command lines, scripts and NODE_OPTIONS, beyond what"
-    " CEL can parse"
+    "exported only for a container whose one --max-old-space-size=N anywhere is in a "
+    "literal NODE_OPTIONS, with no envFrom, no env from ConfigMaps or Secrets and no $ "
+    "expansion; flags on node command lines (which win over NODE_OPTIONS), in scripts, "
+    "and --max-old-space-size-percentage are left out"
 )
 
 
@@ -72,3 +76,13 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         problem = headroom_low(node_heap_check(container, config))
         if problem is not None:
             yield problem
+
+
+def cel(config: Config) -> Cel:
+    """For ``oomguard export``: the one literal --max-old-space-size is at most the ratio
+    of the limit (or at or above the limit: the other rule's)."""
+    ratio = config.thresholds.node_heap_ratio
+    return Cel(
+        heap_headroom(node_heap_flag(), ratio),
+        f"--max-old-space-size is above {format_percent(ratio, 1)} of the memory limit",
+    )

@@ -10,12 +10,11 @@ import json
 import pytest
 import yaml
 from fake_apiserver import FakeApiServer
+from oomguard import kube
+from oomguard.kube import connect
 from oomguard.linter.audit import audit
 from oomguard.linter.run import lint_paths
 from oomguard.rules.config import DEFAULT_CONFIG
-
-from oomguard import kube
-from oomguard.kube import connect
 
 
 def _meta(name, ns, uid, owner=None):

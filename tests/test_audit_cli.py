@@ -10,12 +10,11 @@ import subprocess
 import sys
 
 from fake_apiserver import FakeApiServer
+from oomguard.kube import connect
 from oomguard.linter.audit import audit, progress_line
 from oomguard.rules.config import DEFAULT_CONFIG
 from oomguard.rules.engine import check_object
 from test_audit import cluster_objects
-
-from oomguard.kube import connect
 
 LONG_NAMESPACE = "payments-" + "x" * 60
 

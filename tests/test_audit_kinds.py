@@ -8,10 +8,9 @@ import copy
 
 import yaml
 from fake_apiserver import FakeApiServer
+from oomguard.kube import connect
 from oomguard.linter.audit import audit
 from oomguard.rules.config import DEFAULT_CONFIG, config_from_data
-
-from oomguard.kube import connect
 
 # -Xmx2g at a 1Gi limit: the JVM reserves the heap it is given (hotspot arguments.cpp,
 # set_heap_size takes -Xmx as MaxHeapSize as written).

@@ -18,12 +18,11 @@ import json
 import tracemalloc
 
 from helpers import ALL_RULES, container_view, findings, pod
+from oomguard.cli import main
 from oomguard.rules.admission import ENFORCE, Request, decide, validate
 from oomguard.rules.config import DEFAULT_CONFIG
 from oomguard.rules.engine import check_object
 from oomguard.rules.runtimes.env import MAX_STRING, TooLong, expand_references
-
-from oomguard.cli import main
 
 MIB = 1024 * 1024
 UNRESOLVED = "runtime-flag-unresolved"

@@ -9,10 +9,9 @@ import time
 
 import pytest
 from fake_apiserver import FakeApiServer
+from oomguard.kube import connect
 from oomguard.rules.config import config_from_data, namespace_mode
 from oomguard.webhook.lookups import ClusterLookups, NamespaceModes, SourceCache
-
-from oomguard.kube import connect
 
 CONFIGMAP = {
     "kind": "ConfigMap",

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from oomguard.rules.config import config_from_data
 from oomguard.webhook.app import create_app
+from oomguard.webhook.review import envelope_accepts, envelope_schema, envelope_validator
 from test_properties import JUNK, mutated_corpus_objects, workloads
 
 CONFIG = config_from_data(
@@ -148,6 +149,112 @@ def test_random_bytes_are_a_400(client, data):
     response = _post(client, "/validate", data)
     assert response.status_code == 400
     assert "error" in response.get_json() or response.get_json()["response"]["allowed"] is False
+
+
+# near misses per field of the envelope (besides junk and a missing key)
+_NEAR = {
+    ("apiVersion",): ["admission.k8s.io/v1beta1", "v1", ""],
+    ("kind",): ["admissionreview"],
+    ("request",): [{}, []],
+    ("request", "uid"): ["", "u", "x" * 128, "x" * 129],
+    ("request", "operation"): ["UPDATE", "DELETE", "CONNECT", "create"],
+    ("request", "object"): [None, {}, []],
+    ("request", "oldObject"): [None, {}, "x"],
+    ("request", "dryRun"): [True, 0, "true"],
+    ("request", "options"): [None, {}, 1],
+    ("request", "userInfo"): [{}, [], None],
+    ("request", "name"): ["", 1],
+    ("request", "namespace"): ["", None],
+    ("request", "subResource"): ["status", None],
+    ("request", "requestSubResource"): ["scale", 1],
+    **{
+        ("request", section, *key): [{}, "x", 1, True]
+        for section in ("kind", "resource", "requestKind", "requestResource")
+        for key in ((), ("group",), ("version",), ("kind",), ("resource",))
+    },
+}
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> dict:
+    """A valid AdmissionReview envelope with up to three fields missing, junk or near misses:
+    each keyword of the schema gets exercised on its own."""
+    gvk = {"group": "apps", "version": "v1", "kind": "Deployment"}
+    gvr = {"group": "apps", "version": "v1", "resource": "deployments"}
+    request = {
+        "uid": "0f1e",
+        "operation": "CREATE",
+        "kind": gvk,
+        "resource": gvr,
+        "requestKind": dict(gvk),
+        "requestResource": dict(gvr),
+        "name": "n",
+        "namespace": "shop",
+        "userInfo": {"username": "u"},
+        "object": {"kind": "Deployment"},
+        "oldObject": None,
+        "dryRun": False,
+        "options": None,
+    }
+    envelope = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(sorted(_NEAR)))
+        parent = envelope
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict):
+            continue
+        action = draw(st.sampled_from(["delete", "junk", "near"]))
+        if action == "delete":
+            parent.pop(path[-1], None)
+        else:
+            near = st.sampled_from(_NEAR[path])
+            parent[path[-1]] = draw(JUNK if action == "junk" else near)
+    return envelope
+
+
+@pytest.fixture(scope="module")
+def flask_only():
+    """The same app with every request through Flask's dispatch (no ``ReviewFastPath``)."""
+    app = create_app(CONFIG)
+    app.wsgi_app = app.wsgi_app.flask_wsgi
+    return app.test_client()
+
+
+@SETTINGS
+@given(OBJECTS | JUNK, st.sampled_from(["/validate", "/mutate"]), st.booleans())
+def test_the_fast_path_answers_as_flask_does(client, flask_only, obj, path, as_review):
+    """``POST /validate`` and ``/mutate`` skip Flask's dispatch; the answer (status, headers,
+    body) is the one the blueprint's view gives, for reviews and for bodies that are not."""
+    body = json.dumps(review(obj) if as_review else obj).encode()
+    fast, flask = _post(client, path, body), _post(flask_only, path, body)
+    assert fast.status == flask.status
+    assert sorted(fast.headers.items()) == sorted(flask.headers.items())
+    assert fast.get_data() == flask.get_data()
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(envelopes())
+def test_the_fast_envelope_check_agrees_with_jsonschema(envelope):
+    """``envelope_accepts`` (the per-review check) reads the schema as jsonschema does: a
+    review it passes that jsonschema would refuse would skip the envelope check."""
+    accepted = envelope_accepts(envelope_schema(), envelope)
+    event("accepted" if accepted else "refused")
+    assert accepted == envelope_validator().is_valid(envelope)
+
+
+def test_the_fast_envelope_check_refuses_a_schema_keyword_it_does_not_read():
+    from oomguard.webhook.review import _check_keywords
+
+    schema = json.loads(json.dumps(envelope_schema()))
+    _check_keywords(schema)  # the shipped schema: every keyword read
+    schema["properties"]["request"]["properties"]["uid"]["pattern"] = "^[a-f0-9-]+$"
+    with pytest.raises(ValueError, match="unsupported keyword"):
+        _check_keywords(schema)
+    schema = json.loads(json.dumps(envelope_schema()))
+    schema["properties"]["request"]["properties"]["dryRun"]["enum"] = [True]
+    with pytest.raises(ValueError, match="unsupported"):
+        _check_keywords(schema)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

@@ -34,7 +34,7 @@ from oomguard.webhook.review import (
     parse_review,
     response_body,
 )
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError
 
 LOG = logging.getLogger("oomguard.webhook.reviews")
 Policy = Callable[[Request, Config], Decision]
@@ -85,18 +85,19 @@ def create_app(
     }
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
+    app.wsgi_app = ReviewFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     envelope_validator()  # compile the schema now, not on the first review
     return app
 
 
 @bp.post("/validate")
 def validate() -> Response:
-    return _admit("validate", admission.validate)
+    return _admit_flask("validate", admission.validate)
 
 
 @bp.post("/mutate")
 def mutate() -> Response:
-    return _admit("mutate", admission.mutate)
+    return _admit_flask("mutate", admission.mutate)
 
 
 @bp.get("/healthz")
@@ -115,28 +116,112 @@ def metrics_page() -> Response:
     return Response(text, content_type=content_type)
 
 
-def _admit(endpoint: str, policy: Policy) -> Response:
+REVIEW_ROUTES: dict[str, tuple[str, Policy]] = {
+    "/validate": ("validate", admission.validate),
+    "/mutate": ("mutate", admission.mutate),
+}
+
+
+class ReviewFastPath:
+    """WSGI middleware: a plain ``POST /validate`` or ``/mutate`` with a ``Content-Length``
+    within the cap goes straight to :func:`_admit`, the same function the blueprint's views
+    call, without Flask's request dispatch (~100 µs of a ~1 ms review). Anything else (other
+    paths and methods, chunked or oversized bodies: 404, 405, 413) goes to Flask as before,
+    so the answers are the same byte for byte."""
+
+    def __init__(self, app: Flask, flask_wsgi: Callable[..., Any]) -> None:
+        self.app = app
+        self.flask_wsgi = flask_wsgi
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        route = REVIEW_ROUTES.get(environ.get("PATH_INFO", ""))
+        length = _plain_length(environ.get("CONTENT_LENGTH"))
+        limit = self.app.config["MAX_CONTENT_LENGTH"]
+        if (
+            route is None
+            or environ.get("REQUEST_METHOD") != "POST"
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or length is None
+            or length > limit
+        ):
+            return self.flask_wsgi(environ, start_response)
+        endpoint, policy = route
+        settings = self.app.extensions["oomguard"]
+        read_body = lambda: _read_exactly(environ["wsgi.input"], length)  # noqa: E731
+        try:
+            response = _admit(
+                endpoint, policy, settings, environ.get("CONTENT_TYPE"), length, limit, read_body
+            )
+        except ClientDisconnected as error:  # what werkzeug raises for a short body
+            response = _http_error(error)
+        except Exception:  # Flask's answer to an unhandled exception: logged, a JSON 500
+            self.app.logger.exception(
+                f"Exception on {environ.get('PATH_INFO')} [{environ.get('REQUEST_METHOD')}]"
+            )
+            response = _http_error(InternalServerError())
+        return response(environ, start_response)
+
+
+def _plain_length(text: str | None) -> int | None:
+    """``Content-Length`` as digits only, else None (Flask then reads the header its way)."""
+    if text and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def _read_exactly(stream: Any, length: int) -> bytes:
+    data = stream.read(length)
+    if len(data) < length:
+        raise ClientDisconnected()
+    return data
+
+
+def _admit_flask(endpoint: str, policy: Policy) -> Response:
+    """The blueprint's way in (chunked bodies, and the app without :class:`ReviewFastPath`)."""
+    return _admit(
+        endpoint,
+        policy,
+        current_app.extensions["oomguard"],
+        request.content_type,
+        request.content_length,
+        current_app.config["MAX_CONTENT_LENGTH"],
+        lambda: request.get_data(cache=False),
+    )
+
+
+def _admit(
+    endpoint: str,
+    policy: Policy,
+    settings: dict[str, Any],
+    content_type: str | None,
+    length: int | None,
+    limit: int,
+    read_body: Callable[[], bytes],
+) -> Response:
     started = time.perf_counter()
-    settings = current_app.extensions["oomguard"]
     # the worker has read the whole body by now; a chunked one counts as the full cap
-    length = request.content_length
-    size = length if length is not None else current_app.config["MAX_CONTENT_LENGTH"]
+    size = length if length is not None else limit
     if not settings["gate"].enter(size, GATE_WAIT_SECONDS):
         metrics.ERRORS.labels(endpoint, "busy").inc()
         _log_error(endpoint, "busy", "large reviews in progress; try again", None, started)
         return _json({"error": "large reviews in progress; try again"}, 503)
     try:
-        return _admit_body(endpoint, policy, settings, started)
+        return _admit_body(endpoint, policy, settings, content_type, read_body, started)
     finally:
         settings["gate"].leave(size)
 
 
 def _admit_body(
-    endpoint: str, policy: Policy, settings: dict[str, Any], started: float
+    endpoint: str,
+    policy: Policy,
+    settings: dict[str, Any],
+    content_type: str | None,
+    read_body: Callable[[], bytes],
+    started: float,
 ) -> Response:
     try:
-        body = request.get_data(cache=False)
-        review = parse_review(body, request.content_type, settings["on_crash"])
+        body = read_body()
+        review = parse_review(body, content_type, settings["on_crash"])
     except BadReview as error:
         metrics.ERRORS.labels(endpoint, "bad_request").inc()
         _log_error(endpoint, "bad_request", str(error), error.uid, started)
@@ -155,18 +240,19 @@ def _admit_body(
         decision = policy(judged, settings["config"])
     except Exception as exc:  # a bug outside the rules: never a 500 to the API server
         internal = True
-        decision = _failure_decision(review, context, exc)
+        decision = _failure_decision(review, context, settings["config"], exc)
     elapsed = time.perf_counter() - started
     fallbacks = context.fallbacks
     _record(endpoint, review, decision, elapsed, fallbacks, internal=internal)
     return _json(response_body(review, decision))
 
 
-def _failure_decision(review: Review, context: ReviewContext, exc: Exception) -> Decision:
+def _failure_decision(
+    review: Review, context: ReviewContext, config: Config, exc: Exception
+) -> Decision:
     """The failure policy of :func:`oomguard.rules.admission.failed` (``on_crash`` is the
     request's, set when the review was parsed)."""
     request = dataclasses.replace(review.request, namespace_label=context.namespace_label)
-    config = current_app.extensions["oomguard"]["config"]
     return admission.failed(request, config, f"oomguard failed: {type(exc).__name__}")
 
 

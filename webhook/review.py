@@ -49,11 +49,77 @@ class Review:
 
 
 @cache
+def envelope_schema() -> dict[str, Any]:
+    text = resources.files("oomguard.webhook").joinpath("admission_review.schema.json")
+    schema = json.loads(text.read_text("utf-8"))
+    _check_keywords(schema)
+    return schema
+
+
+@cache
 def envelope_validator():
     import jsonschema
 
-    text = resources.files("oomguard.webhook").joinpath("admission_review.schema.json")
-    return jsonschema.Draft202012Validator(json.loads(text.read_text("utf-8")))
+    return jsonschema.Draft202012Validator(envelope_schema())
+
+
+# The schema's keywords that :func:`envelope_accepts` reads, and the annotations it may skip.
+# jsonschema took ~170 µs per review on the envelope (a quarter of the policy's cost);
+# this reading of the same schema takes ~30 µs. jsonschema still words every rejection.
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+}
+_CHECKED = {"type", "enum", "const", "required", "properties", "minLength", "maxLength"}
+_CHECKED |= {"if", "then"}
+_ANNOTATIONS = {"$schema", "$id", "title", "description"}
+
+
+def envelope_accepts(schema: dict[str, Any], value: Any) -> bool:
+    """Whether ``value`` is valid under ``schema``, for the keywords of :data:`_CHECKED` (what
+    the envelope schema uses; :func:`envelope_schema` refuses any other). True only where
+    jsonschema's Draft 2020-12 validator says valid too (tests/test_webhook_properties.py)."""
+    kind = schema.get("type")
+    if kind is not None:
+        names = kind if isinstance(kind, list) else [kind]
+        if not any(type(value) is _JSON_TYPES[name] for name in names):
+            return False
+    if "enum" in schema and not (isinstance(value, str) and value in schema["enum"]):
+        return False
+    if "const" in schema and not (isinstance(value, str) and value == schema["const"]):
+        return False
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            return False
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            return False
+    if isinstance(value, dict):
+        if any(name not in value for name in schema.get("required", ())):
+            return False
+        for name, sub in schema.get("properties", {}).items():
+            if name in value and not envelope_accepts(sub, value[name]):
+                return False
+    if "if" in schema and "then" in schema and envelope_accepts(schema["if"], value):
+        return envelope_accepts(schema["then"], value)
+    return True
+
+
+def _check_keywords(schema: dict[str, Any]) -> None:
+    """Refuse a schema :func:`envelope_accepts` would misread: a keyword it does not check,
+    a type other than those of :data:`_JSON_TYPES` (bool is not int there), an enum or const
+    that is not a string (jsonschema's equality tells 1 from true; ``==`` does not)."""
+    unknown = set(schema) - _CHECKED - _ANNOTATIONS
+    kinds = schema.get("type", [])
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    constants = [*schema.get("enum", []), *([schema["const"]] if "const" in schema else [])]
+    if unknown or set(kinds) - set(_JSON_TYPES) or not all(isinstance(c, str) for c in constants):
+        raise ValueError(f"envelope schema: unsupported keyword or value in {sorted(schema)}")
+    for sub in [*schema.get("properties", {}).values(), schema.get("if"), schema.get("then")]:
+        if sub is not None:
+            _check_keywords(sub)
 
 
 def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review:
@@ -69,10 +135,10 @@ def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review
         raise BadReview(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadReview(f"request body must be a JSON object, not {_json_type(data)}")
-    validator = envelope_validator()
-    if not validator.is_valid(data):
+    if not envelope_accepts(envelope_schema(), data) and not envelope_validator().is_valid(data):
         import jsonschema
 
+        validator = envelope_validator()
         error = jsonschema.exceptions.best_match(validator.iter_errors(data))
         where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
         raise BadReview(f"not an AdmissionReview: {where}: {_schema_message(error)}", data)
@@ -143,21 +209,21 @@ def error_body(error: BadReview) -> dict[str, Any]:
 
 
 def depth(value: Any) -> int:
-    """Nesting depth of a JSON value, without recursion (so hostile input cannot overflow)."""
+    """Nesting depth of a JSON value, without recursion (so hostile input cannot overflow);
+    at most ``MAX_DEPTH + 1`` (it stops there). Level by level: ~2× faster than a stack of
+    (item, level) pairs, which this ran on every review."""
+    level = [value] if isinstance(value, dict | list) else []
     deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
+    while level:
+        deepest += 1
         if deepest > MAX_DEPTH:
             return deepest
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+        below = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level = below
     return deepest
 
 

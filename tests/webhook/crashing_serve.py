@@ -5,9 +5,8 @@ injected before gunicorn forks, so every worker has it. Default: one rule is bro
 import os
 import sys
 
-from oomguard.rules import admission, memory_limit_too_low
-
 from oomguard.cli import main
+from oomguard.rules import admission, memory_limit_too_low
 
 
 def broken_check(*_args, **_kwargs):
