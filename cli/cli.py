@@ -28,6 +28,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"oomguard: {message} (see {self.prog} --help)\n")
 
 
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number ≥ 0 (0 is the default: the cores available)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="oomguard", description="Catch Kubernetes OOMKills before they happen.")
     parser.add_argument("--version", action="version", version=f"oomguard {__version__}")
@@ -70,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not also check the workloads in the git repository that read a ConfigMap or "
         "Secret of the files named (default: checked, for pre-commit)",
+    )
+    lint.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="worker processes for the files (default: the cores available, cgroup CPU quota "
+        "included; one process for a small input; 1: never; same output either way)",
     )
     lint.add_argument("--no-color", action="store_true", help="never colour the text output")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line and no notices")

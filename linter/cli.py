@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from oomguard.exit_codes import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from oomguard.linter.cores import choose_jobs
 from oomguard.linter.formats import APPLYABLE_FORMATS, REPORT_FORMATS
 from oomguard.linter.output import FORMATS, Shown, Writer
 from oomguard.linter.run import (
@@ -50,7 +51,8 @@ def run_lint(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     result = LintResult()
-    findings: Iterable[Finding] = iter_findings(lint_input, config, result)
+    jobs = choose_jobs(args.jobs, lint_input)
+    findings: Iterable[Finding] = iter_findings(lint_input, config, result, jobs)
     if args.fix or args.diff:
         from oomguard.linter.fix import apply_fixes
 

@@ -278,10 +278,13 @@ def _may_hold_source(text: str) -> bool:
 FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
 
 
-def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
+def iter_findings(
+    lint_input: LintInput, config: Config, result: LintResult, jobs: int = 1
+) -> Iterator[Finding]:
     """The second pass: every finding, in the order of :class:`_OutputOrder`, as soon as its
     place is settled. Counts, notices and problems go to ``result`` as files are read; they
-    are complete once the iterator is exhausted."""
+    are complete once the iterator is exhausted. With ``jobs`` > 1 the plain files are
+    linted by that many worker processes (linter/jobs.py), with the same output."""
     # Linting makes millions of short-lived dicts and lists but no reference cycles
     # (check_object breaks the one it makes), so the cyclic collector finds nothing while
     # costing ~15% of the run; let it look far less often, and restore it afterwards.
@@ -292,9 +295,9 @@ def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> 
         if lint_input.units:
             from oomguard.linter.render_lint import dedupe
 
-            yield from dedupe(_all_findings(lint_input, config, result))
+            yield from dedupe(_all_findings(lint_input, config, result, jobs))
         else:
-            yield from _all_findings(lint_input, config, result)
+            yield from _all_findings(lint_input, config, result, jobs)
     finally:
         gc.set_threshold(*thresholds)
 
@@ -302,12 +305,13 @@ def iter_findings(lint_input: LintInput, config: Config, result: LintResult) -> 
 _GC_THRESHOLD = 100_000
 
 
-def _all_findings(lint_input: LintInput, config: Config, result: LintResult) -> Iterator[Finding]:
+def _all_findings(
+    lint_input: LintInput, config: Config, result: LintResult, jobs: int = 1
+) -> Iterator[Finding]:
     """The plain files' findings in their order, then each rendered unit's."""
     order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
     late_crashes: list[str] = []
-    for position, path in enumerate(lint_input.paths):
-        done = _lint_file(position, path, lint_input, config, result)
+    for done in _linted_files(lint_input, config, result, jobs):
         late_crashes.extend(done.late_crashes)
         yield from order.add(done)
     yield from order.rest()
@@ -317,6 +321,19 @@ def _all_findings(lint_input: LintInput, config: Config, result: LintResult) -> 
 
         for unit in lint_input.units:
             yield from unit_findings(unit, config, lint_input.sources, result)
+
+
+def _linted_files(
+    lint_input: LintInput, config: Config, result: LintResult, jobs: int
+) -> Iterator[_FileFindings]:
+    """Each plain file's findings in input order: here, or by worker processes."""
+    if jobs > 1 and len(lint_input.paths) > 1:
+        from oomguard.linter.jobs import linted_files
+
+        yield from linted_files(lint_input, config, result, jobs)
+        return
+    for position, path in enumerate(lint_input.paths):
+        yield _lint_file(position, path, lint_input, config, result)
 
 
 @dataclass

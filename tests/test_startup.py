@@ -23,6 +23,10 @@ HEAVY = (
     "urllib3",
     "jsonschema",
     "prometheus_client",  # audit --metrics-file / --pushgateway only
+    # worker processes (lint --jobs): only for an input big enough, never for a few files
+    "multiprocessing",
+    "concurrent.futures",
+    "oomguard.linter.jobs",
 )
 # rendering charts and overlays (docs/charts.md): Helm's shared library, and subprocess (git,
 # kustomize) stay off the path of plain manifests
