@@ -204,6 +204,10 @@ class Env:
         return self._read[name]
 
 
+# Container's cached properties (functools.cached_property keeps them in __dict__)
+_CACHED = ("limit", "request", "env", "commands")
+
+
 @dataclass
 class Workload:
     """One pod template of a workload object (an object may have several, each its own view),
@@ -257,6 +261,20 @@ class Workload:
         """The pod spec has regular containers; a kustomize patch that only adds init
         containers is not a pod whose QoS class can be judged."""
         return any(not container.init for container in self.containers)
+
+    def release(self) -> None:
+        """Drop every link between this view, its containers and what the rules worked out
+        about them (settings and checks that point back at their container), once the rules
+        have run. Without cycles, reference counting frees the view and the parsed object at
+        once: the cyclic GC then neither runs for them nor lets them pile up (it cost ~7 % of
+        a lint run, and memory must follow the largest file)."""
+        for container in self.containers:
+            container._derived.clear()
+            for cached in _CACHED:
+                container.__dict__.pop(cached, None)
+        self._derived.clear()
+        self._by_name = (-1, {})
+        self.containers.clear()
 
     def container(self, name: str) -> Container | None:
         """The first container of that name (rules ask once per container: a dict, not a
