@@ -421,7 +421,16 @@ def _build_documents(
                 new, marks = ({}, {}) if cls is _MAPPING_START else ([], [])
                 positions[id(new)] = marks
                 if stack:
-                    _place(stack[-1], new, event.start_mark, problems, line_offset)
+                    frame = stack[-1]
+                    key = frame[1]
+                    container = frame[0]
+                    # the common case inline: a new key's value (see _place for the rest)
+                    if key is not no_key and key != "<<" and key not in container:
+                        container[key] = new
+                        frame[5][key] = event.start_mark
+                        frame[1] = no_key
+                    else:
+                        _place(frame, new, event.start_mark, problems, line_offset)
                 else:
                     root, root_mark = new, event.start_mark
                 stack.append([new, no_key, [], event.anchor, count, marks])
