@@ -572,12 +572,15 @@ def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) ->
     for key in ("command", "args"):
         if spec.get(key) is not None and shape.expect(spec[key], list, (*path, key), key, name):
             for index, item in enumerate(spec[key]):
-                shape.expect(item, str, (*path, key, index), f"{key}[{index}]", name)
+                if not isinstance(item, str):  # path and label built only when said (hot)
+                    shape.expect(item, str, (*path, key, index), f"{key}[{index}]", name)
     for key in ("env", "envFrom"):
         if key in spec and spec[key] is not None:
             if not shape.expect(spec[key], list, (*path, key), key, name):
                 continue
             for index, entry in enumerate(spec[key]):
+                if isinstance(entry, dict) and (key != "env" or _plain_env_entry(entry)):
+                    continue  # nothing to say: skip building the path and labels (hot)
                 where = (*path, key, index)
                 if not shape.expect(entry, dict, where, f"{key}[{index}]", name):
                     continue
@@ -593,6 +596,12 @@ def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) ->
                             f"env {entry.get('name')!s} value",
                             name,
                         )
+
+
+def _plain_env_entry(entry: dict) -> bool:
+    """An env entry whose name and value have the types _check_container_fields asks for."""
+    value = entry.get("value")
+    return isinstance(entry.get("name"), str) and (value is None or isinstance(value, str))
 
 
 def memory_values(workload: Workload) -> Iterator[tuple[str, str | None, MemoryValue]]:
