@@ -10,6 +10,11 @@ is used only by ``--fix``.
 Documents whose ``kind:`` (read from the text at column 0) cannot concern memory, such as
 CustomResourceDefinitions, are not parsed at all; a document whose kind cannot surely be read
 that way (see :func:`_uninteresting_kind`) is parsed in full.
+
+Over 400 lines: the document splitter, the text pre-filter and the event walk each follow
+libyaml's rules for lines, markers and documents, and must agree with one another
+(tests/test_prefilter.py and the fuzz target hold them to a full parse); kept together so
+that they cannot drift apart.
 """
 
 from __future__ import annotations
