@@ -124,10 +124,11 @@ def check_object(
     for index, workload in enumerate(views):
         workload.observed = observed or {}
         _check_view(workload, config, prefix, honor_ignore, result, index == 0, unsuppressible)
-        # Containers point back at their workload. Breaking that cycle lets reference
-        # counting free the object (and the parsed file it belongs to) now rather than at
-        # some later garbage collection, so lint memory follows the largest file.
-        workload.containers.clear()
+        # Containers point back at their workload (and rules' results at their container).
+        # Breaking those cycles lets reference counting free the object (and the parsed file
+        # it belongs to) now rather than at some later garbage collection, so lint memory
+        # follows the largest file.
+        workload.release()
     return result
 
 

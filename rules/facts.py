@@ -49,7 +49,7 @@ def object_facts(
             facts.containers[(view.template, container.name)] = container_facts(
                 container, config, view
             )
-        view.containers.clear()  # break the view <-> container cycle (see engine.check_object)
+        view.release()  # break the view <-> container cycles (see engine.check_object)
     return facts
 
 

@@ -107,4 +107,6 @@ def _positive(raw: Any) -> Fraction | None:
         value = parse_quantity(raw)
     except QuantityError:
         return None
-    return value if value > 0 else None
+    # a Fraction's sign is its numerator's (the denominator is kept positive), and comparing
+    # the int skips Fraction's pure-Python comparison (a hot spot: every container, twice)
+    return value if value.numerator > 0 else None

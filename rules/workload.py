@@ -252,6 +252,10 @@ class Env:
         return self._read[name]
 
 
+# Container's cached properties (functools.cached_property keeps them in __dict__)
+_CACHED = ("limit", "request", "env", "commands")
+
+
 @dataclass
 class Workload:
     """One pod template of a workload object (an object may have several, each its own view),
@@ -318,6 +322,20 @@ class Workload:
         """The pod spec has regular containers; a kustomize patch that only adds init
         containers is not a pod whose QoS class can be judged."""
         return any(not container.init for container in self.containers)
+
+    def release(self) -> None:
+        """Drop every link between this view, its containers and what the rules worked out
+        about them (settings and checks that point back at their container), once the rules
+        have run. Without cycles, reference counting frees the view and the parsed object at
+        once: the cyclic GC then neither runs for them nor lets them pile up (it cost ~7 % of
+        a lint run, and memory must follow the largest file)."""
+        for container in self.containers:
+            container._derived.clear()
+            for cached in _CACHED:
+                container.__dict__.pop(cached, None)
+        self._derived.clear()
+        self._by_name = (-1, {})
+        self.containers.clear()
 
     def container(self, name: str) -> Container | None:
         """The first container of that name (rules ask once per container: a dict, not a
@@ -627,12 +645,15 @@ def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) ->
     for key in ("command", "args"):
         if spec.get(key) is not None and shape.expect(spec[key], list, (*path, key), key, name):
             for index, item in enumerate(spec[key]):
-                shape.expect(item, str, (*path, key, index), f"{key}[{index}]", name)
+                if not isinstance(item, str):  # path and label built only when said (hot)
+                    shape.expect(item, str, (*path, key, index), f"{key}[{index}]", name)
     for key in ("env", "envFrom"):
         if key in spec and spec[key] is not None:
             if not shape.expect(spec[key], list, (*path, key), key, name):
                 continue
             for index, entry in enumerate(spec[key]):
+                if isinstance(entry, dict) and (key != "env" or _plain_env_entry(entry)):
+                    continue  # nothing to say: skip building the path and labels (hot)
                 where = (*path, key, index)
                 if not shape.expect(entry, dict, where, f"{key}[{index}]", name):
                     continue
@@ -648,6 +669,12 @@ def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) ->
                             f"env {entry.get('name')!s} value",
                             name,
                         )
+
+
+def _plain_env_entry(entry: dict) -> bool:
+    """An env entry whose name and value have the types _check_container_fields asks for."""
+    value = entry.get("value")
+    return isinstance(entry.get("name"), str) and (value is None or isinstance(value, str))
 
 
 def memory_values(workload: Workload) -> Iterator[tuple[str, str | None, MemoryValue]]:

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 from conftest import EXAMPLES
+from oomguard.rules import CATALOGUE
 
 JVM_POD = textwrap.dedent(
     """\

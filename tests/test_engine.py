@@ -224,3 +224,34 @@ def test_pointer_escaping():
         "/metadata/annotations/oomguard.io~1ignore"
     )
     assert pointer(("a~b", 0, "-")) == "/a~0b/0/-"
+
+
+def test_checking_an_object_leaves_no_reference_cycles():
+    # The views, their containers and the settings rules work out about them point at each
+    # other; check_object breaks every such link, so that reference counting frees an object
+    # at once (lint memory follows the largest file, and the cyclic GC had ~85k objects to
+    # find per collection on the benchmark input).
+    import gc
+
+    import yaml
+
+    obj = yaml.safe_load(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n"
+        "      - name: app\n        image: eclipse-temurin:21\n"
+        "        command: [sh, -c, 'exec java $JAVA_OPTS -jar app.jar']\n"
+        "        env:\n        - {name: JAVA_OPTS, value: -Xmx2g}\n"
+        "        - {name: GOMEMLIMIT, value: 1GiB}\n"
+        "        - {name: NODE_OPTIONS, value: --max-old-space-size=3000}\n"
+        "        resources: {limits: {memory: 1Gi}}\n"
+        "      - {name: side, image: x}\n"
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        evaluation = check_object(obj, DEFAULT_CONFIG)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert {f.rule for f in evaluation.findings} >= {"jvm-heap-exceeds-limit"}
+    assert unreachable == 0

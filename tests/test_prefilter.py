@@ -247,3 +247,16 @@ def test_a_shared_kind_name_is_judged_by_its_group():
     assert [d.data["metadata"]["name"] for d in load_text(knative).documents] == ["k"]
     unsure = "apiVersion: v1\napiVersion: serving.knative.dev/v1\nkind: Service\nspec: [\n"
     assert load_text(unsure).errors != []  # apiVersion written twice: parsed, not guessed
+
+
+_MARKER_PIECES = ["---", "...", "\n", "\r\n", "\r", " ", "\t", "-", ".", "a", "#", "kind: Pod"]
+
+
+@given(st.lists(st.sampled_from(_MARKER_PIECES), max_size=14).map("".join))
+@settings(max_examples=500)
+def test_document_markers_are_found_where_the_line_anchored_pattern_finds_them(text: str):
+    # split_documents finds "---"/"..." lines with str.find (the anchored regex tried every
+    # character); where it finds them must be exactly where the pattern matches.
+    from oomguard.linter.loader import _DOC_MARKER, _marker_starts
+
+    assert _marker_starts(text) == [match.start() for match in _DOC_MARKER.finditer(text)]

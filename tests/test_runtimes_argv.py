@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from helpers import container_view, pod
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from oomguard.rules.runtimes.argv import rewrite_occurrence
 from oomguard.rules.runtimes.env import expand_references, source_data
 
@@ -131,3 +133,45 @@ def test_rewrite_occurrence_whole_words_only():
     )
     assert rewrite_occurrence("a -X b", "-X", "", 0) == "a b"
     assert rewrite_occurrence("a b", "-X", "", 0) is None
+
+
+_SHELL_PIECES = [
+    *("java", "-Xmx1g", "$A", "A=b", "./x", "{}", "[~*?:<>]", " ", " ", "\t", "\n"),
+    *("'", '"', "\\", "#", ";", "&", "|", "(", ")", "\x0b", "\x0c", "\xa0", "\x85", "é"),
+]
+
+
+@given(st.lists(st.sampled_from(_SHELL_PIECES), max_size=8).map("".join))
+@settings(max_examples=300)
+@example("java '-Xmx1g' -jar a")
+@example('java "-Xmx1g"')
+@example("a\\ b")
+@example("a #b")
+@example("a;b")
+@example("a\x0bb\xa0c")
+def test_plain_script_lines_split_as_shlex_does(script):
+    # _simple_commands reads a line without quotes, escapes, comments or punctuation by
+    # str.split() instead of shlex (a fast path): the words must be shlex's, whatever the line.
+    import shlex
+
+    from oomguard.rules.runtimes.argv import _SEPARATORS, _simple_commands
+
+    expected: list[list[str]] = []
+    for line in script.splitlines():
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
+            lexer.whitespace_split = True
+            words = list(lexer)
+        except ValueError:
+            words = line.split()
+        current: list[str] = []
+        for word in words:
+            if word in _SEPARATORS:
+                if current:
+                    expected.append(current)
+                current = []
+            else:
+                current.append(word)
+        if current:
+            expected.append(current)
+    assert _simple_commands(script) == expected

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 _PREFIX_COMMANDS = frozenset({"exec", "env", "nohup", "time", "command", "su-exec", "gosu", "tini"})
 _SEPARATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "{", "}", "then", "do", "else"})
+# A script line without anything shlex treats specially (quotes, escapes, comments, the
+# punctuation of _simple_commands) or whitespace other than spaces and tabs: its words are
+# its whitespace-separated parts.
+_PLAIN_LINE = re.compile(r"[ \t!$%*+,\-./0-9:<=>?@A-Z\[\]^_`a-z{}~]*")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 _K8S_WHOLE_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _SHELL_REF = re.compile(
@@ -260,12 +264,15 @@ def _script_lines(
 def _simple_commands(script: str) -> list[list[str]]:
     commands: list[list[str]] = []
     for line in script.splitlines():
-        try:
-            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
-            lexer.whitespace_split = True
-            words = list(lexer)
-        except ValueError:  # unbalanced quotes: fall back to plain words
-            words = line.split()
+        if _PLAIN_LINE.fullmatch(line):
+            words = line.split()  # what shlex gives for such a line, ~20x faster
+        else:
+            try:
+                lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
+                lexer.whitespace_split = True
+                words = list(lexer)
+            except ValueError:  # unbalanced quotes: fall back to plain words
+                words = line.split()
         current: list[str] = []
         for word in words:
             if word in _SEPARATORS:

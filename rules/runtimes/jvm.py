@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from oomguard.rules.runtimes.argv import Token, env_words
@@ -271,6 +272,7 @@ def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None
     return JvmHeap(size, flag, basis)
 
 
+@lru_cache(maxsize=1024)  # Fraction arithmetic, for the few limits an input repeats
 def ergonomic_max_heap(
     memory: Fraction, max_percent: Fraction, min_percent: Fraction
 ) -> tuple[Fraction, str]:
