@@ -219,17 +219,9 @@ class FileFix:
         return (UTF8_BOM if self.bom else b"") + text.encode("utf-8")
 
 
-def fix_file(
-    path: str,
-    findings: list[Finding],
-    config: Config,
-    lookup: Lookup = no_lookup,
-    *,
-    limit_ranges: LimitRangeLookup = no_limit_ranges,
-    vpas: VpaLookup = no_vpas,
-) -> FileFix:
-    """Read ``path`` and apply the converged fixes of the documents ``findings`` are in to its
-    text (nothing is written)."""
+def read_for_fix(path: str) -> FileFix:
+    """``path``'s text (``original``, ``bom``), or why it is not rewritten (``problem``): a
+    regular UTF-8 file only, with no line break that the two YAML readers disagree on."""
     try:
         raw = read_regular(path)
     except NotRegularFile as exc:
@@ -247,6 +239,24 @@ def fix_file(
         # libyaml (Kubernetes, the linter) ends lines there, ruamel.yaml (YAML 1.2) does not:
         # they would disagree on what the documents are and where a value is
         return FileFix(text, text, bom, problem=_YAML11_ONLY_PROBLEM)
+    return FileFix(text, text, bom)
+
+
+def fix_file(
+    path: str,
+    findings: list[Finding],
+    config: Config,
+    lookup: Lookup = no_lookup,
+    *,
+    limit_ranges: LimitRangeLookup = no_limit_ranges,
+    vpas: VpaLookup = no_vpas,
+) -> FileFix:
+    """Read ``path`` and apply the converged fixes of the documents ``findings`` are in to its
+    text (nothing is written)."""
+    read = read_for_fix(path)
+    if read.problem is not None:
+        return read
+    text, bom = read.original, read.bom
     try:
         plan = converge_file(
             text,

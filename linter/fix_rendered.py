@@ -28,10 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomguard.linter.fix import _YAML11_ONLY_BREAKS, _YAML11_ONLY_PROBLEM, UTF8_BOM, FileFix
-from oomguard.linter.fix_files import NotRegularFile, read_regular
+from oomguard.linter.fix import FileFix, read_for_fix
 from oomguard.linter.fix_splice import FixError, load_like_linter, patch_text
-from oomguard.linter.loader import LoadError, decode, load_text
+from oomguard.linter.loader import load_text
 from oomguard.linter.render import Origin, Path, Rendered
 from oomguard.linter.render.value_source import inline_sources
 from oomguard.rules.config import Config
@@ -436,21 +435,10 @@ def _rendered_sources(rendered: Rendered):
 
 def _apply_to_file(path: str, edits: list[ScalarEdit]) -> FileFix:
     """``path``'s text with ``edits`` spliced in; each scalar must read as its literal."""
-    try:
-        raw = read_regular(path)
-    except NotRegularFile as exc:
-        return FileFix(problem=str(exc))
-    except OSError as exc:
-        return FileFix(problem=f"cannot read it ({exc.strerror or exc})")
-    bom = raw.startswith(UTF8_BOM)
-    if not bom and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return FileFix(problem="only UTF-8 files are rewritten (this one is UTF-16/32)")
-    try:
-        text = decode(raw)
-    except LoadError as exc:
-        return FileFix(problem=exc.message)
-    if any(char in text for char in _YAML11_ONLY_BREAKS):
-        return FileFix(text, text, bom, problem=_YAML11_ONLY_PROBLEM)
+    read = read_for_fix(path)
+    if read.problem is not None:
+        return read
+    text, bom = read.original, read.bom
     try:
         documents = {doc.index: doc.data for doc in load_like_linter(text, path)}
     except FixError as exc:
