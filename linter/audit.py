@@ -23,6 +23,10 @@ VerticalPodAutoscalers (rules/vpa.py), when the cluster serves them.
 
 The kubernetes client is imported (through :mod:`oomguard.kube`) only by this command, never
 on the ``oomguard lint`` start-up path.
+
+Over ~400 lines because it is one command's whole walk of a cluster — discovery, paged
+listing, pod-to-controller attribution and the per-namespace look-ups — whose parts share
+:class:`AuditResult`'s error bookkeeping; the judging itself is in ``rules/``.
 """
 
 from __future__ import annotations
