@@ -399,11 +399,22 @@ def _build_documents(
     """Append to ``documents`` each document of ``text`` as it is completed.
 
     This loop runs once per YAML event, so it is written for speed: events come straight
-    from libyaml's parser (no generator in between), scalars are placed inline, and plain
-    scalars are resolved through a bounded cache, since manifests repeat keys and values.
+    from libyaml's parser (no generator in between), the open container's state lives in
+    local variables (saved on ``stack`` only while a child is open), scalars are placed
+    inline, and plain scalars are resolved through a bounded cache, since manifests repeat
+    keys and values.
     """
-    # frames: [container, pending key, merges, anchor, start count, the container's marks]
-    stack: list[list[Any]] = []
+    # the open container: its value, marks, pending key, ``<<`` merges (None until one),
+    # whether it is a list, its anchor and the event count where it started; ``container``
+    # is None at the top level. ``stack`` holds the same for each enclosing container.
+    container: Any = None
+    marks: Any = None
+    key: Any = _NO_KEY
+    merges: list | None = None
+    is_list = False
+    anchor: str | None = None
+    started = 0
+    stack: list[tuple] = []
     anchors: dict[str, tuple[Any, int]] = {}
     open_anchors: set[str] = set()
     positions: dict[int, Any] = {}
@@ -441,33 +452,42 @@ def _build_documents(
                         f"nested deeper than {MAX_DEPTH} levels", *_mark(event, line_offset)
                     )
                 new: Any
-                marks: Any
-                new, marks = ({}, {}) if cls is _MAPPING_START else ([], [])
-                positions[id(new)] = marks
-                if stack:
-                    frame = stack[-1]
-                    key = frame[1]
-                    container = frame[0]
-                    # the common case inline: a new key's value (see _place for the rest)
-                    if key is not no_key and key != "<<" and key not in container:
-                        container[key] = new
-                        frame[5][key] = event.start_mark
-                        frame[1] = no_key
-                    else:
-                        _place(frame, new, event.start_mark, problems, line_offset)
-                else:
+                new_marks: Any
+                new, new_marks = ({}, {}) if cls is _MAPPING_START else ([], [])
+                positions[id(new)] = new_marks
+                if container is None:
                     root, root_mark = new, event.start_mark
-                stack.append([new, no_key, [], event.anchor, count, marks])
-                if event.anchor:
-                    open_anchors.add(event.anchor)
+                elif is_list:
+                    container.append(new)
+                    marks.append(event.start_mark)
+                elif key is no_key:
+                    raise LoadError(
+                        "a mapping or list used as a mapping key", *_mark(event, line_offset)
+                    )
+                elif key != "<<" and key not in container:  # the common case inline
+                    container[key] = new
+                    marks[key] = event.start_mark
+                    key = no_key
+                else:
+                    merges = _place_value(
+                        container, marks, key, new, event.start_mark, problems, line_offset, merges
+                    )
+                    key = no_key
+                stack.append((container, marks, key, merges, is_list, anchor, started))
+                container, marks, key, merges = new, new_marks, no_key, None
+                is_list = cls is _SEQUENCE_START
+                anchor, started = event.anchor, count
+                if anchor:
+                    open_anchors.add(anchor)
                 continue
             elif cls is _MAPPING_END or cls is _SEQUENCE_END:
-                container, _, merges, anchor, started, _ = stack.pop()
-                for merged in merges:
-                    _merge(container, merged, positions)
+                if merges:
+                    for merged in merges:
+                        _merge(container, merged, positions)
                 if anchor:
                     open_anchors.discard(anchor)
                     anchors[anchor] = (container, count - started + 1)
+                container, marks, key, merges, is_list, anchor, started = stack.pop()
                 continue
             elif cls is _ALIAS:
                 if event.anchor in open_anchors:
@@ -497,26 +517,26 @@ def _build_documents(
                 continue
             else:
                 continue
-            # a scalar or an alias value: place it (the common case, inlined)
-            if not stack:
-                root, root_mark = value, event.start_mark
-                continue
-            frame = stack[-1]
-            container = frame[0]
-            if type(container) is list:
+            # a scalar or an alias value: place it (the common cases inline)
+            if is_list:
                 container.append(value)
-                frame[5].append(event.start_mark)
-            elif (key := frame[1]) is no_key:
-                if type(value) is str:
-                    frame[1] = value
+                marks.append(event.start_mark)
+            elif key is no_key:
+                if container is None:
+                    root, root_mark = value, event.start_mark
+                elif type(value) is str:
+                    key = value
                 else:
-                    _place(frame, value, event.start_mark, problems, line_offset)
-            elif key != "<<" and key not in container:  # a new key's value: placed here
+                    key = _key(value, event.start_mark, line_offset)
+            elif key != "<<" and key not in container:  # a new key's value
                 container[key] = value
-                frame[5][key] = event.start_mark
-                frame[1] = no_key
+                marks[key] = event.start_mark
+                key = no_key
             else:
-                _place(frame, value, event.start_mark, problems, line_offset)
+                merges = _place_value(
+                    container, marks, key, value, event.start_mark, problems, line_offset, merges
+                )
+                key = no_key
     except yaml.MarkedYAMLError as exc:
         if exc.problem and "maximum nesting depth" in exc.problem and exc.problem_mark:
             raise _nesting_error(text, exc.problem_mark, line_offset) from None
@@ -556,31 +576,37 @@ def _nesting_error(text: str, mark: Any, line_offset: int) -> LoadError:
     )
 
 
-def _place(frame: list[Any], value: Any, where: Any, problems: list, line_offset: int) -> None:
-    """Put a value into the open container of ``frame``, as its next key or value; ``where``
-    is its mark (``line`` counted from ``line_offset``)."""
-    container = frame[0]
-    if type(container) is list:
-        container.append(value)
-        frame[5].append(where)
-        return
-    key = frame[1]
-    if key is _NO_KEY:
-        if isinstance(value, dict | list):
-            raise LoadError(
-                "a mapping or list used as a mapping key", where.line + line_offset, where.column
-            )
-        frame[1] = value if _hashable(value) else str(value)
-        return
-    frame[1] = _NO_KEY
+def _key(value: Any, where: Any, line_offset: int) -> Any:
+    """A mapping key that is not a string: refused when a mapping or list, else kept
+    (as its text when unhashable); ``where`` is its mark (``line`` from ``line_offset``)."""
+    if isinstance(value, dict | list):
+        raise LoadError(
+            "a mapping or list used as a mapping key", where.line + line_offset, where.column
+        )
+    return value if _hashable(value) else str(value)
+
+
+def _place_value(
+    container: dict,
+    marks: dict,
+    key: Any,
+    value: Any,
+    where: Any,
+    problems: list,
+    line_offset: int,
+    merges: list | None,
+) -> list | None:
+    """A mapping's value the inline paths do not place: a ``<<`` merge (returned in
+    ``merges``, applied when the mapping ends) or a duplicate key (a problem; the last
+    value wins)."""
     if key == "<<" and isinstance(value, dict | list):
-        frame[2].append(value)
-        return
+        return [*merges, value] if merges else [value]
     if key in container:
         message = f"duplicate key {key!r} in a mapping"
         problems.append(LoadError(message, where.line + line_offset, where.column))
     container[key] = value
-    frame[5][key] = where
+    marks[key] = where
+    return merges
 
 
 class _NoKey:
