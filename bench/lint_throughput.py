@@ -8,10 +8,11 @@ Inputs are made by ``bench/gen_inputs.py`` (real-corpus workloads plus generated
 Node and .NET flag cases, 100 objects per file) when missing. Each run is a whole process
 pinned to CPU 0 (``taskset -c 0``), printing JSON with every severity; objects/s counts
 the workload objects oomguard reports having checked, divided by wall time (start-up
-included). Peak RSS is the child's ``ru_maxrss`` (from ``os.wait4`` in a small launcher
-process, so that it does not include this script's own peak). checkov runs
-``-d DIR --framework kubernetes --check CKV_K8S_12,CKV_K8S_13`` on the same folder for
-inputs up to ``--checkov-max`` objects, with a time limit.
+included); objects per CPU second divide them by the process's user + system time, the
+figure to compare on a shared machine. Peak RSS is the child's ``ru_maxrss`` (from
+``os.wait4`` in a small launcher process, so that it does not include this script's own
+peak). checkov runs ``-d DIR --framework kubernetes --check CKV_K8S_12,CKV_K8S_13`` on
+the same folder for inputs up to ``--checkov-max`` objects, with a time limit.
 """
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ while True:
         _, _, usage = os.wait4(child.pid, 0)
         break
     time.sleep(0.02)
-print(time.perf_counter() - start, usage.ru_maxrss, code, file=sys.stderr)
+cpu = usage.ru_utime + usage.ru_stime
+print(time.perf_counter() - start, usage.ru_maxrss, code, cpu, file=sys.stderr)
 """
 
 
-def run_child(command: list[str], stdout, timeout: float) -> tuple[float, int, int | None]:
-    """(wall seconds, peak RSS in KiB, exit code or None when killed at the time limit)."""
+def run_child(command: list[str], stdout, timeout: float) -> tuple[float, int, int | None, float]:
+    """(wall seconds, peak RSS in KiB, exit code or None when killed at the time limit, CPU
+    seconds: user + system)."""
     launcher = subprocess.run(
         [sys.executable, "-S", "-c", _LAUNCHER, str(timeout), *command],
         stdout=stdout,
@@ -75,22 +78,22 @@ def run_child(command: list[str], stdout, timeout: float) -> tuple[float, int, i
         text=True,
         check=True,
     )
-    seconds, rss, code = launcher.stderr.split()
-    return float(seconds), int(rss), None if code == "killed" else int(code)
+    seconds, rss, code, cpu = launcher.stderr.split()
+    return float(seconds), int(rss), None if code == "killed" else int(code), float(cpu)
 
 
-def lint_once(folder: Path, timeout: float) -> tuple[float, int, int, int]:
-    """(seconds, peak RSS KiB, objects checked, findings) of one oomguard run."""
+def lint_once(folder: Path, timeout: float) -> tuple[float, int, int, int, float]:
+    """(seconds, peak RSS KiB, objects checked, findings, CPU seconds) of one oomguard run."""
     with tempfile.TemporaryFile("w+") as out:
         command = pinned(
             [str(OOMGUARD), "lint", str(folder), "--format", "json", "--min-severity", "info"]
         )
-        seconds, rss, code = run_child(command, out, timeout)
+        seconds, rss, code, cpu = run_child(command, out, timeout)
         if code not in (0, 1):
             raise SystemExit(f"oomguard failed on {folder} (exit {code})")
         out.seek(0)
         report = json.load(out)
-    return seconds, rss, report["summary"]["objects"], len(report["findings"])
+    return seconds, rss, report["summary"]["objects"], len(report["findings"]), cpu
 
 
 def checkov_once(checkov: Path, folder: Path, timeout: float) -> tuple[float, int, str]:
@@ -98,7 +101,7 @@ def checkov_once(checkov: Path, folder: Path, timeout: float) -> tuple[float, in
     with tempfile.TemporaryFile("w+") as out:
         command = pinned([*checkov_command(checkov, "-d", str(folder)), "-o", "json"])
         command.remove("--compact")
-        seconds, rss, code = run_child(command, out, timeout)
+        seconds, rss, code, _ = run_child(command, out, timeout)
         if code is None:
             return seconds, rss, f"did not finish in {timeout:.0f} s"
         out.seek(0)
@@ -135,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     checkov = None if args.no_checkov else ensure_checkov()
 
     print(f"# Lint throughput, {now()}\nmachine: {machine()}\n")
-    print("| input | tool | wall (median) | objects/s | peak RSS | result |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| input | tool | wall (median) | CPU user+sys (median) | objects/s (wall) "
+        "| objects per CPU s | peak RSS | result |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for count, folder in folders.items():
         size = sum(p.stat().st_size for p in folder.glob("*.yaml")) / 2**20
         largest = max(p.stat().st_size for p in folder.glob("*.yaml")) / 2**10
@@ -146,18 +152,21 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(1 if count >= 100_000 else args.runs)
         ]
         seconds = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[4] for r in runs)
         rss = max(r[1] for r in runs)
         objects, findings = runs[0][2], runs[0][3]
         verdict = "✓" if objects / seconds >= BUDGET else "below budget"
         print(
-            f"| {label} | oomguard | {seconds:.2f} s | {objects / seconds:,.0f} {verdict} | "
+            f"| {label} | oomguard | {seconds:.2f} s | {cpu:.2f} s | "
+            f"{objects / seconds:,.0f} {verdict} | {objects / cpu:,.0f} | "
             f"{rss / 1024:.0f} MiB | {objects:,} objects checked, {findings:,} findings |"
         )
         if checkov is not None and count <= args.checkov_max:
             seconds, rss, what = checkov_once(checkov, folder, args.checkov_timeout)
             rate = f"{count / seconds:,.0f}" if "did not finish" not in what else "–"
             print(
-                f"| {label} | checkov | {seconds:.2f} s | {rate} | {rss / 1024:.0f} MiB | {what} |"
+                f"| {label} | checkov | {seconds:.2f} s | – | {rate} | – | {rss / 1024:.0f} MiB "
+                f"| {what} |"
             )
         sys.stdout.flush()
     return 0

