@@ -352,6 +352,10 @@ class Workload:
         """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
         ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule. The
         object's and its pod template's annotations add up."""
+        if not any(
+            key.startswith(IGNORE_ANNOTATION) for _, values in self.annotations for key in values
+        ):
+            return set()  # no ignore annotation at all (most objects): no entries to read
         names = {IGNORE_ANNOTATION}
         if container is not None:
             names.add(f"{IGNORE_ANNOTATION}.{container}")
