@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from functools import cached_property
 from typing import Any
 
 from oomguard.rules.kinds import (
@@ -89,6 +88,26 @@ class MemoryValue:
 
 
 _UNSET = object()  # nothing derived yet (None is a value a computation may return)
+
+
+class cached_property:  # noqa: N801  (named as the functools decorator it stands for)
+    """``functools.cached_property`` without its lock: Python 3.11's takes an RLock on every
+    first read (removed in 3.12), and views are never shared between threads. The value is
+    kept in the instance's ``__dict__``, as functools does, so that it is read from there
+    afterwards and :meth:`Workload.release` can drop it."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 
 def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
@@ -252,7 +271,7 @@ class Env:
         return self._read[name]
 
 
-# Container's cached properties (functools.cached_property keeps them in __dict__)
+# Container's cached properties (kept in __dict__, see cached_property)
 _CACHED = ("limit", "request", "env", "commands")
 
 
