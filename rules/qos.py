@@ -39,16 +39,21 @@ def _pod_qos(workload: Workload) -> str:
     )
 
 
-def guaranteed_gaps(workload: Workload) -> list[tuple[str | None, str]]:
-    """Why the pod is not Guaranteed: (container name or None for the pod, reason) pairs."""
+def guaranteed_gaps(workload: Workload) -> tuple[tuple[str | None, str], ...]:
+    """Why the pod is not Guaranteed: (container name or None for the pod, reason) pairs
+    (worked out once per view: the QoS class and qos-not-guaranteed both ask)."""
+    return workload.derive(_guaranteed_gaps)
+
+
+def _guaranteed_gaps(workload: Workload) -> tuple[tuple[str | None, str], ...]:
     if workload.pod_resources.get("requests") or workload.pod_resources.get("limits"):
-        return [(None, reason) for reason in _gaps(workload.pod_resources)]
+        return tuple((None, reason) for reason in _gaps(workload.pod_resources))
     gaps = []
     for container in workload.containers:
         gaps.extend((container.name, reason) for reason in _gaps(container.resources))
     if not workload.containers:
         gaps.append((None, "it has no containers"))
-    return gaps
+    return tuple(gaps)
 
 
 def _best_effort(workload: Workload) -> bool:

@@ -79,7 +79,7 @@ class MemoryValue:
     def usable(self) -> Fraction | None:
         """The byte count other rules may compare against: not for invalid or ``m`` values,
         whose own rules report them first."""
-        return None if self.millibytes else self.value
+        return None if is_millibytes(self.raw) else self.value  # hot: not via .millibytes
 
     @property
     def text(self) -> str:
