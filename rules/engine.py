@@ -145,6 +145,7 @@ def _check_view(
     every view (they suppress in each) but judged in the first only."""
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
     ignored: dict[str | None, set[str]] = {}  # per container: the annotations read once
+    found = workload.found
     for rule, severity in enabled_rules(config):
         try:
             problems = list(rule.check(workload, config))
@@ -154,9 +155,11 @@ def _check_view(
                 f"{type(exc).__name__}: {exc}"
             )
             continue
-        workload.found[rule.ID] = problems  # read by later rules (container-oomkilled)
+        found[rule.ID] = problems  # read by later rules (container-oomkilled)
+        if not problems:
+            continue  # most rules on most views
         for problem in problems:
-            final = milder(severity, problem.severity)
+            final = severity if problem.severity is None else milder(severity, problem.severity)
             if (
                 honor
                 and final not in unsuppressible
