@@ -3,6 +3,7 @@ precedence for ``oomguard lint``, rendered charts and the rule tests (tests/help
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -99,3 +100,18 @@ def test_rule_tests_and_lint_resolve_a_duplicate_name_alike(tmp_path: Path):
     linted = lint_paths([str(tmp_path / "all.yaml")], DEFAULT_CONFIG).findings
     assert from_helpers == ["jvm-heap-exceeds-limit"]
     assert [f.rule for f in linted if f.severity != "info"] == from_helpers
+
+
+def test_sources_are_read_and_lists_paged_in_one_place_each():
+    """One in-memory index, one cluster source, one paging loop (issue 16, item 4): a new
+    reader of ConfigMap/Secret data or a second ``continue`` loop fails here."""
+    repo = Path(__file__).resolve().parent.parent
+    code = {
+        str(path.relative_to(repo)): path.read_text("utf-8")
+        for folder in ("cli", "rules", "linter", "webhook")
+        for path in (repo / folder).rglob("*.py")
+    }
+    readers = sorted(p for p, text in code.items() if re.search(r"\bsource_data\(obj\)", text))
+    assert readers == ["cli/cluster_sources.py", "rules/sources.py"]
+    paging = sorted(p for p, text in code.items() if '"continue"' in text)
+    assert paging == ["cli/kube.py"]
