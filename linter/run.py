@@ -17,26 +17,17 @@ units.py, their linting in render_lint.py, the workers in jobs.py.
 from __future__ import annotations
 
 import gc
-import re
-import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import oomguard.linter
 import oomguard.rules
-from oomguard.linter.loader import (
-    MAX_FILE_BYTES,
-    Document,
-    LoadedFile,
-    LoadError,
-    decode,
-    load_json,
-    load_text,
-)
+from oomguard.linter.loader import Document, LoadedFile, LoadError
+from oomguard.linter.reading import index_objects, load, read
 from oomguard.linter.units import (  # noqa: F401  MANIFEST_SUFFIXES, _excluded: re-exported
     MANIFEST_SUFFIXES,
     STDIN,
@@ -146,7 +137,7 @@ def prepare(paths: list[str], config: Config) -> LintInput:
     for position, path in enumerate(files):
         once = path == STDIN or _special_file(path)
         try:
-            raw = _read(path)
+            raw = read(path)
         except OSError as exc:
             if once:
                 read_once[position] = exc.with_traceback(None)
@@ -154,7 +145,7 @@ def prepare(paths: list[str], config: Config) -> LintInput:
         if once:
             read_once[position] = raw
         try:
-            for obj in _source_objects(raw, path):
+            for obj in index_objects(raw, path):
                 sources.add(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
@@ -177,27 +168,6 @@ def _render(found: Discovered, config: Config) -> list[Any]:
         add_sources(done)
         units.append(done)
     return units
-
-
-def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
-    """The objects of one file the index keeps, as reading it in full finds them."""
-    loaded = _load(raw, path, wanted=_may_hold_source)
-    if loaded.skipped:
-        return
-    for document in loaded.documents:
-        for _, obj in iter_objects(document.data):
-            if obj.get("kind") in INDEX_KINDS:
-                yield obj
-
-
-# Escapes in a double-quoted (or JSON) string that can spell a letter, or join two lines.
-_LETTER_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
-
-
-def _may_hold_source(text: str) -> bool:
-    """Whether ``text`` can parse to a ConfigMap or Secret: the kind has to be written out,
-    unless it is spelt with escapes (``"Config\\x4dap"``) or across an escaped line break."""
-    return any(kind in text for kind in INDEX_KINDS) or _LETTER_ESCAPE.search(text) is not None
 
 
 def iter_findings(
@@ -282,7 +252,7 @@ def _lint_file(
     if failed is not None:
         _internal_error(done, result, name, f"reading its ConfigMaps and Secrets: {failed}")
     try:
-        loaded = _load(raw, path)
+        loaded = load(raw, path)
         objects = _objects(loaded, name, done)
     except Exception as exc:  # noqa: BLE001  a bug on one file must not hide the others
         _internal_error(done, result, name, f"reading it: {_bug(exc)}")
@@ -392,68 +362,10 @@ def _name(path: str) -> str:
 def _read_at(lint_input: LintInput, position: int, path: str) -> bytes:
     kept = lint_input.read_once.pop(position, None)
     if kept is None:
-        return _read(path)
+        return read(path)
     if isinstance(kept, OSError):
         raise kept
     return kept
-
-
-def _read(path: str) -> bytes:
-    if path == STDIN:
-        return _read_bounded(sys.stdin.buffer)
-    with open(path, "rb") as handle:
-        return _read_bounded(handle)
-
-
-def _read_bounded(handle: Any) -> bytes:
-    """At most MAX_FILE_BYTES + 1 bytes, in chunks: ``read(MAX_FILE_BYTES + 1)`` would
-    allocate the whole 64 MiB buffer for every file, however small."""
-    chunks = []
-    size = 0
-    while size <= MAX_FILE_BYTES:
-        chunk = handle.read(min(_READ_CHUNK, MAX_FILE_BYTES + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-_READ_CHUNK = 1 << 20
-
-
-def _load(raw: bytes, path: str, wanted: Callable[[str], bool] | None = None) -> LoadedFile:
-    """The documents of one file; with ``wanted``, only those whose text it accepts (see
-    :func:`load_text`), and none if it rejects the whole text."""
-    if len(raw) > MAX_FILE_BYTES:
-        return LoadedFile(errors=[LoadError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", 0, 0)])
-    try:
-        text = decode(raw)
-    except LoadError as exc:
-        return LoadedFile(errors=[exc])
-    if wanted is not None:
-        if not wanted(text):
-            return LoadedFile()
-        if path.endswith(".json"):
-            wanted = None  # whether the JSON fallback below applies depends on every document
-    # resolving the path is costly; only text with template syntax needs to know
-    in_chart = path != STDIN and "{{" in text and _in_chart_templates(path)
-    loaded = load_text(text, in_chart=in_chart, wanted=wanted)
-    if path.endswith(".json") and loaded.errors and not loaded.documents:
-        # JSON's own error is the clearer one (YAML 1.1 refuses some valid JSON, e.g. tabs),
-        # unless JSON gave up without a position: then libyaml's error, which has one
-        as_json = load_json(text)
-        if as_json.documents or as_json.errors[0].line is not None:
-            return as_json
-    return loaded
-
-
-def _in_chart_templates(path: str) -> bool:
-    parts = Path(path).resolve().parts
-    for index in range(len(parts) - 1, 0, -1):
-        if parts[index] == "templates" and (Path(*parts[:index]) / "Chart.yaml").is_file():
-            return True
-    return False
 
 
 def _located(evaluation: Evaluation, name: str, document: Document) -> list[Finding]:
