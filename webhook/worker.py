@@ -296,6 +296,8 @@ class BoundedThreadWorker(ThreadWorker):
         """Move the bytes that have arrived into the parser's buffer. True when the body is
         complete, False when more must come, None when the worker's budget is spent."""
         cap = self.max_body()
+        if self._complete(progress, cap):  # the usual case: the body came with the headers
+            return True
         buf = progress.req.unreader.buf
         conn.sock.setblocking(False)
         try:
