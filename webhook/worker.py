@@ -182,6 +182,11 @@ class OneWriteResponse(wsgi.Response):
             self.sock.sendall(held)
         super()._emit_body(data)
 
+    def sendfile(self, _respiter: Any) -> bool:
+        # gunicorn never uses sendfile over TLS (serve's only mode); refusing it here also
+        # keeps held headers from being overtaken by file bytes: write() sends the file
+        return False
+
     def close(self) -> None:
         if not self.headers_sent:
             self.send_headers()
