@@ -143,3 +143,23 @@ def test_the_review_log_goes_through_logging_when_configured_otherwise(monkeypat
     ours.setLevel(logging.WARNING)
     app_module._log_line(logging.INFO, "quiet")
     assert stream.getvalue() == "x\n"
+
+
+def test_the_heartbeat_is_written_once_a_second_not_on_every_loop_turn(monkeypatch):
+    """gthread calls notify() on every turn of its loop (about once per request under load);
+    each was a utime system call. The master kills a worker after ``timeout`` (30 s) without
+    one, so once a second is plenty."""
+    beats: list[float] = []
+
+    class Tmp:
+        def notify(self) -> None:
+            beats.append(clock[0])
+
+    clock = [100.0]
+    monkeypatch.setattr(worker.time, "monotonic", lambda: clock[0])
+    bounded = object.__new__(worker.BoundedThreadWorker)
+    bounded.tmp, bounded.notified = Tmp(), 0.0
+    for step in range(30):  # 30 loop turns over 1.5 s
+        clock[0] = 100.0 + step * 0.05
+        bounded.notify()
+    assert beats == [100.0, 101.0]
