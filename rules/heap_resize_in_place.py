@@ -59,9 +59,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
-from oomguard.rules.heap import env_path
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.runtimes import dotnet, go, jvm, node
+from oomguard.rules.runtimes.base import env_path
 from oomguard.rules.vpa_heap_fixed import fixed_heap
 from oomguard.rules.workload import Container, Workload
 

@@ -74,9 +74,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
-from oomguard.rules.heap import env_path
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.runtimes import dotnet, go, jvm, node
+from oomguard.rules.runtimes.base import env_path
 from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Container, Workload
 
