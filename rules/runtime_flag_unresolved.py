@@ -74,7 +74,10 @@ CEL_REASON = "needs ConfigMap and Secret look-ups, which an admission policy can
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
-        values = [value for runtime in RUNTIMES for value in runtime.of(container).unresolved]
+        values = sorted(
+            (value for runtime in RUNTIMES for value in runtime.of(container).unresolved),
+            key=_written_order,
+        )
         seen = set()
         for value in values:
             if value.name in seen:
@@ -108,6 +111,13 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 (*container.path, "envFrom"),
                 container.name,
             )
+
+
+def _written_order(value) -> tuple[bool, int]:
+    """Values in the order the container's ``env`` writes them (as ``lint`` prints them),
+    values from ``envFrom`` after, in runtime order (the sort is stable)."""
+    index = value.path[-1] if value.path else None
+    return (not isinstance(index, int), index if isinstance(index, int) else 0)
 
 
 def _unset_heap_evidence(container) -> str | None:
