@@ -34,9 +34,7 @@ def runtime_modules():
 
 def test_every_runtime_module_defines_one_runtime_listed_in_runtimes():
     modules = runtime_modules()
-    assert {module.__name__.rsplit(".", 1)[1] for module in modules} == {
-        "jvm", "go", "node", "dotnet"
-    }  # fmt: skip
+    assert modules  # rules/runtimes/ read
     defined = []
     for module in modules:
         own = [value for value in vars(module).values() if isinstance(value, Runtime)]
@@ -49,8 +47,9 @@ def test_every_runtime_module_defines_one_runtime_listed_in_runtimes():
 
 def test_runtimes_in_output_order():
     # the order findings of different runtimes in one container appear in (and the facts'
-    # heap of a container with two runtimes' settings): part of the output
-    assert [runtime.name for runtime in RUNTIMES] == ["JVM", "Go", "Node.js", ".NET"]
+    # heap of a container with two runtimes' settings): part of the output; a new runtime
+    # goes after these
+    assert [runtime.name for runtime in RUNTIMES][:4] == ["JVM", "Go", "Node.js", ".NET"]
     assert runtimes.RUNTIMES is RUNTIMES
 
 

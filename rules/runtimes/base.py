@@ -53,7 +53,15 @@ class Settings:
     sets_heap: bool = False  # some visible setting sizes the heap
 
 
-def _nothing(container: Container, config: Config) -> Problem | None:
+# (the setting as written, where, what to use instead, its size in bytes)
+FixedHeap = tuple[str, "Path", str, int]
+
+
+def _nothing(container: Container, config: Config) -> None:
+    return None
+
+
+def _nothing_yet(container: Container) -> None:
     return None
 
 
@@ -76,6 +84,11 @@ class Runtime:
     misread: Callable[[Container, Config], Problem | None] = _nothing
     # runtime-heap-unset's finding and fix for it (None: its default follows the limit)
     unset: Callable[[Container, Config], Problem | None] = _nothing
+    # an absolute heap size, which does not follow a limit VPA changes: (the setting as
+    # written, where, what to use instead, its size in bytes)
+    fixed: Callable[[Container, Config], FixedHeap | None] = _nothing
+    # a heap the runtime sizes from the limit once, at start: (described, where)
+    start_sized: Callable[[Container], tuple[str, Path] | None] = _nothing_yet
 
     def of(self, container: Container) -> Settings:
         return container.derive(self.settings)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from oomguard.rules.fixes import set_env, target_bytes
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.base import Heap, Invalid, Runtime, Settings, env_path
+from oomguard.rules.runtimes.base import FixedHeap, Heap, Invalid, Runtime, Settings, env_path
 from oomguard.rules.text import format_bytes
 
 if TYPE_CHECKING:
     from oomguard.rules.config import Config
-    from oomguard.rules.model import PatchOp
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -180,11 +180,39 @@ def _divided_hard_limit(container: Container, config: Config) -> Problem | None:
     )
 
 
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    hard = container.derive(dotnet_settings).hard_limit
+    if hard is None or not hard.number:
+        return None
+    percent = int(config.thresholds.dotnet_heap_ratio * 100)
+    return (
+        hard.text,
+        env_path(container, hard.env),
+        f"use DOTNET_GCHeapHardLimitPercent={format_dotnet_hex(percent)} "
+        f"(hexadecimal, {percent}%) instead",
+        hard.number,
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    percent = container.derive(dotnet_settings).percent
+    if percent is None or not percent.number:
+        return None
+    return percent.text, env_path(container, percent.env)
+
+
 def _ratio(config: Config) -> Fraction:
     return config.thresholds.dotnet_heap_ratio
 
 
-# .NET ignores each bad GC setting on its own (it does not stop): one finding each
 DOTNET = Runtime(
-    ".NET", settings, _ratio, _rewrite, stops_on_invalid=False, misread=_divided_hard_limit
+    ".NET",
+    settings,
+    _ratio,
+    _rewrite,
+    # .NET ignores each bad GC setting on its own (it does not stop): one finding each
+    stops_on_invalid=False,
+    misread=_divided_hard_limit,
+    fixed=_fixed,
+    start_sized=_start_sized,
 )

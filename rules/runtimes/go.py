@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from oomguard.rules.fixes import set_env, target_bytes
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.base import Heap, Invalid, Runtime, Settings, env_path
-from oomguard.rules.text import format_bytes
+from oomguard.rules.runtimes.base import FixedHeap, Heap, Invalid, Runtime, Settings, env_path
+from oomguard.rules.text import format_bytes, format_percent
 
 if TYPE_CHECKING:
     from oomguard.rules.config import Config
-    from oomguard.rules.model import PatchOp
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -238,8 +238,40 @@ def _unset(container: Container, config: Config) -> Problem | None:
     )
 
 
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    go = container.derive(go_settings)
+    memlimit = go.memlimit
+    if memlimit is None or not go.memlimit_bytes or "resourceFieldRef" in memlimit.origin:
+        return None
+    return (
+        f"GOMEMLIMIT={memlimit.value}",
+        env_path(container, memlimit),
+        "derive GOMEMLIMIT at start from the limit (the downward API's limits.memory, "
+        "env valueFrom.resourceFieldRef, lowered to about "
+        f"{format_percent(config.thresholds.go_memlimit_ratio, 1)} by the start script, or "
+        "a library that reads the cgroup limit)",
+        int(go.memlimit_bytes),
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    go = container.derive(go_settings)
+    if go.memlimit is None or not go.memlimit_bytes:
+        return None
+    return f"GOMEMLIMIT ({go.memlimit.origin})", env_path(container, go.memlimit)
+
+
 def _ratio(config: Config) -> Fraction:
     return config.thresholds.go_memlimit_ratio
 
 
-GO = Runtime("Go", settings, _ratio, _rewrite, misread=_divided_memlimit, unset=_unset)
+GO = Runtime(
+    "Go",
+    settings,
+    _ratio,
+    _rewrite,
+    misread=_divided_memlimit,
+    unset=_unset,
+    fixed=_fixed,
+    start_sized=_start_sized,
+)

@@ -46,13 +46,20 @@ from typing import TYPE_CHECKING
 from oomguard.rules.fixes import rewrite_tokens, set_env, target_bytes
 from oomguard.rules.model import Problem
 from oomguard.rules.runtimes.argv import Token, env_words
-from oomguard.rules.runtimes.base import Heap, Invalid, Runtime, Settings, percent_text
+from oomguard.rules.runtimes.base import (
+    FixedHeap,
+    Heap,
+    Invalid,
+    Runtime,
+    Settings,
+    percent_text,
+)
 from oomguard.rules.runtimes.env import FROM_POD_FIELD
 from oomguard.rules.text import format_bytes, format_percent
 
 if TYPE_CHECKING:
     from oomguard.rules.config import Config
-    from oomguard.rules.model import PatchOp
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -579,8 +586,30 @@ def _unset_fix(container: Container, flag: str) -> tuple:
     return set_env(container, "JAVA_TOOL_OPTIONS", flag)
 
 
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    flag = container.derive(jvm_settings).last("MaxHeapSize")
+    if flag is None or not flag.size:
+        return None
+    percent = format_percent(config.thresholds.jvm_heap_ratio, 1).removesuffix("%")
+    return (
+        flag.described,
+        flag.token.path or container.path,
+        f"use -XX:MaxRAMPercentage={float(percent):.1f} instead",
+        int(flag.size),
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    flag = container.derive(jvm_settings).percentage("MaxRAMPercentage")
+    if flag is None:
+        return None
+    return flag.described, flag.token.path or container.path
+
+
 def _ratio(config: Config) -> Fraction:
     return config.thresholds.jvm_heap_ratio
 
 
-JVM = Runtime("JVM", settings, _ratio, _rewrite, unset=_unset)
+JVM = Runtime(
+    "JVM", settings, _ratio, _rewrite, unset=_unset, fixed=_fixed, start_sized=_start_sized
+)

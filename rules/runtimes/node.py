@@ -24,12 +24,19 @@ from typing import TYPE_CHECKING
 
 from oomguard.rules.fixes import rewrite_token, target_bytes
 from oomguard.rules.runtimes.argv import Token, env_words
-from oomguard.rules.runtimes.base import Heap, Invalid, Runtime, Settings, percent_text
-from oomguard.rules.text import format_bytes
+from oomguard.rules.runtimes.base import (
+    FixedHeap,
+    Heap,
+    Invalid,
+    Runtime,
+    Settings,
+    percent_text,
+)
+from oomguard.rules.text import format_bytes, format_percent
 
 if TYPE_CHECKING:
     from oomguard.rules.config import Config
-    from oomguard.rules.model import PatchOp
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -198,8 +205,28 @@ def _rewrite(container: Container, heap: Heap, ratio: Fraction) -> tuple[PatchOp
     return rewrite_token(container.workload, flag.token, f"{name}={value}")
 
 
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    size = container.derive(node_settings).effective()
+    if size is None or size.percentage or not size.mib:
+        return None
+    percent = format_percent(config.thresholds.node_heap_ratio, 1).removesuffix("%")
+    return (
+        size.described,
+        size.token.path or container.path,
+        f"use --max-old-space-size-percentage={percent} instead",
+        size.mib * 1024**2,
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    size = container.derive(node_settings).effective()
+    if size is None or not size.percentage:
+        return None
+    return size.described, size.token.path or container.path
+
+
 def _ratio(config: Config) -> Fraction:
     return config.thresholds.node_heap_ratio
 
 
-NODE = Runtime("Node.js", settings, _ratio, _rewrite)
+NODE = Runtime("Node.js", settings, _ratio, _rewrite, fixed=_fixed, start_sized=_start_sized)
