@@ -265,6 +265,8 @@ def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None
     (``GCArguments::initialize_heap_flags_and_sizes``; ``set_heap_size`` without -Xmx), so
     -Xms decides then. Both on the command line, the JVM refuses instead (reported as
     invalid; the -Xms is still what a fix must lower)."""
+    if not settings.flags:  # most containers: no flag, so none decides
+        return None
     initial = settings.last("InitialHeapSize")
     explicit = settings.last("MaxHeapSize")
     if explicit is not None:
@@ -415,6 +417,8 @@ def _check_start_values(settings: JvmSettings) -> None:
     small maximum heap"), a non-zero initial heap below 1 MiB ("Too small initial heap"; 0
     lets ergonomics choose), and -Xms above -Xmx when both are on the command line ("Initial
     heap size set to a larger value than the maximum heap size")."""
+    if not settings.flags:
+        return
     maximum = settings.last("MaxHeapSize")
     initial = settings.last("InitialHeapSize")
     errors: dict[int, tuple[str, int]] = {}
