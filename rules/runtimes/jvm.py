@@ -30,7 +30,7 @@ line) are errors, reported by ``runtime-flag-invalid``.
 ``JVM`` at the bottom is this runtime in the shape the generic rules read
 (``rules/runtimes/base.py``).
 
-(About 550 lines: where the options come from, how HotSpot turns them into a heap and how a
+(About 600 lines: where the options come from, how HotSpot turns them into a heap and how a
 fix rewrites them are one model; split, each part would have to re-derive the others' order
 rules.)
 """
