@@ -42,8 +42,6 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.config import Config
 from oomguard.rules.heap import exceeds_limit, heap_problems
 from oomguard.rules.model import Problem
@@ -65,5 +63,5 @@ RUNTIME = DOTNET
 COMPARE = exceeds_limit
 
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    yield from heap_problems(RUNTIME, COMPARE, workload, config)
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)

@@ -39,8 +39,6 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, heap_problems
 from oomguard.rules.model import Option, Problem
@@ -72,5 +70,5 @@ RUNTIME = DOTNET
 COMPARE = headroom_low
 
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    yield from heap_problems(RUNTIME, COMPARE, workload, config)
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)

@@ -49,8 +49,6 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, go_memlimit_copies_limit, go_memlimit_flag, heap_exceeds
 from oomguard.rules.config import Config
 from oomguard.rules.heap import exceeds_limit, heap_problems
@@ -75,8 +73,8 @@ RUNTIME = GO
 COMPARE = exceeds_limit
 
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    yield from heap_problems(RUNTIME, COMPARE, workload, config)
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

@@ -39,8 +39,6 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, go_memlimit_flag, heap_headroom
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, heap_problems
@@ -76,8 +74,8 @@ RUNTIME = GO
 COMPARE = headroom_low
 
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    yield from heap_problems(RUNTIME, COMPARE, workload, config)
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

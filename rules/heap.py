@@ -10,7 +10,7 @@ rule module runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -59,22 +59,18 @@ def heap_check(runtime: Runtime, container: Container, config: Config) -> HeapCh
     """``runtime``'s heap in ``container`` against its limit, worked out once per container
     and config (two rules and the facts ask; a HeapCheck is immutable)."""
     checks = container.derive(_heap_checks)
-    key = (runtime, id(config))
-    hit = checks.get(key)
-    if hit is None or hit[0] is not config:  # the config is kept: its id is not reused
-        heap = runtime.of(container).heap
+    hit = checks.get(runtime)
+    if hit is None or hit[0] is not config:  # another config: work it out again
+        heap = container.derive(runtime.settings).heap
         check = None
         if heap is not None:
-            check = HeapCheck(
-                container, runtime, heap, container.effective_limit, runtime.ratio(config)
-            )
-        hit = checks[key] = (config, check)
+            limit = container.effective_limit
+            check = HeapCheck(container, runtime, heap, limit, runtime.ratio(config))
+        hit = checks[runtime] = (config, check)
     return hit[1]
 
 
-def _heap_checks(
-    container: Container,
-) -> dict[tuple[Runtime, int], tuple[Config, HeapCheck | None]]:
+def _heap_checks(container: Container) -> dict[Runtime, tuple[Config, HeapCheck | None]]:
     return {}
 
 
@@ -83,13 +79,15 @@ def heap_problems(
     compare: Callable[[HeapCheck | None], Problem | None],
     workload: Workload,
     config: Config,
-) -> Iterator[Problem]:
+) -> list[Problem]:
     """A heap rule's ``check``: ``compare`` (:func:`exceeds_limit` or :func:`headroom_low`)
     on ``runtime``'s heap in each container."""
+    problems = []
     for container in workload.containers:
         problem = compare(heap_check(runtime, container, config))
         if problem is not None:
-            yield problem
+            problems.append(problem)
+    return problems
 
 
 def _literal_note(fix: tuple[PatchOp, ...]) -> str:

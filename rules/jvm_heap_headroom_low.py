@@ -43,8 +43,6 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import JVM_INITIAL_HEAP, Cel, heap_headroom, jvm_max_heap_flag, no_mention
 from oomguard.rules.config import Config
 from oomguard.rules.heap import headroom_low, heap_problems
@@ -86,8 +84,8 @@ RUNTIME = JVM
 COMPARE = headroom_low
 
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    yield from heap_problems(RUNTIME, COMPARE, workload, config)
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

@@ -40,8 +40,6 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, heap_exceeds, node_heap_flag
 from oomguard.rules.config import Config
 from oomguard.rules.heap import exceeds_limit, heap_problems
@@ -67,8 +65,8 @@ RUNTIME = NODE
 COMPARE = exceeds_limit
 
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    yield from heap_problems(RUNTIME, COMPARE, workload, config)
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:
