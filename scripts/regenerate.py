@@ -15,8 +15,8 @@ from pathlib import Path
 
 from oomguard.rules.catalogue_docs import (
     render_chart_schema,
-    render_config_schema,
     render_chart_workload_kinds,
+    render_config_schema,
     render_markdown,
 )
 
