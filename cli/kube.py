@@ -2,8 +2,8 @@
 TLS, but plain JSON in and out: the rules want objects exactly as the API serves them
 (camelCase dicts), not the client's generated models.
 
-Used by ``oomguard audit`` and by the webhook's optional look-ups; never imported by
-``oomguard lint``.
+Used by ``oomguard audit`` and by the webhook's optional look-ups (their ConfigMap and Secret
+reads: ``oomguard.cluster_sources``); never imported by ``oomguard lint``.
 """
 
 from __future__ import annotations
@@ -145,16 +145,23 @@ class Cluster:
     def list(self, path: str, kind: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, page by page, with ``kind`` filled in (list items
         carry no kind of their own)."""
-        token = None
-        while True:
-            query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
-            if token:
-                query.append(("continue", token))
-            page = self.get(path, query)
+        for page in self.pages(path):
             for item in page.get("items") or ():
                 if isinstance(item, dict):
                     item.setdefault("kind", kind)
                     yield item
+
+    def pages(self, path: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """The pages of a paged list (``limit`` items each, default :data:`PAGE_SIZE`;
+        ``continue`` tokens), as the API server sends them: the one paging loop, for the
+        audit's lists and the webhook's watches alike."""
+        token = None
+        while True:
+            query: list[tuple[str, Any]] = [("limit", limit or PAGE_SIZE)]
+            if token:
+                query.append(("continue", token))
+            page = self.get(path, query)
+            yield page
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return

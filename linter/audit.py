@@ -17,16 +17,18 @@ pods through the Deployment, a CronJob's through the CronJob); pods whose contro
 workload kind (an operator's custom resource) are judged once per controller. The pods'
 ``OOMKilled`` terminations are attached to the object that is judged, for the
 ``container-oomkilled`` rule. ConfigMaps and Secrets that heap flags refer to are read on
-demand and cached. Each namespace's LimitRanges are listed once: their defaults and bounds
-apply to what its workloads' Pods get (rules/limit_ranges.py); so are its
-VerticalPodAutoscalers (rules/vpa.py), when the cluster serves them.
+demand and cached (``oomguard.cluster_sources``, shared with the webhook). Each namespace's
+LimitRanges are listed once: their defaults and bounds apply to what its workloads' Pods get
+(rules/limit_ranges.py); so are its VerticalPodAutoscalers (rules/vpa.py), when the cluster
+serves them.
 
 The kubernetes client is imported (through :mod:`oomguard.kube`) only by this command, never
 on the ``oomguard lint`` start-up path.
 
-Over ~400 lines because it is one command's whole walk of a cluster — discovery, paged
-listing, pod-to-controller attribution and the per-namespace look-ups — whose parts share
-:class:`AuditResult`'s error bookkeeping; the judging itself is in ``rules/``.
+Over ~400 lines because it is one command's whole walk of a cluster — discovery, listing,
+pod-to-controller attribution and the per-namespace look-ups — whose parts share
+:class:`AuditResult`'s error bookkeeping; the judging itself is in ``rules/``, the paging in
+``oomguard.kube``, the source look-ups in ``oomguard.cluster_sources``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from oomguard.cluster_sources import for_audit, unreadable_reason
 from oomguard.kube import ApiError, Cluster
 from oomguard.linter.run import LintResult
 from oomguard.rules.config import Config
@@ -47,7 +50,6 @@ from oomguard.rules.kinds import BUILTIN, KindSpec, Registry
 from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
 from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.presets import rollout_workload_ref
-from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.text import printable
 from oomguard.rules.vpa import KIND as VPA
 from oomguard.rules.vpa import Vpa, parse_vpa
@@ -56,10 +58,6 @@ POD = ("", "Pod")
 BUILTIN_KEYS = frozenset(spec.key for spec in BUILTIN)
 LIMIT_RANGES_PATH = "/api/v1/namespaces/{ns}/limitranges"
 VPAS_PATH = "/apis/autoscaling.k8s.io/v1/namespaces/{ns}/verticalpodautoscalers"
-SOURCE_PATHS = {
-    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps/{name}",
-    "Secret": "/api/v1/namespaces/{ns}/secrets/{name}",
-}
 
 
 @dataclass
@@ -163,7 +161,7 @@ def _judge(
     config: Config,
     result: AuditResult,
 ) -> None:
-    lookup = _SourceCache(cluster, result.api_errors)
+    lookup = for_audit(cluster).lookup(result.api_errors)  # read once each, failures said
     limit_ranges = namespace_limit_ranges(cluster, namespace, result.api_errors)
     vpas = namespace_vpas(cluster, namespace, result.api_errors)
     deployments = {_name(d): d for d in objects.get(("apps", "Deployment"), ())}
@@ -365,39 +363,6 @@ def judged_objects(objects: dict[tuple[str, str], list[dict]]) -> Iterator[tuple
                     observed.setdefault(key, {}).setdefault(container, []).extend(records)
     for key, obj in judged.items():
         yield obj, observed.get(key, {})
-
-
-class _SourceCache:
-    """ConfigMap/Secret look-ups for env resolution, read once each."""
-
-    def __init__(self, cluster: Cluster, errors: list[str]):
-        self.cluster = cluster
-        self.errors = errors
-        self.cache: dict[tuple[str, str | None, str], dict[str, str] | None] = {}
-
-    def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | str | None:
-        """The source's data; None when it does not exist; why, when it could not be read
-        (a 403 is not an absent ConfigMap, and the finding must say which)."""
-        key = (kind, namespace, name)
-        if key not in self.cache:
-            try:
-                obj = self.cluster.get(SOURCE_PATHS[kind].format(ns=namespace, name=name))
-                obj.setdefault("kind", kind)
-                self.cache[key] = source_data(obj)
-            except ApiError as exc:
-                if exc.status == 404:
-                    self.cache[key] = None
-                else:
-                    self.errors.append(f"{kind} {namespace}/{name}: {exc}")
-                    self.cache[key] = unreadable_reason(exc)
-        return self.cache[key]
-
-
-def unreadable_reason(exc: ApiError) -> str:
-    """Why a ConfigMap or Secret could not be read, for the finding's message."""
-    if exc.status == 403:
-        return "forbidden (403): the audit's credentials may not read it"
-    return f"the API server failed ({exc})"
 
 
 def _namespaces_unlisted(exc: ApiError) -> str:

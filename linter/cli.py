@@ -89,7 +89,7 @@ def _related(
     Secret of the named files, or that a LimitRange or VPA of them governs (see
     linter/related.py); nothing to do, and nothing imported, when the input holds none."""
     sources = lint_input.sources
-    if not (sources.data or sources.limit_ranges or sources.vpas):
+    if not (sources.sources or sources.limit_ranges or sources.vpas):
         return
     from oomguard.linter.related import find_related, related_findings
 

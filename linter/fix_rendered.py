@@ -38,7 +38,6 @@ from oomguard.rules.converge import check_document, converge
 from oomguard.rules.engine import lint_fix_enabled
 from oomguard.rules.fixes import apply_patch, parse_pointer
 from oomguard.rules.model import Finding, pointer
-from oomguard.rules.workload import iter_objects
 
 
 def fix_rendered(rendered: Rendered, config: Config) -> tuple[dict[str, str], list[str]]:
@@ -417,17 +416,9 @@ def _label(finding: Finding) -> str:
 def _rendered_sources(rendered: Rendered):
     """The unit's own ConfigMaps and Secrets (for env resolution), LimitRanges and VPAs, as
     the lint reads them."""
-    from oomguard.linter.run import FIRST_PASS_KINDS, Sources
+    from oomguard.linter.render_lint import rendered_index
 
-    sources = Sources()
-    for position, document in enumerate(rendered.documents):
-        if not any(kind in document.text for kind in FIRST_PASS_KINDS):
-            continue
-        for loaded in load_text(document.text).documents:
-            for _, obj in iter_objects(loaded.data):
-                if obj.get("kind") in FIRST_PASS_KINDS:
-                    sources.add_first_pass(obj, position)
-    return sources
+    return rendered_index(rendered)
 
 
 # --------------------------------------------------------------------------- one file

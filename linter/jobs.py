@@ -2,13 +2,14 @@
 
 The parent runs the first pass (:func:`run.prepare`: files, ConfigMaps and Secrets, rendered
 charts and overlays) as before, then hands the plain files to workers in chunks of
-consecutive files. Each worker holds the whole input's :class:`run.Sources` (given once, when
-it starts) and lints a file exactly as the single-process path does (:func:`run._lint_file`),
-into a fresh :class:`run.LintResult`; the parent takes the chunks back in input order and
-adds each file's counts, notices and problems to its own result, then feeds the file's
-findings to the same :class:`run._OutputOrder`. So the output, its order and the exit code
-are those of ``--jobs 1``, and at most ``_WINDOW_PER_JOB * jobs`` chunks are in flight:
-memory stays bounded by the chunks, not by the input.
+consecutive files. Each worker holds the whole input's index (:class:`InputIndex`, given once,
+when it starts) and lints a file exactly as the single-process path does
+(:func:`run._lint_file`), into a fresh :class:`run.LintResult`; the parent takes the chunks
+back in input order and adds each file's counts, notices and problems to its own result, then
+prints the file's findings as one process would. So the output, its order (input order: see
+linter/run.py) and the exit code are those of ``--jobs 1``, and at most
+``_WINDOW_PER_JOB * jobs`` chunks are in flight: memory stays bounded by the chunks, not by
+the input.
 
 A worker that dies (killed, out of memory, a crash in C code) or a chunk that fails outside
 the per-file guards is not fatal: its files are linted again one by one in a fresh pool, and
@@ -39,6 +40,7 @@ from typing import Any
 
 from oomguard.linter import run
 from oomguard.rules.config import Config
+from oomguard.rules.sources import InputIndex
 
 # A chunk: consecutive files up to this many bytes or files (fewer round trips for small
 # files, a bounded amount of findings in flight for big ones).
@@ -73,7 +75,7 @@ def _sigint_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _start_worker(config: Config, sources: run.Sources) -> None:
+def _start_worker(config: Config, sources: InputIndex) -> None:
     # the parent stops the workers on Ctrl-C; a SIGINT held since the fork is dropped here
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
@@ -127,7 +129,7 @@ def _start_method() -> str:
 class _Pool:
     """A ProcessPoolExecutor that can be replaced when a worker dies, and stopped at once."""
 
-    def __init__(self, jobs: int, config: Config, sources: run.Sources, method: str) -> None:
+    def __init__(self, jobs: int, config: Config, sources: InputIndex, method: str) -> None:
         self._args = (jobs, config, sources, method)
         self.executor = self._new()
 
@@ -229,7 +231,7 @@ def linted_files(
 
 
 def _started(
-    jobs: int, config: Config, sources: run.Sources, method: str, result: run.LintResult
+    jobs: int, config: Config, sources: InputIndex, method: str, result: run.LintResult
 ) -> _Pool | None:
     """A pool whose workers have started, or None (with a notice) when they cannot (fork's
     EAGAIN, an unknown start method). Stopped if interrupted while starting."""

@@ -93,7 +93,7 @@ def given_sources(lint_input: LintInput, given: list[str]) -> dict[str, set[str]
     (not in walked folders, not on stdin)."""
     named = {os.path.realpath(p) for p in given if p != STDIN and os.path.isfile(p)}
     found: dict[str, set[str]] = {}
-    for (kind, name), entries in lint_input.sources.data.items():
+    for (kind, name), entries in lint_input.sources.sources.items():
         for _namespace, _data, position in entries:
             if os.path.realpath(lint_input.paths[position]) in named:
                 found.setdefault(kind, set()).add(name)
@@ -338,13 +338,7 @@ def related_findings(
     if not related.paths:
         return
     extra = prepare(related.paths, config)
-    for key, entries in lint_input.sources.data.items():
-        extra.sources.data[key] = [(ns, data, -1) for ns, data, _ in entries] + (
-            extra.sources.data.get(key, [])
-        )
-    # the named LimitRanges and VPAs first, as the named ConfigMaps
-    extra.sources.limit_ranges[:0] = lint_input.sources.limit_ranges
-    extra.sources.vpas = {**extra.sources.vpas, **lint_input.sources.vpas}
+    extra.sources.put_first(lint_input.sources)  # ConfigMaps, LimitRanges and VPAs alike
     own = LintResult()
     for finding in iter_findings(extra, config, own):
         readers = related.readers.get(finding.file or "", set())

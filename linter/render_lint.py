@@ -29,6 +29,7 @@ from oomguard.linter.units import Unit
 from oomguard.rules.config import Config, RenderSetting
 from oomguard.rules.engine import check_object, invalid_document
 from oomguard.rules.model import Finding
+from oomguard.rules.sources import INDEX_KINDS, InputIndex
 from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 
 
@@ -40,7 +41,7 @@ class RenderedUnit:
     rendered: Rendered | None = None
     error: RenderError | None = None
     crash: str | None = None
-    sources: Any = None  # run.Sources of its own ConfigMaps and Secrets
+    sources: Any = None  # rules/sources.InputIndex of its own ConfigMaps, Secrets, …
     notices: list[str] = field(default_factory=list)
 
 
@@ -108,21 +109,23 @@ def render_unit(unit: Unit, config: Config) -> RenderedUnit:
     return RenderedUnit(unit, rendered=rendered)
 
 
-def add_sources(done: RenderedUnit, sources_type: type) -> None:
+def add_sources(done: RenderedUnit) -> None:
     """The unit's rendered ConfigMaps and Secrets (and LimitRanges and VPAs), for its own
     workloads."""
-    from oomguard.linter.run import FIRST_PASS_KINDS
+    done.sources = rendered_index(done.rendered) if done.rendered is not None else InputIndex()
 
-    sources = sources_type()
-    if done.rendered is not None:
-        for position, document in enumerate(done.rendered.documents):
-            if not any(kind in document.text for kind in FIRST_PASS_KINDS):
-                continue
-            for loaded in load_text(document.text).documents:
-                for _, obj in iter_objects(loaded.data):
-                    if obj.get("kind") in FIRST_PASS_KINDS:
-                        sources.add_first_pass(obj, position)
-    done.sources = sources
+
+def rendered_index(rendered: Any) -> InputIndex:
+    """The index of a rendering's ConfigMaps, Secrets, LimitRanges and VPAs (render.Rendered),
+    as the lint reads them (also for --fix, linter/fix_rendered.py)."""
+    index = InputIndex()
+    for document in rendered.documents:
+        if not any(kind in document.text for kind in INDEX_KINDS):
+            continue
+        for loaded in load_text(document.text).documents:
+            for _, obj in iter_objects(loaded.data):
+                index.add(obj)
+    return index
 
 
 def unit_findings(done: RenderedUnit, config: Config, plain: Any, result: Any) -> list[Finding]:

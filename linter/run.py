@@ -1,40 +1,33 @@
 """``oomguard lint``: files → documents → objects → findings, one file at a time.
 
-Two passes. :func:`prepare` lists the files and reads every ConfigMap and Secret among them,
-parsing only the documents whose text could hold one (a few per cent of a typical input), so
-that env resolves from anywhere in the input. :func:`iter_findings` then reads the files one
-by one and hands out each file's findings as soon as their place in the output is settled,
-which is at once for all but a few: memory is bounded by the largest file plus the sources,
-not by the number of findings.
+Two passes. :func:`prepare` lists the files and reads every ConfigMap, Secret, LimitRange and
+VPA among them into one :class:`~oomguard.rules.sources.InputIndex`, parsing only the
+documents whose text could hold one (a few per cent of a typical input), so that env resolves
+from anywhere in the input. :func:`iter_findings` then reads the files one by one and hands
+out each file's findings as soon as it is checked: memory is bounded by the largest file plus
+the index, not by the number of findings.
 
-Over 400 lines: the two passes, :class:`Sources` and :class:`_OutputOrder` rely on each
-other's details (which look-up went past which file), so they stay together; discovery of
-charts and overlays lives in units.py, their linting in render_lint.py.
+Output order: the plain files in input order (as given; a folder's files as walked, sorted;
+a path given twice is linted and printed twice), each file's findings by line, column and
+rule; then each rendered chart or overlay's. ``--jobs N`` prints the same, by construction:
+workers hand the files back in input order. Discovery of charts and overlays lives in
+units.py, their linting in render_lint.py, the workers in jobs.py.
 """
 
 from __future__ import annotations
 
 import gc
-import re
-import sys
 import traceback
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import oomguard.linter
 import oomguard.rules
-from oomguard.linter.loader import (
-    MAX_FILE_BYTES,
-    Document,
-    LoadedFile,
-    LoadError,
-    decode,
-    load_json,
-    load_text,
-)
+from oomguard.linter.loader import Document, LoadedFile, LoadError
+from oomguard.linter.reading import index_objects, load, read
 from oomguard.linter.units import (  # noqa: F401  MANIFEST_SUFFIXES, _excluded: re-exported
     MANIFEST_SUFFIXES,
     STDIN,
@@ -46,13 +39,9 @@ from oomguard.linter.units import (  # noqa: F401  MANIFEST_SUFFIXES, _excluded:
 )
 from oomguard.rules.config import Config
 from oomguard.rules.engine import Evaluation, check_object, invalid_document
-from oomguard.rules.limit_ranges import KIND as LIMIT_RANGE
-from oomguard.rules.limit_ranges import LimitRange, parse_limit_range
 from oomguard.rules.model import Finding
-from oomguard.rules.runtimes.env import source_data
-from oomguard.rules.vpa import KIND as VPA
-from oomguard.rules.vpa import Vpa, parse_vpa
-from oomguard.rules.workload import SOURCE_KINDS, iter_objects
+from oomguard.rules.sources import INDEX_KINDS, InputIndex
+from oomguard.rules.workload import iter_objects
 
 STDIN_NAME = "<stdin>"
 
@@ -101,85 +90,14 @@ class LintResult:
         return counts
 
 
-class Sources:
-    """The ConfigMaps and Secrets of the whole input, for env resolution, each with the
-    position of its file in the input.
-
-    A look-up returns the first source that matches, in input order, so one check against
-    them all gives what lint gave when it checked a workload against the sources read so
-    far, then again at the end if one it missed had turned up. ``looked_ahead`` tells
-    whether a look-up since it was last cleared went past ``reading`` (the file being
-    checked) or found nothing: such a workload was the one checked at the end, and its
-    findings keep that place in the output (see :class:`_OutputOrder`).
-
-    The input's LimitRanges are kept too (``limit_ranges``, in input order) for
-    :meth:`limit_ranges_for`; a LimitRange in a later file does not make a workload late.
-    """
-
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], list[tuple[str | None, dict[str, str], int]]] = {}
-        self.reading = 0
-        self.looked_ahead = False
-        self.limit_ranges: list[LimitRange] = []
-        self.vpas: dict[tuple[str | None, str, str], Vpa] = {}
-
-    def add(self, obj: dict[str, Any], position: int) -> None:
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        name = metadata.get("name")
-        if isinstance(name, str):
-            namespace = (
-                metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
-            )
-            entry = (namespace, source_data(obj), position)
-            self.data.setdefault((obj["kind"], name), []).append(entry)
-
-    def add_first_pass(self, obj: dict[str, Any], position: int) -> None:
-        """Any object the first pass reads (``FIRST_PASS_KINDS``), where it belongs."""
-        if obj["kind"] == LIMIT_RANGE:
-            self.add_limit_range(obj)
-        elif obj["kind"] == VPA:
-            self.add_vpa(obj)
-        else:
-            self.add(obj, position)
-
-    def add_limit_range(self, obj: dict[str, Any]) -> None:
-        """A LimitRange of the input (rules/limit_ranges.py), kept in input order."""
-        limit_range = parse_limit_range(obj)
-        if limit_range is not None:
-            self.limit_ranges.append(limit_range)
-
-    def add_vpa(self, obj: dict[str, Any]) -> None:
-        """A VerticalPodAutoscaler of the input (rules/vpa.py); the first per target wins."""
-        vpa = parse_vpa(obj)
-        if vpa is not None:
-            key = (vpa.namespace, vpa.target_kind, vpa.target_name)
-            self.vpas.setdefault(key, vpa)
-
-    def vpa_for(self, namespace: str | None, kind: str, name: str) -> Vpa | None:
-        """The input's VPA targeting that workload (same namespace, or none on both)."""
-        return self.vpas.get((namespace, kind, name))
-
-    def limit_ranges_for(self, namespace: str | None) -> list[LimitRange]:
-        """The input's LimitRanges of ``namespace`` (no namespace: those with none)."""
-        return [r for r in self.limit_ranges if r.namespace == namespace]
-
-    def lookup(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
-        for source_namespace, data, position in self.data.get((kind, name), ()):
-            if namespace is None or source_namespace is None or namespace == source_namespace:
-                self.looked_ahead = self.looked_ahead or position > self.reading
-                return data
-        self.looked_ahead = True
-        return None
-
-
 @dataclass
 class LintInput:
     """The first pass over the input, for one second pass: the files in the order they are
-    linted, every ConfigMap and Secret among them, and the bytes of those that can be read
-    only once (handed over, then dropped, when their turn comes)."""
+    linted, the index of their ConfigMaps, Secrets, LimitRanges and VPAs, and the bytes of
+    those that can be read only once (handed over, then dropped, when their turn comes)."""
 
     paths: list[str]
-    sources: Sources
+    sources: InputIndex
     read_once: dict[int, bytes | OSError]  # by position in ``paths``
     failed: dict[int, str] = field(default_factory=dict)  # first-pass crashes, by position
     units: list[Any] = field(default_factory=list)  # render_lint.RenderedUnit, rendered
@@ -213,13 +131,13 @@ def prepare(paths: list[str], config: Config) -> LintInput:
     hold one. Standard input and pipes cannot be read twice: their bytes are kept."""
     found = discover(paths, config)
     files = found.files
-    sources = Sources()
+    sources = InputIndex()
     read_once: dict[int, bytes | OSError] = {}
     failed: dict[int, str] = {}
     for position, path in enumerate(files):
         once = path == STDIN or _special_file(path)
         try:
-            raw = _read(path)
+            raw = read(path)
         except OSError as exc:
             if once:
                 read_once[position] = exc.with_traceback(None)
@@ -227,8 +145,8 @@ def prepare(paths: list[str], config: Config) -> LintInput:
         if once:
             read_once[position] = raw
         try:
-            for obj in _source_objects(raw, path):
-                sources.add_first_pass(obj, position)
+            for obj in index_objects(raw, path):
+                sources.add(obj, position)
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the run
             failed[position] = _bug(exc)
     units = _render(found, config) if found.units else []
@@ -247,44 +165,18 @@ def _render(found: Discovered, config: Config) -> list[Any]:
             done = render_unit(unit, config)
         except RendererMissing as exc:
             raise UsageError(str(exc)) from None
-        add_sources(done, Sources)
+        add_sources(done)
         units.append(done)
     return units
-
-
-def _source_objects(raw: bytes, path: str) -> Iterator[dict[str, Any]]:
-    """The ConfigMaps and Secrets of one file, as reading it in full finds them."""
-    loaded = _load(raw, path, wanted=_may_hold_source)
-    if loaded.skipped:
-        return
-    for document in loaded.documents:
-        for _, obj in iter_objects(document.data):
-            if obj.get("kind") in FIRST_PASS_KINDS:
-                yield obj
-
-
-# Escapes in a double-quoted (or JSON) string that can spell a letter, or join two lines.
-_LETTER_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
-
-
-def _may_hold_source(text: str) -> bool:
-    """Whether ``text`` can parse to a ConfigMap or Secret: the kind has to be written out,
-    unless it is spelt with escapes (``"Config\\x4dap"``) or across an escaped line break."""
-    return any(kind in text for kind in FIRST_PASS_KINDS) or _LETTER_ESCAPE.search(text) is not None
-
-
-# Read by the first pass: env sources, LimitRanges (defaults and bounds of a namespace) and
-# VerticalPodAutoscalers (which workloads have their resources rewritten).
-FIRST_PASS_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
 
 
 def iter_findings(
     lint_input: LintInput, config: Config, result: LintResult, jobs: int = 1
 ) -> Iterator[Finding]:
-    """The second pass: every finding, in the order of :class:`_OutputOrder`, as soon as its
-    place is settled. Counts, notices and problems go to ``result`` as files are read; they
-    are complete once the iterator is exhausted. With ``jobs`` > 1 the plain files are
-    linted by that many worker processes (linter/jobs.py), with the same output."""
+    """The second pass: every finding, in output order (see the module), file by file.
+    Counts, notices and problems go to ``result`` as files are read; they are complete
+    once the iterator is exhausted. With ``jobs`` > 1 the plain files are linted by that many
+    worker processes (linter/jobs.py), with the same output."""
     # Linting makes millions of short-lived dicts and lists but no reference cycles
     # (check_object breaks the one it makes), so the cyclic collector finds nothing while
     # costing ~15% of the run; let it look far less often, and restore it afterwards.
@@ -308,14 +200,9 @@ _GC_THRESHOLD = 100_000
 def _all_findings(
     lint_input: LintInput, config: Config, result: LintResult, jobs: int = 1
 ) -> Iterator[Finding]:
-    """The plain files' findings in their order, then each rendered unit's."""
-    order = _OutputOrder(Counter(_name(path) for path in lint_input.paths))
-    late_crashes: list[str] = []
+    """The plain files' findings in input order, then each rendered unit's."""
     for done in _linted_files(lint_input, config, result, jobs):
-        late_crashes.extend(done.late_crashes)
-        yield from order.add(done)
-    yield from order.rest()
-    result.crashes.extend(late_crashes)
+        yield from sorted(done.found, key=_place)
     if lint_input.units:
         from oomguard.linter.render_lint import unit_findings
 
@@ -336,15 +223,17 @@ def _linted_files(
         yield _lint_file(position, path, lint_input, config, result)
 
 
+def _place(finding: Finding) -> tuple[int, int, str]:
+    """A finding's place among its file's: line, column, rule."""
+    return finding.line or 0, finding.column or 0, finding.rule
+
+
 @dataclass
 class _FileFindings:
-    """One file's findings; ``late`` are those of workloads whose look-ups went past the
-    file (see :class:`Sources`)."""
+    """One file's findings, in the order they were found."""
 
     name: str
     found: list[Finding] = field(default_factory=list)
-    late: list[Finding] = field(default_factory=list)
-    late_crashes: list[str] = field(default_factory=list)
 
 
 def _lint_file(
@@ -363,7 +252,7 @@ def _lint_file(
     if failed is not None:
         _internal_error(done, result, name, f"reading its ConfigMaps and Secrets: {failed}")
     try:
-        loaded = _load(raw, path)
+        loaded = load(raw, path)
         objects = _objects(loaded, name, done)
     except Exception as exc:  # noqa: BLE001  a bug on one file must not hide the others
         _internal_error(done, result, name, f"reading it: {_bug(exc)}")
@@ -382,9 +271,7 @@ def _lint_file(
             "(lint the rendered output: helm template … | oomguard lint -)"
         )
     sources = lint_input.sources
-    sources.reading = position
     for document, prefix, obj in objects:
-        sources.looked_ahead = False
         try:
             evaluation = check_object(
                 obj,
@@ -402,12 +289,8 @@ def _lint_file(
         result.objects += evaluation.checked
         result.unknown_kinds += evaluation.unknown_kind
         result.notices.extend(f"{name}: {notice}" for notice in evaluation.notices)
-        if sources.looked_ahead:
-            done.late.extend(_located(evaluation, name, document))
-            done.late_crashes.extend(evaluation.crashes)
-        else:
-            done.found.extend(_located(evaluation, name, document))
-            result.crashes.extend(evaluation.crashes)
+        done.found.extend(_located(evaluation, name, document))
+        result.crashes.extend(evaluation.crashes)
     return done
 
 
@@ -431,7 +314,7 @@ def _objects(
                     message = f"kind must be a string, not {_type_name(kind)}"
                     error = LoadError(message, line, column)
                     done.found.append(_invalid(error, name, document.index))
-            elif kind not in FIRST_PASS_KINDS:  # read by prepare()
+            elif kind not in INDEX_KINDS:  # read by prepare()
                 objects.append((document, prefix, obj))
     return objects
 
@@ -479,111 +362,10 @@ def _name(path: str) -> str:
 def _read_at(lint_input: LintInput, position: int, path: str) -> bytes:
     kept = lint_input.read_once.pop(position, None)
     if kept is None:
-        return _read(path)
+        return read(path)
     if isinstance(kept, OSError):
         raise kept
     return kept
-
-
-def _read(path: str) -> bytes:
-    if path == STDIN:
-        return _read_bounded(sys.stdin.buffer)
-    with open(path, "rb") as handle:
-        return _read_bounded(handle)
-
-
-def _read_bounded(handle: Any) -> bytes:
-    """At most MAX_FILE_BYTES + 1 bytes, in chunks: ``read(MAX_FILE_BYTES + 1)`` would
-    allocate the whole 64 MiB buffer for every file, however small."""
-    chunks = []
-    size = 0
-    while size <= MAX_FILE_BYTES:
-        chunk = handle.read(min(_READ_CHUNK, MAX_FILE_BYTES + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-_READ_CHUNK = 1 << 20
-
-
-def _load(raw: bytes, path: str, wanted: Callable[[str], bool] | None = None) -> LoadedFile:
-    """The documents of one file; with ``wanted``, only those whose text it accepts (see
-    :func:`load_text`), and none if it rejects the whole text."""
-    if len(raw) > MAX_FILE_BYTES:
-        return LoadedFile(errors=[LoadError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", 0, 0)])
-    try:
-        text = decode(raw)
-    except LoadError as exc:
-        return LoadedFile(errors=[exc])
-    if wanted is not None:
-        if not wanted(text):
-            return LoadedFile()
-        if path.endswith(".json"):
-            wanted = None  # whether the JSON fallback below applies depends on every document
-    # resolving the path is costly; only text with template syntax needs to know
-    in_chart = path != STDIN and "{{" in text and _in_chart_templates(path)
-    loaded = load_text(text, in_chart=in_chart, wanted=wanted)
-    if path.endswith(".json") and loaded.errors and not loaded.documents:
-        # JSON's own error is the clearer one (YAML 1.1 refuses some valid JSON, e.g. tabs),
-        # unless JSON gave up without a position: then libyaml's error, which has one
-        as_json = load_json(text)
-        if as_json.documents or as_json.errors[0].line is not None:
-            return as_json
-    return loaded
-
-
-def _in_chart_templates(path: str) -> bool:
-    parts = Path(path).resolve().parts
-    for index in range(len(parts) - 1, 0, -1):
-        if parts[index] == "templates" and (Path(*parts[:index]) / "Chart.yaml").is_file():
-            return True
-    return False
-
-
-class _OutputOrder:
-    """Hands out findings in the order lint has always printed them, as soon as that order
-    is settled (lint used to keep every finding and sort them once all files were read).
-
-    That order: files in the order their first finding was found, each file's findings by
-    line, column and rule. A workload whose look-ups went past its file was checked again
-    after all files, so its findings were found last: a file whose only findings are such
-    *late* ones comes after all the others, and waits for the end. A path read twice (given
-    twice, or a folder and a file inside it) makes one group, released after its last
-    reading; only then can the files after it go.
-    """
-
-    def __init__(self, readings: Counter[str]) -> None:
-        self._unread = readings  # readings still to come, by file name
-        self._queue: deque[str] = deque()  # files with findings, in order of the first
-        self._found: dict[str, list[Finding]] = {}
-        self._late: dict[str, list[Finding]] = {}  # in order of the first late finding
-
-    def add(self, done: _FileFindings) -> Iterator[Finding]:
-        """Take one file's findings; hand out those whose place is now settled."""
-        self._unread[done.name] -= 1
-        if done.found:
-            if done.name not in self._found:
-                self._found[done.name] = []
-                self._queue.append(done.name)
-            self._found[done.name].extend(done.found)
-        if done.late:
-            self._late.setdefault(done.name, []).extend(done.late)
-        while self._queue and not self._unread[self._queue[0]]:
-            yield from self._release(self._queue.popleft())
-
-    def rest(self) -> Iterator[Finding]:
-        """Everything left, once every file has been read."""
-        while self._queue:
-            yield from self._release(self._queue.popleft())
-        while self._late:
-            yield from self._release(next(iter(self._late)))
-
-    def _release(self, name: str) -> list[Finding]:
-        found = self._found.pop(name, []) + self._late.pop(name, [])
-        return sorted(found, key=lambda f: (f.line or 0, f.column or 0, f.rule))
 
 
 def _located(evaluation: Evaluation, name: str, document: Document) -> list[Finding]:

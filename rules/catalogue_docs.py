@@ -109,6 +109,27 @@ def render_chart_schema(committed: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
+def render_chart_workload_kinds(values_text: str) -> str:
+    """``charts/oomguard/values.yaml`` with its ``webhooks.workloadKinds`` entries generated
+    from the registry of workload kinds (built-ins and presets), one flow mapping per kind in
+    registry order; the rest of the file, comments included, is kept as written."""
+    from oomguard.rules.config import DEFAULT_CONFIG  # here: config imports the rule modules
+
+    head, marker, rest = values_text.partition("\n  workloadKinds:\n")
+    if not marker:
+        raise ValueError("charts/oomguard/values.yaml has no webhooks.workloadKinds list")
+    lines = rest.split("\n")
+    kept = next(i for i, line in enumerate(lines) if not line.startswith("    - "))
+    entries = []
+    for spec in DEFAULT_CONFIG.registry.kinds.values():
+        scope = "" if spec.namespaced else ", namespaced: false"
+        entries.append(
+            f'    - {{group: "{spec.group}", versions: [{", ".join(spec.versions)}], '
+            f"plural: {spec.plural}{scope}}}  # {spec.kind}"
+        )
+    return head + marker + "\n".join([*entries, *lines[kept:]])
+
+
 def _option_schema(option: Option, quantity_ref: str) -> dict[str, Any]:
     if option.type == "quantity":
         return {"$ref": quantity_ref}

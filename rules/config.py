@@ -122,8 +122,10 @@ def config_from_data(data: Any, source: str = "config") -> Config:
     defaults = data.get("defaults", {})
     fix = data.get("fix", {})
     lookups = data.get("lookups", {})
-    for key, value in defaults.items():
-        _quantity(value, source, f"defaults.{key}")
+    parsed_defaults = {
+        key: _quantity(value, source, f"defaults.{key}") for key, value in defaults.items()
+    }
+    _check_defaults(parsed_defaults, defaults, source)
     kinds = []
     for index, entry in enumerate(data.get("kinds", ())):
         try:
@@ -268,6 +270,20 @@ def _quantity(value: Any, source: str, key: str) -> Fraction:
         return parse_quantity(value)
     except QuantityError as exc:
         raise ConfigError(f"config {source}: {key}: {exc}") from None
+
+
+def _check_defaults(parsed: dict[str, Fraction], written: dict[str, Any], source: str) -> None:
+    """A container given both defaults (memory-request-missing and memory-limit-missing fix
+    the same container in one round) must come out admissible: the API server rejects a
+    request above the limit (``ValidateResourceRequirements``), and a mutation must not break
+    a validation (Kubernetes' "Admission Webhook Good Practices")."""
+    request, limit = parsed.get("memory_request"), parsed.get("memory_limit")
+    if request is not None and limit is not None and limit != 0 and request > limit:
+        raise ConfigError(
+            f"config {source}: defaults.memory_request ({written['memory_request']}) is above "
+            f"defaults.memory_limit ({written['memory_limit']}): the API server rejects a "
+            "container whose request exceeds its limit"
+        )
 
 
 def _text(value: Any) -> str | None:

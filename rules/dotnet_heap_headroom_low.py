@@ -39,11 +39,10 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.config import Config
-from oomguard.rules.heap import dotnet_heap_check, headroom_low
+from oomguard.rules.heap import headroom_low, heap_problems
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.runtimes.dotnet import DOTNET
 from oomguard.rules.workload import Workload
 
 ID = "dotnet-heap-headroom-low"
@@ -66,9 +65,10 @@ CEL_REASON = (
     "reads the .NET GC settings from env (hex values, ConfigMaps), beyond what CEL can resolve"
 )
 
+# the runtime whose heap it judges, and how (rules/heap.py)
+RUNTIME = DOTNET
+COMPARE = headroom_low
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    for container in workload.containers:
-        problem = headroom_low(dotnet_heap_check(container, config))
-        if problem is not None:
-            yield problem
+
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)

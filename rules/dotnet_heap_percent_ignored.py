@@ -46,8 +46,8 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import set_env
-from oomguard.rules.heap import env_path
 from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.base import env_path
 from oomguard.rules.runtimes.dotnet import dotnet_settings, format_dotnet_hex
 from oomguard.rules.workload import Workload
 

@@ -13,11 +13,10 @@ from typing import Any
 
 from oomguard.rules.config import Config
 from oomguard.rules.container_oomkilled import explaining_rules
-from oomguard.rules.heap import dotnet_heap_check, go_heap_check, jvm_heap_check, node_heap_check
+from oomguard.rules.heap import heap_check
+from oomguard.rules.runtimes import RUNTIMES
 from oomguard.rules.text import format_bytes, format_percent
 from oomguard.rules.workload import Container, Lookup, Workload, build_workloads, no_lookup
-
-HEAP_CHECKS = (jvm_heap_check, go_heap_check, node_heap_check, dotnet_heap_check)
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ def container_facts(container: Container, config: Config, view: Workload) -> dic
         facts["request"] = request.text
     if limit is not None and request is not None and limit.usable and request.usable:
         facts["limitRequestRatio"] = f"{float(limit.usable / request.usable):.2f}"
-    for heap_check in HEAP_CHECKS:
-        check = heap_check(container, config)
+    for runtime in RUNTIMES:
+        check = heap_check(runtime, container, config)
         if check is not None:
             facts["heap"] = format_bytes(check.size)
             # the setting is written for a sentence: "-XX:MaxRAMPercentage=100 (…), a heap of 2Gi,"

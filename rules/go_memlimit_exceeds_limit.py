@@ -49,12 +49,11 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, go_memlimit_copies_limit, go_memlimit_flag, heap_exceeds
 from oomguard.rules.config import Config
-from oomguard.rules.heap import exceeds_limit, go_heap_check
+from oomguard.rules.heap import exceeds_limit, heap_problems
 from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.go import GO
 from oomguard.rules.workload import Workload
 
 ID = "go-memlimit-exceeds-limit"
@@ -69,12 +68,13 @@ CEL_REASON = (
     "env (the kubelet keeps the last), are not exported: CEL sees no resolved environment"
 )
 
+# the runtime whose heap it judges, and how (rules/heap.py)
+RUNTIME = GO
+COMPARE = exceeds_limit
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    for container in workload.containers:
-        problem = exceeds_limit(go_heap_check(container, config))
-        if problem is not None:
-            yield problem
+
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

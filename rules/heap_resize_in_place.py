@@ -59,9 +59,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
-from oomguard.rules.heap import env_path
 from oomguard.rules.model import Path, Problem
-from oomguard.rules.runtimes import dotnet, go, jvm, node
+from oomguard.rules.runtimes import RUNTIMES
 from oomguard.rules.vpa_heap_fixed import fixed_heap
 from oomguard.rules.workload import Container, Workload
 
@@ -123,21 +122,13 @@ def memory_resize_policy(container: Container) -> tuple[str | None, Path]:
 
 
 def start_sized_heap(container: Container, config: Config) -> tuple[str, Path] | None:
-    """A heap setting the runtime reads only at start: (described, where), or None."""
+    """A heap setting the runtime reads only at start: (described, where), or None. An
+    absolute size of any runtime first, then a share of the limit."""
     fixed = fixed_heap(container, config)
     if fixed is not None:
         return fixed[0], fixed[1]
-    settings = container.derive(jvm.jvm_settings)
-    flag = settings.percentage("MaxRAMPercentage")
-    if flag is not None:
-        return flag.described, flag.token.path or container.path
-    memlimit = container.derive(go.go_settings).memlimit
-    if memlimit is not None and container.derive(go.go_settings).memlimit_bytes:
-        return f"GOMEMLIMIT ({memlimit.origin})", env_path(container, memlimit)
-    size = container.derive(node.node_settings).effective()
-    if size is not None and size.percentage:
-        return size.described, size.token.path or container.path
-    percent = container.derive(dotnet.dotnet_settings).percent
-    if percent is not None and percent.number:
-        return percent.text, env_path(container, percent.env)
+    for runtime in RUNTIMES:
+        sized = runtime.start_sized(container)
+        if sized is not None:
+            return sized
     return None

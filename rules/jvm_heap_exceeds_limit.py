@@ -64,13 +64,11 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, heap_exceeds, jvm_max_heap_flag
 from oomguard.rules.config import Config
-from oomguard.rules.heap import exceeds_limit, jvm_heap_check
+from oomguard.rules.heap import exceeds_limit, heap_problems
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.jvm import MIN_MAX_HEAP_SIZE
+from oomguard.rules.runtimes.jvm import JVM, MIN_MAX_HEAP_SIZE
 from oomguard.rules.workload import Workload
 
 ID = "jvm-heap-exceeds-limit"
@@ -88,12 +86,13 @@ CEL_REASON = (
     "Max/MinRAMPercentage, the RAMFraction flags or MaxRAM are left out"
 )
 
+# the runtime whose heap it judges, and how (rules/heap.py)
+RUNTIME = JVM
+COMPARE = exceeds_limit
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    for container in workload.containers:
-        problem = exceeds_limit(jvm_heap_check(container, config))
-        if problem is not None:
-            yield problem
+
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

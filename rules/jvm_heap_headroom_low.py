@@ -43,13 +43,11 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import JVM_INITIAL_HEAP, Cel, heap_headroom, jvm_max_heap_flag, no_mention
 from oomguard.rules.config import Config
-from oomguard.rules.heap import headroom_low, jvm_heap_check
+from oomguard.rules.heap import headroom_low, heap_problems
 from oomguard.rules.model import Option, Problem
-from oomguard.rules.runtimes.jvm import MIN_MAX_HEAP_SIZE
+from oomguard.rules.runtimes.jvm import JVM, MIN_MAX_HEAP_SIZE
 from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
@@ -81,12 +79,13 @@ CEL_REASON = (
     "above -Xmx raises the heap)"
 )
 
+# the runtime whose heap it judges, and how (rules/heap.py)
+RUNTIME = JVM
+COMPARE = headroom_low
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    for container in workload.containers:
-        problem = headroom_low(jvm_heap_check(container, config))
-        if problem is not None:
-            yield problem
+
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

@@ -40,12 +40,11 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, heap_exceeds, node_heap_flag
 from oomguard.rules.config import Config
-from oomguard.rules.heap import exceeds_limit, node_heap_check
+from oomguard.rules.heap import exceeds_limit, heap_problems
 from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.node import NODE
 from oomguard.rules.workload import Workload
 
 ID = "node-heap-exceeds-limit"
@@ -61,12 +60,13 @@ CEL_REASON = (
     "and --max-old-space-size-percentage are left out"
 )
 
+# the runtime whose heap it judges, and how (rules/heap.py)
+RUNTIME = NODE
+COMPARE = exceeds_limit
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    for container in workload.containers:
-        problem = exceeds_limit(node_heap_check(container, config))
-        if problem is not None:
-            yield problem
+
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

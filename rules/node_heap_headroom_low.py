@@ -38,12 +38,11 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from oomguard.rules.cel import Cel, heap_headroom, node_heap_flag
 from oomguard.rules.config import Config
-from oomguard.rules.heap import headroom_low, node_heap_check
+from oomguard.rules.heap import headroom_low, heap_problems
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.runtimes.node import NODE
 from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
@@ -70,12 +69,13 @@ CEL_REASON = (
     "and --max-old-space-size-percentage are left out"
 )
 
+# the runtime whose heap it judges, and how (rules/heap.py)
+RUNTIME = NODE
+COMPARE = headroom_low
 
-def check(workload: Workload, config: Config) -> Iterator[Problem]:
-    for container in workload.containers:
-        problem = headroom_low(node_heap_check(container, config))
-        if problem is not None:
-            yield problem
+
+def check(workload: Workload, config: Config) -> list[Problem]:
+    return heap_problems(RUNTIME, COMPARE, workload, config)
 
 
 def cel(config: Config) -> Cel:

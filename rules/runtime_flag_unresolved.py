@@ -61,10 +61,7 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.dotnet import dotnet_settings
-from oomguard.rules.runtimes.go import go_settings
-from oomguard.rules.runtimes.jvm import jvm_settings
-from oomguard.rules.runtimes.node import node_settings
+from oomguard.rules.runtimes import RUNTIMES
 from oomguard.rules.workload import Workload
 
 ID = "runtime-flag-unresolved"
@@ -77,14 +74,10 @@ CEL_REASON = "needs ConfigMap and Secret look-ups, which an admission policy can
 
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
-        values = [
-            *container.derive(jvm_settings).unresolved,
-            *container.derive(node_settings).unresolved,
-            *container.derive(dotnet_settings).unresolved,
-        ]
-        memlimit = container.derive(go_settings).memlimit
-        if memlimit is not None and memlimit.value is None and memlimit.unresolved:
-            values.append(memlimit)
+        values = sorted(
+            (value for runtime in RUNTIMES for value in runtime.of(container).unresolved),
+            key=_written_order,
+        )
         seen = set()
         for value in values:
             if value.name in seen:
@@ -120,10 +113,17 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             )
 
 
+def _written_order(value) -> tuple[bool, int]:
+    """Values in the order the container's ``env`` writes them (as ``lint`` prints them),
+    values from ``envFrom`` after, in runtime order (the sort is stable)."""
+    index = value.path[-1] if value.path else None
+    return (not isinstance(index, int), index if isinstance(index, int) else 0)
+
+
 def _unset_heap_evidence(container) -> str | None:
-    """Why a JVM or Go program runs here, when no heap setting of it is visible."""
-    jvm = container.derive(jvm_settings)
-    if jvm.evidence and not jvm.sets_heap:
-        return jvm.evidence
-    go = container.derive(go_settings)
-    return go.evidence if go.evidence and go.memlimit is None else None
+    """Why a runtime runs here, when no heap setting of it is visible (the first such)."""
+    for runtime in RUNTIMES:
+        settings = runtime.of(container)
+        if settings.evidence and not settings.sets_heap:
+            return settings.evidence
+    return None

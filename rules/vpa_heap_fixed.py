@@ -74,10 +74,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oomguard.rules.config import Config
-from oomguard.rules.heap import env_path
-from oomguard.rules.model import Path, Problem
-from oomguard.rules.runtimes import dotnet, go, jvm, node
-from oomguard.rules.text import format_percent
+from oomguard.rules.model import Problem
+from oomguard.rules.runtimes import RUNTIMES
+from oomguard.rules.runtimes.base import FixedHeap
 from oomguard.rules.workload import Container, Workload
 
 ID = "vpa-heap-fixed"
@@ -109,51 +108,11 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         )
 
 
-def fixed_heap(container: Container, config: Config) -> tuple[str, Path, str, int] | None:
+def fixed_heap(container: Container, config: Config) -> FixedHeap | None:
     """(the setting as written, where, what to use instead, its size in bytes) of an
-    absolute heap size."""
-    settings = container.derive(jvm.jvm_settings)
-    flag = settings.last("MaxHeapSize")
-    if flag is not None and flag.size:
-        percent = format_percent(config.thresholds.jvm_heap_ratio, 1).removesuffix("%")
-        return (
-            flag.described,
-            flag.token.path or container.path,
-            f"use -XX:MaxRAMPercentage={float(percent):.1f} instead",
-            int(flag.size),
-        )
-    memlimit = container.derive(go.go_settings).memlimit
-    if (
-        memlimit is not None
-        and container.derive(go.go_settings).memlimit_bytes
-        and "resourceFieldRef" not in memlimit.origin
-    ):
-        return (
-            f"GOMEMLIMIT={memlimit.value}",
-            env_path(container, memlimit),
-            "derive GOMEMLIMIT at start from the limit (the downward API's limits.memory, "
-            "env valueFrom.resourceFieldRef, lowered to about "
-            f"{format_percent(config.thresholds.go_memlimit_ratio, 1)} by the start script, or "
-            "a library that reads the cgroup limit)",
-            int(container.derive(go.go_settings).memlimit_bytes),
-        )
-    size = container.derive(node.node_settings).effective()
-    if size is not None and not size.percentage and size.mib:
-        percent = format_percent(config.thresholds.node_heap_ratio, 1).removesuffix("%")
-        return (
-            size.described,
-            size.token.path or container.path,
-            f"use --max-old-space-size-percentage={percent} instead",
-            size.mib * 1024**2,
-        )
-    hard = container.derive(dotnet.dotnet_settings).hard_limit
-    if hard is not None and hard.number:
-        percent = int(config.thresholds.dotnet_heap_ratio * 100)
-        return (
-            hard.text,
-            env_path(container, hard.env),
-            f"use DOTNET_GCHeapHardLimitPercent={dotnet.format_dotnet_hex(percent)} "
-            f"(hexadecimal, {percent}%) instead",
-            hard.number,
-        )
+    absolute heap size: the first runtime's that has one."""
+    for runtime in RUNTIMES:
+        fixed = runtime.fixed(container, config)
+        if fixed is not None:
+            return fixed
     return None

@@ -16,8 +16,8 @@ from oomguard.rules.config import DEFAULT_CONFIG, Config, config_from_data
 from oomguard.rules.engine import check_object
 from oomguard.rules.fixes import materialize
 from oomguard.rules.model import Finding
-from oomguard.rules.runtimes.env import source_data
-from oomguard.rules.workload import SOURCE_KINDS, build_workload, is_workload, iter_objects
+from oomguard.rules.sources import index_of
+from oomguard.rules.workload import build_workload, is_workload, iter_objects
 
 # Every rule on, info included: tests filter by rule ID themselves.
 ALL_RULES = config_from_data({})
@@ -33,50 +33,19 @@ def documents(text: str) -> list[Any]:
 
 
 def lookup_from(docs: list[Any]):
-    """The look-up a lint run builds from the ConfigMaps and Secrets of its input."""
-    sources: dict[tuple[str, str], tuple[str | None, dict[str, str]]] = {}
-    for doc in docs:
-        for _, obj in iter_objects(doc):
-            if obj.get("kind") in SOURCE_KINDS:
-                meta = obj.get("metadata") or {}
-                sources[(obj["kind"], meta["name"])] = (meta.get("namespace"), source_data(obj))
-
-    def lookup(kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
-        found = sources.get((kind, name))
-        if found is None:
-            return None
-        source_namespace, data = found
-        if namespace and source_namespace and namespace != source_namespace:
-            return None
-        return data
-
-    return lookup
+    """The look-up a lint run builds from the ConfigMaps and Secrets of its input: the
+    product's own index (rules/sources.py), so tests judge with its precedence."""
+    return index_of(docs).lookup
 
 
 def limit_ranges_from(docs: list[Any]):
-    """The LimitRange look-up a lint run builds from its input (same namespace, or none on
-    both), in input order."""
-    from oomguard.rules.limit_ranges import KIND, parse_limit_range
-
-    ranges = [
-        parse_limit_range(obj)
-        for doc in docs
-        for _, obj in iter_objects(doc)
-        if obj.get("kind") == KIND
-    ]
-    return lambda namespace: [r for r in ranges if r is not None and r.namespace == namespace]
+    """The LimitRange look-up a lint run builds from its input (rules/sources.py)."""
+    return index_of(docs).limit_ranges_for
 
 
 def vpas_from(docs: list[Any]):
-    """The VPA look-up a lint run builds from its input."""
-    from oomguard.rules.vpa import KIND, parse_vpa
-
-    found = {}
-    for doc in docs:
-        for _, obj in iter_objects(doc):
-            if obj.get("kind") == KIND and (vpa := parse_vpa(obj)) is not None:
-                found.setdefault((vpa.namespace, vpa.target_kind, vpa.target_name), vpa)
-    return lambda namespace, kind, name: found.get((namespace, kind, name))
+    """The VPA look-up a lint run builds from its input (rules/sources.py)."""
+    return index_of(docs).vpa_for
 
 
 def findings(
@@ -90,8 +59,9 @@ def findings(
     """Findings for every workload object in ``text`` (only ``rule``'s when given); the
     LimitRanges in ``text`` apply unless ``limit_ranges`` is given."""
     docs = documents(text)
-    lookup = lookup or lookup_from(docs)
-    limit_ranges = limit_ranges or limit_ranges_from(docs)
+    index = index_of(docs)
+    lookup = lookup or index.lookup
+    limit_ranges = limit_ranges or index.limit_ranges_for
     found: list[Finding] = []
     for doc in docs:
         for prefix, obj in iter_objects(doc):
@@ -101,7 +71,7 @@ def findings(
                 lookup=lookup,
                 prefix=prefix,
                 limit_ranges=limit_ranges,
-                vpas=vpas_from(docs),
+                vpas=index.vpa_for,
             )
             assert evaluation.crashes == [], evaluation.crashes
             found.extend(evaluation.findings)

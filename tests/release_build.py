@@ -29,7 +29,9 @@ def package_folders() -> tuple[str, ...]:
 
 
 # the files of the repository a release is built from (MANIFEST.in names the extras)
-SOURCES = ("pyproject.toml", "README.md", "MANIFEST.in", "CHANGELOG.md", *package_folders())
+SOURCES = (
+    "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "CHANGELOG.md", *package_folders(),
+)  # fmt: skip
 
 
 @functools.cache

@@ -103,6 +103,7 @@ VALUE_SETS = {
         "serviceAccount": {"create": False, "name": "existing-sa"},
         "replicaCount": 1,
     },
+    "include-namespaces": {"webhooks": {"includeNamespaces": ["team-a", "team-a", "kube-system"]}},
     "pinned-digest": {"image": {"digest": "sha256:" + "ab" * 32}},
     "scheduled-audit": {"audit": {"enabled": True, "pushgateway": "http://pushgateway:9091"}},
 }
@@ -359,6 +360,7 @@ BAD_VALUES = {
     "privileged-port": {"server": {"port": 443}},
     "zero-replicas": {"replicaCount": 0},
     "kube-system-not-excluded": {"webhooks": {"excludeNamespaces": ["default"]}},
+    "include-not-a-namespace": {"webhooks": {"includeNamespaces": ["Team_A"]}},
     "lookup-budget": {"lookups": {"budgetMs": 0}},
     "string-boolean": {"webhooks": {"mutating": {"enabled": "yes"}}},
 }
@@ -1210,3 +1212,24 @@ def test_trusted_controllers_in_the_chart_are_the_servers(render):
     (condition,) = [c for c in mutating["matchConditions"] if c["name"] == "not-a-controllers-pod"]
     listed = re.search(r"username in (\[[^\]]*\])", condition["expression"]).group(1)
     assert json.loads(listed) == list(BUILTIN_CONTROLLERS)
+
+
+def test_include_namespaces_limits_both_webhooks_and_keeps_the_exclusions(render):
+    """A gradual rollout (the Kubernetes good-practices page: a test namespace first): only the
+    listed namespaces, once each, and an excluded one stays excluded (the expressions AND)."""
+    result = render("include-namespaces")
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        (webhook,) = result.one(kind, FULLNAME)["webhooks"]
+        assert webhook["namespaceSelector"]["matchExpressions"] == [
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "In",
+                "values": ["team-a", "kube-system"],
+            },
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "NotIn",
+                "values": ["kube-system", NAMESPACE],
+            },
+            {"key": "oomguard.io/ignore", "operator": "NotIn", "values": ["true"]},
+        ]

@@ -9,6 +9,7 @@ from conftest_webhook import Server, TLSFiles
 from oomguard.rules import CATALOGUE, RULES
 from oomguard.rules.catalogue_docs import (
     render_chart_schema,
+    render_chart_workload_kinds,
     render_config_schema,
     render_markdown,
 )
@@ -47,6 +48,16 @@ def test_generated_schema_entries_are_fresh():
         assert committed == render(json.loads(committed)), (
             f"{path.relative_to(REPO)} is stale: run `.venv/bin/python scripts/regenerate.py`"
         )
+
+
+def test_chart_workload_kinds_are_generated_from_the_registry():
+    """A new preset kind reaches the chart's webhook rules by regeneration, not by hand."""
+    path = REPO / "charts" / "oomguard" / "values.yaml"
+    committed = path.read_text("utf-8")
+    assert committed == render_chart_workload_kinds(committed), (
+        "charts/oomguard/values.yaml's workloadKinds is stale: run "
+        "`.venv/bin/python scripts/regenerate.py`"
+    )
 
 
 def test_spec_rule_ids_are_all_implemented():

@@ -212,6 +212,10 @@ def test_invalid_document_finding():
      ({"rules": {"qos-not-guaranteed": {"severity": "fatal"}}}, "qos-not-guaranteed"),
      ({"thresholds": {"min_limit": "16MB"}}, "min_limit"),
      ({"defaults": {"memory_limit": "lots"}}, "memory_limit"),
+     # both defaults land on one container in one fix round; the API server would reject
+     # it (k8s pkg/apis/core/validation ValidateResourceRequirements: request <= limit)
+     ({"defaults": {"memory_request": "2Gi", "memory_limit": "1Gi"}},
+      r"defaults.memory_request \(2Gi\) is above defaults.memory_limit \(1Gi\)"),
      ({"bogus": 1}, "bogus")],
 )  # fmt: skip
 def test_bad_config_names_the_key(data, fragment):

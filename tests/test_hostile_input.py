@@ -495,13 +495,16 @@ def test_cli_sarif_holds_both_files_when_one_is_hostile(case: Case, tmp_path: Pa
 BOOM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: boom}\ndata: {A: b}\n---\n" + (
     BAD_POD.replace("name: p", "name: boom")
 )
-BUG = r"RuntimeError at run\.py:\d+ \(test_hostile_input\.py:\d+\)"  # ours, then the deepest
+BUG = r"RuntimeError at {}\.py:\d+ \(test_hostile_input\.py:\d+\)"  # ours, then the deepest
 
 
 def _fails_on_boom(monkeypatch, target: str) -> None:
-    """Make ``linter.run``'s ``target`` raise when its first argument mentions "boom"."""
-    import oomguard.linter.run as run
+    """Make ``linter.run``'s ``target`` (``source_data``: the input index's, which the first
+    pass fills) raise when its first argument mentions "boom"."""
+    import oomguard.linter.run
+    import oomguard.rules.sources
 
+    run = oomguard.rules.sources if target == "source_data" else oomguard.linter.run
     original = getattr(run, target)
 
     def fails_on_boom(value, *args, **kwargs):
@@ -513,15 +516,15 @@ def _fails_on_boom(monkeypatch, target: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "where", "line"),
+    ("target", "where", "line", "ours"),
     [
-        ("source_data", "reading its ConfigMaps and Secrets", 1),  # first pass
-        ("_objects", "reading it", 1),  # second pass, loading
-        ("check_object", "checking the object at line 6", 6),  # second pass, one object
+        ("source_data", "reading its ConfigMaps and Secrets", 1, "sources"),  # first pass
+        ("_objects", "reading it", 1, "run"),  # second pass, loading
+        ("check_object", "checking the object at line 6", 6, "run"),  # second pass, one object
     ],
 )
 def test_injected_bug_on_one_file_is_a_finding_and_the_rest_is_reported(
-    monkeypatch, tmp_path: Path, bad_pod: Path, target: str, where: str, line: int
+    monkeypatch, tmp_path: Path, bad_pod: Path, target: str, where: str, line: int, ours: str
 ):
     _fails_on_boom(monkeypatch, target)
     boom = tmp_path / "boom.yaml"
@@ -530,7 +533,8 @@ def test_injected_bug_on_one_file_is_a_finding_and_the_rest_is_reported(
     invalid = [f for f in result.findings if f.file == str(boom) and f.rule == "manifest-invalid"]
     assert [f.line for f in invalid] == [line]
     assert re.fullmatch(
-        rf"oomguard failed while {where}: {BUG} \(a bug: please report it\)", invalid[0].message
+        rf"oomguard failed while {where}: {BUG.format(ours)} \(a bug: please report it\)",
+        invalid[0].message,
     )
     what = invalid[0].message.removeprefix("oomguard ").removesuffix(" (a bug: please report it)")
     assert result.crashes == [f"{boom}: {what}"]
@@ -562,7 +566,7 @@ def test_cli_injected_bug_exits_3_with_valid_sarif_and_no_traceback(
         ("boom.yaml", "manifest-invalid"),
     ]
     assert re.fullmatch(
-        rf"oomguard: internal error: boom\.yaml: failed while reading it: {BUG} "
+        rf"oomguard: internal error: boom\.yaml: failed while reading it: {BUG.format('run')} "
         r"\(please report this\)",
         err.strip(),
     )

@@ -70,8 +70,8 @@ def test_examples_output_is_byte_identical_with_workers(run_oomguard, output: st
 
 
 def test_cross_file_lookups_stdin_and_repeated_paths_keep_their_order(tmp_path, run_oomguard):
-    """A ConfigMap from a later file (the workload's findings go last), a path given twice
-    and standard input: the parent's output order, with the look-ups made in workers."""
+    """A ConfigMap from a later file, a path given twice and standard input: the parent's
+    output order (input order), with the look-ups made in workers."""
     (tmp_path / "a.yaml").write_text(_heap_from_configmap("a"))
     (tmp_path / "b.yaml").write_text(BAD_POD)
     (tmp_path / "c.yaml").write_text(CONFIGMAP)
@@ -84,7 +84,12 @@ def test_cross_file_lookups_stdin_and_repeated_paths_keep_their_order(tmp_path, 
     one = run_oomguard("lint", *args, "-j", "1", stdin=stdin, cwd=tmp_path)
     found = [(f["file"], f["rule"]) for f in json.loads(one.stdout)["findings"]]
     assert ("<stdin>", "jvm-heap-exceeds-limit") in found
-    assert found[-1] == ("./a.yaml", "jvm-heap-exceeds-limit")  # late: its ConfigMap is in c
+    # input order: stdin, the folder as walked, then b.yaml again (a's ConfigMap is in c)
+    files = [file for file, _ in found]
+    assert files == sorted(
+        files, key=["<stdin>", "./a.yaml", "./b.yaml", "./d.yaml", "./e.yaml", "b.yaml"].index
+    )
+    assert ("./a.yaml", "jvm-heap-exceeds-limit") in found
     assert ("./e.yaml", "jvm-heap-exceeds-limit") in found  # 1g heap > the LimitRange's 512Mi
     for jobs in ("2", "4"):
         many = run_oomguard("lint", *args, "-j", jobs, stdin=stdin, cwd=tmp_path)
@@ -125,7 +130,7 @@ def test_spawned_workers_give_the_same_findings_in_order():
     expected = list(_all_findings(prepare(paths, DEFAULT_CONFIG), DEFAULT_CONFIG, serial))
     lint_input = prepare(paths, DEFAULT_CONFIG)
     files = list(linted_files(lint_input, DEFAULT_CONFIG, parallel, 2, method="spawn"))
-    got = [finding for done in files for finding in done.found + done.late]
+    got = [finding for done in files for finding in done.found]
     assert sorted(got, key=repr) == sorted(expected, key=repr) and len(got) > 5
     assert (parallel.files, parallel.objects, parallel.notices, parallel.crashes) == (
         serial.files,
@@ -308,9 +313,7 @@ def test_workers_that_cannot_start_leave_one_process_linting():
     expected = list(_all_findings(prepare(paths, DEFAULT_CONFIG), DEFAULT_CONFIG, serial))
     lint_input = prepare(paths, DEFAULT_CONFIG)
     files = list(linted_files(lint_input, DEFAULT_CONFIG, fallback, 2, method="no-such-method"))
-    assert sorted((f for d in files for f in d.found + d.late), key=repr) == sorted(
-        expected, key=repr
-    )
+    assert sorted((f for d in files for f in d.found), key=repr) == sorted(expected, key=repr)
     assert fallback.notices == [
         "could not start worker processes (ValueError): linted in one process",
         *serial.notices,

@@ -5,7 +5,7 @@ settled, instead of keeping them all until the end (``linter/run.py``, ``linter/
   (JSON) to ~10 KiB (SARIF) each: on the 40,000 findings below lint used to peak 125–380 MiB
   above its peak on one of the files; now it stays within ~10 MiB of it (bounded caches, and
   garbage awaiting the cyclic collector, whatever the input's size).
-* The output is what sorting every finding at the end printed: same order, same bytes.
+* The output order is input order, then line, column and rule (linter/run.py).
 """
 
 from __future__ import annotations
@@ -159,31 +159,51 @@ def _order(paths: list[Path]) -> list[tuple[str, str]]:
     return [(Path(f.file).name, f.rule) for f in result.findings if f.severity != "info"]
 
 
-def test_configmap_from_a_later_file_resolves_and_keeps_the_old_order(tmp_path: Path):
-    """A workload whose ConfigMap comes from a later file was checked again at the end, so a
-    file whose only findings are such comes after the others; that order is kept."""
+def test_configmap_from_a_later_file_resolves_and_files_keep_input_order(tmp_path: Path):
+    """A workload whose ConfigMap comes from a later file is judged with it, and its file's
+    findings keep the file's place in the input (they used to go last: issue 16)."""
     (tmp_path / "a.yaml").write_text(_heap_from_configmap("a"))
     (tmp_path / "b.yaml").write_text(BAD_POD)
     (tmp_path / "c.yaml").write_text(CONFIGMAP)
     (tmp_path / "d.yaml").write_text(_heap_from_configmap("d"))
     assert _order([tmp_path]) == [
+        ("a.yaml", "jvm-heap-exceeds-limit"),
         ("b.yaml", "memory-limit-missing"),
         ("d.yaml", "jvm-heap-exceeds-limit"),
-        ("a.yaml", "jvm-heap-exceeds-limit"),
     ]
-    assert _order([tmp_path / "c.yaml", tmp_path]) == [
+    assert _order([tmp_path / "d.yaml", tmp_path]) == [
+        ("d.yaml", "jvm-heap-exceeds-limit"),
         ("a.yaml", "jvm-heap-exceeds-limit"),
         ("b.yaml", "memory-limit-missing"),
         ("d.yaml", "jvm-heap-exceeds-limit"),
     ]
 
 
-def test_a_file_read_twice_keeps_its_findings_together(tmp_path: Path):
+def test_a_workload_whose_configmap_is_missing_keeps_its_place(tmp_path: Path):
+    """A look-up that finds nothing made a workload "late" (printed after every other file);
+    now its findings stay at its file's place, sorted by line with the file's others."""
+    (tmp_path / "a.yaml").write_text(_heap_from_configmap("a", "absent") + "---\n" + BAD_POD)
+    (tmp_path / "b.yaml").write_text(BAD_POD.replace("bad", "worse"))
+    (tmp_path / "c.yaml").write_text(_heap_from_configmap("c", "absent"))
+    (tmp_path / "d.yaml").write_text(BAD_POD.replace("bad", "worst"))
+    result = lint_paths([str(tmp_path)], DEFAULT_CONFIG)
+    placed = [(Path(f.file).name, f.line, f.rule) for f in result.findings]
+    assert [name for name, _, _ in placed] == sorted(name for name, _, _ in placed)
+    assert ("c.yaml", 11, "runtime-flag-unresolved") in placed
+    assert [(line, rule) for name, line, rule in placed if name == "a.yaml"] == sorted(
+        (line, rule) for name, line, rule in placed if name == "a.yaml"
+    )
+
+
+def test_a_file_read_twice_is_printed_at_each_reading(tmp_path: Path):
+    """Input order, reading by reading: a path given twice is linted, and printed, twice."""
     (tmp_path / "a.yaml").write_text(BAD_POD)
     (tmp_path / "b.yaml").write_text(BAD_POD.replace("bad", "worse"))
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    assert _order([b, a, b]) == [("b.yaml", "memory-limit-missing")] * 2 + [
-        ("a.yaml", "memory-limit-missing")
+    assert _order([b, a, b]) == [
+        ("b.yaml", "memory-limit-missing"),
+        ("a.yaml", "memory-limit-missing"),
+        ("b.yaml", "memory-limit-missing"),
     ]
 
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 from fake_apiserver import FakeApiServer
+from oomguard.cluster_sources import for_audit, for_webhook
 from oomguard.kube import connect
 from oomguard.rules.config import config_from_data, namespace_mode
-from oomguard.webhook.lookups import ClusterLookups, NamespaceModes, SourceCache
+from oomguard.webhook.lookups import ClusterLookups, NamespaceModes
 
 CONFIGMAP = {
     "kind": "ConfigMap",
@@ -100,19 +101,19 @@ def test_configmaps_are_cached_for_the_ttl(tmp_path):
     now = [1000.0]
     with FakeApiServer([CONFIGMAP]) as api:
         cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
-        cache = SourceCache(cluster, ttl_seconds=30, budget_ms=2000, clock=lambda: now[0])
-        lookup = cache.for_review()
+        cache = for_webhook(cluster, ttl_seconds=30, budget_ms=2000, clock=lambda: now[0])
+        lookup = cache.lookup()
         assert lookup("ConfigMap", "shop", "jvm") == {"JAVA_TOOL_OPTIONS": "-Xmx4g"}
-        assert cache.for_review()("ConfigMap", "shop", "jvm") == {"JAVA_TOOL_OPTIONS": "-Xmx4g"}
+        assert cache.lookup()("ConfigMap", "shop", "jvm") == {"JAVA_TOOL_OPTIONS": "-Xmx4g"}
         reads = [p for p in api.requests if p.endswith("/configmaps/jvm")]
         assert len(reads) == 1
-        missing = cache.for_review()
+        missing = cache.lookup()
         assert missing("ConfigMap", "shop", "missing") is None
         assert missing.fallbacks == []  # 404 is an answer, not a fallback
-        assert cache.for_review()("ConfigMap", "shop", "missing") is None
+        assert cache.lookup()("ConfigMap", "shop", "missing") is None
         assert len([p for p in api.requests if p.endswith("/configmaps/missing")]) == 1  # cached
         now[0] += 31
-        cache.for_review()("ConfigMap", "shop", "jvm")
+        cache.lookup()("ConfigMap", "shop", "jvm")
         assert len([p for p in api.requests if p.endswith("/configmaps/jvm")]) == 2
         assert lookup.fallbacks == []
 
@@ -122,8 +123,8 @@ def test_hanging_api_server_costs_one_budget_then_falls_back_at_once(tmp_path):
     # bounded the wait, and the request log shows the second review did not ask at all.
     with FakeApiServer([CONFIGMAP], hang={"/api/v1/namespaces/shop/configmaps"}) as api:
         cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
-        cache = SourceCache(cluster, budget_ms=50)
-        lookup = cache.for_review()
+        cache = for_webhook(cluster, ttl_seconds=30, budget_ms=50)
+        lookup = cache.lookup()
         assert lookup("ConfigMap", "shop", "jvm") is None
         (fallback,) = lookup.fallbacks
         timed_out = re.fullmatch(
@@ -132,7 +133,7 @@ def test_hanging_api_server_costs_one_budget_then_falls_back_at_once(tmp_path):
         assert timed_out, fallback
         assert 0 < int(timed_out[1]) <= 50
         reads = len(api.requests)
-        second = cache.for_review()
+        second = cache.lookup()
         assert second("ConfigMap", "shop", "jvm") is None
         assert len(api.requests) == reads  # the API is known to be failing: not asked
         assert second.fallbacks == ["ConfigMap shop/jvm: API server failing, not asked"]
@@ -142,8 +143,8 @@ def test_hanging_api_server_costs_one_budget_then_falls_back_at_once(tmp_path):
 def test_spent_budget_falls_back_without_calling(tmp_path, budget_ms):
     with FakeApiServer([CONFIGMAP]) as api:
         cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
-        cache = SourceCache(cluster, budget_ms=budget_ms)
-        lookup = cache.for_review()
+        cache = for_webhook(cluster, ttl_seconds=30, budget_ms=budget_ms)
+        lookup = cache.lookup()
         time.sleep(0.005)
         assert lookup("ConfigMap", "shop", "jvm") is None
         assert not any(p.endswith("/configmaps/jvm") for p in api.requests)
@@ -155,8 +156,8 @@ def test_forbidden_configmap_is_a_fallback_but_does_not_stop_other_reads(tmp_pat
     forbidden = {"/api/v1/namespaces/shop/configmaps"}
     with FakeApiServer([CONFIGMAP, other], forbidden=forbidden) as api:
         cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
-        cache = SourceCache(cluster, budget_ms=2000)
-        lookup = cache.for_review()
+        cache = for_webhook(cluster, ttl_seconds=30, budget_ms=2000)
+        lookup = cache.lookup()
         assert lookup("ConfigMap", "shop", "jvm") is None
         assert lookup.fallbacks == [
             "ConfigMap shop/jvm: 403 forbidden: cannot list resource at "
@@ -180,3 +181,29 @@ def test_lost_credentials_fall_back_and_say_so(tmp_path, monkeypatch):
     ((lookup, reason),) = context.fallbacks
     assert lookup == "connection" and reason.startswith("no kubeconfig and not in a cluster")
     assert errors == [f"cluster look-ups: {reason}"]
+
+
+def test_audit_reads_secrets_once_and_says_why_one_could_not_be_read(tmp_path):
+    """The audit's settings of the one cluster source (oomguard.cluster_sources): Secrets
+    too, a 403 answered with its reason (the finding names it) and asked once, a 404 None."""
+    secret = {
+        "kind": "Secret",
+        "apiVersion": "v1",
+        "metadata": {"name": "jvm", "namespace": "tools", "uid": "s1"},
+        "data": {"JAVA_TOOL_OPTIONS": "LVhteDJn"},  # base64 of -Xmx2g
+    }
+    forbidden = {"/api/v1/namespaces/shop/configmaps"}
+    with FakeApiServer([CONFIGMAP, secret], forbidden=forbidden) as api:
+        cluster, _ = connect(api.kubeconfig(tmp_path / "kubeconfig"), None, timeout=2)
+        errors: list[str] = []
+        lookup = for_audit(cluster).lookup(errors)
+        assert lookup("Secret", "tools", "jvm") == {"JAVA_TOOL_OPTIONS": "-Xmx2g"}
+        why = "forbidden (403): the audit's credentials may not read it"
+        assert lookup("ConfigMap", "shop", "jvm") == why
+        assert lookup("ConfigMap", "shop", "jvm") == why
+        assert lookup("Secret", "tools", "gone") is None
+        assert len([p for p in api.requests if p.endswith("/shop/configmaps/jvm")]) == 1
+        assert errors == [
+            "ConfigMap shop/jvm: 403 forbidden: cannot list resource at "
+            '"/api/v1/namespaces/shop/configmaps/jvm"'
+        ]

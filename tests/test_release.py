@@ -68,6 +68,11 @@ def test_artifacts_carry_the_version(built):
     assert meta["License-Expression"] == "Apache-2.0"
     assert meta["Requires-Python"] == ">=3.11"
     assert meta["Description-Content-Type"] == "text/markdown"
+    assert meta["License-File"] == "LICENSE"
+    with zipfile.ZipFile(wheel) as zf:
+        text = zf.read(f"oomguard-{__version__}.dist-info/licenses/LICENSE").decode()
+    assert text == (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
 
 
 def test_sdist_holds_what_a_build_needs_and_no_tests(built):
@@ -75,7 +80,7 @@ def test_sdist_holds_what_a_build_needs_and_no_tests(built):
     top = f"oomguard-{__version__}/"
     with tarfile.open(sdist) as tar:
         names = {n.removeprefix(top) for n in tar.getnames()}
-    for required in ("pyproject.toml", "README.md", "CHANGELOG.md", "PKG-INFO",
+    for required in ("pyproject.toml", "README.md", "CHANGELOG.md", "PKG-INFO", "LICENSE",
                      "rules/config.schema.json", "webhook/admission_review.schema.json",
                      "cli/__init__.py", "linter/render/__init__.py"):  # fmt: skip
         assert required in names, required

@@ -59,6 +59,18 @@ def test_unresolved_sources_one_finding_per_variable():
     none_of(text, UNSET)  # the JVM's heap setting may be in the ConfigMap
 
 
+def test_unresolved_values_in_the_order_env_writes_them():
+    # the order lint prints them in (by line), now also the webhook's and audit's: the rule
+    # no longer lists one runtime's values before another's
+    text = pod(
+        "{name: app, image: eclipse-temurin:21, env: ["
+        " {name: GOMEMLIMIT, valueFrom: {configMapKeyRef: {name: go, key: limit}}},"
+        " {name: JAVA_TOOL_OPTIONS, valueFrom: {configMapKeyRef: {name: jvm, key: opts}}}],"
+        " resources: {limits: {memory: 1Gi}}}"
+    )
+    assert [f.path[-2:] for f in findings(text, UNRESOLVED)] == [("env", 0), ("env", 1)]
+
+
 def test_missing_key_in_a_configmap_of_the_input():
     text = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: go}\ndata: {other: x}\n---\n"

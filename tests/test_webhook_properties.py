@@ -20,7 +20,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from oomguard.rules.config import config_from_data
 from oomguard.webhook.app import create_app
-from oomguard.webhook.review import envelope_accepts, envelope_schema, envelope_validator
+from oomguard.webhook.review import (
+    envelope_accepts,
+    envelope_check,
+    envelope_schema,
+    envelope_validator,
+)
 from test_properties import JUNK, mutated_corpus_objects, workloads
 
 CONFIG = config_from_data(
@@ -241,6 +246,8 @@ def test_the_fast_envelope_check_agrees_with_jsonschema(envelope):
     accepted = envelope_accepts(envelope_schema(), envelope)
     event("accepted" if accepted else "refused")
     assert accepted == envelope_validator().is_valid(envelope)
+    # what parse_review runs: the same reading, compiled once into closures
+    assert envelope_check()(envelope) == accepted
 
 
 def test_the_fast_envelope_check_refuses_a_schema_keyword_it_does_not_read():

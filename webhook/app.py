@@ -35,6 +35,7 @@ from oomguard.webhook.review import (
     response_body,
 )
 from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 LOG = logging.getLogger("oomguard.webhook.reviews")
 Policy = Callable[[Request, Config], Decision]
@@ -149,9 +150,10 @@ class ReviewFastPath:
         settings = self.app.extensions["oomguard"]
         read_body = lambda: _read_exactly(environ["wsgi.input"], length)  # noqa: E731
         try:
-            response = _admit(
+            answer = _admit(
                 endpoint, policy, settings, environ.get("CONTENT_TYPE"), length, limit, read_body
             )
+            return answer.wsgi(start_response)
         except ClientDisconnected as error:  # what werkzeug raises for a short body
             response = _http_error(error)
         except Exception:  # Flask's answer to an unhandled exception: logged, a JSON 500
@@ -178,7 +180,7 @@ def _read_exactly(stream: Any, length: int) -> bytes:
 
 def _admit_flask(endpoint: str, policy: Policy) -> Response:
     """The blueprint's way in (chunked bodies, and the app without :class:`ReviewFastPath`)."""
-    return _admit(
+    answer = _admit(
         endpoint,
         policy,
         current_app.extensions["oomguard"],
@@ -187,6 +189,7 @@ def _admit_flask(endpoint: str, policy: Policy) -> Response:
         current_app.config["MAX_CONTENT_LENGTH"],
         lambda: request.get_data(cache=False),
     )
+    return Response(answer.body, answer.status, mimetype="application/json")
 
 
 def _admit(
@@ -197,14 +200,14 @@ def _admit(
     length: int | None,
     limit: int,
     read_body: Callable[[], bytes],
-) -> Response:
+) -> Answer:
     started = time.perf_counter()
     # the worker has read the whole body by now; a chunked one counts as the full cap
     size = length if length is not None else limit
     if not settings["gate"].enter(size, GATE_WAIT_SECONDS):
         metrics.ERRORS.labels(endpoint, "busy").inc()
         _log_error(endpoint, "busy", "large reviews in progress; try again", None, started)
-        return _json({"error": "large reviews in progress; try again"}, 503)
+        return Answer.of({"error": "large reviews in progress; try again"}, 503)
     try:
         return _admit_body(endpoint, policy, settings, content_type, read_body, started)
     finally:
@@ -218,14 +221,14 @@ def _admit_body(
     content_type: str | None,
     read_body: Callable[[], bytes],
     started: float,
-) -> Response:
+) -> Answer:
     try:
         body = read_body()
         review = parse_review(body, content_type, settings["on_crash"])
     except BadReview as error:
         metrics.ERRORS.labels(endpoint, "bad_request").inc()
         _log_error(endpoint, "bad_request", str(error), error.uid, started)
-        return _json(error_body(error), 400)
+        return Answer.of(error_body(error), 400)
     context = ReviewContext()
     internal = False
     try:
@@ -244,7 +247,7 @@ def _admit_body(
     elapsed = time.perf_counter() - started
     fallbacks = context.fallbacks
     _record(endpoint, review, decision, elapsed, fallbacks, internal=internal)
-    return _json(response_body(review, decision))
+    return Answer.of(response_body(review, decision))
 
 
 def _failure_decision(
@@ -302,7 +305,35 @@ def _record(
         record["crashes"] = list(decision.crashes)
     if fallbacks:
         record["lookup_fallbacks"] = [f"{lookup}: {reason}" for lookup, reason in fallbacks]
-    LOG.info(json.dumps(record, separators=(",", ":")))
+    _log_line(logging.INFO, json.dumps(record, separators=(",", ":")))
+
+
+def _log_line(level: int, line: str) -> None:
+    """``LOG.log(level, line)``, written straight to the stream when the log is as
+    :func:`_configure_log` set it up (one :class:`_LineHandler`, the bare message, no
+    filters): the same line for ~2 µs instead of ~19 µs of record building, caller lookup
+    and formatting. Anything else (a handler added, a level raised) goes through logging."""
+    handlers = LOG.handlers
+    handler = handlers[0] if len(handlers) == 1 else None
+    if (
+        type(handler) is not _LineHandler
+        or LOG.filters
+        or handler.filters
+        or not LOG.isEnabledFor(level)
+        or level < handler.level
+    ):
+        LOG.log(level, line)
+        return
+    with handler.lock:
+        try:
+            handler.stream.write(line + "\n")
+            handler.stream.flush()
+        except Exception:  # as StreamHandler.emit: logging reports it, the review goes on
+            LOG.log(level, line)
+
+
+class _LineHandler(logging.StreamHandler):
+    """The review log's handler: one message per line, nothing added."""
 
 
 def _log_error(endpoint: str, reason: str, message: str, uid: str | None, started: float) -> None:
@@ -347,10 +378,31 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status, mimetype="application/json")
 
 
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """A JSON answer: what :func:`_admit` returns to either way in. The fast path sends it
+    without building a werkzeug ``Response`` (~30 µs); the status line and headers are the
+    ones that ``Response(body, status, mimetype="application/json")`` sends."""
+
+    status: int
+    body: bytes
+
+    @classmethod
+    def of(cls, body: dict[str, Any], status: int = 200) -> Answer:
+        return cls(status, json.dumps(body, separators=(",", ":")).encode())
+
+    def wsgi(self, start_response: Callable[..., Any]) -> list[bytes]:
+        start_response(
+            f"{self.status} {HTTP_STATUS_CODES[self.status].upper()}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))],
+        )
+        return [self.body]
+
+
 def _configure_log() -> None:
     if LOG.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _LineHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     LOG.addHandler(handler)
     LOG.setLevel(logging.INFO)

@@ -3,9 +3,9 @@
 * :class:`NamespaceModes`: namespace → ``oomguard.io/mode`` label, held in memory and fed by
   a watch on namespaces (list, then watch from the list's resourceVersion; relist on 410 or
   errors, with backoff), so a review never waits for the API server to learn a mode.
-* :class:`SourceCache`: ConfigMap reads for heap flags, cached for
-  ``lookups.cache_seconds``. A review may spend at most ``lookups.budget_ms`` on misses; past
-  that, or while the API server is failing, the flag stays unresolved
+* ConfigMap reads for heap flags: ``oomguard.cluster_sources`` (shared with ``audit``),
+  cached for ``lookups.cache_seconds``. A review may spend at most ``lookups.budget_ms`` on
+  misses; past that, or while the API server is failing, the flag stays unresolved
   (``runtime-flag-unresolved``) and the fallback is counted.
 
 * :class:`ClusterLookups`: both of the above for one worker process, started after gunicorn
@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oomguard.cluster_sources import ClusterSources, SourceLookup, for_webhook
 from oomguard.kube import ApiError, Cluster, connect
 from oomguard.rules.config import Config
 from oomguard.rules.limit_ranges import (
@@ -36,14 +36,11 @@ from oomguard.rules.limit_ranges import (
     no_limit_ranges,
     parse_limit_range,
 )
-from oomguard.rules.runtimes.env import source_data
 from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas, parse_vpa
 from oomguard.rules.workload import Lookup, no_lookup
 
 MODE_LABEL = "oomguard.io/mode"
-CONFIGMAP_PATH = "/api/v1/namespaces/{ns}/configmaps/{name}"
-# After an API failure, misses fall back at once for this long instead of waiting again.
-FAILURE_HOLD_SECONDS = 5.0
+WATCH_PAGE_SIZE = 500  # items per page of a watch's (re)list
 
 
 class _WatchFed:
@@ -101,21 +98,12 @@ class _WatchFed:
     def _list(self) -> str:
         entries = {}
         page_version = ""
-        token = None
-        while True:
-            query: list[tuple[str, Any]] = [("limit", 500)]
-            if token:
-                query.append(("continue", token))
-            page = self.cluster.get(self.path, query)
+        for page in self.cluster.pages(self.path, WATCH_PAGE_SIZE):
             for item in page.get("items") or ():
                 key, entry = self._key(item), self._entry(item)
                 if key and entry is not None:
                     entries[key] = entry
-            metadata = page.get("metadata") or {}
-            page_version = metadata.get("resourceVersion", page_version)
-            token = metadata.get("continue")
-            if not token:
-                break
+            page_version = (page.get("metadata") or {}).get("resourceVersion", page_version)
         self.entries = entries
         self.synced.set()
         return page_version
@@ -205,85 +193,6 @@ class LimitRangeCache(_WatchFed):
         return [entries[key] for key in sorted(entries) if key[0] == namespace]
 
 
-class SourceCache:
-    """ConfigMap data for env resolution, with a TTL and a per-review budget. Secrets are
-    never read (the webhook has no business holding them): flags from Secrets stay
-    unresolved."""
-
-    def __init__(
-        self,
-        cluster: Cluster,
-        ttl_seconds: float = 30.0,
-        budget_ms: int = 50,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.cluster = cluster
-        self.ttl = ttl_seconds
-        self.budget = budget_ms / 1000
-        self.clock = clock
-        self.entries: dict[tuple[str, str | None, str], tuple[float, dict[str, str] | None]] = {}
-        self.failing_until = 0.0
-        self.lock = threading.Lock()
-
-    def for_review(self) -> ReviewLookup:
-        """A lookup for one review: its misses share one time budget."""
-        return ReviewLookup(self, self.clock() + self.budget)
-
-    def cached(self, key: tuple[str, str | None, str]) -> tuple[bool, dict[str, str] | None]:
-        with self.lock:
-            entry = self.entries.get(key)
-        if entry is not None and entry[0] > self.clock():
-            return True, entry[1]
-        return False, None
-
-    def fetch(self, key: tuple[str, str | None, str], timeout: float) -> dict[str, str] | None:
-        _kind, namespace, name = key
-        try:
-            obj = self.cluster.get(CONFIGMAP_PATH.format(ns=namespace, name=name), timeout=timeout)
-            obj.setdefault("kind", "ConfigMap")
-            data: dict[str, str] | None = source_data(obj)
-        except ApiError as exc:
-            if exc.status == 0 or exc.status >= 500:  # unreachable or failing: stop waiting
-                self.failing_until = self.clock() + FAILURE_HOLD_SECONDS
-            if exc.status != 404:  # 404 is an answer (cached); anything else is a fallback
-                raise
-            data = None
-        with self.lock:
-            self.entries[key] = (self.clock() + self.ttl, data)
-        return data
-
-
-class ReviewLookup:
-    """The :data:`~oomguard.rules.workload.Lookup` one review uses; records its fallbacks."""
-
-    def __init__(self, cache: SourceCache, deadline: float):
-        self.cache = cache
-        self.deadline = deadline
-        self.fallbacks: list[str] = []
-
-    def __call__(self, kind: str, namespace: str | None, name: str) -> dict[str, str] | None:
-        if kind != "ConfigMap":
-            return None
-        key = (kind, namespace, name)
-        hit, data = self.cache.cached(key)
-        if hit:
-            return data
-        now = self.cache.clock()
-        remaining = self.deadline - now
-        if now < self.cache.failing_until:
-            self.fallbacks.append(f"{kind} {namespace}/{name}: API server failing, not asked")
-            return None
-        if remaining <= 0:
-            budget_ms = round(self.cache.budget * 1000)
-            self.fallbacks.append(f"{kind} {namespace}/{name}: look-up budget {budget_ms} ms spent")
-            return None
-        try:
-            return self.cache.fetch(key, remaining)
-        except ApiError as exc:
-            self.fallbacks.append(f"{kind} {namespace}/{name}: {exc}")
-            return None
-
-
 @dataclass
 class ReviewContext:
     """What the look-ups give one review, and the fallbacks it had to take."""
@@ -298,7 +207,7 @@ class ReviewContext:
     def fallbacks(self) -> list[tuple[str, str]]:
         """(look-up, reason) for every look-up that could not be answered in time."""
         found = list(self.missed)
-        if isinstance(self.lookup, ReviewLookup):
+        if isinstance(self.lookup, SourceLookup):
             found += [("configmap", reason) for reason in self.lookup.fallbacks]
         return found
 
@@ -310,7 +219,7 @@ class ClusterLookups:
     config: Config
     on_error: Callable[[str], None] = lambda message: None
     modes: NamespaceModes | None = field(default=None, init=False)
-    sources: SourceCache | None = field(default=None, init=False)
+    sources: ClusterSources | None = field(default=None, init=False)
     limit_ranges: LimitRangeCache | None = field(default=None, init=False)
     vpas: VpaCache | None = field(default=None, init=False)
     _pid: int | None = field(default=None, init=False)
@@ -342,10 +251,8 @@ class ClusterLookups:
             if self.config.lookup_vpas:
                 self.vpas = VpaCache(cluster, on_error=self.on_error).start()
             if self.config.lookup_configmaps:
-                self.sources = SourceCache(
-                    cluster,
-                    ttl_seconds=self.config.lookup_cache_seconds,
-                    budget_ms=self.config.lookup_budget_ms,
+                self.sources = for_webhook(
+                    cluster, self.config.lookup_cache_seconds, self.config.lookup_budget_ms
                 )
             self._pid = os.getpid()
 
@@ -366,7 +273,7 @@ class ClusterLookups:
             else:
                 context.missed.append(("namespace_label", "namespace watch not synced yet"))
         if self.sources is not None:
-            context.lookup = self.sources.for_review()
+            context.lookup = self.sources.lookup()  # its misses share one budget
         if self.limit_ranges is not None:
             context.limit_ranges = _review_limit_ranges(self.limit_ranges, namespace, context)
         if self.vpas is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -107,6 +108,67 @@ def envelope_accepts(schema: dict[str, Any], value: Any) -> bool:
     return True
 
 
+@cache
+def envelope_check() -> Callable[[Any], bool]:
+    """:func:`envelope_accepts` for the shipped schema, compiled once into nested closures:
+    the same checks without looking keywords up on every review (~8 µs instead of ~30)."""
+    return compile_accepts(envelope_schema())
+
+
+def compile_accepts(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    """A function equal to ``lambda value: envelope_accepts(schema, value)``: the keywords of
+    ``schema`` read once, only the checks it has kept (tests/test_webhook_properties.py holds
+    the two equal)."""
+    checks: list[Callable[[Any], bool]] = []
+    kind = schema.get("type")
+    if kind is not None:
+        names = kind if isinstance(kind, list) else [kind]
+        exact = tuple(_JSON_TYPES[name] for name in names)
+        checks.append(lambda value: type(value) in exact)
+    if "enum" in schema:
+        choices = frozenset(schema["enum"])
+        checks.append(lambda value: isinstance(value, str) and value in choices)
+    if "const" in schema:
+        constant = schema["const"]
+        checks.append(lambda value: isinstance(value, str) and value == constant)
+    shortest, longest = schema.get("minLength", 0), schema.get("maxLength")
+    if shortest or longest is not None:
+        longest = float("inf") if longest is None else longest
+        checks.append(lambda value: not isinstance(value, str) or shortest <= len(value) <= longest)
+    required = tuple(schema.get("required", ()))
+    properties = tuple(
+        (name, compile_accepts(sub)) for name, sub in schema.get("properties", {}).items()
+    )
+    if required or properties:
+
+        def object_checks(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            for name in required:
+                if name not in value:
+                    return False
+            for name, accepts in properties:
+                if name in value and not accepts(value[name]):
+                    return False
+            return True
+
+        checks.append(object_checks)
+    if "if" in schema and "then" in schema:
+        condition, then = compile_accepts(schema["if"]), compile_accepts(schema["then"])
+        checks.append(lambda value: not condition(value) or then(value))
+    if len(checks) == 1:
+        return checks[0]
+    checks_tuple = tuple(checks)
+
+    def every(value: Any) -> bool:
+        for check in checks_tuple:  # noqa: SIM110 (a loop: ~2x faster than all() on a generator)
+            if not check(value):
+                return False
+        return True
+
+    return every
+
+
 def _check_keywords(schema: dict[str, Any]) -> None:
     """Refuse a schema :func:`envelope_accepts` would misread: a keyword it does not check,
     a type other than those of :data:`_JSON_TYPES` (bool is not int there), an enum or const
@@ -135,7 +197,7 @@ def parse_review(body: bytes, content_type: str | None, on_crash: str) -> Review
         raise BadReview(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadReview(f"request body must be a JSON object, not {_json_type(data)}")
-    if not envelope_accepts(envelope_schema(), data) and not envelope_validator().is_valid(data):
+    if not envelope_check()(data) and not envelope_validator().is_valid(data):
         import jsonschema
 
         validator = envelope_validator()

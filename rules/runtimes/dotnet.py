@@ -6,6 +6,9 @@ is 0x75 = 117 %, which the runtime ignores (it honours only 0 < p < 100), and
 ``GCHeapHardLimit=209715200`` is 0x209715200 bytes, about 8 GiB. The percent is ignored when
 ``GCHeapHardLimit`` is set. With a container limit and no setting, the default is
 max(20 MB, 75 % of the limit): no finding.
+
+``DOTNET`` at the bottom is this runtime in the shape the generic rules read
+(``rules/runtimes/base.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from oomguard.rules.fixes import set_env, target_bytes
+from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.base import FixedHeap, Heap, Invalid, Runtime, Settings, env_path
+from oomguard.rules.text import format_bytes
+
 if TYPE_CHECKING:
+    from oomguard.rules.config import Config
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -101,3 +111,108 @@ def effective_dotnet_heap(
     if settings.percent_honoured:
         return limit * settings.percent.number / 100, settings.percent
     return None
+
+
+# --- .NET as a Runtime (rules/runtimes/base.py) ---------------------------------------
+
+
+def settings(container: Container) -> Settings:
+    """.NET's settings in the shape the generic rules read (once per container). No
+    evidence: with a limit and no setting its default follows the limit."""
+    native = container.derive(dotnet_settings)
+    return Settings(
+        heap=_heap(container, native),
+        invalid=tuple(
+            Invalid(
+                setting.text,
+                f": {setting.error}; the runtime ignores it",
+                env_path(container, setting.env),
+            )
+            for setting in native.invalid
+        ),
+        unresolved=native.unresolved,
+        sets_heap=native.hard_limit is not None or native.percent is not None,
+    )
+
+
+def _heap(container: Container, native: DotnetSettings) -> Heap | None:
+    limit = container.effective_limit  # a LimitRange default when none is written
+    if limit is None or not limit.usable:
+        return None
+    effective = effective_dotnet_heap(native, limit.usable)
+    if effective is None:
+        return None
+    size, setting = effective
+    if setting.setting == "GCHeapHardLimit":
+        described = f"{setting.text} (hexadecimal: {format_bytes(int(size))})"
+    else:
+        described = f"{setting.text} ({setting.number}% = {format_bytes(int(size))})"
+    return Heap(size, described, env_path(container, setting.env), setting)
+
+
+def _rewrite(container: Container, heap: Heap, ratio: Fraction) -> tuple[PatchOp, ...]:
+    setting: DotnetSetting = heap.source
+    if setting.setting == "GCHeapHardLimit":
+        new = format_dotnet_hex(target_bytes(container.effective_limit.usable, ratio))
+    else:
+        new = format_dotnet_hex(int(ratio * 100))
+    return set_env(container, setting.env.name, new)
+
+
+def _divided_hard_limit(container: Container, config: Config) -> Problem | None:
+    """GCHeapHardLimit from resourceFieldRef with a divisor: a decimal unit count that .NET
+    reads as hexadecimal bytes (gcconfig.h: GC settings from the environment are hex)."""
+    setting = container.derive(dotnet_settings).hard_limit
+    if setting is None or setting.number is None or setting.env.divisor is None:
+        return None
+    env = setting.env
+    limit = container.limit
+    target = format_dotnet_hex(target_bytes(limit.usable, config.thresholds.dotnet_heap_ratio))
+    meant = int(env.value) * env.divisor_bytes
+    return Problem(
+        f"{env.name}={env.value} ({env.origin.removeprefix(f'env {env.name} ')}) in "
+        f"{container.label} counts in units of {env.divisor} ({env.value} × {env.divisor} = "
+        f"{format_bytes(meant)}), but .NET reads it as hexadecimal bytes: a GC heap hard "
+        f"limit of 0x{env.value} = {setting.number} bytes; replace the resourceFieldRef with "
+        f"{env.name}={target} (no divisor gives .NET hexadecimal bytes)",
+        env_path(container, env),
+        container.name,
+    )
+
+
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    hard = container.derive(dotnet_settings).hard_limit
+    if hard is None or not hard.number:
+        return None
+    percent = int(config.thresholds.dotnet_heap_ratio * 100)
+    return (
+        hard.text,
+        env_path(container, hard.env),
+        f"use DOTNET_GCHeapHardLimitPercent={format_dotnet_hex(percent)} "
+        f"(hexadecimal, {percent}%) instead",
+        hard.number,
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    percent = container.derive(dotnet_settings).percent
+    if percent is None or not percent.number:
+        return None
+    return percent.text, env_path(container, percent.env)
+
+
+def _ratio(config: Config) -> Fraction:
+    return config.thresholds.dotnet_heap_ratio
+
+
+DOTNET = Runtime(
+    ".NET",
+    settings,
+    _ratio,
+    _rewrite,
+    # .NET ignores each bad GC setting on its own (it does not stop): one finding each
+    stops_on_invalid=False,
+    misread=_divided_hard_limit,
+    fixed=_fixed,
+    start_sized=_start_sized,
+)

@@ -6,15 +6,26 @@ Empty or ``off`` means no limit. ``GOGC=off`` turns the collector off until the 
 is reached, so without ``GOMEMLIMIT`` the heap grows until the kernel kills the container.
 Any negative ``GOGC`` does the same: ``runtime.readGOGC`` (mgcpacer.go) returns ``atoi32``'s
 signed value and a negative percent means "no heap goal", exactly like ``off`` (-1).
+
+``GO`` at the bottom is this runtime in the shape the generic rules read
+(``rules/runtimes/base.py``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from oomguard.rules.fixes import set_env, target_bytes
+from oomguard.rules.model import Problem
+from oomguard.rules.runtimes.base import FixedHeap, Heap, Invalid, Runtime, Settings, env_path
+from oomguard.rules.text import format_bytes, format_percent
+
 if TYPE_CHECKING:
+    from oomguard.rules.config import Config
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -145,3 +156,122 @@ def _go_evidence(container: Container) -> str | None:
     if repository.rsplit("/", 1)[-1] in GO_IMAGES:
         return f'its image "{container.image}" is a Go program'
     return None
+
+
+# --- Go as a Runtime (rules/runtimes/base.py) -----------------------------------------
+
+
+def settings(container: Container) -> Settings:
+    """Go's settings in the shape the generic rules read (once per container)."""
+    native = container.derive(go_settings)
+    memlimit = native.memlimit
+    limit = container.effective_limit  # a LimitRange default when none is written
+    heap = None
+    if limit is not None and limit.usable and native.memlimit_bytes is not None:
+        described = f"GOMEMLIMIT={memlimit.value}"
+        if not memlimit.literal:
+            described += f" ({memlimit.origin.removeprefix('env GOMEMLIMIT ')})"
+        heap = Heap(
+            Fraction(native.memlimit_bytes), described, env_path(container, memlimit), memlimit
+        )
+    invalid = ()
+    if native.memlimit_error:
+        invalid = (
+            Invalid(
+                native.memlimit_error,
+                "; the Go program aborts at start-up",
+                env_path(container, memlimit),
+            ),
+        )
+    unresolved = ()
+    if memlimit is not None and memlimit.value is None and memlimit.unresolved:
+        unresolved = (memlimit,)
+    return Settings(heap, invalid, unresolved, native.evidence, memlimit is not None)
+
+
+def _rewrite(container: Container, heap: Heap, ratio: Fraction) -> tuple[PatchOp, ...]:
+    memlimit: EnvValue = heap.source
+    value = format_gomemlimit(
+        target_bytes(container.effective_limit.usable, ratio),
+        memlimit.value if memlimit.literal else None,
+    )
+    return set_env(container, "GOMEMLIMIT", value)
+
+
+def _divided_memlimit(container: Container, config: Config) -> Problem | None:
+    """GOMEMLIMIT from resourceFieldRef with a divisor: a unit count that Go reads as bytes."""
+    go = container.derive(go_settings)
+    memlimit = go.memlimit
+    if memlimit is None or memlimit.divisor is None or go.memlimit_bytes is None:
+        return None
+    limit = container.limit
+    target = target_bytes(limit.usable, config.thresholds.go_memlimit_ratio)
+    value = format_gomemlimit(target, None)
+    meant = int(memlimit.value) * memlimit.divisor_bytes
+    return Problem(
+        f"GOMEMLIMIT={memlimit.value} ({memlimit.origin.removeprefix('env GOMEMLIMIT ')}) in "
+        f"{container.label} counts in units of {memlimit.divisor} ({memlimit.value} × "
+        f"{memlimit.divisor} = {format_bytes(meant)}), but Go "
+        f"reads a number without a unit as bytes: a soft limit of {memlimit.value} bytes "
+        f"keeps the garbage collector running; replace the resourceFieldRef with "
+        f"GOMEMLIMIT={value} (no divisor gives Go bytes)",
+        env_path(container, memlimit),
+        container.name,
+    )
+
+
+def _unset(container: Container, config: Config) -> Problem | None:
+    """A Go program with a limit and no GOMEMLIMIT: its GC ignores the limit."""
+    go = container.derive(go_settings)
+    if not go.evidence or go.memlimit is not None:
+        return None
+    value = format_gomemlimit(
+        target_bytes(container.limit_bytes, config.thresholds.go_memlimit_ratio), None
+    )
+    return Problem(
+        f"{container.label} runs a Go program ({go.evidence}) with a "
+        f"{container.limit.text} limit but no GOMEMLIMIT: the Go GC ignores the "
+        f"limit; set GOMEMLIMIT={value}",
+        container.path,
+        container.name,
+        set_env(container, "GOMEMLIMIT", value),
+    )
+
+
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    go = container.derive(go_settings)
+    memlimit = go.memlimit
+    if memlimit is None or not go.memlimit_bytes or "resourceFieldRef" in memlimit.origin:
+        return None
+    return (
+        f"GOMEMLIMIT={memlimit.value}",
+        env_path(container, memlimit),
+        "derive GOMEMLIMIT at start from the limit (the downward API's limits.memory, "
+        "env valueFrom.resourceFieldRef, lowered to about "
+        f"{format_percent(config.thresholds.go_memlimit_ratio, 1)} by the start script, or "
+        "a library that reads the cgroup limit)",
+        int(go.memlimit_bytes),
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    go = container.derive(go_settings)
+    if go.memlimit is None or not go.memlimit_bytes:
+        return None
+    return f"GOMEMLIMIT ({go.memlimit.origin})", env_path(container, go.memlimit)
+
+
+def _ratio(config: Config) -> Fraction:
+    return config.thresholds.go_memlimit_ratio
+
+
+GO = Runtime(
+    "Go",
+    settings,
+    _ratio,
+    _rewrite,
+    misread=_divided_memlimit,
+    unset=_unset,
+    fixed=_fixed,
+    start_sized=_start_sized,
+)

@@ -27,8 +27,12 @@ messages say so. Values a JDK refuses at start (a fraction of 0, a percentage ou
 a max heap below 2 MiB, an initial heap below 1 MiB, ``-Xms`` above ``-Xmx`` on the command
 line) are errors, reported by ``runtime-flag-invalid``.
 
-(About 400 lines: where the options come from and how HotSpot turns them into a heap are one
-model; split, each half would have to re-derive the other's order rules.)
+``JVM`` at the bottom is this runtime in the shape the generic rules read
+(``rules/runtimes/base.py``).
+
+(About 600 lines: where the options come from, how HotSpot turns them into a heap and how a
+fix rewrites them are one model; split, each part would have to re-derive the others' order
+rules.)
 """
 
 from __future__ import annotations
@@ -39,10 +43,23 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from oomguard.rules.fixes import rewrite_tokens, set_env, target_bytes
+from oomguard.rules.model import Problem
 from oomguard.rules.runtimes.argv import Token, env_words
+from oomguard.rules.runtimes.base import (
+    FixedHeap,
+    Heap,
+    Invalid,
+    Runtime,
+    Settings,
+    percent_text,
+)
 from oomguard.rules.runtimes.env import FROM_POD_FIELD
+from oomguard.rules.text import format_bytes, format_percent
 
 if TYPE_CHECKING:
+    from oomguard.rules.config import Config
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -248,6 +265,8 @@ def effective_jvm_heap(settings: JvmSettings, limit: Fraction) -> JvmHeap | None
     (``GCArguments::initialize_heap_flags_and_sizes``; ``set_heap_size`` without -Xmx), so
     -Xms decides then. Both on the command line, the JVM refuses instead (reported as
     invalid; the -Xms is still what a fix must lower)."""
+    if not settings.flags:  # most containers: no flag, so none decides
+        return None
     initial = settings.last("InitialHeapSize")
     explicit = settings.last("MaxHeapSize")
     if explicit is not None:
@@ -398,6 +417,8 @@ def _check_start_values(settings: JvmSettings) -> None:
     small maximum heap"), a non-zero initial heap below 1 MiB ("Too small initial heap"; 0
     lets ergonomics choose), and -Xms above -Xmx when both are on the command line ("Initial
     heap size set to a larger value than the maximum heap size")."""
+    if not settings.flags:
+        return
     maximum = settings.last("MaxHeapSize")
     initial = settings.last("InitialHeapSize")
     errors: dict[int, tuple[str, int]] = {}
@@ -426,3 +447,173 @@ def _size_flag(name: str, token: Token, value: str) -> JvmFlag:
         return JvmFlag(name, token, value, size=parse_jvm_size(value))
     except ValueError as exc:
         return JvmFlag(name, token, value, error=str(exc))
+
+
+# --- the JVM as a Runtime (rules/runtimes/base.py) -------------------------------------
+
+
+def settings(container: Container) -> Settings:
+    """The JVM's settings in the shape the generic rules read (once per container)."""
+    native = container.derive(jvm_settings)
+    return Settings(
+        heap=_heap(container, native),
+        invalid=tuple(
+            Invalid(
+                flag.described,
+                f": {flag.error}; the JVM refuses to start",
+                flag.token.path or container.path,
+            )
+            for flag in native.invalid
+        ),
+        unresolved=tuple(native.unresolved),
+        evidence=native.evidence,
+        sets_heap=native.sets_heap,
+    )
+
+
+def _heap(container: Container, native: JvmSettings) -> Heap | None:
+    limit = container.effective_limit  # a LimitRange default when none is written
+    if limit is None or not limit.usable:
+        return None
+    heap = effective_jvm_heap(native, limit.usable)
+    if heap is None:
+        return None
+    flag = heap.flag
+    if heap.basis in ("MaxHeapSize", "InitialHeapSize"):
+        setting = flag.described
+        if heap.basis == "InitialHeapSize":
+            setting += f", an initial heap that raises the max heap to {format_bytes(flag.size)},"
+    else:
+        setting = f"{flag.described}, a heap of {format_bytes(int(heap.size))}"
+        if heap.basis == "MinRAMPercentage":
+            # set_heap_size's "small physical memory" rule: MaxRAMPercentage plays no part
+            setting += " (MinRAMPercentage sizes the heap of a container this small)"
+        elif heap.basis == "floor":
+            setting += " (HotSpot's default MaxHeapSize, the least it picks here)"
+        if flag.legacy:
+            setting += f" on JDK 8 to 22 ({LEGACY_NOTE})"
+        setting += ","
+    return Heap(heap.size, setting, flag.token.path or container.path, heap)
+
+
+def _rewrite(container: Container, heap: Heap, ratio: Fraction) -> tuple[PatchOp, ...]:
+    native = container.derive(jvm_settings)
+    jvm_heap: JvmHeap = heap.source
+    if jvm_heap.basis not in ("MaxHeapSize", "InitialHeapSize"):
+        return () if native.last("MaxRAM") else _percent_fix(container, native, ratio)
+    size = target_bytes(container.effective_limit.usable, ratio)
+    # an initial heap above the max raises the max (or stops the JVM): lower -Xms with -Xmx
+    sized = [f for f in native.flags if f.name == "InitialHeapSize" and f.size]
+    return rewrite_tokens(
+        container.workload,
+        [
+            (f.token, _size_text(f, size))
+            for f in dict.fromkeys((jvm_heap.flag, native.last("MaxHeapSize"), *sized))
+            if f is not None and f.size > size
+        ],
+    )
+
+
+def _percent_fix(container: Container, native: JvmSettings, ratio: Fraction) -> tuple[PatchOp, ...]:
+    """Rewrite the Max/MinRAMPercentage (or legacy fraction) flags above ``ratio`` to it, in
+    place. With both at most ``ratio`` the heap is at most ``ratio`` × the limit, whichever
+    of ``set_heap_size``'s branches applies (see :func:`ergonomic_max_heap`); a fraction
+    becomes the percentage, which every JDK since 8u191 reads."""
+    rewrites = []
+    for name in ("MaxRAMPercentage", "MinRAMPercentage"):
+        flag = native.percentage(name)
+        if flag is not None and flag.percent > ratio * 100:
+            like = "" if flag.legacy else flag.value
+            rewrites.append((flag.token, f"-XX:{name}={percent_text(ratio, like)}"))
+    return rewrite_tokens(container.workload, rewrites)
+
+
+def _size_text(flag: JvmFlag, size: int) -> str:
+    """``flag`` as written, with ``size`` in the unit style of its value."""
+    prefix = flag.text[: len(flag.text) - len(flag.value)]
+    return prefix + format_jvm_size(size, flag.value)
+
+
+def _unset(container: Container, config: Config) -> Problem | None:
+    """A JVM with no heap setting: the default heap, and the flags to set."""
+    native = container.derive(jvm_settings)
+    # command text not read may set the heap (runtime-flag-unresolved says so)
+    if not native.evidence or native.unresolved or native.sets_heap or container.commands.unread:
+        return None
+    percent = format_percent(config.thresholds.jvm_heap_ratio, 1).rstrip("%")
+    flags = " ".join(_unset_flags(container.limit_bytes, percent))
+    return Problem(
+        f"{container.label} runs a JVM ({native.evidence}) with no heap setting: the "
+        f"default heap is {_default_heap_text(native, container)}; set {flags}",
+        container.path,
+        container.name,
+        _unset_fix(container, flags),
+    )
+
+
+def _default_heap_text(native: JvmSettings, container: Container) -> str:
+    """What HotSpot picks with no flag (``Arguments::set_heap_size``), said plainly."""
+    limit = container.limit
+    heap, basis = default_heap(native, Fraction(limit.usable))
+    size = format_bytes(int(heap))
+    small = format_bytes(2 * DEFAULT_MAX_HEAP_SIZE)  # where MinRAMPercentage's 50% meets it
+    if basis == "MaxRAMPercentage":
+        return f"25% of the {limit.text} limit ({size})"
+    if basis == "MinRAMPercentage":
+        return (
+            f"50% of the {limit.text} limit ({size}): below {small} "
+            f"the JVM uses MinRAMPercentage, not MaxRAMPercentage"
+        )
+    return (
+        f"{size}, {format_percent(heap, limit.usable)} of the {limit.text} limit (the JVM's "
+        f"default max heap, the least it picks above {small})"
+    )
+
+
+def _unset_flags(limit: int, percent: str) -> list[str]:
+    """-XX:MaxRAMPercentage, plus -XX:MinRAMPercentage where MaxRAMPercentage alone would not
+    give that share (the small-memory rule, or the 124.8Mi floor, decides there)."""
+    share = Fraction(percent)
+    flags = [f"-XX:MaxRAMPercentage={percent}"]
+    heap, _ = ergonomic_max_heap(Fraction(limit), share, DEFAULT_MIN_RAM_PERCENTAGE)
+    if heap != limit * share / 100:
+        flags.append(f"-XX:MinRAMPercentage={percent}")
+    return flags
+
+
+def _unset_fix(container: Container, flag: str) -> tuple:
+    existing = container.env.get("JAVA_TOOL_OPTIONS")
+    if existing is not None and existing.literal and existing.value:
+        return set_env(container, "JAVA_TOOL_OPTIONS", f"{existing.value} {flag}")
+    if existing is not None and not existing.literal:
+        return ()
+    return set_env(container, "JAVA_TOOL_OPTIONS", flag)
+
+
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    flag = container.derive(jvm_settings).last("MaxHeapSize")
+    if flag is None or not flag.size:
+        return None
+    percent = format_percent(config.thresholds.jvm_heap_ratio, 1).removesuffix("%")
+    return (
+        flag.described,
+        flag.token.path or container.path,
+        f"use -XX:MaxRAMPercentage={float(percent):.1f} instead",
+        int(flag.size),
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    flag = container.derive(jvm_settings).percentage("MaxRAMPercentage")
+    if flag is None:
+        return None
+    return flag.described, flag.token.path or container.path
+
+
+def _ratio(config: Config) -> Fraction:
+    return config.thresholds.jvm_heap_ratio
+
+
+JVM = Runtime(
+    "JVM", settings, _ratio, _rewrite, unset=_unset, fixed=_fixed, start_sized=_start_sized
+)

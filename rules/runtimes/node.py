@@ -10,6 +10,9 @@ flag as a ``V8Option`` (src/node_options.cc), and ``OptionsParser::Parse``
 (src/node_options-inl.h) takes no value for those, so V8 gets the flag alone and
 ``FlagList::SetFlagsFromCommandLine`` (deps/v8/src/flags/flags.cc) stops with "missing value
 for flag"; node exits at start. It is invalid, never a heap size, and no fix rewrites it.
+
+``NODE`` at the bottom is this runtime in the shape the generic rules read
+(``rules/runtimes/base.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from oomguard.rules.fixes import rewrite_token, target_bytes
 from oomguard.rules.runtimes.argv import Token, env_words
+from oomguard.rules.runtimes.base import (
+    FixedHeap,
+    Heap,
+    Invalid,
+    Runtime,
+    Settings,
+    percent_text,
+)
+from oomguard.rules.text import format_bytes, format_percent
 
 if TYPE_CHECKING:
+    from oomguard.rules.config import Config
+    from oomguard.rules.model import PatchOp, Path
     from oomguard.rules.runtimes.env import EnvValue
     from oomguard.rules.workload import Container
 
@@ -140,3 +155,78 @@ def _collect(settings: NodeSettings, tokens: list[Token]) -> None:
                 error=f"{value!r} is not a whole number of MiB (write e.g. 1536)",
             )
         settings.flags.append(flag)
+
+
+# --- Node.js as a Runtime (rules/runtimes/base.py) ------------------------------------
+
+
+def settings(container: Container) -> Settings:
+    """Node's settings in the shape the generic rules read (once per container). No
+    evidence: without a flag Node sizes its heap from the limit, so an unset flag is fine."""
+    native = container.derive(node_settings)
+    return Settings(
+        heap=_heap(container, native),
+        invalid=tuple(
+            Invalid(
+                flag.described,
+                f": {flag.error}; node rejects it",
+                flag.token.path or container.path,
+            )
+            for flag in native.invalid
+        ),
+        unresolved=tuple(native.unresolved),
+        sets_heap=bool(native.flags),
+    )
+
+
+def _heap(container: Container, native: NodeSettings) -> Heap | None:
+    limit = container.effective_limit  # a LimitRange default when none is written
+    if limit is None or not limit.usable:
+        return None
+    flag = native.effective()
+    if flag is None:
+        return None
+    size = node_heap(flag, limit.usable)
+    setting = (
+        flag.described if not flag.percentage else f"{flag.described}, {format_bytes(int(size))},"
+    )
+    return Heap(size, setting, flag.token.path or container.path, flag)
+
+
+def _rewrite(container: Container, heap: Heap, ratio: Fraction) -> tuple[PatchOp, ...]:
+    flag: NodeFlag = heap.source
+    name = flag.token.text.split("=", 1)[0]
+    if "=" not in flag.token.text:
+        return ()
+    if flag.percentage:
+        value = percent_text(ratio, flag.value)
+    else:
+        value = str(target_bytes(container.effective_limit.usable, ratio) // 1024**2)
+    return rewrite_token(container.workload, flag.token, f"{name}={value}")
+
+
+def _fixed(container: Container, config: Config) -> FixedHeap | None:
+    size = container.derive(node_settings).effective()
+    if size is None or size.percentage or not size.mib:
+        return None
+    percent = format_percent(config.thresholds.node_heap_ratio, 1).removesuffix("%")
+    return (
+        size.described,
+        size.token.path or container.path,
+        f"use --max-old-space-size-percentage={percent} instead",
+        size.mib * 1024**2,
+    )
+
+
+def _start_sized(container: Container) -> tuple[str, Path] | None:
+    size = container.derive(node_settings).effective()
+    if size is None or not size.percentage:
+        return None
+    return size.described, size.token.path or container.path
+
+
+def _ratio(config: Config) -> Fraction:
+    return config.thresholds.node_heap_ratio
+
+
+NODE = Runtime("Node.js", settings, _ratio, _rewrite, fixed=_fixed, start_sized=_start_sized)

@@ -120,7 +120,7 @@ def check_prefilter(text: str) -> None:
     """The loader's text pre-filter hides nothing a full parse reads as interesting (unless
     the file is reported invalid: then the gate fails anyway)."""
     from oomguard.linter.loader import load_text
-    from oomguard.linter.run import _may_hold_source
+    from oomguard.linter.reading import may_hold_source as _may_hold_source
 
     expected = [d for d in full_parse(text) if interesting(d)]
     if not expected:

@@ -92,6 +92,15 @@ own Pods could leave nothing to renew an expired certificate with */}}
 {{- end }}
 namespaceSelector:
   matchExpressions:
+    {{- with .Values.webhooks.includeNamespaces }}
+    {{- /* a gradual rollout: only these namespaces (the exclusions below still apply) */}}
+    - key: kubernetes.io/metadata.name
+      operator: In
+      values:
+        {{- range (. | uniq) }}
+        - {{ . | quote }}
+        {{- end }}
+    {{- end }}
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values:
