@@ -58,19 +58,21 @@ class HeapCheck:
 def heap_check(runtime: Runtime, container: Container, config: Config) -> HeapCheck | None:
     """``runtime``'s heap in ``container`` against its limit, worked out once per container
     and config (two rules and the facts ask; a HeapCheck is immutable)."""
+    heap = container.derive(runtime.settings).heap
+    if heap is None:  # most containers, for most runtimes
+        return None
     checks = container.derive(_heap_checks)
     hit = checks.get(runtime)
     if hit is None or hit[0] is not config:  # another config: work it out again
-        heap = container.derive(runtime.settings).heap
-        check = None
-        if heap is not None:
-            limit = container.effective_limit
-            check = HeapCheck(container, runtime, heap, limit, runtime.ratio(config))
-        hit = checks[runtime] = (config, check)
+        limit = container.effective_limit
+        hit = checks[runtime] = (
+            config,
+            HeapCheck(container, runtime, heap, limit, runtime.ratio(config)),
+        )
     return hit[1]
 
 
-def _heap_checks(container: Container) -> dict[Runtime, tuple[Config, HeapCheck | None]]:
+def _heap_checks(container: Container) -> dict[Runtime, tuple[Config, HeapCheck]]:
     return {}
 
 
@@ -84,7 +86,10 @@ def heap_problems(
     on ``runtime``'s heap in each container."""
     problems = []
     for container in workload.containers:
-        problem = compare(heap_check(runtime, container, config))
+        check = heap_check(runtime, container, config)
+        if check is None:
+            continue
+        problem = compare(check)
         if problem is not None:
             problems.append(problem)
     return problems

@@ -97,8 +97,10 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
                 first.path or container.path,
                 container.name,
             )
+        if values or not container.env.unresolved_sources:
+            continue
         evidence = _unset_heap_evidence(container)
-        if evidence and not values and container.env.unresolved_sources:
+        if evidence:
             # a JVM or Go program with no visible heap setting: it may sit in the source
             sources = ", ".join(container.env.unresolved_sources)
             # an entry says "(cannot be read: …)" when the source exists but was refused

@@ -148,10 +148,14 @@ _SHELL_PIECES = [
 @example("a\\ b")
 @example("a #b")
 @example("a;b")
+@example("date; echo hi && a||b | c;;d (e)")
+@example("while [ ! -f /x ]; do sleep 2; done;")
+@example("for i in $(seq 1 $N); do")
 @example("a\x0bb\xa0c")
 def test_plain_script_lines_split_as_shlex_does(script):
-    # _simple_commands reads a line without quotes, escapes, comments or punctuation by
-    # str.split() instead of shlex (a fast path): the words must be shlex's, whatever the line.
+    # _simple_commands reads a line without quotes, escapes or comments by a regular
+    # expression instead of shlex (a fast path, punctuation runs such as `;` and `&&` as words
+    # of their own): the words must be shlex's, whatever the line.
     import shlex
 
     from oomguard.rules.runtimes.argv import _SEPARATORS, _simple_commands

@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 _PREFIX_COMMANDS = frozenset({"exec", "env", "nohup", "time", "command", "su-exec", "gosu", "tini"})
 _SEPARATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "{", "}", "then", "do", "else"})
-# A script line without anything shlex treats specially (quotes, escapes, comments, the
-# punctuation of _simple_commands) or whitespace other than spaces and tabs: its words are
-# its whitespace-separated parts.
-_PLAIN_LINE = re.compile(r"[ \t!$%*+,\-./0-9:<=>?@A-Z\[\]^_`a-z{}~]*")
+# A script line without anything shlex treats specially (quotes, escapes, comments) or
+# whitespace other than spaces and tabs: its words are the runs of shlex's punctuation
+# (`;`, `&&`, `|`, …) and the runs of other characters between blanks, as shlex splits them.
+_PLAIN_LINE = re.compile(r"[ \t!$%*+,\-./0-9:<=>?@A-Z\[\]^_`a-z{}~;&|()]*")
+_PLAIN_WORD = re.compile(r"[;&|()]+|[^ \t;&|()]+")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 _K8S_WHOLE_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _SHELL_REF = re.compile(
@@ -103,8 +104,8 @@ def command_lines(container: Container) -> Commands:
     argv: list[Token] = []
     unread: list[Unread] = []
     has_command = isinstance(container.spec.get("command"), list)
-    defined = {n: v.value for n, v in env.values.items() if v.value is not None}
-    unexpanded = {n: v.overlong for n, v in env.values.items() if v.overlong}
+    defined: dict[str, str] | None = None  # built for the first element that expands
+    unexpanded: dict[str, str] = {}
     for key in ("command", "args"):
         items = container.spec.get(key)
         if not isinstance(items, list):
@@ -112,6 +113,12 @@ def command_lines(container: Container) -> Commands:
         for index, item in enumerate(items):
             if isinstance(item, str):
                 path = (*container.path, key, index)
+                if "$" not in item:  # most elements: nothing to expand
+                    argv.append(Token(item, key, path))
+                    continue
+                if defined is None:
+                    defined = {n: v.value for n, v in env.values.items() if v.value is not None}
+                    unexpanded = {n: v.overlong for n, v in env.values.items() if v.overlong}
                 try:
                     argv.extend(_expand_k8s(item, path, key, env, defined, unexpanded, references))
                 except TooLong as exc:
@@ -265,7 +272,7 @@ def _simple_commands(script: str) -> list[list[str]]:
     commands: list[list[str]] = []
     for line in script.splitlines():
         if _PLAIN_LINE.fullmatch(line):
-            words = line.split()  # what shlex gives for such a line, ~20x faster
+            words = _PLAIN_WORD.findall(line)  # what shlex gives for such a line, ~20x faster
         else:
             try:
                 lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")

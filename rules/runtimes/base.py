@@ -53,6 +53,9 @@ class Settings:
     sets_heap: bool = False  # some visible setting sizes the heap
 
 
+# What a runtime reads in most containers: no setting of it at all (shared: it is immutable).
+NO_SETTINGS = Settings()
+
 # (the setting as written, where, what to use instead, its size in bytes)
 FixedHeap = tuple[str, "Path", str, int]
 

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 
 from oomguard.rules.fixes import set_env, target_bytes
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.base import FixedHeap, Heap, Invalid, Runtime, Settings, env_path
+from oomguard.rules.runtimes.base import (
+    NO_SETTINGS,
+    FixedHeap,
+    Heap,
+    Invalid,
+    Runtime,
+    Settings,
+    env_path,
+)
 from oomguard.rules.text import format_bytes
 
 if TYPE_CHECKING:
@@ -120,6 +128,8 @@ def settings(container: Container) -> Settings:
     """.NET's settings in the shape the generic rules read (once per container). No
     evidence: with a limit and no setting its default follows the limit."""
     native = container.derive(dotnet_settings)
+    if native.hard_limit is None and native.percent is None and not native.unresolved:
+        return NO_SETTINGS
     return Settings(
         heap=_heap(container, native),
         invalid=tuple(

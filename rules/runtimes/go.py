@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 
 from oomguard.rules.fixes import set_env, target_bytes
 from oomguard.rules.model import Problem
-from oomguard.rules.runtimes.base import FixedHeap, Heap, Invalid, Runtime, Settings, env_path
+from oomguard.rules.runtimes.base import (
+    NO_SETTINGS,
+    FixedHeap,
+    Heap,
+    Invalid,
+    Runtime,
+    Settings,
+    env_path,
+)
 from oomguard.rules.text import format_bytes, format_percent
 
 if TYPE_CHECKING:
@@ -165,6 +173,8 @@ def settings(container: Container) -> Settings:
     """Go's settings in the shape the generic rules read (once per container)."""
     native = container.derive(go_settings)
     memlimit = native.memlimit
+    if memlimit is None:  # most containers: at most evidence
+        return Settings(evidence=native.evidence) if native.evidence else NO_SETTINGS
     limit = container.effective_limit  # a LimitRange default when none is written
     heap = None
     if limit is not None and limit.usable and native.memlimit_bytes is not None:

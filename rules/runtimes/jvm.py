@@ -47,6 +47,7 @@ from oomguard.rules.fixes import rewrite_tokens, set_env, target_bytes
 from oomguard.rules.model import Problem
 from oomguard.rules.runtimes.argv import Token, env_words
 from oomguard.rules.runtimes.base import (
+    NO_SETTINGS,
     FixedHeap,
     Heap,
     Invalid,
@@ -455,6 +456,8 @@ def _size_flag(name: str, token: Token, value: str) -> JvmFlag:
 def settings(container: Container) -> Settings:
     """The JVM's settings in the shape the generic rules read (once per container)."""
     native = container.derive(jvm_settings)
+    if not native.flags and not native.unresolved:  # most containers: at most evidence
+        return Settings(evidence=native.evidence) if native.evidence else NO_SETTINGS
     return Settings(
         heap=_heap(container, native),
         invalid=tuple(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from oomguard.rules.fixes import rewrite_token, target_bytes
 from oomguard.rules.runtimes.argv import Token, env_words
 from oomguard.rules.runtimes.base import (
+    NO_SETTINGS,
     FixedHeap,
     Heap,
     Invalid,
@@ -164,6 +165,8 @@ def settings(container: Container) -> Settings:
     """Node's settings in the shape the generic rules read (once per container). No
     evidence: without a flag Node sizes its heap from the limit, so an unset flag is fine."""
     native = container.derive(node_settings)
+    if not native.flags and not native.unresolved:
+        return NO_SETTINGS
     return Settings(
         heap=_heap(container, native),
         invalid=tuple(
