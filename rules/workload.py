@@ -59,7 +59,8 @@ def no_lookup(kind: str, namespace: str | None, name: str) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class MemoryValue:
     """One ``requests.memory`` / ``limits.memory`` value as written, and what it means."""
 

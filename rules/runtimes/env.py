@@ -84,7 +84,8 @@ OVER_BUDGET = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class EnvValue:
     """One environment variable: its value (None when it cannot be known) and origin."""
 
