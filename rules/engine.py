@@ -68,6 +68,23 @@ def enabled_rules(config: Config) -> tuple[tuple[Any, str], ...]:
 _ENABLED: dict[int, tuple[Config, tuple]] = {}
 
 
+def _enabled_checks(config: Config) -> tuple[tuple[Any, str, str], ...]:
+    """(rule module, rule ID, severity) of every enabled rule: :func:`enabled_rules` with the
+    ID the engine reads several times per rule and view looked up once (``check`` is still
+    read from the module each time: tests replace it)."""
+    cached = _CHECKS.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    checks = tuple((rule, rule.ID, severity) for rule, severity in enabled_rules(config))
+    if len(_CHECKS) > 64:  # as _ENABLED
+        _CHECKS.clear()
+    _CHECKS[id(config)] = (config, checks)
+    return checks
+
+
+_CHECKS: dict[int, tuple[Config, tuple]] = {}
+
+
 def lint_fix_enabled(rule_id: str, config: Config) -> bool:
     """Whether ``oomguard lint --fix`` applies this rule's fix: rewrites of existing values by
     default; fixes that add values when ``defaults`` are configured; or exactly ``fix.enable``."""
@@ -146,16 +163,18 @@ def _check_view(
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
     ignored: dict[str | None, set[str]] = {}  # per container: the annotations read once
     found = workload.found
-    for rule, severity in enabled_rules(config):
+    for rule, rule_id, severity in _enabled_checks(config):
         try:
-            problems = list(rule.check(workload, config))
+            problems = rule.check(workload, config)
+            if type(problems) is not list:  # a generator (most rules); a list is used as is
+                problems = list(problems)
         except Exception as exc:  # a rule bug must not hide the other rules' findings
             result.crashes.append(
-                f"rule {rule.ID} failed on {workload.kind}/{workload.name}: "
+                f"rule {rule_id} failed on {workload.kind}/{workload.name}: "
                 f"{type(exc).__name__}: {exc}"
             )
             continue
-        found[rule.ID] = problems  # read by later rules (container-oomkilled)
+        found[rule_id] = problems  # read by later rules (container-oomkilled)
         if not problems:
             continue  # most rules on most views
         for problem in problems:
@@ -163,10 +182,10 @@ def _check_view(
             if (
                 honor
                 and final not in unsuppressible
-                and _suppressed(workload, rule.ID, problem.container, ignored)
+                and _suppressed(workload, rule_id, problem.container, ignored)
             ):
                 continue
-            result.findings.append(_finding(rule.ID, final, problem, workload, prefix))
+            result.findings.append(_finding(rule_id, final, problem, workload, prefix))
     if (
         honor
         and rule_enabled(INVALID, config)

@@ -17,7 +17,10 @@ Path = tuple[str | int, ...]
 PatchOp = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen: a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (3-5x the cost), and lint builds tens of thousands per input. Nothing
+# assigns a field (dataclasses.replace makes a copy); unsafe_hash keeps the frozen hash.
+@dataclass(slots=True, unsafe_hash=True)
 class Problem:
     """What a rule's ``check()`` yields: a message about one node of the object.
 
@@ -34,7 +37,8 @@ class Problem:
     severity: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class Finding:
     """A problem attributed to a rule, an object and (once a front end knows it) a place."""
 

@@ -59,7 +59,8 @@ def no_lookup(kind: str, namespace: str | None, name: str) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class MemoryValue:
     """One ``requests.memory`` / ``limits.memory`` value as written, and what it means."""
 
@@ -444,9 +445,11 @@ class _Shape:
 
     def mapping(self, parent: dict, key: str, path: Path, what: str, container=None) -> dict:
         """``parent[key]`` when it is a mapping; {} when absent or null-free and wrong."""
-        if parent.get(key) is None:
+        value = parent.get(key)
+        if value is None:
             return {}
-        value = parent[key]
+        if type(value) is dict:  # the common case: no path to build (hot)
+            return value
         return value if self.expect(value, dict, (*path, key), what, container) else {}
 
 
@@ -544,7 +547,10 @@ def _walk(shape: _Shape, obj: dict, steps: tuple) -> tuple[Path, dict, list]:
         if key == "spec" and walked and "metadata" in node and isinstance(node["metadata"], dict):
             template = (*walked, "metadata")
             annotations.append((template, _annotations(shape, node["metadata"], template)))
-        node = shape.mapping(node, key, walked, ".".join(map(str, (*walked, key))))
+        child = node.get(key)
+        if child is None or type(child) is not dict:  # the label only when it may be said
+            child = shape.mapping(node, key, walked, ".".join(map(str, (*walked, key))))
+        node = child
         walked = (*walked, key)
     return steps, node if isinstance(node, dict) else {}, annotations
 
@@ -590,13 +596,13 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
     else:
         found = [(path, spec) for path, spec, _ in expand(pod, slot.steps, pod_path)]
     for path, spec in found:
-        where = f"{section}[{path[-1]}]" if isinstance(path[-1], int) else section
-        if not shape.expect(spec, dict, path, where):
+        if type(spec) is not dict and not shape.expect(spec, dict, path, _where(section, path)):
             continue
         cname = spec.get("name")
         if cname is None and slot.default_name:
             cname = slot.default_name
         if not isinstance(cname, str):
+            where = _where(section, path)
             shape.expect(cname, str, (*path, "name"), f"{where}.name")
             cname = where
         _check_container_fields(shape, spec, path, cname)
@@ -615,6 +621,11 @@ def _containers(shape, workload: Workload, slot: ContainerSlot, pod: dict, pod_p
 
 
 _STANDARD = frozenset({("containers", LIST), ("initContainers", LIST)})
+
+
+def _where(section: str, path: Path) -> str:
+    """How messages name a container entry: ``containers[0]`` (built only when said)."""
+    return f"{section}[{path[-1]}]" if isinstance(path[-1], int) else section
 
 
 def _synthetic_views(head, adapter, annotations) -> list[Workload]:
@@ -643,39 +654,52 @@ def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
 
 
 def _resources(shape: _Shape, spec: dict, path: Path, container: str | None, key: str) -> dict:
-    what = key if container is None else f"container {container!r} {key}"
-    resources = shape.mapping(spec, key, path, what, container)
+    resources = spec.get(key)
+    if resources is None or type(resources) is not dict:  # labels only when they may be said
+        resources = shape.mapping(spec, key, path, _resources_what(key, container), container)
     sections = {}
     for section in ("requests", "limits"):
-        values = shape.mapping(
-            resources, section, (*path, "resources"), f"{what}.{section}", container
-        )
-        if "memory" in values and isinstance(values["memory"], dict | list):
+        values = resources.get(section)
+        if values is None or type(values) is not dict:
+            what = _resources_what(key, container)
+            values = shape.mapping(
+                resources, section, (*path, "resources"), f"{what}.{section}", container
+            )
+        memory = values.get("memory")
+        if memory is not None and type(memory) is not str and isinstance(memory, dict | list):
             # reported here, and kept: a value that cannot be read is never treated as absent
             shape.expect(
-                values["memory"],
+                memory,
                 str,
                 (*path, key, section, "memory"),
-                f"{what}.{section}.memory",
+                f"{_resources_what(key, container)}.{section}.memory",
                 container,
             )
         sections[section] = values
     return sections
 
 
+def _resources_what(key: str, container: str | None) -> str:
+    return key if container is None else f"container {container!r} {key}"
+
+
 def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) -> None:
     """Types the runtime resolvers rely on: argv strings and env entries."""
     for key in ("command", "args"):
-        if spec.get(key) is not None and shape.expect(spec[key], list, (*path, key), key, name):
-            for index, item in enumerate(spec[key]):
-                if not isinstance(item, str):  # path and label built only when said (hot)
+        items = spec.get(key)
+        if items is not None and (
+            type(items) is list or shape.expect(items, list, (*path, key), key, name)
+        ):
+            for index, item in enumerate(items):
+                if type(item) is not str and not isinstance(item, str):  # said only (hot)
                     shape.expect(item, str, (*path, key, index), f"{key}[{index}]", name)
     for key in ("env", "envFrom"):
-        if key in spec and spec[key] is not None:
-            if not shape.expect(spec[key], list, (*path, key), key, name):
+        items = spec.get(key)
+        if items is not None:
+            if type(items) is not list and not shape.expect(items, list, (*path, key), key, name):
                 continue
-            for index, entry in enumerate(spec[key]):
-                if isinstance(entry, dict) and (key != "env" or _plain_env_entry(entry)):
+            for index, entry in enumerate(items):
+                if type(entry) is dict and (key != "env" or _plain_env_entry(entry)):
                     continue  # nothing to say: skip building the path and labels (hot)
                 where = (*path, key, index)
                 if not shape.expect(entry, dict, where, f"{key}[{index}]", name):
@@ -697,7 +721,9 @@ def _check_container_fields(shape: _Shape, spec: dict, path: Path, name: str) ->
 def _plain_env_entry(entry: dict) -> bool:
     """An env entry whose name and value have the types _check_container_fields asks for."""
     value = entry.get("value")
-    return isinstance(entry.get("name"), str) and (value is None or isinstance(value, str))
+    return isinstance(entry.get("name"), str) and (
+        value is None or type(value) is str or isinstance(value, str)
+    )
 
 
 def memory_values(workload: Workload) -> Iterator[tuple[str, str | None, MemoryValue]]:

@@ -57,7 +57,8 @@ SCRIPT_OVER_BUDGET = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class Token:
     """One argv word and where its text is written."""
 

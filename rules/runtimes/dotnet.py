@@ -104,9 +104,14 @@ def dotnet_settings(container: Container) -> DotnetSettings:
             except ValueError as exc:
                 found[setting] = DotnetSetting(value, setting, None, str(exc))
             break
+    if not found and not unresolved:  # most containers: one shared, immutable answer
+        return _NO_DOTNET_SETTINGS
     return DotnetSettings(
         found.get("GCHeapHardLimit"), found.get("GCHeapHardLimitPercent"), tuple(unresolved)
     )
+
+
+_NO_DOTNET_SETTINGS = DotnetSettings(None, None)
 
 
 def effective_dotnet_heap(

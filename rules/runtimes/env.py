@@ -84,7 +84,8 @@ OVER_BUDGET = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class EnvValue:
     """One environment variable: its value (None when it cannot be known) and origin."""
 
@@ -142,7 +143,9 @@ def resolve_env(container: Container) -> Env:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
         path = (*container.path, "env", index)
-        value = _bounded(_entry_value(container, entry, path, defined, unexpanded, budget))
+        value = _entry_value(container, entry, path, defined, unexpanded, budget)
+        if value.value is not None and len(value.value) > MAX_STRING:  # else _bounded keeps it
+            value = _bounded(value)
         env.values[value.name] = value
         unexpanded.pop(value.name, None)
         defined.pop(value.name, None)
@@ -230,11 +233,12 @@ def _entry_value(
     if "valueFrom" not in entry or entry.get("valueFrom") is None:
         raw = entry.get("value")
         try:
-            text = (
-                expand_references(raw, defined, unexpanded=unexpanded, budget=budget)
-                if isinstance(raw, str)
-                else ""
-            )
+            if type(raw) is str and "$" not in raw:  # nothing to expand (most values)
+                text = raw
+            elif isinstance(raw, str):
+                text = expand_references(raw, defined, unexpanded=unexpanded, budget=budget)
+            else:
+                text = ""
         except TooLong as exc:
             return EnvValue(
                 name, None, f"env {name}", path, True, unresolved=str(exc), overlong=exc.root

@@ -141,13 +141,20 @@ def go_settings(container: Container) -> GoSettings:
         except ValueError as exc:
             error = str(exc)
     gogc = env.get("GOGC")
+    gogc_off = gogc if gogc is not None and gogc_turns_gc_off(gogc.value) else None
+    evidence = _go_evidence(container)
+    if memlimit is None and gogc_off is None and evidence is None:
+        return _NO_GO_SETTINGS  # most containers: one shared, immutable answer
     return GoSettings(
         memlimit=memlimit,
         memlimit_bytes=size,
         memlimit_error=error,
-        gogc_off=gogc if gogc is not None and gogc_turns_gc_off(gogc.value) else None,
-        evidence=_go_evidence(container),
+        gogc_off=gogc_off,
+        evidence=evidence,
     )
+
+
+_NO_GO_SETTINGS = GoSettings(None, None, None, None, None)
 
 
 def _go_evidence(container: Container) -> str | None:

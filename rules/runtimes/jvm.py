@@ -215,7 +215,11 @@ def jvm_settings(container: Container) -> JvmSettings:
     java_lines = [line for line in container.commands if line.program == "java"]
     java = java_lines[-1] if java_lines else None
 
+    values = env.values
+
     def add_env(name: str, origin_note: str = "") -> None:
+        if name not in values:  # most names in most containers (Env.get would say None)
+            return
         value = env.get(name)
         if value is None:
             return
