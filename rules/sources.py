@@ -46,7 +46,9 @@ class InputIndex:
     sources: dict[tuple[str, str], list[tuple[str | None, dict[str, str], int]]] = field(
         default_factory=dict
     )
-    limit_ranges: list[LimitRange] = field(default_factory=list)  # in input order
+    # namespace -> its LimitRanges in input order: a look-up per workload costs its own
+    # namespace's few, not every LimitRange of the input (workloads x LimitRanges)
+    limit_ranges: dict[str | None, list[LimitRange]] = field(default_factory=dict)
     vpas: dict[tuple[str | None, str, str], Vpa] = field(default_factory=dict)  # first wins
 
     def add(self, obj: dict[str, Any], origin: int = -1) -> None:
@@ -55,7 +57,7 @@ class InputIndex:
         if kind == LIMIT_RANGE:
             limit_range = parse_limit_range(obj)
             if limit_range is not None:
-                self.limit_ranges.append(limit_range)
+                self.limit_ranges.setdefault(limit_range.namespace, []).append(limit_range)
         elif kind == VPA:
             vpa = parse_vpa(obj)
             if vpa is not None:
@@ -82,12 +84,13 @@ class InputIndex:
         for key, entries in first.sources.items():
             mine = self.sources.get(key, [])
             self.sources[key] = [(ns, data, -1) for ns, data, _ in entries] + mine
-        self.limit_ranges[:0] = first.limit_ranges
+        for namespace, ranges in first.limit_ranges.items():
+            self.limit_ranges[namespace] = ranges + self.limit_ranges.get(namespace, [])
         self.vpas = {**self.vpas, **first.vpas}
 
     def limit_ranges_for(self, namespace: str | None) -> list[LimitRange]:
         """The LimitRanges of ``namespace`` (no namespace: those with none), in input order."""
-        return [r for r in self.limit_ranges if r.namespace == namespace]
+        return list(self.limit_ranges.get(namespace, ()))
 
     def vpa_for(self, namespace: str | None, kind: str, name: str) -> Vpa | None:
         """The first VPA targeting that workload (same namespace, or none on both)."""

@@ -115,3 +115,27 @@ def test_sources_are_read_and_lists_paged_in_one_place_each():
     assert readers == ["cli/cluster_sources.py", "rules/sources.py"]
     paging = sorted(p for p, text in code.items() if '"continue"' in text)
     assert paging == ["cli/kube.py"]
+
+
+def _limit_range(name: str, namespace: str | None, memory: str) -> str:
+    where = f", namespace: {namespace}" if namespace else ""
+    return (
+        f"apiVersion: v1\nkind: LimitRange\nmetadata: {{name: {name}{where}}}\n"
+        f"spec: {{limits: [{{type: Container, default: {{memory: {memory}}}}}]}}\n"
+    )
+
+
+def test_limit_ranges_are_kept_by_namespace_in_input_order():
+    """A workload's look-up reads its own namespace's LimitRanges, in input order (kept per
+    namespace, so an input with many namespaces does not cost workloads x LimitRanges)."""
+    text = "---\n".join(
+        [_limit_range(f"lr{i}", f"ns{i % 50}", f"{i + 1}Mi") for i in range(200)]
+        + [_limit_range("cluster", None, "1Gi")]
+    )
+    index = index_of(documents(text))
+    assert [r.name for r in index.limit_ranges_for("ns7")] == ["lr7", "lr57", "lr107", "lr157"]
+    assert [r.name for r in index.limit_ranges_for(None)] == ["cluster"]
+    assert index.limit_ranges_for("elsewhere") == []
+    first = index_of(documents(_limit_range("named", "ns7", "2Gi")))
+    index.put_first(first)
+    assert [r.name for r in index.limit_ranges_for("ns7")][:2] == ["named", "lr7"]
