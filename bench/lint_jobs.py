@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,43 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_inputs import DEFAULT_OUT, corpus_workloads, generate  # noqa: E402
 from lint_cold_start import CHECKOV, OOMGUARD, checkov_command, machine, now  # noqa: E402
+from lint_throughput import run_child as throughput_run_child  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "real"
 
-# Like lint_throughput.py's launcher, with CPU time (user + system of the command and the
-# children it waited for: the worker processes).
-_LAUNCHER = """
-import os, subprocess, sys, time
-timeout, command = float(sys.argv[1]), sys.argv[2:]
-start = time.perf_counter()
-child = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-code = "killed"
-while True:
-    pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-    if pid:
-        code = os.waitstatus_to_exitcode(status)
-        break
-    if time.perf_counter() - start > timeout:
-        child.kill()
-        _, _, usage = os.wait4(child.pid, 0)
-        break
-    time.sleep(0.01)
-print(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, code,
-      file=sys.stderr)
-"""
-
 
 def run_child(command: list[str], stdout, timeout: float) -> tuple[float, float, int, int | None]:
-    """(wall s, CPU s, peak RSS KiB of the largest process, exit code or None if killed)."""
-    launcher = subprocess.run(
-        [sys.executable, "-S", "-c", _LAUNCHER, str(timeout), *command],
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    wall, cpu, rss, code = launcher.stderr.split()
-    return float(wall), float(cpu), int(rss), None if code == "killed" else int(code)
+    """(wall s, CPU s, peak RSS KiB of the largest process, exit code or None if killed):
+    lint_throughput's launcher (CPU = user + system of the command and the children it
+    waited for: the worker processes; bytecode as users have it)."""
+    wall, rss, code, cpu = throughput_run_child(command, stdout, timeout)
+    return wall, cpu, rss, code
 
 
 def lint_once(folder: Path, jobs: int, timeout: float) -> tuple[float, float, int, int, str]:
