@@ -119,7 +119,7 @@ def render_chart_workload_kinds(values_text: str) -> str:
     if not marker:
         raise ValueError("charts/oomguard/values.yaml has no webhooks.workloadKinds list")
     lines = rest.split("\n")
-    kept = next(i for i, line in enumerate(lines) if not line.startswith("    - "))
+    kept = next((i for i, line in enumerate(lines) if not line.startswith("    - ")), len(lines))
     entries = []
     for spec in DEFAULT_CONFIG.registry.kinds.values():
         scope = "" if spec.namespaced else ", namespaced: false"
