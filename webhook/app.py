@@ -164,6 +164,18 @@ class ReviewFastPath:
         return response(environ, start_response)
 
 
+def answers_without_waiting(app: Any, length: int) -> bool:
+    """Whether a review of ``length`` bytes would be judged without waiting on anything: no
+    look-up that can wait on the API server (:meth:`ClusterLookups.may_wait`) and room in the
+    body gate. The worker then answers it on its poller thread (``worker.py``); an app that
+    is not this one never."""
+    settings = getattr(app, "extensions", {}).get("oomguard")
+    if settings is None or settings["lookups"].may_wait():
+        return False
+    gate = settings["gate"]
+    return gate.in_use + length <= gate.budget
+
+
 def _plain_length(text: str | None) -> int | None:
     """``Content-Length`` as digits only, else None (Flask then reads the header its way)."""
     if text and text.isascii() and text.isdigit():

@@ -234,6 +234,13 @@ class ClusterLookups:
             or self.config.lookup_vpas
         )
 
+    def may_wait(self) -> bool:
+        """Whether :meth:`for_review` can wait on the API server: ConfigMap reads (up to
+        ``lookups.budget_ms``), or look-ups not started in this process yet (it connects)."""
+        return bool(self.config.lookup_configmaps) or (
+            bool(self.enabled) and self._pid != os.getpid()
+        )
+
     def start(self) -> None:
         """Connect and start the namespace watch in this process (once per process: a fork
         leaves the parent's watch thread behind)."""

@@ -49,11 +49,14 @@ import socket
 import ssl
 import threading
 import time
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-# _DEFER is gthread's "no data yet, give the connection back to the poller" answer
 from gunicorn.http import wsgi
+from gunicorn.http2 import negotiation
+
+# _DEFER is gthread's "no data yet, give the connection back to the poller" answer
 from gunicorn.workers.gthread import _DEFER, ThreadWorker
 from oomguard.webhook.defaults import MAX_BODY_BYTES
 
@@ -65,6 +68,7 @@ STOP_KEEPALIVE_SECONDS = 15.0  # idle kept-alive connections stay open this long
 BUFFER_BUDGET_BODIES = 4  # unfinished bodies per worker, in multiples of the body cap
 DISCARD_LIMIT_BODIES = 4  # a larger Content-Length is answered 413 without reading the body
 READ_CHUNK = 256 * 1024
+INLINE_MAX_BODY = 64 * 1024  # larger reviews are judged on a pool thread, off the poller
 NOTIFY_EVERY_SECONDS = 1.0  # heartbeat to the master; it waits ``timeout`` (30 s) before a kill
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -88,6 +92,7 @@ class BodyProgress:
         self.in_trailer = False
         self.discard = False  # a body over the cap: counted, not kept
         self.dropped = 0
+        self.parsed_only = False  # parsed on the poller thread, not yet handed to handle_request
 
     def buffered(self) -> int:
         """Bytes in the parser's buffer, without copying them (``getvalue`` would)."""
@@ -202,10 +207,96 @@ class OneWriteResponse(wsgi.Response):
         super().close()
 
 
+def _send_rest(conn: Any, data: bytes, result: Any) -> Any:
+    """On a pool thread: the end of an answer the client did not take at once (blocking,
+    like every answer written by gthread's pool)."""
+    try:
+        conn.sock.setblocking(True)
+        conn.sock.sendall(data)
+    except OSError:
+        return False
+    return result
+
+
+def _empty(unreader: Any) -> bool:
+    buf = unreader.buf
+    buf.seek(0, 2)
+    return buf.tell() == 0
+
+
 def _http_date(seconds: int) -> str:
     import email.utils
 
     return email.utils.formatdate(seconds, localtime=False, usegmt=True)
+
+
+class ParsedOnce:
+    """A connection's parser for one ``next()``: hands gthread's ``handle`` the request (or
+    the parse error) the poller thread already read, then puts the real parser back. A
+    request the inline path does not answer goes to the pool this way, parsed once, and
+    meets gthread's own error handling there."""
+
+    def __init__(self, conn: Any, req: Any = None, error: BaseException | None = None) -> None:
+        self.conn, self.parser = conn, conn.parser
+        self.req, self.error = req, error
+
+    def __iter__(self) -> ParsedOnce:
+        return self
+
+    def __next__(self) -> Any:
+        self.conn.parser = self.parser
+        if self.error is not None:
+            raise self.error
+        return self.req
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.parser, name)
+
+
+class HeldWrites:
+    """The socket as an answer on the poller thread sees it: it stays non-blocking, and what
+    the kernel does not take at once (a client that does not read its answers) is held, in
+    order, for a pool thread to send; the poller never blocks on a client."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.pending: list[bytes] = []
+
+    def setblocking(self, _flag: bool) -> None:
+        """gthread's ``handle`` makes the socket blocking for a pool thread; not here."""
+
+    def sendall(self, data: bytes) -> None:
+        if not self.pending:
+            try:
+                sent = self.sock.send(data)
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                sent = 0  # TLS: the same bytes must be offered again, from the start
+            if sent >= len(data):
+                return
+            data = bytes(data[sent:])
+        self.pending.append(bytes(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def recv_available(sock: Any, limit: int) -> tuple[bytes, bool]:
+    """What has arrived on a non-blocking socket, up to about ``limit`` bytes, and whether
+    the stream ended (or failed: the pool thread's own read then meets it again)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        try:
+            data = sock.recv(READ_CHUNK)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            break
+        except OSError:
+            return b"".join(chunks), True
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks), False
 
 
 class BoundedThreadWorker(ThreadWorker):
@@ -235,6 +326,155 @@ class BoundedThreadWorker(ThreadWorker):
 
     def max_body(self) -> int:
         return self.wsgi.config.get("MAX_CONTENT_LENGTH") or MAX_BODY_BYTES
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """On the poller thread: a kept-alive connection has bytes. A whole small request
+        whose answer cannot wait on anything is answered here (:meth:`_serve_inline`);
+        anything else goes to the pool as in gthread."""
+        if not self.alive or conn.is_http2 or conn.parser is None:
+            super().on_client_socket_readable(conn, client)
+            return
+        self.keepalived_conns.remove(conn)
+        self._guarded(self._serve_inline, conn)
+
+    def on_pending_socket_readable(self, conn: Any, client: Any) -> None:
+        """More of a body that the poller thread is collecting (else gthread's way)."""
+        progress = self.bodies.get(conn)
+        if progress is None or not progress.parsed_only:
+            super().on_pending_socket_readable(conn, client)
+            return
+        self.pending_conns.remove(conn)
+        self._forget_body(conn)
+        self._guarded(self._collect_inline, conn, progress)
+
+    def _guarded(self, serve: Any, conn: Any, *args: Any) -> None:
+        try:
+            serve(conn, *args)
+        except Exception:  # a bug here must not end the worker's loop and its connections
+            self.log.exception("oomguard: error answering on the poller thread")
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
+            self.nr_conns -= 1
+            conn.close()
+
+    def _serve_inline(self, conn: Any) -> None:
+        """Answer on the poller thread, without the pool's hand-offs (a future, a queue, a
+        pipe write, two thread switches and two poller changes per request), when the
+        request is all here: headers and a ``Content-Length`` body of at most
+        :data:`INLINE_MAX_BODY` (a body that comes in pieces is collected on the poller,
+        within :data:`BODY_DEADLINE_SECONDS` and the buffer budget), and the app says the
+        review will not wait (no ConfigMap look-up, room in its body gate). Nothing here
+        blocks: the socket stays non-blocking, only bytes that have arrived are parsed, and
+        an answer the kernel does not take at once is finished by a pool thread. The answer
+        comes from gthread's ``handle`` and this worker's ``handle_request``, as on a pool
+        thread; anything else goes to the pool, already parsed (:class:`ParsedOnce`)."""
+        if not self._take_arrived(conn):
+            self._to_pool(conn)
+            return
+        if b"\r\n\r\n" not in conn.parser.unreader.buf.getvalue():
+            self._to_pool(conn)  # the headers come on a pool thread, in READ_DEADLINE_SECONDS
+            return
+        try:
+            req = next(conn.parser)
+        except Exception as exc:  # an invalid request: gthread answers it on the pool
+            conn.parser = ParsedOnce(conn, error=exc)
+            self._to_pool(conn)
+            return
+        progress = BodyProgress(req, time.monotonic() + BODY_DEADLINE_SECONDS)
+        progress.parsed_only = True
+        self._serve_or_collect(conn, progress, pending=False)
+
+    def _collect_inline(self, conn: Any, progress: BodyProgress) -> None:
+        if not self.alive or not self._take_arrived(conn):
+            conn.parser = ParsedOnce(conn, req=progress.req)
+            self._to_pool(conn)  # the pool's read meets the end of the stream, or stops
+            return
+        self._serve_or_collect(conn, progress, pending=True)
+
+    def _take_arrived(self, conn: Any) -> bool:
+        """Move what has arrived into the parser's buffer; False when the stream ended or
+        more came than the poller thread answers."""
+        data, ended = recv_available(conn.sock, INLINE_MAX_BODY + READ_CHUNK)
+        if data:
+            buf = conn.parser.unreader.buf
+            buf.seek(0, 2)
+            buf.write(data)
+        return not ended and len(data) <= INLINE_MAX_BODY
+
+    def _serve_or_collect(self, conn: Any, progress: BodyProgress, pending: bool) -> None:
+        req = progress.req
+        if not self._inline_kind(req, conn):
+            conn.parser = ParsedOnce(conn, req=req)
+            self._to_pool(conn)
+            return
+        if progress.buffered() < progress.length:  # wait on the poller for the rest
+            with self.bodies_lock:
+                held = sum(p.buffered() for p in self.bodies.values()) + progress.buffered()
+                if held <= BUFFER_BUDGET_BODIES * self.max_body():
+                    self.bodies[conn] = progress
+            if conn not in self.bodies:  # over the budget: the pool answers 503
+                conn.parser = ParsedOnce(conn, req=req)
+                self._to_pool(conn)
+                return
+            conn.timeout = progress.deadline
+            self.pending_conns.append(conn)
+            if not pending:
+                self.poller.modify(
+                    conn.sock,
+                    selectors.EVENT_READ,
+                    partial(self.on_pending_socket_readable, conn),
+                )
+            return
+        conn.parser = ParsedOnce(conn, req=req)
+        from oomguard.webhook.app import answers_without_waiting
+
+        if not answers_without_waiting(self.wsgi, progress.length):
+            self._to_pool(conn)
+            return
+        self._answer_inline(conn, pending)
+
+    def _inline_kind(self, req: Any, conn: Any) -> bool:
+        """A request the poller thread may answer, by its framing and headers."""
+        chunked, length = body_framing(req)
+        if chunked or length > INLINE_MAX_BODY:
+            return False
+        if any(name == "EXPECT" for name, _ in req.headers):
+            return False  # gunicorn writes "100 Continue" straight to the socket
+        return not negotiation.upgrade_allowed(self.cfg, conn.client)
+
+    def _answer_inline(self, conn: Any, pending: bool) -> None:
+        sock = conn.sock
+        writer = conn.sock = HeldWrites(sock)
+        try:
+            result = ThreadWorker.handle(self, conn)
+        finally:
+            conn.sock = sock
+        if writer.pending:  # the client is not reading: a pool thread may block on it
+            self.poller.unregister(sock)
+            fs = self.tpool.submit(_send_rest, conn, b"".join(writer.pending), result)
+            fs.add_done_callback(partial(self._finished_on_pool, conn))
+            return
+        if result is True and self.alive and _empty(conn.parser.unreader):
+            conn.set_timeout()  # still registered with the poller, still non-blocking
+            self.keepalived_conns.append(conn)
+            if pending:
+                self.poller.modify(
+                    sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn)
+                )
+            return
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            self.poller.unregister(sock)
+        done: Future = Future()
+        done.set_result(result)
+        self.finish_request(conn, done)
+
+    def _finished_on_pool(self, conn: Any, fs: Any) -> None:
+        self.method_queue.defer(self.finish_request, conn, fs)
+
+    def _to_pool(self, conn: Any) -> None:
+        """gthread's way: off the poller, onto a pool thread."""
+        self.poller.unregister(conn.sock)
+        self.enqueue_req(conn)
 
     def handle(self, conn: Any) -> Any:
         """Runs in a pool thread; the deadline starts now, not when the connection queued."""
