@@ -53,7 +53,7 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-from gunicorn.http import wsgi
+from gunicorn.http import message, wsgi
 from gunicorn.http2 import negotiation
 
 # _DEFER is gthread's "no data yet, give the connection back to the poller" answer
@@ -218,10 +218,46 @@ def _send_rest(conn: Any, data: bytes, result: Any) -> Any:
     return result
 
 
+def _body_consumed(req: Any) -> bool:
+    """The app read all of a ``Content-Length`` body (the usual review)."""
+    from gunicorn.http.body import LengthReader
+
+    body = getattr(req, "body", None)
+    reader = getattr(body, "reader", None)
+    return (
+        isinstance(reader, LengthReader)
+        and reader.length == 0
+        and body.buf.tell() == 0
+        and getattr(body, "failed", False) is False
+    )
+
+
 def _empty(unreader: Any) -> bool:
     buf = unreader.buf
     buf.seek(0, 2)
     return buf.tell() == 0
+
+
+_ip_in_allow_list = message._ip_in_allow_list  # type: ignore[attr-defined]
+
+
+_PEERS: dict[tuple[Any, ...], bool] = {}
+PEERS_REMEMBERED = 4096  # bounded: past this many (peer, list) pairs, parsed each time
+
+
+def _allowed_peer(ip: Any, allow_list: Any, networks: Any) -> bool:
+    """gunicorn's ``_ip_in_allow_list``, remembered per (peer, allow list): the networks
+    passed are always those of that list (``forwarded_allow_ips``, ``proxy_allow_ips``)."""
+    try:
+        key = (ip, *allow_list)
+        answer = _PEERS.get(key)
+    except TypeError:  # not hashable: ask gunicorn each time
+        return _ip_in_allow_list(ip, allow_list, networks)
+    if answer is None:
+        answer = _ip_in_allow_list(ip, allow_list, networks)
+        if len(_PEERS) < PEERS_REMEMBERED:
+            _PEERS[key] = answer
+    return answer
 
 
 def _http_date(seconds: int) -> str:
@@ -313,6 +349,10 @@ class BoundedThreadWorker(ThreadWorker):
         # gthread builds each response with wsgi.create(), which takes the module's class;
         # this runs in the worker process only, after the fork
         wsgi.Response = OneWriteResponse  # type: ignore[misc]
+        # gunicorn parses the peer's address with ipaddress on every request to decide
+        # whether it may send X-Forwarded-*; the answer is the same for every request from
+        # that peer and that allow list
+        message._ip_in_allow_list = _allowed_peer  # type: ignore[attr-defined]
         super().init_process()
 
     def notify(self) -> None:
@@ -638,6 +678,8 @@ class BoundedThreadWorker(ThreadWorker):
     def _keepalive_after(self, conn: Any, keepalive: Any) -> Any:
         if keepalive is _DEFER:
             return _DEFER
+        if keepalive is True and _body_consumed(conn.parser.mesg):
+            return True  # nothing to drain: skip gthread's drain and its socket timeouts
         return super()._keepalive_after(conn, keepalive)
 
     def _cap_keepalive(self, deadline: float) -> None:
