@@ -123,11 +123,21 @@ _TEMPLATE = deployment_review(_PLACEHOLDER).split(_PLACEHOLDER.encode())
 
 
 def _one(conn: http.client.HTTPSConnection, path: str) -> bool:
+    """One review. The request leaves in one write, as the API server's Go client sends a
+    review of a few KiB (its transport buffers headers and body, 4 KiB, and flushes once);
+    ``http.client`` writes headers and body apart, so the server often woke for half a
+    request. A ``Connection: close`` answer (every 200th) closes ``conn``; the caller
+    reconnects."""
     uid = str(uuid.uuid4())
     body = uid.encode().join(_TEMPLATE)  # the same review, a fresh uid, no per-request dumps
-    conn.request("POST", path, body, {"Content-Type": "application/json"})
-    response = conn.getresponse()
+    head = f"POST {path} HTTP/1.1\r\nHost: {conn.host}\r\nAccept-Encoding: identity\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    conn.sock.sendall(head.encode() + body)
+    response = http.client.HTTPResponse(conn.sock, method="POST")
+    response.begin()
     data = response.read()
+    if response.will_close:
+        conn.close()
     return response.status == 200 and f'"uid":"{uid}"'.encode() in data
 
 
@@ -138,6 +148,8 @@ def client(job: dict) -> dict:
     os.nice(job["nice"])
     conn = _connect(job["host"], job["port"], job["ca"])
     for _ in range(20):  # warm the connection and the server's code paths
+        if conn.sock is None:
+            conn = _connect(job["host"], job["port"], job["ca"])
         _one(conn, job["path"])
     latencies, lags, errors = [], [], 0
     start, end, interval = job["start"], job["end"], job["interval"]
@@ -158,6 +170,8 @@ def client(job: dict) -> dict:
                 time.sleep(start - now)
                 continue
             slot = now
+        if conn.sock is None:  # the server said Connection: close
+            conn = _connect(job["host"], job["port"], job["ca"])
         sent = time.monotonic()
         try:
             ok = _one(conn, job["path"])
@@ -319,6 +333,8 @@ def run_abuse(port: int, ca: str, kind: str, reviews: int) -> dict:
     conn = _connect("127.0.0.1", port, ca)
     try:
         for _ in range(reviews):
+            if conn.sock is None:  # the server said Connection: close
+                conn = _connect("127.0.0.1", port, ca)
             sent = time.monotonic()
             try:
                 ok = _one(conn, "/validate")
@@ -397,7 +413,9 @@ def rss_mib(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def start_server(folder: Path, workers: int, threads: int) -> tuple[subprocess.Popen, int, str]:
+def start_server(
+    folder: Path, workers: int, threads: int, repo: Path = REPO
+) -> tuple[subprocess.Popen, int, str]:
     import trustme
 
     ca = trustme.CA()
@@ -410,13 +428,16 @@ def start_server(folder: Path, workers: int, threads: int) -> tuple[subprocess.P
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (folder / "serve.log").open("wb")
+    python = sys.executable if repo == REPO else str(repo / ".venv" / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "oomguard", "serve", "--cert", str(cert), "--key", str(key)]
+        [python, "-m", "oomguard", "serve", "--cert", str(cert), "--key", str(key)]
         + ["--host", "127.0.0.1", "--port", str(port)]
         + ["--workers", str(workers), "--threads", str(threads)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        cwd=REPO,
+        cwd=repo,
+        env=env,  # with bytecode, as users have it
     )
     context = ssl.create_default_context(cafile=str(ca_file))
     for _ in range(200):
@@ -443,12 +464,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--abuse", default="", help="malformed,stall,slowbody (see above)")
     parser.add_argument("--abuse-reviews", type=int, default=300, help="good reviews per abuse")
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=REPO,
+        help="serve this checkout (its .venv) with this load generator, to compare trees",
+    )
     args = parser.parse_args(argv)
     if args.abuse:
         return main_abuse(args)
 
     folder = Path(tempfile.mkdtemp(prefix="oomguard-bench-"))
-    process, port, ca = start_server(folder, args.workers, args.threads)
+    process, port, ca = start_server(folder, args.workers, args.threads, args.repo.resolve())
     path = f"/{args.endpoint}"
     results = []
     try:
@@ -478,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpus": os.cpu_count(),
         "server": {"workers": args.workers, "threads": args.threads, "endpoint": path},
+        "repo": str(args.repo),
         "connections": args.connections,
         "duration_s": args.duration,
         "rss_mib_before": rss_before,
@@ -487,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(
-        f"{summary['date']}, {summary['cpus']} CPUs, server {summary['server']}, "
+        f"{summary['date']}, {summary['cpus']} CPUs, server {summary['server']} from "
+        f"{summary['repo']}, "
         f"{args.connections} keep-alive TLS connections, RSS before {rss_before} MiB"
     )
     columns = [

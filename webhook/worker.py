@@ -27,6 +27,14 @@ a worker, and the API server's reviews (and ``/healthz``) queue behind them. The
   a request that would pass that is answered 503 and its connection closed, so stalled
   near-complete bodies cannot add up to unbounded memory.
 
+**Kept-alive requests are answered on the poller thread** when they are all here and
+small (:data:`INLINE_MAX_BODY`) and the app says the review cannot wait (no ConfigMap
+look-up, room in its byte gate): no future, queue, pipe write, thread switches or poller
+changes per request. The socket stays non-blocking there; a body arriving in pieces is
+collected on the poller under the same deadline and budget; an answer the kernel does not
+take at once is finished on a pool thread (:class:`HeldWrites`); anything else goes to the
+pool already parsed (:class:`ParsedOnce`), where gthread's handling takes over.
+
 And two for load balance and clean stops: **a connection is closed after
 :data:`KEEPALIVE_REQUESTS` requests** (like nginx's ``keepalive_requests``), so kept-alive
 connections spread over the workers again now and then; and **once the worker is stopping,
@@ -37,8 +45,9 @@ headers and body leave in one write (one TLS record), and the ``Date`` header an
 heartbeat are refreshed once a second.
 
 Over 400 lines because it is one subclass of gthread's worker: the deadlines, the body
-buffering and the one-write answer override the same connection life cycle and share its
-state; split, each part would have to re-learn gunicorn's internals the others already hold.
+buffering, the inline answers and the one-write answer override the same connection life
+cycle and share its state; split, each part would have to re-learn gunicorn's internals the
+others already hold.
 """
 
 from __future__ import annotations
