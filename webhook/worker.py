@@ -250,6 +250,19 @@ def _empty(unreader: Any) -> bool:
 _ip_in_allow_list = message._ip_in_allow_list  # type: ignore[attr-defined]
 
 
+def _settled_config_class(base: type) -> type:
+    """``base`` (gunicorn's ``Config``) remembering each setting's value on first use, in
+    the instance's ``__dict__``, where later look-ups find it without ``__getattr__``."""
+
+    class SettledConfig(base):  # type: ignore[valid-type,misc]
+        def __getattr__(self, name: str) -> Any:
+            value = super().__getattr__(name)
+            self.__dict__[name] = value
+            return value
+
+    return SettledConfig
+
+
 _PEERS: dict[tuple[Any, ...], bool] = {}
 PEERS_REMEMBERED = 4096  # bounded: past this many (peer, list) pairs, parsed each time
 
@@ -362,6 +375,9 @@ class BoundedThreadWorker(ThreadWorker):
         # whether it may send X-Forwarded-*; the answer is the same for every request from
         # that peer and that allow list
         message._ip_in_allow_list = _allowed_peer  # type: ignore[attr-defined]
+        # gunicorn looks each setting up through Config.__getattr__ (~20 per request); they
+        # are fixed once the worker runs (a reload starts new workers)
+        self.cfg.__class__ = _settled_config_class(type(self.cfg))
         super().init_process()
 
     def notify(self) -> None:
