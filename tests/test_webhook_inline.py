@@ -215,3 +215,28 @@ def test_only_reviews_that_cannot_wait_are_answered_inline():
     gate.in_use = gate.budget  # a large review is being judged: a new one would wait
     assert answers_without_waiting(plain, len(BODY)) is False
     assert answers_without_waiting(object(), len(BODY)) is False  # not this app
+
+
+def test_the_remembered_peer_check_answers_as_gunicorns(monkeypatch):
+    import ipaddress
+
+    from gunicorn.http import message
+
+    monkeypatch.setattr(worker, "_PEERS", {})
+    cases = [
+        ("127.0.0.1", ["127.0.0.1", "::1"]),
+        ("10.1.2.3", ["127.0.0.1", "::1"]),
+        ("10.1.2.3", ["10.0.0.0/8"]),
+        ("::1", ["127.0.0.1", "::1"]),
+        ("not an address", ["127.0.0.1"]),
+        ("192.0.2.7", ["*"]),
+    ]
+    for _ in range(2):  # the second round is answered from memory
+        for peer, allowed in cases:
+            networks = [ipaddress.ip_network(a) for a in allowed if a != "*"]
+            expected = message._ip_in_allow_list(peer, allowed, networks)
+            assert worker._allowed_peer(peer, allowed, networks) is expected, (peer, allowed)
+    assert len(worker._PEERS) == len(cases)
+    monkeypatch.setattr(worker, "PEERS_REMEMBERED", len(cases))
+    assert worker._allowed_peer("10.9.9.9", ["10.0.0.0/8"], [ipaddress.ip_network("10.0.0.0/8")])
+    assert len(worker._PEERS) == len(cases)  # bounded: answered, not remembered
