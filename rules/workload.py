@@ -116,7 +116,7 @@ def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
         value = parse_quantity(raw)
     except QuantityError as exc:
         return MemoryValue(raw, path, pod_level, None, str(exc))
-    if value < 0:
+    if value.numerator < 0:  # a Fraction's sign is its numerator's (no Fraction comparison)
         return MemoryValue(raw, path, pod_level, None, f"{raw!r} is negative")
     return MemoryValue(raw, path, pod_level, value)
 
