@@ -34,7 +34,8 @@ from oomguard.rules.runtimes.env import (
 )
 
 if TYPE_CHECKING:
-    from oomguard.rules.workload import Container, Env
+    from oomguard.rules.runtimes.env import Env
+    from oomguard.rules.workload import Container
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 _PREFIX_COMMANDS = frozenset({"exec", "env", "nohup", "time", "command", "su-exec", "gosu", "tini"})
