@@ -23,7 +23,8 @@ from oomguard.rules.text import format_bytes, format_percent
 from oomguard.rules.workload import Container, MemoryValue, Workload
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class HeapCheck:
     container: Container
     runtime: Runtime

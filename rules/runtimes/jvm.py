@@ -122,7 +122,8 @@ _WITH_VALUE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class JvmFlag:
     """One heap-related JVM option as written."""
 
@@ -198,7 +199,8 @@ class JvmSettings:
         return flag if flag is not None and flag.enabled is False else None
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class JvmHeap:
     """The maximum heap the JVM will use in a container, and the flag that decides it."""
 
