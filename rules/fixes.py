@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from oomguard.rules.model import PatchOp, Path, pointer
 from oomguard.rules.runtimes.argv import Token, rewrite_occurrence
+from oomguard.rules.text import ratio_terms
 
 if TYPE_CHECKING:
     from oomguard.rules.workload import Container, Workload
@@ -31,7 +32,12 @@ FIX_ROUNDS = 3
 
 def target_bytes(limit: Fraction, ratio: Fraction) -> int:
     """``ratio`` × ``limit`` rounded down to a whole MiB (never below 1 MiB)."""
-    return max(1, int(limit * ratio) // MIB) * MIB
+    # int(limit * ratio) on the integer terms (Fraction's operators are pure Python)
+    limit_num, limit_den = ratio_terms(limit)
+    ratio_num, ratio_den = ratio_terms(ratio)
+    num, den = limit_num * ratio_num, limit_den * ratio_den
+    product = num // den if num >= 0 else -(-num // den)  # int() truncates toward zero
+    return max(1, product // MIB) * MIB
 
 
 def value_at(obj: Any, path: Path) -> Any:

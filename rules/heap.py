@@ -17,12 +17,14 @@ from fractions import Fraction
 from oomguard.rules.config import Config
 from oomguard.rules.fixes import replaces_reference, target_bytes
 from oomguard.rules.model import PatchOp, Path, Problem
+from oomguard.rules.quantity import above_ratio, less
 from oomguard.rules.runtimes.base import Heap, Runtime
 from oomguard.rules.text import format_bytes, format_percent
 from oomguard.rules.workload import Container, MemoryValue, Workload
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class HeapCheck:
     container: Container
     runtime: Runtime
@@ -105,7 +107,7 @@ def _literal_note(fix: tuple[PatchOp, ...]) -> str:
 
 
 def exceeds_limit(check: HeapCheck | None) -> Problem | None:
-    if check is None or check.size < check.limit.usable:
+    if check is None or less(check.size, check.limit.usable):
         return None
     fix = check.fix()
     return Problem(
@@ -123,8 +125,8 @@ def headroom_low(check: HeapCheck | None) -> Problem | None:
     if check is None:
         return None
     limit = check.limit.usable
-    if not check.ratio * limit < check.size < limit:
-        return None
+    if not (above_ratio(check.size, limit, check.ratio) and less(check.size, limit)):
+        return None  # not ratio × limit < size < limit
     fix = check.fix()
     return Problem(
         f"{check.setting} is {_share(check)} of {_the_limit(check)}, above the "

@@ -65,7 +65,7 @@ FIX_NEEDS_DEFAULTS = True  # adds the configured defaults.memory_*
 def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for container in workload.containers:
         limit = container.limit
-        if limit is not None and limit.value != 0:
+        if limit is not None and (limit.value is None or limit.value.numerator != 0):
             continue  # a limit of 0 sets no cgroup limit at all (the kubelet skips it)
         request = container.request
         fix = ()

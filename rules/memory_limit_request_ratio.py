@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from oomguard.rules.cel import Cel, by_container, has, millibytes, quantity
 from oomguard.rules.config import Config
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.quantity import above_ratio
 from oomguard.rules.workload import Workload
 
 ID = "memory-limit-request-ratio"
@@ -69,15 +70,16 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
         request, limit = container.own_memory("requests"), container.own_memory("limits")
         if request is None or limit is None or not request.usable or limit.usable is None:
             continue
+        if not above_ratio(limit.usable, request.usable, maximum):  # limit / request > maximum
+            continue
         ratio = limit.usable / request.usable
-        if ratio > maximum:
-            yield Problem(
-                f"memory limit {limit.text} of {container.label} is {float(ratio):.3g}× its "
-                f"request {request.text}, above the {float(maximum):g}× maximum: the node is "
-                f"overcommitted by the difference",
-                limit.path,
-                container.name,
-            )
+        yield Problem(
+            f"memory limit {limit.text} of {container.label} is {float(ratio):.3g}× its "
+            f"request {request.text}, above the {float(maximum):g}× maximum: the node is "
+            f"overcommitted by the difference",
+            limit.path,
+            container.name,
+        )
 
 
 def cel(config: Config) -> Cel:

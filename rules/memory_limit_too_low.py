@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from oomguard.rules.cel import POD, Cel, by_container, bytes_literal, has, millibytes, quantity
 from oomguard.rules.config import Config
 from oomguard.rules.model import Option, Problem
+from oomguard.rules.quantity import less
 from oomguard.rules.text import format_bytes
 from oomguard.rules.workload import Workload
 
@@ -62,7 +63,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
     minimum = config.thresholds.min_limit
     for container in workload.containers:
         limit = container.limit
-        if limit is None or not limit.usable or limit.usable >= minimum:
+        if limit is None or not limit.usable or not less(limit.usable, minimum):
             continue  # 0 is no limit at all: memory-limit-missing reports it
         if limit.pod_level and container is not workload.containers[0]:
             continue  # one pod-level limit, one finding

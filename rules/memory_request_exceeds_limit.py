@@ -39,6 +39,7 @@ from collections.abc import Iterator
 
 from oomguard.rules.config import Config
 from oomguard.rules.model import Problem
+from oomguard.rules.quantity import less
 from oomguard.rules.text import format_percent
 from oomguard.rules.workload import Workload
 
@@ -62,7 +63,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
     for label, name, request, limit in pairs:
         if request is None or limit is None or request.usable is None or limit.usable is None:
             continue
-        if request.usable > limit.usable:
+        if less(limit.usable, request.usable):
             share = ""
             if limit.usable:  # a limit of 0 is compared too, but has no percentage
                 share = f" ({format_percent(request.usable, limit.usable)} of it)"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from oomguard.rules.quantity import QuantityError, parse_quantity
+from oomguard.rules.quantity import QuantityError, parse_quantity, same
 from oomguard.rules.workload import Workload
 
 QOS_RESOURCES = ("cpu", "memory")
@@ -78,7 +78,7 @@ def _gaps(resources: dict[str, dict[str, Any]]) -> list[str]:
         request = _positive(requests.get(name)) if name in requests else limit
         if limit is None:
             gaps.append(f"no {name} limit")
-        elif request != limit:
+        elif not same(request, limit):
             gaps.append(f"{name} request {requests.get(name)} ≠ limit {limits.get(name)}")
     return gaps
 

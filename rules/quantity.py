@@ -91,6 +91,32 @@ def _parse_text(value: str) -> Fraction:
     return number
 
 
+# Exact comparisons of byte counts (Fractions or ints) on their integer terms. Fraction's own
+# operators are pure Python and check numbers.Rational on every call (~1 µs for a comparison,
+# ~1.5 µs for a product or quotient); these run per container for most rules. Fractions are
+# kept normalised (lowest terms, positive denominator), so the terms decide both.
+
+
+def less(a: Fraction | int, b: Fraction | int) -> bool:
+    """``a < b``, exactly."""
+    return a.numerator * b.denominator < b.numerator * a.denominator
+
+
+def same(a: Fraction | int | None, b: Fraction | int | None) -> bool:
+    """``a == b`` for byte counts or None, exactly."""
+    if a is None or b is None:
+        return a is b
+    return a.numerator == b.numerator and a.denominator == b.denominator
+
+
+def above_ratio(part: Fraction | int, whole: Fraction | int, ratio: Fraction | int) -> bool:
+    """``part > ratio × whole``, exactly (``part / whole > ratio`` when ``whole`` is positive)."""
+    return (
+        part.numerator * whole.denominator * ratio.denominator
+        > ratio.numerator * whole.numerator * part.denominator
+    )
+
+
 def is_millibytes(value: object) -> bool:
     """True for a quantity string with the ``m`` (milli) suffix, e.g. ``512m`` = 0.512 bytes."""
     if not isinstance(value, str):

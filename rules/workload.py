@@ -36,7 +36,8 @@ from oomguard.rules.limit_ranges import (
 )
 from oomguard.rules.model import Path, Problem
 from oomguard.rules.quantity import GO_SPACE, QuantityError, is_millibytes, parse_quantity
-from oomguard.rules.runtimes.env import OVER_READ_BUDGET, TextBudget
+from oomguard.rules.runtimes.argv import command_lines
+from oomguard.rules.runtimes.env import Env, TextBudget, resolve_env
 from oomguard.rules.text import type_name
 from oomguard.rules.vpa import Vpa, VpaLookup, no_vpas
 
@@ -116,7 +117,7 @@ def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
         value = parse_quantity(raw)
     except QuantityError as exc:
         return MemoryValue(raw, path, pod_level, None, str(exc))
-    if value < 0:
+    if value.numerator < 0:  # a Fraction's sign is its numerator's (no Fraction comparison)
         return MemoryValue(raw, path, pod_level, None, f"{raw!r} is negative")
     return MemoryValue(raw, path, pod_level, value)
 
@@ -218,8 +219,6 @@ class Container:
 
     @cached_property
     def env(self) -> Env:
-        from oomguard.rules.runtimes.env import resolve_env
-
         env = resolve_env(self)
         origins = self.workload.origins
         if origins:  # an adapter's container: say the custom resource's field
@@ -230,8 +229,6 @@ class Container:
 
     @cached_property
     def commands(self) -> list:
-        from oomguard.rules.runtimes.argv import command_lines
-
         lines = command_lines(self)
         origins = self.workload.origins
         if origins:
@@ -246,30 +243,6 @@ class Container:
     def image(self) -> str:
         image = self.spec.get("image")
         return image if isinstance(image, str) else ""
-
-
-@dataclass
-class Env:
-    """A container's resolved environment, in Kubernetes' precedence."""
-
-    values: dict[str, Any] = field(default_factory=dict)  # name -> runtimes.env.EnvValue
-    unresolved_sources: list[str] = field(default_factory=list)  # envFrom sources not found
-    budget: TextBudget | None = field(default=None, repr=False)
-    _read: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def get(self, name: str) -> Any:
-        """The value rules read, once charged to the object's budget (a value past it is
-        unresolved, with the reason): reading flags costs memory in proportion to them."""
-        value = self.values.get(name)
-        if value is None or value.value is None or self.budget is None:
-            return value
-        if name not in self._read:
-            self._read[name] = (
-                value
-                if self.budget.spend_read(len(value.value))
-                else replace(value, value=None, unresolved=OVER_READ_BUDGET)
-            )
-        return self._read[name]
 
 
 # Container's cached properties (kept in __dict__, see cached_property)

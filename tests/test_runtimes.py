@@ -21,7 +21,7 @@ from oomguard.rules.runtimes import RUNTIMES
 from oomguard.rules.runtimes.base import Runtime
 
 # modules of rules/runtimes/ that hold shared parsing, not a runtime
-SHARED = {"argv", "base", "env"}
+SHARED = {"argv", "base", "env", "shell_words"}
 
 
 def runtime_modules():

@@ -179,3 +179,56 @@ def test_plain_script_lines_split_as_shlex_does(script):
         if current:
             expected.append(current)
     assert _simple_commands(script) == expected
+
+
+def _shlex_words(line: str) -> list[str] | str:
+    """The reference: how shlex splits a script line for oomguard (or that it refuses it)."""
+    import shlex
+
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
+        lexer.whitespace_split = True
+        return list(lexer)
+    except ValueError:
+        return "refused"
+
+
+def test_quoted_script_lines_split_as_shlex_does():
+    # rules/runtimes/shell_words.py splits lines with quotes (no escapes, no comments) by
+    # regular expressions instead of shlex: the words, and the lines shlex refuses (a quote
+    # left open), must be shlex's. Seeded, so a failure names a line that can be replayed.
+    import random
+
+    from oomguard.rules.runtimes import shell_words
+
+    pieces = [*"ab =-.$é\xa0{}", " ", "\t", *";&|()", "'", '"', "'", '"', "\\", "#", "-Xmx1g"]
+    rng = random.Random(19)
+    quoted = 0
+    for _ in range(20_000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        try:
+            words: list[str] | str = shell_words.line_words(line)
+        except ValueError:
+            words = "refused"
+        assert words == _shlex_words(line), line
+        quoted += not shell_words._PLAIN_LINE.fullmatch(line) and (
+            "\\" not in line and "#" not in line and shell_words._quoted_words(line) is not None
+        )
+    assert quoted > 1_000  # the fast path for quoted lines was taken, not only shlex
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (
+            """exec java "-Xmx1g" '-Dname=a b' -jar app.jar""",
+            ["exec", "java", "-Xmx1g", "-Dname=a b", "-jar", "app.jar"],
+        ),
+        ("""a'b"c'd "x;y"&&z""", ['ab"cd', "x;y", "&&", "z"]),
+        ("""'' "" x""", ["", "", "x"]),
+    ],
+)
+def test_quoted_line_words(line, words):
+    from oomguard.rules.runtimes.shell_words import line_words
+
+    assert line_words(line) == words == _shlex_words(line)

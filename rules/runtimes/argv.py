@@ -17,7 +17,6 @@ ConfigMap not in the input) yields no token (its text is unknown, not the litera
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,18 +31,15 @@ from oomguard.rules.runtimes.env import (
     expand_references,
     too_long_reason,
 )
+from oomguard.rules.runtimes.shell_words import line_words
 
 if TYPE_CHECKING:
-    from oomguard.rules.workload import Container, Env
+    from oomguard.rules.runtimes.env import Env
+    from oomguard.rules.workload import Container
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 _PREFIX_COMMANDS = frozenset({"exec", "env", "nohup", "time", "command", "su-exec", "gosu", "tini"})
 _SEPARATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "{", "}", "then", "do", "else"})
-# A script line without anything shlex treats specially (quotes, escapes, comments) or
-# whitespace other than spaces and tabs: its words are the runs of shlex's punctuation
-# (`;`, `&&`, `|`, …) and the runs of other characters between blanks, as shlex splits them.
-_PLAIN_LINE = re.compile(r"[ \t!$%*+,\-./0-9:<=>?@A-Z\[\]^_`a-z{}~;&|()]*")
-_PLAIN_WORD = re.compile(r"[;&|()]+|[^ \t;&|()]+")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 _K8S_WHOLE_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _SHELL_REF = re.compile(
@@ -272,15 +268,10 @@ def _script_lines(
 def _simple_commands(script: str) -> list[list[str]]:
     commands: list[list[str]] = []
     for line in script.splitlines():
-        if _PLAIN_LINE.fullmatch(line):
-            words = _PLAIN_WORD.findall(line)  # what shlex gives for such a line, ~20x faster
-        else:
-            try:
-                lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
-                lexer.whitespace_split = True
-                words = list(lexer)
-            except ValueError:  # unbalanced quotes: fall back to plain words
-                words = line.split()
+        try:
+            words = line_words(line)
+        except ValueError:  # unbalanced quotes: fall back to plain words
+            words = line.split()
         current: list[str] = []
         for word in words:
             if word in _SEPARATORS:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from oomguard.rules.workload import Container
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class Heap:
     """The heap (or soft limit) the runtime will use under the container's limit."""
 
@@ -34,7 +35,8 @@ class Heap:
     source: Any  # the runtime's own record of that setting, for its rewrite
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class Invalid:
     """A setting the runtime refuses or ignores; the finding reads
     ``{setting} in {container}{detail}``."""
@@ -44,7 +46,8 @@ class Invalid:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class Settings:
     heap: Heap | None = None  # None: no limit, or the runtime's default (which follows it)
     invalid: tuple[Invalid, ...] = ()  # in the order the runtime meets them

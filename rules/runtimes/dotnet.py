@@ -41,7 +41,8 @@ PREFIXES = ("DOTNET_", "COMPlus_")
 _HEX = re.compile(r"(0[xX])?([0-9a-fA-F]{1,16})")
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class DotnetSetting:
     env: EnvValue
     setting: str  # 'GCHeapHardLimit' or 'GCHeapHardLimitPercent'
@@ -53,7 +54,8 @@ class DotnetSetting:
         return f"{self.env.name}={self.env.value}"
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class DotnetSettings:
     hard_limit: DotnetSetting | None
     percent: DotnetSetting | None

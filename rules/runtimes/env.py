@@ -21,14 +21,14 @@ from __future__ import annotations
 import base64
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from oomguard.rules.model import Path
 from oomguard.rules.quantity import QuantityError, parse_quantity
 
 if TYPE_CHECKING:
-    from oomguard.rules.workload import Container, Env
+    from oomguard.rules.workload import Container
 
 # The longest argument or environment string Linux passes to a program (MAX_ARG_STRLEN).
 MAX_STRING = 32 * 4096
@@ -84,6 +84,32 @@ OVER_BUDGET = (
 )
 
 
+# A container's environment; here rather than in workload.py (which imports this module), so
+# that resolve_env, run for every container, needs no import of its own.
+@dataclass
+class Env:
+    """A container's resolved environment, in Kubernetes' precedence."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # name -> EnvValue
+    unresolved_sources: list[str] = field(default_factory=list)  # envFrom sources not found
+    budget: TextBudget | None = field(default=None, repr=False)
+    _read: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def get(self, name: str) -> Any:
+        """The value rules read, once charged to the object's budget (a value past it is
+        unresolved, with the reason): reading flags costs memory in proportion to them."""
+        value = self.values.get(name)
+        if value is None or value.value is None or self.budget is None:
+            return value
+        if name not in self._read:
+            self._read[name] = (
+                value
+                if self.budget.spend_read(len(value.value))
+                else replace(value, value=None, unresolved=OVER_READ_BUDGET)
+            )
+        return self._read[name]
+
+
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
 @dataclass(slots=True, unsafe_hash=True)
 class EnvValue:
@@ -105,8 +131,6 @@ class EnvValue:
 
 
 def resolve_env(container: Container) -> Env:
-    from oomguard.rules.workload import Env
-
     budget = container.workload.budget
     env = Env(budget=budget)
     spec = container.spec

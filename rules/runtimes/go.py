@@ -85,7 +85,8 @@ GO_IMAGES = frozenset(
 _GO_COMMAND = re.compile(r"^/ko-app/|^go$")
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class GoSettings:
     memlimit: EnvValue | None  # the GOMEMLIMIT variable, when set
     memlimit_bytes: int | None  # None when unset, off, invalid or unresolved

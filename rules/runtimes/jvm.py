@@ -122,7 +122,8 @@ _WITH_VALUE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class JvmFlag:
     """One heap-related JVM option as written."""
 
@@ -198,7 +199,8 @@ class JvmSettings:
         return flag if flag is not None and flag.enabled is False else None
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class JvmHeap:
     """The maximum heap the JVM will use in a container, and the flag that decides it."""
 
@@ -398,9 +400,11 @@ def _percent_flag(name: str, token: Token) -> JvmFlag:
     value = token.text.split("=", 1)[1]
     if not _PERCENT.fullmatch(value):
         return JvmFlag(name, token, value, error=f"{value!r} is not a number")
-    if not 0 <= Fraction(value) <= 100:
+    # parsed once, whole numbers (most) from an int: Fraction's string parsing is slow
+    percent = Fraction(int(value)) if value.isdigit() else Fraction(value)
+    if percent > 100:  # never below 0: _PERCENT takes no sign
         return JvmFlag(name, token, value, error=f"{value} is outside the allowed range 0 to 100")
-    return JvmFlag(name, token, value, percent=Fraction(value))
+    return JvmFlag(name, token, value, percent=percent)
 
 
 def _fraction_flag(name: str, token: Token) -> JvmFlag:

@@ -50,7 +50,8 @@ _SPACE_ERROR = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
+@dataclass(slots=True, unsafe_hash=True)
 class NodeFlag:
     token: Token
     percentage: bool  # --max-old-space-size-percentage
