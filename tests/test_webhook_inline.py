@@ -240,3 +240,38 @@ def test_the_remembered_peer_check_answers_as_gunicorns(monkeypatch):
     monkeypatch.setattr(worker, "PEERS_REMEMBERED", len(cases))
     assert worker._allowed_peer("10.9.9.9", ["10.0.0.0/8"], [ipaddress.ip_network("10.0.0.0/8")])
     assert len(worker._PEERS) == len(cases)  # bounded: answered, not remembered
+
+
+def test_the_server_keeps_gunicorns_python_parser_even_when_h1c_is_installed(monkeypatch):
+    """The worker's deadlines, body bounds and inline answers read the pure-Python parser's
+    buffer, so ``oomguard serve`` sets ``http_parser = "python"``: gunicorn's default
+    ("auto") switches to the optional ``gunicorn_h1c`` extension wherever it is installed
+    (gunicorn/http/message.py ``_check_fast_parser``). A stand-in module plays h1c here
+    (nothing is compiled on this machine), named so."""
+    import argparse
+    import sys
+    import types
+
+    from gunicorn.config import Config
+    from gunicorn.http import message
+    from oomguard.webhook.server import gunicorn_options
+
+    stand_in_h1c = types.ModuleType("gunicorn_h1c")
+    stand_in_h1c.LimitRequestLine = object  # what gunicorn checks for h1c >= 0.4.1
+    monkeypatch.setitem(sys.modules, "gunicorn_h1c", stand_in_h1c)
+    monkeypatch.setattr(message, "_fast_parser_available", None)
+    args = argparse.Namespace(host="0.0.0.0", port=8443, workers=1, threads=2, cert="c", key="k")
+    store = types.SimpleNamespace(gunicorn_hook=None)
+
+    def parser_in_use(options: dict) -> bool:
+        cfg = Config()
+        for key in ("http_parser", "worker_class", "threads"):
+            if key in options:
+                cfg.set(key, options[key])
+        return message._check_fast_parser(cfg)
+
+    options = gunicorn_options(args, store)
+    assert options["http_parser"] == "python"
+    assert parser_in_use(options) is False
+    # the control: with gunicorn's default the stand-in would be used
+    assert parser_in_use({k: v for k, v in options.items() if k != "http_parser"}) is True

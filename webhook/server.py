@@ -204,6 +204,10 @@ def gunicorn_options(
         "workers": args.workers,
         "worker_class": "oomguard.webhook.worker.BoundedThreadWorker",
         "threads": getattr(args, "threads", None) or THREADS_PER_WORKER,
+        # the worker's deadlines, body bounds and inline answers read the pure-Python
+        # parser's buffer; gunicorn's "auto" would switch to the optional gunicorn_h1c
+        # extension wherever it happens to be installed
+        "http_parser": "python",
         "keepalive": KEEPALIVE_SECONDS,
         "graceful_timeout": GRACEFUL_SECONDS,
         "timeout": 30,
