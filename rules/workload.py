@@ -72,16 +72,16 @@ class MemoryValue:
     error: str | None = None  # why it does not parse
     # not written: where the API server takes it from ('the default of LimitRange "x"')
     origin: str | None = None
+    # Worked out once, when the value is read (below): a container's limit and request are
+    # compared by ~10 rules per check_object, and a property recomputed them on every read.
+    millibytes: bool = field(init=False, repr=False, compare=False)
+    # The byte count other rules may compare against: not for invalid or ``m`` values,
+    # whose own rules report them first.
+    usable: Fraction | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def millibytes(self) -> bool:
-        return is_millibytes(self.raw)
-
-    @property
-    def usable(self) -> Fraction | None:
-        """The byte count other rules may compare against: not for invalid or ``m`` values,
-        whose own rules report them first."""
-        return None if is_millibytes(self.raw) else self.value  # hot: not via .millibytes
+    def __post_init__(self) -> None:
+        self.millibytes = millibytes = is_millibytes(self.raw)
+        self.usable = None if millibytes else self.value
 
     @property
     def text(self) -> str:
