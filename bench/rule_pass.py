@@ -109,16 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result) if args.json else result)
     if args.cprofile:
-        import cProfile
-        import pstats
+        from profiling import print_profile
 
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(max(args.reps, 1)):
-            run_pass(jobs, config)
-        profiler.disable()
-        stats = pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime"))
-        stats.print_stats(args.cprofile)
+        print_profile(lambda: run_pass(jobs, config), max(args.reps, 1), args.cprofile)
     return 0
 
 

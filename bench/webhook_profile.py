@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="oomguard-prof-"))
 
+from profiling import print_profile  # noqa: E402
 from webhook_load import deployment_review  # noqa: E402
 
 
@@ -113,16 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {per_call_us(fn, args.n):.0f} |")
     print(f"load average {os.getloadavg()}")
     if args.cprofile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(args.n):
-            wsgi()
-        profiler.disable()
-        stats = pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime"))
-        stats.print_stats(args.cprofile)
+        print_profile(wsgi, args.n, args.cprofile)
     return 0
 
 
