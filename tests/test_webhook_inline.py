@@ -7,6 +7,7 @@ kept-alive requests. No timing assertions: socket timeouts below are liveness bo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import socket
@@ -275,3 +276,40 @@ def test_the_server_keeps_gunicorns_python_parser_even_when_h1c_is_installed(mon
     assert parser_in_use(options) is False
     # the control: with gunicorn's default the stand-in would be used
     assert parser_in_use({k: v for k, v in options.items() if k != "http_parser"}) is True
+
+
+def test_a_small_review_never_waits_at_the_byte_gate():
+    """Regression (review of the inline path): the poller checked for room in the gate, then a
+    large review waiting on a pool thread could take that room first, and the poller's
+    ``enter`` waited up to GATE_WAIT_SECONDS with the whole worker stalled. A review of at
+    most SMALL_REVIEW_BYTES now passes a full gate at once; a larger one still waits."""
+    from oomguard.webhook.app import ByteGate
+    from oomguard.webhook.defaults import SMALL_REVIEW_BYTES
+
+    gate = ByteGate(budget=4 * 1024 * 1024)
+    assert gate.enter(4 * 1024 * 1024, timeout=0)  # a large review fills the gate
+    assert gate.enter(SMALL_REVIEW_BYTES, timeout=0)
+    assert not gate.enter(SMALL_REVIEW_BYTES + 1, timeout=0)
+    gate.leave(SMALL_REVIEW_BYTES)
+    gate.leave(4 * 1024 * 1024)
+    assert gate.in_use == 0
+
+
+def test_the_poller_reads_ahead_at_most_one_inline_request(monkeypatch):
+    """Regression (review of the inline path): the poller's read-ahead was up to ~576 KiB per
+    connection (READ_CHUNK past the limit), kept in the parser's buffer, outside the body
+    budget, while the connection queued for a pool thread. It is now at most limit + 1."""
+    reader, writer = socket.socketpair()
+    try:
+        writer.setblocking(False)
+        sent = 0
+        with contextlib.suppress(BlockingIOError):  # fill the pair's buffer, never block
+            while sent < worker.INLINE_MAX_BODY * 4:
+                sent += writer.send(b"x" * 65536)
+        assert sent > worker.INLINE_MAX_BODY + 1  # enough arrived to read past the limit
+        reader.setblocking(False)
+        data, ended = worker.recv_available(reader, worker.INLINE_MAX_BODY)
+        assert len(data) == worker.INLINE_MAX_BODY + 1 and not ended
+    finally:
+        reader.close()
+        writer.close()

@@ -24,7 +24,7 @@ from oomguard.rules.admission import ALLOW, Decision, Request
 from oomguard.rules.config import Config
 from oomguard.rules.text import printable
 from oomguard.webhook import metrics
-from oomguard.webhook.defaults import MAX_BODY_BYTES
+from oomguard.webhook.defaults import MAX_BODY_BYTES, SMALL_REVIEW_BYTES
 from oomguard.webhook.lookups import ClusterLookups, ReviewContext
 from oomguard.webhook.review import (
     BadReview,
@@ -48,7 +48,8 @@ class ByteGate:
     """At most ``budget`` bytes of request bodies parsed and judged at once in this process;
     one body alone always passes. Memory grows with the body judged (a parsed 6 MiB review is
     tens of MiB of Python objects), so this bounds a worker's memory by a multiple of the
-    cap, not of the cap × threads. Small reviews fit beside a large one and never wait."""
+    cap, not of the cap × threads. Small reviews (:data:`SMALL_REVIEW_BYTES`) never wait:
+    they cost little, and one answered on a worker's poller thread must not stall it."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -57,7 +58,9 @@ class ByteGate:
 
     def enter(self, size: int, timeout: float) -> bool:
         with self.cond:
-            fits = lambda: self.in_use == 0 or self.in_use + size <= self.budget  # noqa: E731
+            fits = lambda: (  # noqa: E731
+                size <= SMALL_REVIEW_BYTES or self.in_use == 0 or self.in_use + size <= self.budget
+            )
             if not self.cond.wait_for(fits, timeout):
                 return False
             self.in_use += size

@@ -67,7 +67,7 @@ from gunicorn.http2 import negotiation
 
 # _DEFER is gthread's "no data yet, give the connection back to the poller" answer
 from gunicorn.workers.gthread import _DEFER, ThreadWorker
-from oomguard.webhook.defaults import MAX_BODY_BYTES
+from oomguard.webhook.defaults import MAX_BODY_BYTES, SMALL_REVIEW_BYTES
 
 FIRST_BYTES_WAIT_SECONDS = 0.05
 READ_DEADLINE_SECONDS = 1.0
@@ -77,7 +77,7 @@ STOP_KEEPALIVE_SECONDS = 15.0  # idle kept-alive connections stay open this long
 BUFFER_BUDGET_BODIES = 4  # unfinished bodies per worker, in multiples of the body cap
 DISCARD_LIMIT_BODIES = 4  # a larger Content-Length is answered 413 without reading the body
 READ_CHUNK = 256 * 1024
-INLINE_MAX_BODY = 64 * 1024  # larger reviews are judged on a pool thread, off the poller
+INLINE_MAX_BODY = SMALL_REVIEW_BYTES  # larger reviews are judged on a pool thread, off the poller
 NOTIFY_EVERY_SECONDS = 1.0  # heartbeat to the master; it waits ``timeout`` (30 s) before a kill
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -217,12 +217,13 @@ class OneWriteResponse(wsgi.Response):
 
 
 def _send_rest(conn: Any, data: bytes, result: Any) -> Any:
-    """On a pool thread: the end of an answer the client did not take at once (blocking,
-    like every answer written by gthread's pool)."""
+    """On a pool thread: the end of an answer the client did not take at once, within
+    :data:`BODY_DEADLINE_SECONDS` (a client that never reads would otherwise hold the thread
+    for good); past that the connection is closed."""
     try:
-        conn.sock.setblocking(True)
+        conn.sock.settimeout(BODY_DEADLINE_SECONDS)
         conn.sock.sendall(data)
-    except OSError:
+    except OSError:  # socket.timeout and ssl errors included
         return False
     return result
 
@@ -345,7 +346,9 @@ def recv_available(sock: Any, limit: int) -> tuple[bytes, bool]:
     size = 0
     while size <= limit:
         try:
-            data = sock.recv(READ_CHUNK)
+            # never more than limit + 1 bytes: what the poller reads ahead stays in the
+            # parser's buffer while the connection queues for a pool thread
+            data = sock.recv(min(READ_CHUNK, limit + 1 - size))
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
             break
         except OSError:
@@ -459,7 +462,7 @@ class BoundedThreadWorker(ThreadWorker):
     def _take_arrived(self, conn: Any) -> bool:
         """Move what has arrived into the parser's buffer; False when the stream ended or
         more came than the poller thread answers."""
-        data, ended = recv_available(conn.sock, INLINE_MAX_BODY + READ_CHUNK)
+        data, ended = recv_available(conn.sock, INLINE_MAX_BODY)
         if data:
             buf = conn.parser.unreader.buf
             buf.seek(0, 2)
@@ -500,6 +503,8 @@ class BoundedThreadWorker(ThreadWorker):
 
     def _inline_kind(self, req: Any, conn: Any) -> bool:
         """A request the poller thread may answer, by its framing and headers."""
+        if req.method != "POST":
+            return False  # reviews; /metrics merges every worker's files: not on the poller
         chunked, length = body_framing(req)
         if chunked or length > INLINE_MAX_BODY:
             return False
