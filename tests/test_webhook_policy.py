@@ -254,18 +254,22 @@ def test_opt_out_label_skips_review_outside_enforce_only():
 
 def test_byte_gate_lets_one_large_body_at_a_time_and_small_ones_beside():
     # issue 12: six cap-sized reviews judged at once took one worker past 800 MB; the gate
-    # keeps a worker's bodies in judgement within one cap (one body alone always passes)
+    # keeps a worker's bodies in judgement within one cap (one body alone always passes);
+    # a review of at most SMALL_REVIEW_BYTES never waits (it may be on the poller thread)
     from oomguard.webhook.app import ByteGate
+    from oomguard.webhook.defaults import SMALL_REVIEW_BYTES as SMALL
 
-    gate = ByteGate(100)
-    assert gate.enter(90, timeout=0)
-    assert gate.enter(10, timeout=0)  # a small review fits beside the large one
-    assert not gate.enter(90, timeout=0)  # a second large one waits (here: gives up)
-    gate.leave(90)
-    gate.leave(10)
-    assert gate.enter(500, timeout=0)  # over the budget alone: still served, alone
-    assert not gate.enter(1, timeout=0)
-    gate.leave(500)
+    gate = ByteGate(10 * SMALL)
+    assert gate.enter(9 * SMALL, timeout=0)
+    assert gate.enter(SMALL, timeout=0)  # a small review fits beside the large one
+    assert not gate.enter(9 * SMALL, timeout=0)  # a second large one waits (here: gives up)
+    gate.leave(9 * SMALL)
+    gate.leave(SMALL)
+    assert gate.enter(50 * SMALL, timeout=0)  # over the budget alone: still served, alone
+    assert not gate.enter(SMALL + 1, timeout=0)  # anything larger than small waits for it
+    assert gate.enter(SMALL, timeout=0)  # a small review never waits
+    gate.leave(SMALL)
+    gate.leave(50 * SMALL)
     assert gate.in_use == 0
 
 
