@@ -63,10 +63,12 @@ from functools import partial
 from typing import Any
 
 from gunicorn.http import message, wsgi
+from gunicorn.http.body import Body, ChunkedReader, LengthReader
 from gunicorn.http2 import negotiation
 
 # _DEFER is gthread's "no data yet, give the connection back to the poller" answer
 from gunicorn.workers.gthread import _DEFER, ThreadWorker
+from oomguard.webhook.app import answers_without_waiting, log_event
 from oomguard.webhook.defaults import MAX_BODY_BYTES, SMALL_REVIEW_BYTES
 
 FIRST_BYTES_WAIT_SECONDS = 0.05
@@ -112,8 +114,6 @@ class BodyProgress:
 
 def body_framing(req: Any) -> tuple[bool, int]:
     """(chunked, Content-Length) of a parsed gunicorn request, from its body reader."""
-    from gunicorn.http.body import ChunkedReader, LengthReader
-
     reader = req.body.reader
     if isinstance(reader, ChunkedReader):
         return True, 0
@@ -230,8 +230,6 @@ def _send_rest(conn: Any, data: bytes, result: Any) -> Any:
 
 def _body_consumed(req: Any) -> bool:
     """The app read all of a ``Content-Length`` body (the usual review)."""
-    from gunicorn.http.body import LengthReader
-
     body = getattr(req, "body", None)
     reader = getattr(body, "reader", None)
     return (
@@ -494,8 +492,6 @@ class BoundedThreadWorker(ThreadWorker):
                 )
             return
         conn.parser = ParsedOnce(conn, req=req)
-        from oomguard.webhook.app import answers_without_waiting
-
         if not answers_without_waiting(self.wsgi, progress.length):
             self._to_pool(conn)
             return
@@ -665,8 +661,6 @@ class BoundedThreadWorker(ThreadWorker):
         """A chunked body past the cap: present it to the app as what it is, a body with a
         length over the cap, so the app's own 413 answers it (counted and logged); the rest
         of the body is never read and the connection is closed."""
-        from gunicorn.http.body import Body, LengthReader
-
         req.headers = [(n, v) for n, v in req.headers if n != "TRANSFER-ENCODING"]
         req.headers.append(("CONTENT-LENGTH", str(decoded)))
         req.body = Body(LengthReader(req.unreader, 0))
@@ -677,8 +671,6 @@ class BoundedThreadWorker(ThreadWorker):
         """The app will not read this body (413 from the header): drop what is buffered and
         give it an empty one, so nothing blocks on the socket for it afterwards."""
         import io
-
-        from gunicorn.http.body import Body, LengthReader
 
         req.unreader.buf = io.BytesIO()
         req.body = Body(LengthReader(req.unreader, 0))
@@ -693,8 +685,6 @@ class BoundedThreadWorker(ThreadWorker):
         JSON line in the review log, never gunicorn's text line, and no HTTP answer: there
         is no TLS session to send it on."""
         if isinstance(exc, ssl.SSLError):
-            from oomguard.webhook.app import log_event
-
             peer = addr[0] if isinstance(addr, tuple) and addr else None
             log_event(
                 "tls_error",
