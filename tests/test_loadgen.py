@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from pathlib import Path
 
+import pytest
 from conftest_webhook import REPO, Server, TLSFiles
 
 spec = importlib.util.spec_from_file_location("webhook_load", REPO / "bench" / "webhook_load.py")
@@ -22,12 +24,24 @@ spec.loader.exec_module(webhook_load)
 KEEPALIVE_REQUESTS = 200
 
 
+NEEDS = (
+    "tests/test_loadgen.py needs gcc and the OpenSSL headers (Debian: apt-get install gcc "
+    "libssl-dev) to build bench/loadgen/loadgen.c"
+)
+
+
+def build(tmp_path: Path) -> Path:
+    """The generator, compiled for this test; a failure, never a skip, when it cannot be."""
+    if not (shutil.which("gcc") or shutil.which("cc")):
+        pytest.fail(f"{NEEDS}: no gcc on PATH")
+    try:
+        return webhook_load.build_loadgen(tmp_path / "bin")
+    except SystemExit as error:  # the compiler's first line: usually the missing header
+        pytest.fail(f"{NEEDS}: {error}")
+
+
 def test_loadgen_builds_and_measures_a_real_server(tmp_path):
-    assert shutil.which("gcc") or shutil.which("cc"), (
-        "tests/test_loadgen.py needs gcc and the OpenSSL headers (Debian: apt-get install gcc "
-        "libssl-dev) to build bench/loadgen/loadgen.c"
-    )
-    binary = webhook_load.build_loadgen(tmp_path / "bin")  # SystemExit names what is missing
+    binary = build(tmp_path)
     server = Server(tmp_path, TLSFiles(tmp_path / "tls"), None, ("--workers", "1"))
     try:
         request_file = tmp_path / "request.bin"
@@ -52,7 +66,7 @@ def test_loadgen_builds_and_measures_a_real_server(tmp_path):
 def test_loadgen_counts_a_wrong_uid_as_an_error(tmp_path):
     """The check is real: a request whose uid the generator does not splice (the placeholder is
     another string) is answered 200 with a uid the generator did not send, so it counts it."""
-    binary = webhook_load.build_loadgen(tmp_path / "bin")
+    binary = build(tmp_path)
     server = Server(tmp_path, TLSFiles(tmp_path / "tls"), None, ("--workers", "1"))
     try:
         request_file = tmp_path / "request.bin"
