@@ -564,8 +564,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--nice",
         type=int,
-        default=19,
-        help="the load generator's niceness (19: it takes only the CPU the server leaves)",
+        default=None,
+        help="the load generator's niceness; default 19 for python (it takes only the CPU the "
+        "server leaves), 0 for c (it needs ~5 %% of a core and, woken at once, measures the "
+        "server rather than its own wait for a CPU)",
     )
     parser.add_argument("--saturation", type=float, default=30.0, help="seconds (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
@@ -585,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_abuse(args)
 
     binary = build_loadgen(REPO / "bench" / "out") if args.generator == "c" else None
+    if args.nice is None:
+        args.nice = 19 if binary is None else 0
     folder = Path(tempfile.mkdtemp(prefix="oomguard-bench-"))
     process, port, ca = start_server(folder, args.workers, args.threads, args.repo.resolve())
     path = f"/{args.endpoint}"

@@ -23,6 +23,11 @@
  * uid in it is replaced by a fresh uid per request (same length). Output: one JSON line on
  * stdout. Exit 0 when it ran (errors are counted in the JSON), 2 on bad usage or setup.
  *
+ * Bounded: fixed connections and duration; after the end it waits at most --timeout for the
+ * answers and late slots, then counts requests still in flight as timeouts and slots never sent
+ * as "unsent" errors. One file on purpose (~700 lines): one gcc command builds it, no build
+ * system.
+ *
  * Build: gcc -O2 -o loadgen loadgen.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
