@@ -270,7 +270,7 @@ def build_loadgen(folder: Path) -> Path:
 
 
 def run_load_c(
-    binary: Path, folder: Path, host, port, ca, path, rate, duration, connections, nice=19
+    binary: Path, folder: Path, host, port, ca, path, rate, duration, connections, nice=0
 ) -> dict:
     """``run_load`` with the C generator: the same request bytes (written to a file for it),
     the same connections and warm-up, the same summary keys plus its own figures."""
@@ -285,7 +285,7 @@ def run_load_c(
         capture_output=True,
         text=True,
         timeout=duration + 120,
-        preexec_fn=lambda: os.nice(nice),  # as the Python clients: the CPU the server leaves
+        preexec_fn=lambda: os.nice(nice),  # --nice: 0 unless asked (see main)
     )
     if done.returncode != 0:
         raise SystemExit(f"loadgen failed ({done.returncode}): {done.stderr.strip()}")
