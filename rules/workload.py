@@ -133,7 +133,9 @@ class Container:
     workload: Workload = field(repr=False)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources_key: str = "resources"  # Tekton steps: computeResources
-    _derived: dict = field(default_factory=dict, repr=False)
+    # what rules work out per container, by key: a compute function (``derive``) or a key of
+    # a rule helper's own (``heap_check``: the runtime); cleared by ``Workload.release``
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
     _memory: dict = field(default_factory=dict, repr=False, compare=False)  # own_memory, once
 
     @property
@@ -142,9 +144,9 @@ class Container:
 
     def derive(self, compute: Callable[[Container], Any]) -> Any:
         """``compute(self)``, once: rules share the runtime settings they read."""
-        value = self._derived.get(compute, _UNSET)
+        value = self.memo.get(compute, _UNSET)
         if value is _UNSET:
-            value = self._derived[compute] = compute(self)
+            value = self.memo[compute] = compute(self)
         return value
 
     @property
@@ -323,7 +325,7 @@ class Workload:
         once: the cyclic GC then neither runs for them nor lets them pile up (it cost ~7 % of
         a lint run, and memory must follow the largest file)."""
         for container in self.containers:
-            container._derived.clear()
+            container.memo.clear()
             for cached in _CACHED:
                 container.__dict__.pop(cached, None)
         self._derived.clear()
