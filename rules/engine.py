@@ -161,6 +161,9 @@ def _check_view(
     """The catalogue over one pod template's view. The object's own annotations are read by
     every view (they suppress in each) but judged in the first only."""
     honor = config.honor_ignore_annotations if honor_ignore is None else honor_ignore
+    # Without any oomguard.io/ignore* annotation (most views) nothing is suppressed and no
+    # entry names an unknown rule: neither is looked for per finding.
+    honor = honor and workload.ignore_annotated()
     ignored: dict[str | None, set[str]] = {}  # per container: the annotations read once
     found = workload.found
     for rule, rule_id, severity in _enabled_checks(config):

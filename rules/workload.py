@@ -347,14 +347,18 @@ class Workload:
         """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
         ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule. The
         object's and its pod template's annotations add up."""
-        if not any(
-            key.startswith(IGNORE_ANNOTATION) for _, values in self.annotations for key in values
-        ):
+        if not self.ignore_annotated():
             return set()  # no ignore annotation at all (most objects): no entries to read
         names = {IGNORE_ANNOTATION}
         if container is not None:
             names.add(f"{IGNORE_ANNOTATION}.{container}")
         return {rule for path, key, rule in self.ignore_entries() if key in names}
+
+    def ignore_annotated(self) -> bool:
+        """Some annotation of the object or pod template starts ``oomguard.io/ignore``."""
+        return any(
+            key.startswith(IGNORE_ANNOTATION) for _, values in self.annotations for key in values
+        )
 
     def ignore_entries(self) -> Iterator[tuple[Path, str, str]]:
         """Every rule ID named by an ``oomguard.io/ignore*`` annotation: (path of the
