@@ -138,7 +138,9 @@ class Container:
     memo: dict = field(default_factory=dict, repr=False, compare=False)
     _memory: dict = field(default_factory=dict, repr=False, compare=False)  # own_memory, once
 
-    @property
+    # label, resources_path and image are read by many rules per container (messages, fixes,
+    # runtime evidence): built on first read, then read from the instance like a field.
+    @cached_property
     def resources_path(self) -> Path:
         return (*self.path, self.resources_key)
 
@@ -149,7 +151,7 @@ class Container:
             value = self.memo[compute] = compute(self)
         return value
 
-    @property
+    @cached_property
     def label(self) -> str:
         return f'init container "{self.name}"' if self.init else f'container "{self.name}"'
 
@@ -241,7 +243,7 @@ class Container:
                 ]
         return lines
 
-    @property
+    @cached_property
     def image(self) -> str:
         image = self.spec.get("image")
         return image if isinstance(image, str) else ""
