@@ -636,12 +636,16 @@ def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
 
 def _resources(shape: _Shape, spec: dict, path: Path, container: str | None, key: str) -> dict:
     resources = spec.get(key)
-    if resources is None or type(resources) is not dict:  # labels only when they may be said
+    if resources is None:  # absent (many containers): nothing to say, no label to build
+        resources = {}
+    elif type(resources) is not dict:  # labels only when they may be said
         resources = shape.mapping(spec, key, path, _resources_what(key, container), container)
     sections = {}
     for section in ("requests", "limits"):
         values = resources.get(section)
-        if values is None or type(values) is not dict:
+        if values is None:
+            values = {}
+        elif type(values) is not dict:
             what = _resources_what(key, container)
             values = shape.mapping(
                 resources, section, (*path, "resources"), f"{what}.{section}", container
