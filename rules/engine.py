@@ -137,7 +137,7 @@ def check_object(
     result.checked = True
     if spec.notice is not None and (notice := spec.notice(obj)):
         result.notices.append(notice)
-    views = build_workloads(obj, lookup, registry, limit_ranges, vpas)
+    views = build_workloads(obj, lookup, registry, limit_ranges, vpas, spec)
     for index, workload in enumerate(views):
         workload.observed = observed or {}
         _check_view(workload, config, prefix, honor_ignore, result, index == 0, unsuppressible)

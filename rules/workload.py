@@ -23,6 +23,7 @@ from oomguard.rules.kinds import (
     MAP,
     REGISTRY,
     ContainerSlot,
+    KindSpec,
     Registry,
     Template,
     expand,
@@ -440,11 +441,14 @@ def build_workloads(
     registry: Registry = REGISTRY,
     limit_ranges: LimitRangeLookup = no_limit_ranges,
     vpas: VpaLookup = no_vpas,
+    spec: KindSpec | None = None,
 ) -> list[Workload]:
     """One typed view per pod template of a workload object (its kind must be in
     ``registry``), then one per pod spec its adapter builds. Built-in kinds have exactly one;
-    a kind whose templates are all absent still gives one empty view (the object is read)."""
-    spec = registry.lookup(obj)
+    a kind whose templates are all absent still gives one empty view (the object is read).
+    ``spec``: the object's registry entry, when the caller has looked it up already."""
+    if spec is None:
+        spec = registry.lookup(obj)
     if spec is None:
         raise ValueError("not a registry kind")
     shape = _Shape()
