@@ -168,9 +168,9 @@ def _check_view(
     found = workload.found
     for rule, rule_id, severity in _enabled_checks(config):
         try:
-            problems = rule.check(workload, config)
-            if type(problems) is not list:  # a generator (most rules); a list is used as is
-                problems = list(problems)
+            # a generator (most rules) or a list, read into a new list: `[*...]` costs two
+            # opcodes per rule, less than asking which it is (~35 rules per view)
+            problems = [*rule.check(workload, config)]
         except Exception as exc:  # a rule bug must not hide the other rules' findings
             result.crashes.append(
                 f"rule {rule_id} failed on {workload.kind}/{workload.name}: "
