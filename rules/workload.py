@@ -715,14 +715,21 @@ def _plain_env_entry(entry: dict) -> bool:
     )
 
 
-def memory_values(workload: Workload) -> Iterator[tuple[str, str | None, MemoryValue]]:
-    """Every memory request and limit as written: (whose, container name, value)."""
+def memory_values(workload: Workload) -> list[tuple[str, str | None, MemoryValue]]:
+    """Every memory request and limit as written: (whose, container name, value); listed
+    once per view (memory-quantity-invalid and memory-quantity-millibytes both read it)."""
+    return workload.derive(_memory_values)
+
+
+def _memory_values(workload: Workload) -> list[tuple[str, str | None, MemoryValue]]:
+    found = []
     for container in workload.containers:
         for section in ("requests", "limits"):
             value = container.own_memory(section)
             if value is not None:
-                yield container.label, container.name, value
+                found.append((container.label, container.name, value))
     for section in ("requests", "limits"):
         value = workload.pod_memory(section)
         if value is not None:
-            yield "the pod", None, value
+            found.append(("the pod", None, value))
+    return found
