@@ -59,23 +59,19 @@ class HeapCheck:
 
 def heap_check(runtime: Runtime, container: Container, config: Config) -> HeapCheck | None:
     """``runtime``'s heap in ``container`` against its limit, worked out once per container
-    and config (two rules and the facts ask; a HeapCheck is immutable)."""
+    and config (two rules and the facts ask; a HeapCheck is immutable). The memo is read
+    first, keyed by the runtime: one dict look-up for the second rule that asks."""
+    hit = container.memo.get(runtime)
+    if hit is not None and hit[0] is config:
+        return hit[1]
     heap = container.derive(runtime.settings).heap
-    if heap is None:  # most containers, for most runtimes
-        return None
-    checks = container.derive(_heap_checks)
-    hit = checks.get(runtime)
-    if hit is None or hit[0] is not config:  # another config: work it out again
-        limit = container.effective_limit
-        hit = checks[runtime] = (
-            config,
-            HeapCheck(container, runtime, heap, limit, runtime.ratio(config)),
-        )
-    return hit[1]
-
-
-def _heap_checks(container: Container) -> dict[Runtime, tuple[Config, HeapCheck]]:
-    return {}
+    check = (
+        None  # most containers, for most runtimes
+        if heap is None
+        else HeapCheck(container, runtime, heap, container.effective_limit, runtime.ratio(config))
+    )
+    container.memo[runtime] = (config, check)
+    return check
 
 
 def heap_problems(

@@ -15,6 +15,7 @@ a default over ``4gi`` would replace a 4 GiB intent with 256Mi.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from oomguard.rules.quantity import QuantityError, parse_quantity, same
@@ -98,6 +99,8 @@ def unreadable_values(workload: Workload) -> list[tuple[str | None, str, str, An
 
 
 def _parses(raw: Any) -> bool:
+    if type(raw) is str and len(raw) <= _CACHED_TEXT:  # most values: the cached answer
+        return _text_parses(raw)
     try:
         parse_quantity(raw)
     except QuantityError:
@@ -106,12 +109,39 @@ def _parses(raw: Any) -> bool:
 
 
 def _positive(raw: Any) -> Fraction | None:
+    if type(raw) is str and len(raw) <= _CACHED_TEXT:  # most values: the cached answer
+        return _text_positive(raw)
     if raw is None:
         return None
     try:
         value = parse_quantity(raw)
     except QuantityError:
         return None
+    return value if value.numerator > 0 else None
+
+
+# The QoS walks read each cpu and memory value of a pod two or three times (unreadable
+# values, the gaps, BestEffort), and manifests repeat a few quantities: the answers for
+# strings are cached (a Fraction is immutable), which skips two Python calls per read. Only
+# short strings: a webhook worker must not keep thousands of long hostile values.
+_CACHED_TEXT = 64
+
+
+@lru_cache(maxsize=4096)
+def _text_parses(raw: str) -> bool:
+    try:
+        parse_quantity(raw)
+    except QuantityError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=4096)
+def _text_positive(raw: str) -> Fraction | None:
+    try:
+        value = parse_quantity(raw)
+    except QuantityError:
+        return None
     # a Fraction's sign is its numerator's (the denominator is kept positive), and comparing
-    # the int skips Fraction's pure-Python comparison (a hot spot: every container, twice)
+    # the int skips Fraction's pure-Python comparison
     return value if value.numerator > 0 else None

@@ -23,6 +23,7 @@ from oomguard.rules.kinds import (
     MAP,
     REGISTRY,
     ContainerSlot,
+    KindSpec,
     Registry,
     Template,
     expand,
@@ -133,21 +134,25 @@ class Container:
     workload: Workload = field(repr=False)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources_key: str = "resources"  # Tekton steps: computeResources
-    _derived: dict = field(default_factory=dict, repr=False)
+    # what rules work out per container, by key: a compute function (``derive``) or a key of
+    # a rule helper's own (``heap_check``: the runtime); cleared by ``Workload.release``
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
     _memory: dict = field(default_factory=dict, repr=False, compare=False)  # own_memory, once
 
-    @property
+    # label, resources_path and image are read by many rules per container (messages, fixes,
+    # runtime evidence): built on first read, then read from the instance like a field.
+    @cached_property
     def resources_path(self) -> Path:
         return (*self.path, self.resources_key)
 
     def derive(self, compute: Callable[[Container], Any]) -> Any:
         """``compute(self)``, once: rules share the runtime settings they read."""
-        value = self._derived.get(compute, _UNSET)
+        value = self.memo.get(compute, _UNSET)
         if value is _UNSET:
-            value = self._derived[compute] = compute(self)
+            value = self.memo[compute] = compute(self)
         return value
 
-    @property
+    @cached_property
     def label(self) -> str:
         return f'init container "{self.name}"' if self.init else f'container "{self.name}"'
 
@@ -239,7 +244,7 @@ class Container:
                 ]
         return lines
 
-    @property
+    @cached_property
     def image(self) -> str:
         image = self.spec.get("image")
         return image if isinstance(image, str) else ""
@@ -323,7 +328,7 @@ class Workload:
         once: the cyclic GC then neither runs for them nor lets them pile up (it cost ~7 % of
         a lint run, and memory must follow the largest file)."""
         for container in self.containers:
-            container._derived.clear()
+            container.memo.clear()
             for cached in _CACHED:
                 container.__dict__.pop(cached, None)
         self._derived.clear()
@@ -345,14 +350,18 @@ class Workload:
         """Rules suppressed by ``oomguard.io/ignore`` (all containers) and
         ``oomguard.io/ignore.<container>`` annotations; ``all`` suppresses every rule. The
         object's and its pod template's annotations add up."""
-        if not any(
-            key.startswith(IGNORE_ANNOTATION) for _, values in self.annotations for key in values
-        ):
+        if not self.ignore_annotated():
             return set()  # no ignore annotation at all (most objects): no entries to read
         names = {IGNORE_ANNOTATION}
         if container is not None:
             names.add(f"{IGNORE_ANNOTATION}.{container}")
         return {rule for path, key, rule in self.ignore_entries() if key in names}
+
+    def ignore_annotated(self) -> bool:
+        """Some annotation of the object or pod template starts ``oomguard.io/ignore``."""
+        return any(
+            key.startswith(IGNORE_ANNOTATION) for _, values in self.annotations for key in values
+        )
 
     def ignore_entries(self) -> Iterator[tuple[Path, str, str]]:
         """Every rule ID named by an ``oomguard.io/ignore*`` annotation: (path of the
@@ -432,11 +441,14 @@ def build_workloads(
     registry: Registry = REGISTRY,
     limit_ranges: LimitRangeLookup = no_limit_ranges,
     vpas: VpaLookup = no_vpas,
+    spec: KindSpec | None = None,
 ) -> list[Workload]:
     """One typed view per pod template of a workload object (its kind must be in
     ``registry``), then one per pod spec its adapter builds. Built-in kinds have exactly one;
-    a kind whose templates are all absent still gives one empty view (the object is read)."""
-    spec = registry.lookup(obj)
+    a kind whose templates are all absent still gives one empty view (the object is read).
+    ``spec``: the object's registry entry, when the caller has looked it up already."""
+    if spec is None:
+        spec = registry.lookup(obj)
     if spec is None:
         raise ValueError("not a registry kind")
     shape = _Shape()
@@ -628,12 +640,16 @@ def _annotations(shape: _Shape, metadata: dict, path: Path) -> dict[str, str]:
 
 def _resources(shape: _Shape, spec: dict, path: Path, container: str | None, key: str) -> dict:
     resources = spec.get(key)
-    if resources is None or type(resources) is not dict:  # labels only when they may be said
+    if resources is None:  # absent (many containers): nothing to say, no label to build
+        resources = {}
+    elif type(resources) is not dict:  # labels only when they may be said
         resources = shape.mapping(spec, key, path, _resources_what(key, container), container)
     sections = {}
     for section in ("requests", "limits"):
         values = resources.get(section)
-        if values is None or type(values) is not dict:
+        if values is None:
+            values = {}
+        elif type(values) is not dict:
             what = _resources_what(key, container)
             values = shape.mapping(
                 resources, section, (*path, "resources"), f"{what}.{section}", container
@@ -699,14 +715,21 @@ def _plain_env_entry(entry: dict) -> bool:
     )
 
 
-def memory_values(workload: Workload) -> Iterator[tuple[str, str | None, MemoryValue]]:
-    """Every memory request and limit as written: (whose, container name, value)."""
+def memory_values(workload: Workload) -> list[tuple[str, str | None, MemoryValue]]:
+    """Every memory request and limit as written: (whose, container name, value); listed
+    once per view (memory-quantity-invalid and memory-quantity-millibytes both read it)."""
+    return workload.derive(_memory_values)
+
+
+def _memory_values(workload: Workload) -> list[tuple[str, str | None, MemoryValue]]:
+    found = []
     for container in workload.containers:
         for section in ("requests", "limits"):
             value = container.own_memory(section)
             if value is not None:
-                yield container.label, container.name, value
+                found.append((container.label, container.name, value))
     for section in ("requests", "limits"):
         value = workload.pod_memory(section)
         if value is not None:
-            yield "the pod", None, value
+            found.append(("the pod", None, value))
+    return found

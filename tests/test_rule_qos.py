@@ -263,3 +263,22 @@ def test_unparsable_cpu_makes_the_class_unknown_too():
 def test_qos_fix_never_copies_over_an_unparsable_request():
     text = pod(c("a", '{requests: {cpu: "1", memory: "1gi"}, limits: {cpu: "1", memory: 1Gi}}'))
     assert [f.fix for f in findings(text, cfg=QOS_ON) if f.fix] == []
+
+
+def test_long_values_read_past_the_cache_give_the_same_class():
+    # rules/qos.py caches its answers for strings of at most 64 characters; longer ones (here
+    # padded with spaces, which the API server trims: Quantity.UnmarshalJSON's TrimSpace)
+    # take the uncached path and must be judged alike.
+    pad = " " * 70
+
+    def qos(cpu: str, memory: str, cpu_limit: str) -> str:
+        resources = (
+            f'{{requests: {{cpu: "{cpu}", memory: "{memory}"}}, '
+            f'limits: {{cpu: "{cpu_limit}", memory: "{memory}"}}}}'
+        )
+        return pod_qos(build_workload(workload_object(pod(c("a", resources)))))
+
+    assert qos("1", "1Gi", "1") == qos(f"1{pad}", f"{pad}1Gi", f"1{pad}") == "Guaranteed"
+    assert qos("250m", "1Gi", "1") == qos(f"250m{pad}", f"1Gi{pad}", "1") == "Burstable"
+    assert qos("1 core", "1Gi", "1") == qos(f"1 core{pad}", "1Gi", "1") == "Unknown"
+    assert qos("0", "0", "0") == qos(f"0{pad}", f"0{pad}", f"0{pad}") == "BestEffort"

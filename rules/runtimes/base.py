@@ -97,7 +97,9 @@ class Runtime:
     start_sized: Callable[[Container], tuple[str, Path] | None] = _nothing_yet
 
     def of(self, container: Container) -> Settings:
-        return container.derive(self.settings)
+        # the memo read here first: several rules ask per container, after the first
+        settings = container.memo.get(self.settings)
+        return settings if settings is not None else container.derive(self.settings)
 
 
 def env_path(container: Container, value: EnvValue) -> Path:

@@ -220,8 +220,6 @@ def jvm_settings(container: Container) -> JvmSettings:
     values = env.values
 
     def add_env(name: str, origin_note: str = "") -> None:
-        if name not in values:  # most names in most containers (Env.get would say None)
-            return
         value = env.get(name)
         if value is None:
             return
@@ -234,10 +232,14 @@ def jvm_settings(container: Container) -> JvmSettings:
                 token = Token(token.text, token.origin + origin_note, token.path, token.occurrence)
             _add(settings, token)
 
-    add_env("JAVA_TOOL_OPTIONS")
+    # Each add_env only for a name the container sets (most names in most containers): the
+    # call is most of the cost of a JVM-free container.
+    if "JAVA_TOOL_OPTIONS" in values:
+        add_env("JAVA_TOOL_OPTIONS")
     # Every java launcher the container starts reads it, whether the command runs java
     # directly, through a script or through the image's entrypoint.
-    add_env("JDK_JAVA_OPTIONS")
+    if "JDK_JAVA_OPTIONS" in values:
+        add_env("JDK_JAVA_OPTIONS")
     if java is not None:
         settings.evidence = "its command runs java"
         for token in _jvm_options(java.args):
@@ -249,8 +251,10 @@ def jvm_settings(container: Container) -> JvmSettings:
                 settings.unresolved.append(value)
     elif not container.spec.get("command"):  # the image's entrypoint runs, maybe with args
         for name in CONVENTIONAL_VARS:
-            add_env(name, ", passed to java by the image's entrypoint")
-    add_env("_JAVA_OPTIONS")
+            if name in values:
+                add_env(name, ", passed to java by the image's entrypoint")
+    if "_JAVA_OPTIONS" in values:
+        add_env("_JAVA_OPTIONS")
     _check_start_values(settings)
     if settings.evidence is None:
         if JVM_IMAGE.search(container.image.split("@")[0].lower()):
