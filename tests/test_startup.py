@@ -7,6 +7,7 @@ flask, the kubernetes client and gunicorn belong to ``serve``/``audit``; ruamel.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import subprocess
@@ -139,3 +140,34 @@ def test_plain_lint_leaves_out_json_the_schema_and_the_other_commands(tmp_path: 
     code, loaded = _loaded(tmp_path, "lint", "pod.yaml")
     assert (code, {"json", "importlib.resources"} <= set(loaded)) == (1, True)
     assert _loaded(tmp_path, "serve", "--help")[1] == ["oomguard.webhook"]
+
+
+GC_PROBE = """\
+import gc, runpy, sys
+sys.argv = ["oomguard", *sys.argv[1:]]
+try:
+    runpy.run_module("oomguard", run_name="__main__")
+except SystemExit:
+    pass
+print(repr((gc.isenabled(), gc.get_freeze_count() > 1000)))
+"""
+
+
+def test_a_lint_process_freezes_its_imports_and_collects_again_after(tmp_path: Path):
+    # the command's modules are imported with the GC paused, then frozen (cli.py::_runner);
+    # the lint itself must run with the GC on, as before
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    run = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, "lint", "pod.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ast.literal_eval(run.stdout.strip().splitlines()[-1]) == (True, True)
+
+
+def test_main_called_by_a_caller_leaves_its_gc_alone(tmp_path: Path, capsys):
+    from oomguard.cli import main
+
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    frozen = gc.get_freeze_count()
+    assert main(["lint", str(tmp_path / "pod.yaml"), "--no-related"]) == 1
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, frozen)
