@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import yaml
+from oomguard.linter.pyyaml import yaml
 from oomguard.rules.kinds import registry_for
 from oomguard.rules.model import MAX_DEPTH
 from oomguard.rules.workload import SOURCE_KINDS

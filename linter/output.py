@@ -7,7 +7,6 @@ the whole list at once printed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
@@ -168,16 +167,19 @@ def write_json_list(out: TextIO, items: Iterable[Any], depth: int) -> None:
 def json_nested(value: Any, depth: int) -> str:
     """``value`` as ``json.dumps(indent=2, ensure_ascii=False)`` writes it ``depth`` levels
     down (a newline inside a JSON string is always escaped, so every raw one is layout)."""
+    import json  # here, not at the top: a text report (the default) never loads json
+
     if type(value) is dict and value:
         # a finding: laid out here, each scalar through the C encoder (json's indenting
         # encoder is pure Python, a hot spot with tens of thousands of findings); one loop,
         # no generators: it runs once per finding
         pad = _PADS[depth + 1] if depth + 1 < len(_PADS) else "\n" + "  " * (depth + 1)
         parts = []
+        string = json.encoder.encode_basestring  # the C function when available, as json uses
         for key, item in value.items():
             kind = type(item)
             if kind is str:
-                text = _STRING(item)
+                text = string(item)
             elif item is None:
                 text = "null"
             elif item is True:
@@ -190,16 +192,13 @@ def json_nested(value: Any, depth: int) -> str:
                 break  # not flat (a float, a list, …): json lays it out
             if type(key) is not str:
                 break
-            parts.append(f"{pad}{_STRING(key)}: {text}")
+            parts.append(f"{pad}{string(key)}: {text}")
         else:
             return "{" + ",".join(parts) + "\n" + "  " * depth + "}"
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
 
 
 _PADS = tuple("\n" + "  " * level for level in range(8))
-
-
-_STRING = json.encoder.encode_basestring  # the C function when available, as json uses
 
 
 Writer = Callable[..., None]

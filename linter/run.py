@@ -17,7 +17,6 @@ units.py, their linting in render_lint.py, the workers in jobs.py.
 from __future__ import annotations
 
 import gc
-import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -326,6 +325,8 @@ def _type_name(value: Any) -> str:
 def _bug(exc: Exception) -> str:
     """An unexpected exception, named by its type and the code line that raised it: never
     its message, which may quote the input (a secret, control characters)."""
+    import traceback  # here, not at the top: only a rule's crash needs it
+
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return type(exc).__name__

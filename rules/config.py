@@ -9,11 +9,9 @@ same config does not import jsonschema either.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +107,9 @@ DEFAULT_CONFIG = Config()
 
 def schema() -> dict[str, Any]:
     """The shipped JSON Schema of the config file."""
+    import json  # here and below, not at the top: a lint run without a config needs neither
+    from importlib import resources  # (with tempfile, shutil, random: ~3 % of a cold start)
+
     text = resources.files("oomguard.rules").joinpath("config.schema.json").read_text("utf-8")
     return json.loads(text)
 
@@ -252,6 +253,8 @@ def _verdict_path(data: Any) -> Path | None:
     remembered. pre-commit lints with the same config on every commit, and importing
     jsonschema is a third of a cold start. Only passes are remembered."""
     import hashlib  # here, not at the top: a run without a config never needs it
+    import json
+    from importlib import resources
 
     from oomguard import __version__
 

@@ -11,7 +11,6 @@ end of each list), with RFC 6901-escaped pointers. The mutating webhook returns 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -210,6 +209,8 @@ def _strict(work: Any, op: PatchOp) -> list[dict[str, Any]]:
 def apply_patch(data: Any, patch: list[dict]) -> Any:
     """A strict RFC 6902 patch (add/replace/remove) applied to a deep copy of plain data (what
     the webhook's patch does to the object; ``lint --fix`` checks its text edits against it)."""
+    import json  # here, not at the top: only --fix and /mutate apply patches
+
     result = json.loads(json.dumps(data))
     for op in patch:
         parts = parse_pointer(op["path"])

@@ -6,6 +6,8 @@ flask, the kubernetes client and gunicorn belong to ``serve``/``audit``; ruamel.
 
 from __future__ import annotations
 
+import ast
+import gc
 import json
 import os
 import subprocess
@@ -98,3 +100,74 @@ def test_an_unwritable_cache_costs_only_speed(tmp_path: Path):
     (tmp_path / "cache").write_text("a file where the cache folder would go")
     for _ in range(2):
         assert _lint_imports(tmp_path, "pod.yaml") == {"code": 1, "heavy": ["jsonschema"]}
+
+
+# What a plain `oomguard lint FILE` (text report, no config file) leaves out of its cold start
+# (bench/RESULTS.md, 2026-12-01 08:20): json (the JSON writers and the config cache), the config
+# schema's importlib.resources (with tempfile and random), traceback (a rule's crash only) and
+# the webhook's defaults (read by the serve command's flags, built only when serve is typed).
+LAZY = ("json", "importlib.resources", "tempfile", "random", "traceback", "oomguard.webhook")
+# this probe imports nothing before the run and prints with repr(), not json
+BARE_PROBE = """\
+import runpy, sys
+sys.argv = ["oomguard", *sys.argv[1:]]
+try:
+    runpy.run_module("oomguard", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print(repr((code, sorted(set(sys.modules) & %r))))
+"""
+
+
+def _loaded(cwd: Path, *args: str) -> tuple[int, list[str]]:
+    run = subprocess.run(
+        [sys.executable, "-c", BARE_PROBE % (set(LAZY),), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")},
+    )
+    return ast.literal_eval(run.stdout.strip().splitlines()[-1])
+
+
+def test_plain_lint_leaves_out_json_the_schema_and_the_other_commands(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    assert _loaded(tmp_path, "lint", "pod.yaml") == (1, [])
+    # the probe sees them when a run does need them
+    assert _loaded(tmp_path, "lint", "pod.yaml", "--format", "json") == (1, ["json"])
+    (tmp_path / ".oomguard.yaml").write_text("thresholds: {jvm_heap_ratio: 0.7}\n")
+    code, loaded = _loaded(tmp_path, "lint", "pod.yaml")
+    assert (code, {"json", "importlib.resources"} <= set(loaded)) == (1, True)
+    assert _loaded(tmp_path, "serve", "--help")[1] == ["oomguard.webhook"]
+
+
+GC_PROBE = """\
+import gc, runpy, sys
+sys.argv = ["oomguard", *sys.argv[1:]]
+try:
+    runpy.run_module("oomguard", run_name="__main__")
+except SystemExit:
+    pass
+print(repr((gc.isenabled(), gc.get_freeze_count() > 1000)))
+"""
+
+
+def test_a_lint_process_freezes_its_imports_and_collects_again_after(tmp_path: Path):
+    # the command's modules are imported with the GC paused, then frozen (cli.py::_runner);
+    # the lint itself must run with the GC on, as before
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    run = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, "lint", "pod.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ast.literal_eval(run.stdout.strip().splitlines()[-1]) == (True, True)
+
+
+def test_main_called_by_a_caller_leaves_its_gc_alone(tmp_path: Path, capsys):
+    from oomguard.cli import main
+
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    frozen = gc.get_freeze_count()
+    assert main(["lint", str(tmp_path / "pod.yaml"), "--no-related"]) == 1
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, frozen)
