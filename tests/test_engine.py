@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import config, findings, pod, workload_object
-from oomguard.rules import CATALOGUE
+from oomguard.rules import CATALOGUE, RULES
 from oomguard.rules.config import DEFAULT_CONFIG, ConfigError, config_from_data
 from oomguard.rules.engine import (
     check_object,
@@ -13,7 +13,7 @@ from oomguard.rules.engine import (
     mutation_enabled,
     with_overrides,
 )
-from oomguard.rules.model import pointer
+from oomguard.rules.model import Problem, pointer
 
 BARE = "{name: app, image: x}"  # no resources: limit, request and BestEffort findings
 TWO = pod(BARE, "{name: side, image: x}")
@@ -259,3 +259,75 @@ def test_checking_an_object_leaves_no_reference_cycles():
         gc.enable()
     assert {f.rule for f in evaluation.findings} >= {"jvm-heap-exceeds-limit"}
     assert unreachable == 0
+
+
+def test_a_rule_failing_half_way_gives_a_crash_and_none_of_its_findings(monkeypatch):
+    # rules/engine.py reads each rule's problems into a list before any is kept: a rule that
+    # yields one problem and then raises is said as a crash, and its first problem is not
+    # reported as if the rule had finished; the other rules' findings stay.
+    def half_way(workload, config):
+        yield Problem("first of two", ("spec",), "app")
+        raise RuntimeError("half way")
+
+    monkeypatch.setattr(RULES["memory-request-missing"], "check", half_way)
+    result = check_object(workload_object(TWO), DEFAULT_CONFIG)
+    assert result.crashes == ["rule memory-request-missing failed on Pod/p: RuntimeError: half way"]
+    assert sorted((f.rule, f.container) for f in result.findings) == [
+        ("best-effort-pod", None),
+        ("memory-limit-missing", "app"),
+        ("memory-limit-missing", "side"),
+    ]
+
+
+JOBSET = """
+apiVersion: jobset.x-k8s.io/v1alpha2
+kind: JobSet
+metadata: {name: training%s}
+spec:
+  replicatedJobs:
+    - name: driver
+      template:
+        spec:
+          template:
+            spec:
+              containers:
+                - {name: driver, image: x}
+    - name: workers
+      template:
+        spec:
+          template:
+            metadata:
+              annotations: {oomguard.io/ignore.worker: "memory-request-missing, typo-here"}
+            spec:
+              containers:
+                - {name: worker, image: x}
+"""
+
+
+def test_ignore_annotations_of_one_pod_template_act_in_its_view_only():
+    # An object with two pod templates is judged as two views; the engine looks for
+    # suppressions only in a view with an oomguard.io/ignore* annotation (its own template's
+    # or the object's), so each case is pinned here: the second template's per-container
+    # entry suppresses there and its typo is said once; the first template is untouched; an
+    # object annotation's typo is said once, in the first view.
+    where = ("spec", "replicatedJobs", 1, "template", "spec", "template", "metadata")
+    for extra, typos in (
+        ("", []),
+        (', annotations: {oomguard.io/ignore: "object-typo"}', [("metadata",)]),
+    ):
+        found = findings(JOBSET % extra)
+        assert sorted(
+            (f.rule, f.template, f.container) for f in found if f.rule != "best-effort-pod"
+        ) == sorted(
+            [
+                ("memory-limit-missing", "replicated-job=driver", "driver"),
+                ("memory-request-missing", "replicated-job=driver", "driver"),
+                ("memory-limit-missing", "replicated-job=workers", "worker"),
+                ("manifest-invalid", "replicated-job=workers", None),
+            ]
+            + [("manifest-invalid", "replicated-job=driver", None) for _ in typos]
+        )
+        invalid = {f.path[:-2]: f.message for f in found if f.rule == "manifest-invalid"}
+        assert "'typo-here'" in invalid[where]
+        for path in typos:
+            assert "'object-typo'" in invalid[path]

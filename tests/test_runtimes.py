@@ -12,13 +12,14 @@ from fractions import Fraction
 
 import pytest
 from conftest import REPO
-from helpers import config, findings, pod
+from helpers import config, findings, pod, workload_object
 from oomguard import rules
 from oomguard.rules import CATALOGUE, runtimes
 from oomguard.rules.config import DEFAULT_CONFIG
-from oomguard.rules.heap import exceeds_limit, headroom_low
+from oomguard.rules.heap import exceeds_limit, headroom_low, heap_check
 from oomguard.rules.runtimes import RUNTIMES
 from oomguard.rules.runtimes.base import Runtime
+from oomguard.rules.workload import build_workload
 
 # modules of rules/runtimes/ that hold shared parsing, not a runtime
 SHARED = {"argv", "base", "env", "shell_words"}
@@ -110,3 +111,26 @@ def test_settings_are_read_once_per_container():
         "dotnet-heap-exceeds-limit", "runtime-heap-unset",
     }  # fmt: skip
     assert calls == {(r.name, c): 1 for r in RUNTIMES for c in ("a", "b")}
+
+
+def test_heap_check_is_kept_per_runtime_and_per_config():
+    # rules/heap.py keeps each runtime's HeapCheck in the container's memo, keyed by the
+    # runtime and stamped with the config: two runtimes in one container, and a second
+    # config (another jvm_heap_ratio), must each get their own answer.
+    obj = workload_object(
+        pod(
+            "{name: a, image: x, command: [java, -Xmx2g, -jar, a.jar],"
+            " env: [{name: NODE_OPTIONS, value: --max-old-space-size=900}],"
+            " resources: {limits: {memory: 1Gi}}}"
+        )
+    )
+    container = build_workload(obj).containers[0]
+    jvm, node = (next(r for r in RUNTIMES if r.name == name) for name in ("JVM", "Node.js"))
+    half = config(thresholds={"jvm_heap_ratio": 0.5})
+    first = heap_check(jvm, container, DEFAULT_CONFIG)
+    assert (first.size, first.ratio) == (2 * 1024**3, Fraction(3, 4))
+    assert heap_check(node, container, DEFAULT_CONFIG).size == 900 * 1024**2
+    assert heap_check(jvm, container, DEFAULT_CONFIG) is first
+    assert heap_check(jvm, container, half).ratio == Fraction(1, 2)
+    assert heap_check(jvm, container, DEFAULT_CONFIG).ratio == Fraction(3, 4)
+    assert heap_check(node, container, half).size == 900 * 1024**2
