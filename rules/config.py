@@ -270,7 +270,7 @@ def _verdict_path(data: Any) -> Path | None:
 
 def _quantity(value: Any, source: str, key: str) -> Fraction:
     try:
-        return parse_quantity(value)
+        return Fraction(parse_quantity(value))  # thresholds stay Fractions, as the defaults
     except QuantityError as exc:
         raise ConfigError(f"config {source}: {key}: {exc}") from None
 

@@ -9,6 +9,7 @@ message. Values are strings, as the reports' schemas want them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from oomguard.rules.config import Config
@@ -60,7 +61,7 @@ def container_facts(container: Container, config: Config, view: Workload) -> dic
     if request is not None:
         facts["request"] = request.text
     if limit is not None and request is not None and limit.usable and request.usable:
-        facts["limitRequestRatio"] = f"{float(limit.usable / request.usable):.2f}"
+        facts["limitRequestRatio"] = f"{float(Fraction(limit.usable, request.usable)):.2f}"
     for runtime in RUNTIMES:
         check = heap_check(runtime, container, config)
         if check is not None:

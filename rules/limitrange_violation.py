@@ -194,8 +194,7 @@ def _ratio(bound: Bound, per: str, limit: tuple | None, request: tuple | None) -
         yield f"{said}, but no request is specified or request is 0"
     elif limit is None or limit[0] == 0:
         yield f"{said}, but no limit is specified or limit is 0"
-    elif limit[0] / request[0] > bound.value:
-        ratio = limit[0] / request[0]
+    elif (ratio := Fraction(limit[0], request[0])) > bound.value:  # exact: never `/` on ints
         yield f"{said}, but limit {limit[1]} / request {request[1]} is {float(ratio):.3g}"
 
 

@@ -41,6 +41,7 @@ spec:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 from oomguard.rules.cel import Cel, by_container, has, millibytes, quantity
 from oomguard.rules.config import Config
@@ -72,7 +73,7 @@ def check(workload: Workload, config: Config) -> Iterator[Problem]:
             continue
         if not above_ratio(limit.usable, request.usable, maximum):  # limit / request > maximum
             continue
-        ratio = limit.usable / request.usable
+        ratio = Fraction(limit.usable, request.usable)  # byte counts may be ints: not `/`
         yield Problem(
             f"memory limit {limit.text} of {container.label} is {float(ratio):.3g}× its "
             f"request {request.text}, above the {float(maximum):g}× maximum: the node is "

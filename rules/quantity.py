@@ -12,8 +12,11 @@ The grammar is the one in ``k8s.io/apimachinery/pkg/api/resource/quantity.go``::
 Surrounding whitespace is accepted, as the API server does: ``Quantity.UnmarshalJSON`` calls
 ``ParseQuantity(strings.TrimSpace(...))`` (same file), so ``"1Gi "`` is stored as ``1Gi``.
 
-Values are :class:`fractions.Fraction` byte counts, so ``512m`` is exactly 64/125 bytes and
-comparisons never suffer float rounding. Runtime heap flags have their own grammars and are
+Values are exact byte counts: an ``int`` when whole (most), else a :class:`fractions.Fraction`,
+so ``512m`` is exactly 64/125 bytes and comparisons never suffer float rounding. Whole counts
+are ints because Fraction's ``numerator``/``denominator`` are pure-Python properties, read by
+every comparison; code that divides byte counts must write ``Fraction(a, b)`` (``a / b`` on
+two ints is a float). Runtime heap flags have their own grammars and are
 parsed in :mod:`oomguard.rules.runtimes`, never here.
 """
 
@@ -46,7 +49,7 @@ class QuantityError(ValueError):
     """A value that Kubernetes would refuse as a resource quantity."""
 
 
-def parse_quantity(value: object) -> Fraction:
+def parse_quantity(value: object) -> Fraction | int:
     """Return the exact number of bytes a Kubernetes quantity denotes.
 
     Accepts strings in the quantity grammar and JSON numbers (which Kubernetes also accepts).
@@ -57,20 +60,20 @@ def parse_quantity(value: object) -> Fraction:
     if isinstance(value, bool):
         raise QuantityError(f"{str(value).lower()} is not a quantity")
     if isinstance(value, int):
-        return Fraction(value)
+        return int(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise QuantityError(f"{value} is not a quantity")
         if abs(value) >= 1e64:
             raise QuantityError(f"{value} is out of range")
-        return Fraction(repr(value))
+        return _whole(Fraction(repr(value)))
     if not isinstance(value, str):
         raise QuantityError(f"a quantity must be a string or a number, not {type_name(value)}")
     return _parse_text(value.strip(GO_SPACE))
 
 
 @lru_cache(maxsize=4096)  # manifests repeat the same few quantities; Fractions are immutable
-def _parse_text(value: str) -> Fraction:
+def _parse_text(value: str) -> Fraction | int:
     if len(value) > _MAX_TEXT:
         raise QuantityError(f"{value[:20]}… is too long to be a quantity")
     match = _QUANTITY.fullmatch(value)
@@ -80,15 +83,20 @@ def _parse_text(value: str) -> Fraction:
     if match["sign"] == "-":
         number = -number
     if match["binary"]:
-        return number * 1024 ** _BINARY[match["binary"]]
+        return _whole(number * 1024 ** _BINARY[match["binary"]])
     if match["decimal"]:
-        return number * Fraction(1000) ** _DECIMAL[match["decimal"]]
+        return _whole(number * Fraction(1000) ** _DECIMAL[match["decimal"]])
     if match["exponent"]:
         exponent = int(match["exponent"])
         if abs(exponent) > _MAX_EXPONENT:
             raise QuantityError(f"{value!r} is out of range")
-        return number * Fraction(10) ** exponent
-    return number
+        return _whole(number * Fraction(10) ** exponent)
+    return _whole(number)
+
+
+def _whole(value: Fraction) -> Fraction | int:
+    """A whole byte count as an int (see the module's docstring), else the Fraction."""
+    return value.numerator if value.denominator == 1 else value
 
 
 # Exact comparisons of byte counts (Fractions or ints) on their integer terms. Fraction's own

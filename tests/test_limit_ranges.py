@@ -310,6 +310,22 @@ def test_ratio_exactly_at_the_maximum_passes():
     none_of(text, LRV)
 
 
+def test_ratio_just_above_the_maximum_is_exact():
+    """oomguard judges limit/request against the maximum exactly, as before byte counts
+    became ints: (2^54 + 1) / 2^53 is above 2; int / int would round it to 2.0 and pass.
+    (The API server's limitRequestRatioConstraint, plugin/pkg/admission/limitranger/
+    admission.go, divides float64s and would accept this 16 PiB limit: only values of
+    2^53 bytes and more tell the two apart.)"""
+    text = both(
+        limit_range(item(maxLimitRequestRatio="2")),
+        deployment("{requests: {memory: 9007199254740992}, limits: {memory: 18014398509481985}}"),
+    )
+    assert one(text, LRV).message.endswith(
+        "memory max limit to request ratio per Container is 2, but limit 18014398509481985 / "
+        "request 9007199254740992 is 2"
+    )
+
+
 def test_default_limit_below_the_written_request_is_rejected():
     text = both(DEFAULT_512, deployment("{requests: {memory: 1Gi}}"))
     assert one(text, LRV).message == (

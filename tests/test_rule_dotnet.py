@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from helpers import (
     apply_fix,
@@ -16,6 +18,7 @@ from helpers import (
 )
 from oomguard.rules.runtimes.dotnet import (
     dotnet_settings,
+    effective_dotnet_heap,
     format_dotnet_hex,
     parse_dotnet_hex,
 )
@@ -69,6 +72,17 @@ def test_format_dotnet_hex():
     # always with 0x, even when the old value had none (issue 11, section 3)
     assert format_dotnet_hex(75) == "0x4B"
     assert format_dotnet_hex(0x30000000) == "0x30000000"
+
+
+def test_percent_heap_is_exact_for_a_whole_byte_limit():
+    """0x21 = 33 % of 1Gi: the runtime's GCHeap::Initialize (gc.cpp) takes that share of the
+    memory limit; oomguard keeps it exact, 354334801.92 bytes, as before byte counts became
+    ints. Limit and percentage are both ints here: int / int would give a float."""
+    view = container_view(percent("0x21"))
+    heap, setting = effective_dotnet_heap(dotnet_settings(view), view.limit.usable)
+    assert type(view.limit.usable) is int
+    assert heap == Fraction(GI * 33, 100)
+    assert setting.number == 33
 
 
 @pytest.mark.parametrize("value", ["0x1E", "1E", "0x4B", "4B", "0x1", "0x63"])

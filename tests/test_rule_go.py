@@ -215,6 +215,15 @@ def test_resource_field_ref_divisor_rounds_up():
     assert go_settings(container_view(go(env, limit="1536Mi"))).memlimit.value == "2"
 
 
+def test_resource_field_ref_divisor_count_is_exact_for_large_limits():
+    """convertResourceMemoryToString (kubernetes pkg/api/v1/resource/helpers.go) divides
+    in integers: ceil(10^18 + 1 bytes / 1k) is 10^15 + 1. Byte counts are ints, and float
+    division would round 10^15 + 0.001 to 10^15 before the ceiling."""
+    env = FIELD_REF.replace("}}}", ", divisor: 1k}}}")
+    view = container_view(go(env, limit="1000000000000000001"))
+    assert go_settings(view).memlimit.value == "1000000000000001"
+
+
 def test_resource_field_ref_of_another_container():
     text = pod(
         "{name: app, image: x, resources: {limits: {memory: 2Gi}}}",

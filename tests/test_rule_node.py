@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from helpers import (
     apply_fix,
@@ -14,7 +16,7 @@ from helpers import (
     pod,
     workload_object,
 )
-from oomguard.rules.runtimes.node import node_settings
+from oomguard.rules.runtimes.node import node_heap, node_settings
 
 EXCEEDS = "node-heap-exceeds-limit"
 HEADROOM = "node-heap-headroom-low"
@@ -92,6 +94,17 @@ def test_headroom_full_message():
 )
 def test_flags_and_precedence(flags, expected):
     assert rules(node(*flags)) == expected
+
+
+def test_percentage_heap_is_exact_for_a_whole_byte_limit():
+    """--max-old-space-size-percentage=33.3 (src/node_options.cc) of a 2Gi limit is
+    715112529.5104 bytes, kept exact: the limit is an int, the heap a Fraction, never a
+    float."""
+    view = container_view(node("--max-old-space-size-percentage=33.3"))
+    heap = node_heap(node_settings(view).effective(), view.limit.usable)
+    assert type(view.limit.usable) is int
+    assert type(heap) is Fraction
+    assert heap == Fraction(2 * 1024**3 * 333, 1000)
 
 
 def test_percentage_message_and_fix():

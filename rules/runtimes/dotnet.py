@@ -124,7 +124,8 @@ def effective_dotnet_heap(
     if hard is not None and hard.number is not None:
         return Fraction(hard.number), hard
     if settings.percent_honoured:
-        return limit * settings.percent.number / 100, settings.percent
+        # exact (limit and number may both be ints, and `/` would give a float)
+        return Fraction(limit * settings.percent.number, 100), settings.percent
     return None
 
 

@@ -22,6 +22,7 @@ import base64
 import math
 import re
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from oomguard.rules.model import Path
@@ -336,7 +337,7 @@ def _resource_field(container: Container, name: str, ref: dict, path: Path) -> E
         return EnvValue(name, str(math.ceil(memory.usable)), origin, path)
     # ExtractContainerResourceValue -> convertResourceMemoryToString: ceil(memory / divisor)
     # (kubernetes pkg/api/v1/resource/helpers.go): a count of divisor units, not bytes
-    count = math.ceil(memory.usable / divisor)
+    count = math.ceil(Fraction(memory.usable, divisor))  # exact: a byte count may be an int
     origin = f"{origin}, divisor {divisor_text}"
     return EnvValue(name, str(count), origin, path, divisor=divisor_text, divisor_bytes=divisor)
 

@@ -106,7 +106,7 @@ def node_settings(container: Container) -> NodeSettings:
 def node_heap(flag: NodeFlag, limit: Fraction) -> Fraction:
     """Old-space size in bytes that ``flag`` sets for ``limit``."""
     if flag.percentage:
-        return limit * flag.percent / 100
+        return Fraction(limit * flag.percent, 100)  # exact, whatever the operand types
     return Fraction(flag.mib * 1024**2)
 
 
