@@ -274,7 +274,8 @@ def depth(value: Any) -> int:
     """Nesting depth of a JSON value, without recursion (so hostile input cannot overflow);
     at most ``MAX_DEPTH + 1`` (it stops there). Level by level: ~2× faster than a stack of
     (item, level) pairs, which this ran on every review."""
-    level = [value] if isinstance(value, dict | list) else []
+    containers = (dict, list)  # a tuple: isinstance with ``dict | list`` is ~2x slower
+    level = [value] if isinstance(value, containers) else []
     deepest = 0
     while level:
         deepest += 1
@@ -282,9 +283,8 @@ def depth(value: Any) -> int:
             return deepest
         below = []
         for item in level:
-            for child in item.values() if isinstance(item, dict) else item:
-                if isinstance(child, dict | list):
-                    below.append(child)
+            children = item.values() if isinstance(item, dict) else item
+            below += [child for child in children if isinstance(child, containers)]
         level = below
     return deepest
 
