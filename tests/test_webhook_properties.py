@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from oomguard.rules.config import config_from_data
 from oomguard.webhook.app import create_app
 from oomguard.webhook.review import (
+    MAX_DEPTH,
+    depth,
     envelope_accepts,
     envelope_check,
     envelope_schema,
@@ -248,6 +250,32 @@ def test_the_fast_envelope_check_agrees_with_jsonschema(envelope):
     assert accepted == envelope_validator().is_valid(envelope)
     # what parse_review runs: the same reading, compiled once into closures
     assert envelope_check()(envelope) == accepted
+
+
+def _depth_recursive(value):
+    """The nesting depth by its definition (recursive: fine for the sizes generated here)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth_recursive, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth_recursive, value), default=0)
+    return 0
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(JSON_VALUES, st.integers(0, MAX_DEPTH + 3))
+def test_the_depth_bound_is_the_nesting_depth(value, wrap):
+    """``review.depth`` (level by level, run on every review's object and oldObject) is the
+    nesting depth, capped at ``MAX_DEPTH + 1``; deep values come from wrapping small ones."""
+    for index in range(wrap):
+        value = [value] if index % 2 else {"k": value}
+    assert depth(value) == min(_depth_recursive(value), MAX_DEPTH + 1)
 
 
 def test_the_fast_envelope_check_refuses_a_schema_keyword_it_does_not_read():

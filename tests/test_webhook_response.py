@@ -10,12 +10,13 @@ real server's answers are covered by tests/test_webhook.py.
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 import pytest
 from gunicorn.http import wsgi
 from oomguard.webhook import app as app_module
-from oomguard.webhook import worker
+from oomguard.webhook import metrics, worker
 
 
 class RecordingSocket:
@@ -163,3 +164,38 @@ def test_the_heartbeat_is_written_once_a_second_not_on_every_loop_turn(monkeypat
         clock[0] = 100.0 + step * 0.05
         bounded.notify()
     assert beats == [100.0, 101.0]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"uid": "a", "allowed": True, "warnings": ["x\u00e9\x1b[31m\u2028", "\ud800"]},
+        {"n": [1, 2.5, -0.0, 1e300, float("inf"), None, False], "": {"nested": {}}},
+        ["top", "level", 3],
+        "text",
+    ],
+)
+def test_compact_json_is_json_dumps_with_compact_separators(value):
+    """The shared encoder of the log line and the answers writes what ``json.dumps`` writes
+    (ASCII only, control characters escaped, the same separators)."""
+    assert app_module.compact_json(value) == json.dumps(value, separators=(",", ":"))
+
+
+def test_remembered_metric_children_are_prometheus_own():
+    """``metrics.child`` hands back the object ``labels`` does, so a count made through it is
+    the count prometheus exports; past ``CHILDREN_REMEMBERED`` it still answers."""
+    found = metrics.child(metrics.ERRORS, "validate", "test-child")
+    assert found is metrics.ERRORS.labels("validate", "test-child")
+    assert metrics.child(metrics.ERRORS, "validate", "test-child") is found
+    before = found._value.get()
+    metrics.child(metrics.ERRORS, "validate", "test-child").inc()
+    assert metrics.ERRORS.labels("validate", "test-child")._value.get() == before + 1
+    remembered = dict(metrics._CHILDREN)
+    try:
+        metrics._CHILDREN.update({(object(), str(i)): None for i in range(5000)})
+        other = metrics.child(metrics.ERRORS, "mutate", "test-child-full")
+        assert other is metrics.ERRORS.labels("mutate", "test-child-full")
+        assert (metrics.ERRORS, "mutate", "test-child-full") not in metrics._CHILDREN
+    finally:
+        metrics._CHILDREN.clear()
+        metrics._CHILDREN.update(remembered)
