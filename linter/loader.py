@@ -126,7 +126,7 @@ class LoadError(Exception):
         self.documents: list[Document] = []  # those read before the error (build_documents)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Document:
     """One YAML/JSON document: its data and where each value starts."""
 
@@ -157,7 +157,7 @@ class Document:
         return (where.line + self.line_offset, where.column)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class LoadedFile:
     documents: list[Document] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)

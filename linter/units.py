@@ -48,7 +48,7 @@ class Unit:
     path: str
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Discovered:
     files: list[str] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)

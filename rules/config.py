@@ -26,7 +26,7 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the bad key."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Thresholds:
     min_limit: Fraction = Fraction(16 * 1024**2)
     max_limit_request_ratio: Fraction = Fraction(2)
@@ -36,7 +36,7 @@ class Thresholds:
     dotnet_heap_ratio: Fraction = Fraction(3, 4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleSetting:
     enabled: bool | None = None
     severity: str | None = None
@@ -57,7 +57,7 @@ class RenderSetting:
     kustomize_flags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Config:
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)

@@ -247,7 +247,7 @@ LEGACY_GROUPS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Registry:
     """The kinds judged in one run: the built-ins, the presets, the config's ``kinds:``."""
 

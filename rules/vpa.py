@@ -38,7 +38,7 @@ DEFAULT_MODE = "Auto"
 REQUESTS_ONLY = "RequestsOnly"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ContainerPolicy:
     """What a VPA does with one container's memory."""
 
@@ -49,7 +49,7 @@ class ContainerPolicy:
     min_allowed: Bound | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Vpa:
     name: str
     namespace: str | None

@@ -71,7 +71,7 @@ def _nothing_yet(container: Container) -> None:
     return None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Runtime:
     """One language runtime. The callables are plain functions of its module, so
     ``Container.derive(runtime.settings)`` computes the settings once per container."""

@@ -46,7 +46,7 @@ class TooLong(Exception):
         self.root = root or message
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class TextBudget:
     """What one object may still spend on expanding and reading text (bytes)."""
 
@@ -86,7 +86,7 @@ OVER_BUDGET = (
 
 # A container's environment; here rather than in workload.py (which imports this module), so
 # that resolve_env, run for every container, needs no import of its own.
-@dataclass
+@dataclass(eq=False, repr=False)
 class Env:
     """A container's resolved environment, in Kubernetes' precedence."""
 

@@ -159,7 +159,7 @@ class JvmFlag:
         return not self.token.origin.startswith(_ENVIRON_ORIGINS)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class JvmSettings:
     flags: list[JvmFlag] = field(default_factory=list)  # in the order the JVM applies them
     evidence: str | None = None  # why we believe a JVM runs here

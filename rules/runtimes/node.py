@@ -68,7 +68,7 @@ class NodeFlag:
         return f"{text} ({self.token.origin})"
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class NodeSettings:
     flags: list[NodeFlag] = field(default_factory=list)
     unresolved: list[EnvValue] = field(default_factory=list)
