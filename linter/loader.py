@@ -159,6 +159,8 @@ class Document:
 
 @dataclass(eq=False, repr=False)
 class LoadedFile:
+    """What reading one manifest file gave: its documents, errors and notices."""
+
     documents: list[Document] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
     skipped: str | None = None  # why the whole file was not linted (a notice, not an error)

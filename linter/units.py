@@ -50,6 +50,8 @@ class Unit:
 
 @dataclass(eq=False, repr=False)
 class Discovered:
+    """The files, charts and overlays found under the paths given, with notices."""
+
     files: list[str] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

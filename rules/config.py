@@ -28,6 +28,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Thresholds:
+    """The config's ``thresholds:``: limits, and the share of a limit a heap may take."""
+
     min_limit: Fraction = Fraction(16 * 1024**2)
     max_limit_request_ratio: Fraction = Fraction(2)
     jvm_heap_ratio: Fraction = Fraction(3, 4)
@@ -38,6 +40,8 @@ class Thresholds:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class RuleSetting:
+    """One ``rules:`` entry of the config; None keeps the rule's default."""
+
     enabled: bool | None = None
     severity: str | None = None
 
@@ -59,6 +63,8 @@ class RenderSetting:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Config:
+    """A whole config (``.oomguard.yaml`` or the webhook's), read and checked."""
+
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
     default_memory_request: str | None = None

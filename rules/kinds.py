@@ -151,6 +151,8 @@ Adapter = Callable[[dict[str, Any]], list[Synthetic]]
 
 @dataclass(frozen=True, slots=True)
 class KindSpec:
+    """A workload kind lint and the webhook read: its API names and its pod templates."""
+
     group: str  # "" for the core group
     kind: str
     versions: tuple[str, ...]

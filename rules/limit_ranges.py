@@ -55,6 +55,8 @@ class LimitRangeItem:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class LimitRange:
+    """The memory part of one LimitRange object."""
+
     name: str
     namespace: str | None
     items: tuple[LimitRangeItem, ...] = ()

@@ -51,6 +51,8 @@ class ContainerPolicy:
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Vpa:
+    """The memory part of one VerticalPodAutoscaler object."""
+
     name: str
     namespace: str | None
     target_kind: str

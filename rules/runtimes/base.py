@@ -49,6 +49,8 @@ class Invalid:
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
 @dataclass(slots=True, unsafe_hash=True)
 class Settings:
+    """What a runtime's reading of one container found: its heap, bad and unknown values."""
+
     heap: Heap | None = None  # None: no limit, or the runtime's default (which follows it)
     invalid: tuple[Invalid, ...] = ()  # in the order the runtime meets them
     unresolved: tuple[EnvValue, ...] = ()  # values it reads that cannot be known here

@@ -53,6 +53,8 @@ _SPACE_ERROR = (
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
 @dataclass(slots=True, unsafe_hash=True)
 class NodeFlag:
+    """One Node.js heap flag of a container, as written."""
+
     token: Token
     percentage: bool  # --max-old-space-size-percentage
     value: str
@@ -70,6 +72,8 @@ class NodeFlag:
 
 @dataclass(eq=False, repr=False)
 class NodeSettings:
+    """The Node.js heap flags of one container, and the values that cannot be read."""
+
     flags: list[NodeFlag] = field(default_factory=list)
     unresolved: list[EnvValue] = field(default_factory=list)
 
