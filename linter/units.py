@@ -40,7 +40,7 @@ class MissingPath(Exception):
     """A path given that does not exist (the caller makes it a usage error)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Unit:
     """A chart or overlay to render: ``kind`` is "chart" or "overlay"; ``path`` as shown."""
 

@@ -46,7 +46,7 @@ class RuleSetting:
     severity: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RenderSetting:
     """How charts and overlays are rendered: one ``render:`` entry of the config (``path`` a
     glob relative to the config file's folder), or the command line's flags (``path`` None).

@@ -62,7 +62,7 @@ def no_lookup(kind: str, namespace: str | None, name: str) -> None:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class MemoryValue:
     """One ``requests.memory`` / ``limits.memory`` value as written, and what it means."""
 

@@ -54,7 +54,7 @@ SCRIPT_OVER_BUDGET = (
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Token:
     """One argv word and where its text is written."""
 

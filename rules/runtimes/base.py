@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Heap:
     """The heap (or soft limit) the runtime will use under the container's limit."""
 
@@ -36,7 +36,7 @@ class Heap:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Invalid:
     """A setting the runtime refuses or ignores; the finding reads
     ``{setting} in {container}{detail}``."""
@@ -47,7 +47,7 @@ class Invalid:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Settings:
     """What a runtime's reading of one container found: its heap, bad and unknown values."""
 

@@ -111,7 +111,7 @@ class Env:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class EnvValue:
     """One environment variable: its value (None when it cannot be known) and origin."""
 

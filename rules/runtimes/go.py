@@ -86,7 +86,7 @@ _GO_COMMAND = re.compile(r"^/ko-app/|^go$")
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class GoSettings:
     """The Go runtime's memory variables of one container."""
 

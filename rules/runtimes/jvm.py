@@ -123,7 +123,7 @@ _WITH_VALUE = frozenset(
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class JvmFlag:
     """One heap-related JVM option as written."""
 
@@ -200,7 +200,7 @@ class JvmSettings:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class JvmHeap:
     """The maximum heap the JVM will use in a container, and the flag that decides it."""
 

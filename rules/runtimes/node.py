@@ -51,7 +51,7 @@ _SPACE_ERROR = (
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class NodeFlag:
     """One Node.js heap flag of a container, as written."""
 
