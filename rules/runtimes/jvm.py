@@ -161,6 +161,8 @@ class JvmFlag:
 
 @dataclass(eq=False, repr=False)
 class JvmSettings:
+    """The JVM options of one container, and the values that cannot be read."""
+
     flags: list[JvmFlag] = field(default_factory=list)  # in the order the JVM applies them
     evidence: str | None = None  # why we believe a JVM runs here
     unresolved: list[EnvValue] = field(default_factory=list)
