@@ -126,7 +126,7 @@ class LoadError(Exception):
         self.documents: list[Document] = []  # those read before the error (build_documents)
 
 
-@dataclass(eq=False, repr=False)
+@dataclass(eq=False)  # repr: tests/test_hostile_input.py reads the documents' data in it
 class Document:
     """One YAML/JSON document: its data and where each value starts."""
 
@@ -157,7 +157,7 @@ class Document:
         return (where.line + self.line_offset, where.column)
 
 
-@dataclass(eq=False, repr=False)
+@dataclass(eq=False)  # repr: tests/test_hostile_input.py reads the documents' data in it
 class LoadedFile:
     """What reading one manifest file gave: its documents, errors and notices."""
 
