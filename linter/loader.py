@@ -126,7 +126,7 @@ class LoadError(Exception):
         self.documents: list[Document] = []  # those read before the error (build_documents)
 
 
-@dataclass
+@dataclass(eq=False)  # repr: tests/test_hostile_input.py reads the documents' data in it
 class Document:
     """One YAML/JSON document: its data and where each value starts."""
 
@@ -157,8 +157,10 @@ class Document:
         return (where.line + self.line_offset, where.column)
 
 
-@dataclass
+@dataclass(eq=False)  # repr: tests/test_hostile_input.py reads the documents' data in it
 class LoadedFile:
+    """What reading one manifest file gave: its documents, errors and notices."""
+
     documents: list[Document] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
     skipped: str | None = None  # why the whole file was not linted (a notice, not an error)

@@ -49,7 +49,7 @@ class UsageError(Exception):
     """A mistake in how oomguard was called: exit 2 with a one-line message."""
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class LintResult:
     """What a run read and found. The CLI streams the findings (:func:`iter_findings`) and
     keeps only the rest; :func:`lint_paths` keeps the findings too."""
@@ -89,7 +89,7 @@ class LintResult:
         return counts
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class LintInput:
     """The first pass over the input, for one second pass: the files in the order they are
     linted, the index of their ConfigMaps, Secrets, LimitRanges and VPAs, and the bytes of
@@ -227,7 +227,7 @@ def _place(finding: Finding) -> tuple[int, int, str]:
     return finding.line or 0, finding.column or 0, finding.rule
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _FileFindings:
     """One file's findings, in the order they were found."""
 

@@ -40,7 +40,7 @@ class MissingPath(Exception):
     """A path given that does not exist (the caller makes it a usage error)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Unit:
     """A chart or overlay to render: ``kind`` is "chart" or "overlay"; ``path`` as shown."""
 
@@ -48,8 +48,10 @@ class Unit:
     path: str
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Discovered:
+    """The files, charts and overlays found under the paths given, with notices."""
+
     files: list[str] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

@@ -27,7 +27,7 @@ POD = "variables.podSpec"
 REASON_DEFAULT = "needs oomguard's own reading of the object, which CEL cannot reproduce"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Cel:
     """One rule as CEL: ``expression`` is true when the object passes."""
 
@@ -145,7 +145,7 @@ _GO_UNITS = "{'': 1, 'Ki': 1024, 'Mi': 1048576, 'Gi': 1073741824, 'Ti': 10995116
 JVM_FLAG_VARS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HeapFlag:
     """How CEL finds one runtime's heap setting in a container ``c``: ``found`` (over an
     env entry ``e``) is true for the one entry that decides it, ``size`` (over ``e``) is its

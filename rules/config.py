@@ -26,8 +26,10 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the bad key."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Thresholds:
+    """The config's ``thresholds:``: limits, and the share of a limit a heap may take."""
+
     min_limit: Fraction = Fraction(16 * 1024**2)
     max_limit_request_ratio: Fraction = Fraction(2)
     jvm_heap_ratio: Fraction = Fraction(3, 4)
@@ -36,13 +38,15 @@ class Thresholds:
     dotnet_heap_ratio: Fraction = Fraction(3, 4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleSetting:
+    """One ``rules:`` entry of the config; None keeps the rule's default."""
+
     enabled: bool | None = None
     severity: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RenderSetting:
     """How charts and overlays are rendered: one ``render:`` entry of the config (``path`` a
     glob relative to the config file's folder), or the command line's flags (``path`` None).
@@ -57,8 +61,10 @@ class RenderSetting:
     kustomize_flags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Config:
+    """A whole config (``.oomguard.yaml`` or the webhook's), read and checked."""
+
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
     default_memory_request: str | None = None

@@ -21,7 +21,7 @@ from oomguard.rules.workload_kind_unknown import ID as UNKNOWN_KIND
 ALL = "all"
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Evaluation:
     """Findings for one object, plus rules that crashed on it (a bug, never the user's fault)."""
 

@@ -24,8 +24,10 @@ from oomguard.rules.workload import Container, MemoryValue, Workload
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class HeapCheck:
+    """One container's heap (or soft limit) beside its memory limit, for the heap rules."""
+
     container: Container
     runtime: Runtime
     heap: Heap

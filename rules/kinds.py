@@ -87,7 +87,7 @@ def compile_pattern(pattern: str) -> tuple:
     return tuple(steps)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ContainerSlot:
     """Where containers sit relative to a template's path."""
 
@@ -119,7 +119,7 @@ POD_CONTAINERS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Template:
     """One pod template of a kind (see the module docstring)."""
 
@@ -134,7 +134,7 @@ class Template:
         object.__setattr__(self, "steps", compile_pattern(self.path))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Synthetic:
     """A pod spec an adapter built from an operator's custom resource."""
 
@@ -149,8 +149,10 @@ class Synthetic:
 Adapter = Callable[[dict[str, Any]], list[Synthetic]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class KindSpec:
+    """A workload kind lint and the webhook read: its API names and its pod templates."""
+
     group: str  # "" for the core group
     kind: str
     versions: tuple[str, ...]
@@ -247,7 +249,7 @@ LEGACY_GROUPS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Registry:
     """The kinds judged in one run: the built-ins, the presets, the config's ``kinds:``."""
 

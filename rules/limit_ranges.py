@@ -33,7 +33,7 @@ CONTAINER = "Container"
 POD = "Pod"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Bound:
     """One memory quantity of a LimitRange: as written, and in bytes."""
 
@@ -41,7 +41,7 @@ class Bound:
     value: Fraction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class LimitRangeItem:
     """The memory part of one ``spec.limits[]`` entry (type ``Container`` or ``Pod``)."""
 
@@ -53,8 +53,10 @@ class LimitRangeItem:
     max_ratio: Bound | None = None  # maxLimitRequestRatio
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class LimitRange:
+    """The memory part of one LimitRange object."""
+
     name: str
     namespace: str | None
     items: tuple[LimitRangeItem, ...] = ()

@@ -105,7 +105,7 @@ def at_least(severity: str, threshold: str) -> bool:
     return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Option:
     """A ``thresholds:`` key a rule owns: its JSON Schema type (``number`` or ``quantity``),
     default (as written in the config file), bounds and description."""
@@ -119,7 +119,7 @@ class Option:
     description: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleMeta:
     """What the engine and the tools need to know about a rule besides its check: the
     module's declarations (upper-case attributes of the same names), else these defaults."""

@@ -36,7 +36,7 @@ from oomguard.rules.workload import SOURCE_KINDS, iter_objects
 INDEX_KINDS = (*SOURCE_KINDS, LIMIT_RANGE, VPA)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class InputIndex:
     """ConfigMaps/Secrets, LimitRanges and VPAs of an input, as plain data."""
 

@@ -38,7 +38,7 @@ DEFAULT_MODE = "Auto"
 REQUESTS_ONLY = "RequestsOnly"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ContainerPolicy:
     """What a VPA does with one container's memory."""
 
@@ -49,8 +49,10 @@ class ContainerPolicy:
     min_allowed: Bound | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Vpa:
+    """The memory part of one VerticalPodAutoscaler object."""
+
     name: str
     namespace: str | None
     target_kind: str

@@ -62,7 +62,7 @@ def no_lookup(kind: str, namespace: str | None, name: str) -> None:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class MemoryValue:
     """One ``requests.memory`` / ``limits.memory`` value as written, and what it means."""
 
@@ -123,7 +123,7 @@ def memory_value(raw: Any, path: Path, pod_level: bool = False) -> MemoryValue:
     return MemoryValue(raw, path, pod_level, value)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Container:
     """One entry of ``containers`` or ``initContainers``."""
 
@@ -254,7 +254,7 @@ class Container:
 _CACHED = ("limit", "request", "env", "commands")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Workload:
     """One pod template of a workload object (an object may have several, each its own view),
     with shape problems found while reading the object."""

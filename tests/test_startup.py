@@ -171,3 +171,33 @@ def test_main_called_by_a_caller_leaves_its_gc_alone(tmp_path: Path, capsys):
     frozen = gc.get_freeze_count()
     assert main(["lint", str(tmp_path / "pod.yaml"), "--no-related"]) == 1
     assert (gc.isenabled(), gc.get_freeze_count()) == (True, frozen)
+
+
+DATACLASS_PROBE = """\
+import dataclasses, runpy, sys
+sys.argv = ["oomguard", *sys.argv[1:]]
+try:
+    runpy.run_module("oomguard", run_name="__main__")
+except SystemExit:
+    pass
+found = {
+    cls.__qualname__: cls.__doc__.startswith(cls.__name__ + "(")
+    for name, module in list(sys.modules.items()) if name.startswith("oomguard.")
+    for cls in vars(module).values()
+    if dataclasses.is_dataclass(cls) and isinstance(cls, type) and cls.__module__ == name
+}
+print(repr((len(found), sorted(name for name, generated in found.items() if generated))))
+"""
+
+
+def test_the_dataclasses_of_a_lint_run_bring_their_own_docstrings(tmp_path: Path):
+    # dataclasses writes a missing docstring from inspect.signature(cls) at every import:
+    # ~0.3 M instructions per class on the lint start (bench/RESULTS.md, 2026-12-01 08:15)
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    run = subprocess.run(
+        [sys.executable, "-c", DATACLASS_PROBE, "lint", "pod.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    count, generated = ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    assert count > 40  # the probe does see the rule model's classes
+    assert generated == []

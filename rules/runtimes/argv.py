@@ -54,7 +54,7 @@ SCRIPT_OVER_BUDGET = (
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Token:
     """One argv word and where its text is written."""
 
@@ -64,7 +64,7 @@ class Token:
     occurrence: int = 0  # which occurrence of `text` in that string this is
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Unread:
     """Command text oomguard did not read, and why; reads like an unresolved ``EnvValue``."""
 
@@ -84,7 +84,7 @@ class Commands(list):
         self.unread: list[Unread] = unread or []
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class CommandLine:
     """One simple command: a program and its arguments."""
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Heap:
     """The heap (or soft limit) the runtime will use under the container's limit."""
 
@@ -36,7 +36,7 @@ class Heap:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Invalid:
     """A setting the runtime refuses or ignores; the finding reads
     ``{setting} in {container}{detail}``."""
@@ -47,8 +47,10 @@ class Invalid:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Settings:
+    """What a runtime's reading of one container found: its heap, bad and unknown values."""
+
     heap: Heap | None = None  # None: no limit, or the runtime's default (which follows it)
     invalid: tuple[Invalid, ...] = ()  # in the order the runtime meets them
     unresolved: tuple[EnvValue, ...] = ()  # values it reads that cannot be known here
@@ -71,7 +73,7 @@ def _nothing_yet(container: Container) -> None:
     return None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Runtime:
     """One language runtime. The callables are plain functions of its module, so
     ``Container.derive(runtime.settings)`` computes the settings once per container."""

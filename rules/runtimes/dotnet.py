@@ -42,8 +42,10 @@ _HEX = re.compile(r"(0[xX])?([0-9a-fA-F]{1,16})")
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class DotnetSetting:
+    """One .NET GC heap variable of a container, as set."""
+
     env: EnvValue
     setting: str  # 'GCHeapHardLimit' or 'GCHeapHardLimitPercent'
     number: int | None  # parsed hexadecimal value
@@ -55,8 +57,10 @@ class DotnetSetting:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class DotnetSettings:
+    """The .NET GC heap variables of one container."""
+
     hard_limit: DotnetSetting | None
     percent: DotnetSetting | None
     unresolved: tuple[EnvValue, ...] = ()

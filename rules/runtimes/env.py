@@ -47,7 +47,7 @@ class TooLong(Exception):
         self.root = root or message
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class TextBudget:
     """What one object may still spend on expanding and reading text (bytes)."""
 
@@ -87,7 +87,7 @@ OVER_BUDGET = (
 
 # A container's environment; here rather than in workload.py (which imports this module), so
 # that resolve_env, run for every container, needs no import of its own.
-@dataclass
+@dataclass(eq=False, repr=False)
 class Env:
     """A container's resolved environment, in Kubernetes' precedence."""
 
@@ -112,7 +112,7 @@ class Env:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class EnvValue:
     """One environment variable: its value (None when it cannot be known) and origin."""
 

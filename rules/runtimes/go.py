@@ -86,8 +86,10 @@ _GO_COMMAND = re.compile(r"^/ko-app/|^go$")
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class GoSettings:
+    """The Go runtime's memory variables of one container."""
+
     memlimit: EnvValue | None  # the GOMEMLIMIT variable, when set
     memlimit_bytes: int | None  # None when unset, off, invalid or unresolved
     memlimit_error: str | None

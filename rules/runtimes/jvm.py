@@ -123,7 +123,7 @@ _WITH_VALUE = frozenset(
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class JvmFlag:
     """One heap-related JVM option as written."""
 
@@ -159,8 +159,10 @@ class JvmFlag:
         return not self.token.origin.startswith(_ENVIRON_ORIGINS)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class JvmSettings:
+    """The JVM options of one container, and the values that cannot be read."""
+
     flags: list[JvmFlag] = field(default_factory=list)  # in the order the JVM applies them
     evidence: str | None = None  # why we believe a JVM runs here
     unresolved: list[EnvValue] = field(default_factory=list)
@@ -200,7 +202,7 @@ class JvmSettings:
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class JvmHeap:
     """The maximum heap the JVM will use in a container, and the flag that decides it."""
 

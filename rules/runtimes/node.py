@@ -51,8 +51,10 @@ _SPACE_ERROR = (
 
 
 # Immutable by convention, not frozen, for speed (see rules/model.py, above Problem).
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class NodeFlag:
+    """One Node.js heap flag of a container, as written."""
+
     token: Token
     percentage: bool  # --max-old-space-size-percentage
     value: str
@@ -68,8 +70,10 @@ class NodeFlag:
         return f"{text} ({self.token.origin})"
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class NodeSettings:
+    """The Node.js heap flags of one container, and the values that cannot be read."""
+
     flags: list[NodeFlag] = field(default_factory=list)
     unresolved: list[EnvValue] = field(default_factory=list)
 
