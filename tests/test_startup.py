@@ -153,15 +153,20 @@ print(repr((gc.isenabled(), gc.get_freeze_count() > 1000)))
 """
 
 
+def _probe_lint_of_a_pod(cwd: Path, probe: str):
+    """``oomguard lint pod.yaml`` run by ``probe`` in a fresh process; its last line, read."""
+    (cwd / "pod.yaml").write_text(MANIFEST)
+    run = subprocess.run(
+        [sys.executable, "-c", probe, "lint", "pod.yaml"],
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return ast.literal_eval(run.stdout.strip().splitlines()[-1])
+
+
 def test_a_lint_process_freezes_its_imports_and_collects_again_after(tmp_path: Path):
     # the command's modules are imported with the GC paused, then frozen (cli.py::_runner);
     # the lint itself must run with the GC on, as before
-    (tmp_path / "pod.yaml").write_text(MANIFEST)
-    run = subprocess.run(
-        [sys.executable, "-c", GC_PROBE, "lint", "pod.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert ast.literal_eval(run.stdout.strip().splitlines()[-1]) == (True, True)
+    assert _probe_lint_of_a_pod(tmp_path, GC_PROBE) == (True, True)
 
 
 def test_main_called_by_a_caller_leaves_its_gc_alone(tmp_path: Path, capsys):
@@ -193,11 +198,6 @@ print(repr((len(found), sorted(name for name, generated in found.items() if gene
 def test_the_dataclasses_of_a_lint_run_bring_their_own_docstrings(tmp_path: Path):
     # dataclasses writes a missing docstring from inspect.signature(cls) at every import:
     # ~0.3 M instructions per class on the lint start (bench/RESULTS.md, 2026-12-01 08:15)
-    (tmp_path / "pod.yaml").write_text(MANIFEST)
-    run = subprocess.run(
-        [sys.executable, "-c", DATACLASS_PROBE, "lint", "pod.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    count, generated = ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    count, generated = _probe_lint_of_a_pod(tmp_path, DATACLASS_PROBE)
     assert count > 40  # the probe does see the rule model's classes
     assert generated == []
