@@ -56,16 +56,22 @@ print(json.dumps({"code": code, "heavy": sorted({m.split(".")[0] for m in sys.mo
 """
 
 
-def _lint_imports(cwd: Path, *args: str) -> dict:
+def _probe(cwd: Path, code: str, *args: str) -> str:
+    """The last line ``code`` prints, run as ``python -c code ARGS`` in ``cwd`` (a fresh
+    process: a cold start), with the config-verdict cache under ``cwd``."""
     run = subprocess.run(
-        [sys.executable, "-c", PROBE % (set(HEAVY), set(RENDERING)), "lint", *args],
+        [sys.executable, "-c", code, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")},
     )
-    probe = json.loads(run.stdout.strip().splitlines()[-1])
+    return run.stdout.strip().splitlines()[-1]
+
+
+def _lint_imports(cwd: Path, *args: str) -> dict:
+    probe = json.loads(_probe(cwd, PROBE % (set(HEAVY), set(RENDERING)), "lint", *args))
     assert probe.pop("rendering") == [], "a plain-manifest run must not load the renderers"
     return probe
 
@@ -120,15 +126,7 @@ print(repr((code, sorted(set(sys.modules) & %r))))
 
 
 def _loaded(cwd: Path, *args: str) -> tuple[int, list[str]]:
-    run = subprocess.run(
-        [sys.executable, "-c", BARE_PROBE % (set(LAZY),), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")},
-    )
-    return ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    return ast.literal_eval(_probe(cwd, BARE_PROBE % (set(LAZY),), *args))
 
 
 def test_plain_lint_leaves_out_json_the_schema_and_the_other_commands(tmp_path: Path):
@@ -156,11 +154,7 @@ print(repr((gc.isenabled(), gc.get_freeze_count() > 1000)))
 def _probe_lint_of_a_pod(cwd: Path, probe: str):
     """``oomguard lint pod.yaml`` run by ``probe`` in a fresh process; its last line, read."""
     (cwd / "pod.yaml").write_text(MANIFEST)
-    run = subprocess.run(
-        [sys.executable, "-c", probe, "lint", "pod.yaml"],
-        cwd=cwd, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    return ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    return ast.literal_eval(_probe(cwd, probe, "lint", "pod.yaml"))
 
 
 def test_a_lint_process_freezes_its_imports_and_collects_again_after(tmp_path: Path):
