@@ -44,23 +44,28 @@ spec:
       command: [java, -Xmx2g, -jar, app.jar]
       resources: {limits: {memory: 2Gi}}
 """
-PROBE = """\
-import json, runpy, sys
+# every probe runs `oomguard ARGS` as the console script does, then prints what it checks
+RUN_OOMGUARD = """\
+import runpy, sys
 sys.argv = ["oomguard", *sys.argv[1:]]
+code = 0
 try:
     runpy.run_module("oomguard", run_name="__main__")
 except SystemExit as exit:
     code = exit.code
+"""
+PROBE = """\
+import json
 print(json.dumps({"code": code, "heavy": sorted({m.split(".")[0] for m in sys.modules} & %r),
                   "rendering": sorted(set(sys.modules) & %r)}))
 """
 
 
-def _probe(cwd: Path, code: str, *args: str) -> str:
-    """The last line ``code`` prints, run as ``python -c code ARGS`` in ``cwd`` (a fresh
-    process: a cold start), with the config-verdict cache under ``cwd``."""
+def _probe(cwd: Path, after: str, *args: str) -> str:
+    """The last line ``after`` prints once ``oomguard ARGS`` has run in a fresh process (a
+    cold start) in ``cwd``, with the config-verdict cache under ``cwd``."""
     run = subprocess.run(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", RUN_OOMGUARD + after, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -113,14 +118,8 @@ def test_an_unwritable_cache_costs_only_speed(tmp_path: Path):
 # schema's importlib.resources (with tempfile and random), traceback (a rule's crash only) and
 # the webhook's defaults (read by the serve command's flags, built only when serve is typed).
 LAZY = ("json", "importlib.resources", "tempfile", "random", "traceback", "oomguard.webhook")
-# this probe imports nothing before the run and prints with repr(), not json
+# prints with repr(), not json: nothing is imported after the run either
 BARE_PROBE = """\
-import runpy, sys
-sys.argv = ["oomguard", *sys.argv[1:]]
-try:
-    runpy.run_module("oomguard", run_name="__main__")
-except SystemExit as exit:
-    code = exit.code
 print(repr((code, sorted(set(sys.modules) & %r))))
 """
 
@@ -141,12 +140,7 @@ def test_plain_lint_leaves_out_json_the_schema_and_the_other_commands(tmp_path: 
 
 
 GC_PROBE = """\
-import gc, runpy, sys
-sys.argv = ["oomguard", *sys.argv[1:]]
-try:
-    runpy.run_module("oomguard", run_name="__main__")
-except SystemExit:
-    pass
+import gc
 print(repr((gc.isenabled(), gc.get_freeze_count() > 1000)))
 """
 
@@ -173,12 +167,7 @@ def test_main_called_by_a_caller_leaves_its_gc_alone(tmp_path: Path, capsys):
 
 
 DATACLASS_PROBE = """\
-import dataclasses, runpy, sys
-sys.argv = ["oomguard", *sys.argv[1:]]
-try:
-    runpy.run_module("oomguard", run_name="__main__")
-except SystemExit:
-    pass
+import dataclasses
 found = {
     cls.__qualname__: cls.__doc__.startswith(cls.__name__ + "(")
     for name, module in list(sys.modules.items()) if name.startswith("oomguard.")
