@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import resource
 import shutil
@@ -158,7 +159,7 @@ def _one(conn: http.client.HTTPSConnection, path: str) -> bool:
 
 
 def client(job: dict) -> dict:
-    """One connection: fixed-rate (``interval`` > 0) or back to back until ``end``."""
+    """One connection: fixed-rate (``rate`` > 0) or back to back until ``end``."""
     # The load generator shares the 2 CPUs with the server: at the lowest priority it takes
     # the CPU only when the server does not need it, as a separate machine would.
     os.nice(job["nice"])
@@ -168,17 +169,18 @@ def client(job: dict) -> dict:
             conn = _connect(job["host"], job["port"], job["ca"])
         _one(conn, job["path"])
     latencies, lags, errors = [], [], 0
-    start, end, interval = job["start"], job["end"], job["interval"]
-    scheduled = start + job["offset"]
+    start, end, rate = job["start"], job["end"], job["rate"]
+    index = job["index"]  # of this connection's next slot in the whole schedule
     while True:
         now = time.monotonic()
-        if interval:  # fixed rate: every send has its slot
-            if scheduled >= end:
+        if rate:  # fixed rate: slot j is start + j / rate for j < total, never accumulated
+            if index >= job["total"]:
                 break
+            scheduled = start + index / rate
             if scheduled > now:
                 time.sleep(scheduled - now)
             slot = scheduled
-            scheduled += interval
+            index += job["connections"]
         else:  # back to back
             if now >= end:
                 break
@@ -206,7 +208,8 @@ def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict
     """``rate`` reviews/s spread over ``connections`` processes (0 = back to back)."""
     start = time.monotonic() + 2.0  # time to fork and warm up
     end = start + duration
-    interval = connections / rate if rate else 0.0
+    # slots j / rate < duration: the first rate x duration indices, rounded up
+    total = math.ceil(rate * duration - 1e-9) if rate else 0
     jobs = [
         {
             "host": host,
@@ -215,8 +218,10 @@ def run_load(host, port, ca, path, rate, duration, connections, nice=19) -> dict
             "path": path,
             "start": start,
             "end": end,
-            "interval": interval,
-            "offset": index / rate if rate else 0.0,
+            "rate": rate,
+            "index": index,
+            "total": total,
+            "connections": connections,
             "nice": nice,
         }
         for index in range(connections)

@@ -65,7 +65,7 @@ struct conn {
     int fd;
     SSL *ssl;
     enum state state;
-    double next_slot; /* scheduled time of this connection's next request */
+    long next_index; /* open loop: the schedule's index of this connection's next request */
     double slot, sent, ready, deadline;
     int measured;    /* the request in flight counts (not warm-up) */
     int warm_left;   /* warm-up requests still to send */
@@ -581,7 +581,11 @@ int main(int argc, char **argv) {
         memcpy(conns[i].req, request, request_len);
         start_connect(&conns[i], t);
     }
-    double interval = opt.rate > 0 ? n / opt.rate : 0;
+    /* slot j is start + j / rate for j < total: computed from integers, never accumulated, so
+       rate x duration requests are scheduled exactly (adding 0.05 ten times lands below 0.5) */
+    double wanted = opt.rate > 0 ? opt.rate * opt.duration : 0;
+    long total = (long)wanted;
+    total += total < wanted - 1e-9; /* j / rate < duration: j < rate x duration, rounded up */
     double warmup_deadline = t + 30 + opt.timeout; /* bounded even if the server never answers */
     double drain_deadline = 0;
     struct epoll_event evs[64];
@@ -598,7 +602,7 @@ int main(int argc, char **argv) {
                 start = t;
                 end = start + opt.duration;
                 for (int i = 0; i < n; i++)
-                    conns[i].next_slot = start + (opt.rate > 0 ? i / opt.rate : 0);
+                    conns[i].next_index = i;
             }
         }
         if (phase == 1 && t >= end) {
@@ -623,11 +627,12 @@ int main(int argc, char **argv) {
                     send_request(c, t, 0, t);
                 } else if (phase >= 1) {
                     /* every slot before the end is sent, late if need be (and counted) */
-                    double slot = opt.rate > 0 ? c->next_slot : (phase == 1 ? t : end);
-                    if (slot < end && slot <= t) {
-                        c->next_slot += interval;
+                    int left = opt.rate > 0 ? c->next_index < total : phase == 1;
+                    double slot = opt.rate > 0 ? start + c->next_index / opt.rate : t;
+                    if (left && slot <= t) {
+                        c->next_index += n;
                         send_request(c, slot, 1, t);
-                    } else if (slot < end && slot < wake)
+                    } else if (left && slot < wake)
                         wake = slot;
                 }
             }
@@ -635,7 +640,7 @@ int main(int argc, char **argv) {
                 wake = c->deadline;
             /* drained: nothing in flight and no slot left that could still be sent */
             busy |= c->state == C_WRITING || c->state == C_READING ||
-                    (opt.rate > 0 && c->next_slot < end);
+                    (opt.rate > 0 && c->next_index < total);
         }
         if (phase == 2 && (!busy || t >= drain_deadline))
             break;
@@ -660,7 +665,7 @@ int main(int argc, char **argv) {
         struct conn *c = &conns[i];
         if (c->measured)
             err_timeout++; /* in flight at the deadline */
-        for (double s = c->next_slot; opt.rate > 0 && s < end; s += interval)
+        for (long j = c->next_index; opt.rate > 0 && j < total; j += n)
             unsent++;
     }
     struct rusage ru;
