@@ -64,6 +64,8 @@ def test_hook_definitions():
         assert hooks[hook_id]["additional_dependencies"] == extra
     for hook_id in ("oomguard", "oomguard-fix"):
         assert "additional_dependencies" not in hooks[hook_id]
+    # one run per hook sees every file (test_many_files_are_one_run_so_no_batch_misses_a_limitrange)
+    assert all(hook.get("require_serial") is True for hook in hooks.values()), hooks
     files = re.compile(hooks["oomguard"]["files"])
     python_hooks = ("oomguard", "oomguard-fix", "oomguard-charts", "oomguard-charts-fix")
     for hook in (hooks[hook_id] for hook_id in python_hooks):
@@ -286,3 +288,55 @@ def test_committing_one_template_renders_its_chart(hook_repo, pre_commit_home, t
         plain.stdout
     )
     assert "jvm-heap-exceeds-limit" not in plain.stdout
+
+
+LIMIT_RANGE = """\
+apiVersion: v1
+kind: LimitRange
+metadata: {name: mem, namespace: pay}
+spec:
+  limits:
+    - type: Container
+      max: {memory: 1Gi}
+"""
+OVER_THE_RANGE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME, namespace: pay}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx:1.27
+          resources:
+            requests: {memory: 2Gi}
+            limits: {memory: 2Gi}
+"""
+
+
+def test_many_files_are_one_run_so_no_batch_misses_a_limitrange(
+    hook_repo, pre_commit_home, tmp_path
+):
+    """The hooks set `require_serial: true`: pre-commit would otherwise split 8 files over one
+    batch per CPU (pre_commit/xargs.py partition: max(4, ceil(8 / cpus)) files each), and the
+    Deployments in a batch without the LimitRange would pass. oomguard spreads a large list
+    over its own workers (--jobs) with the whole list in view."""
+    (tmp_path / "lr.yaml").write_text(LIMIT_RANGE)
+    files = ["lr.yaml"]
+    for index in range(1, 8):
+        (tmp_path / f"d{index}.yaml").write_text(OVER_THE_RANGE.replace("NAME", f"app{index}"))
+        files.append(f"d{index}.yaml")
+    git("init", "-q", cwd=tmp_path)
+    git("add", "-A", cwd=tmp_path)
+    proc = try_repo(hook_repo, pre_commit_home, tmp_path, "oomguard", *files)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for index in range(1, 8):
+        assert (
+            f"d{index}.yaml:12:30: error limitrange-violation: the API server would reject the "
+            f'Pod: container "app" breaks LimitRange "mem" in namespace pay: maximum memory usage '
+            f"per Container is 1Gi, but limit is 2Gi [Deployment/app{index} app]"
+        ) in proc.stdout, proc.stdout
+    # one invocation saw every file: one summary, of all eight
+    assert proc.stdout.count("8 files, 7 workloads: 7 errors, 0 warnings") == 1, proc.stdout
+    assert proc.stdout.count(" workloads: ") == 1, proc.stdout
