@@ -86,9 +86,10 @@ def build_reports(
     for finding in findings:
         results = grouped.setdefault(finding.namespace, {})
         known = facts.get(id(finding))
-        api_version = known.api_version if known is not None else None  # apps vs kruise
+        api_version = _api_version(finding, known)  # apps vs kruise StatefulSet
         key = (api_version, finding.kind, finding.name, finding.template, finding.container)
-        key += (finding.rule,)
+        # lint: two documents are two objects even when they name the same one
+        key += (finding.rule, finding.file, finding.document)
         if key in results:
             results[key]["message"] += "; " + finding.message
             continue
@@ -126,8 +127,8 @@ def _report(
 def _result(finding: Finding, object_facts: Any, timestamp: dict) -> dict[str, Any]:
     outcome, severity, scored = MAPPING[finding.severity]
     resource: dict[str, str] = {}
-    if object_facts is not None and object_facts.api_version:
-        resource["apiVersion"] = object_facts.api_version
+    if api_version := _api_version(finding, object_facts):
+        resource["apiVersion"] = api_version
     resource["kind"] = finding.kind or ""
     resource["name"] = finding.name or ""
     if finding.namespace:
@@ -155,6 +156,13 @@ def _result(finding: Finding, object_facts: Any, timestamp: dict) -> dict[str, A
         "resources": [resource],
         "properties": properties,
     }
+
+
+def _api_version(finding: Finding, object_facts: Any) -> str | None:
+    """The server's apiVersion (audit), else the manifest's (lint)."""
+    if object_facts is not None and object_facts.api_version:
+        return object_facts.api_version
+    return finding.api_version
 
 
 def _writer(flavour: Flavour):

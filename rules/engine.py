@@ -254,7 +254,13 @@ def _finding(rule_id: str, severity: str, problem: Problem, workload, prefix: Pa
         container=problem.container,
         template=workload.template,
         fix=_prefixed(problem.fix, prefix) if problem.fix else (),
+        api_version=_api_version(workload.obj),
     )
+
+
+def _api_version(obj: Any) -> str | None:
+    version = obj.get("apiVersion") if isinstance(obj, dict) else None
+    return version if type(version) is str else None
 
 
 def _prefixed(fix: tuple, prefix: Path) -> tuple:

@@ -51,6 +51,8 @@ class Finding:
     name: str | None = None
     container: str | None = None
     fix: tuple[PatchOp, ...] = ()
+    # the object's apiVersion as written (apps/v1 and apps.kruise.io StatefulSets differ)
+    api_version: str | None = None
     template: str | None = None  # the pod template, when the object has several
     file: str | None = None
     line: int | None = None

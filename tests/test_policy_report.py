@@ -197,10 +197,41 @@ def test_lint_policyreport(tmp_path, run_oomguard):
         "memory-request-missing",
         "best-effort-pod",
     }
-    # lint has no cluster: no uid, no apiVersion from the server, no numbers
+    # lint has no cluster: the manifest's apiVersion, no uid, no numbers
     assert report["results"][0]["resources"] == [
-        {"kind": "Pod", "name": "debug", "namespace": "dev"}
+        {"apiVersion": "v1", "kind": "Pod", "name": "debug", "namespace": "dev"}
     ]
+    assert not any("limit" in r["properties"] for r in report["results"])
+
+
+def test_lint_keeps_two_objects_of_one_name_apart(tmp_path, run_oomguard):
+    """An apps and an OpenKruise StatefulSet both named shop/db, in one file: two workloads,
+    two results, each with its own apiVersion and message (they were one result with both
+    messages joined, and no apiVersion)."""
+    template = (
+        "apiVersion: {api}\nkind: StatefulSet\nmetadata: {{name: db, namespace: shop}}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: app\n"
+        "          image: eclipse-temurin:21-jre\n"
+        "          env: [{{name: JAVA_TOOL_OPTIONS, value: -Xmx{heap}}}]\n"
+        "          resources: {{requests: {{memory: 2Gi}}, limits: {{memory: 2Gi}}}}\n"
+    )
+    manifest = tmp_path / "sts.yaml"
+    manifest.write_text(
+        template.format(api="apps/v1", heap="2g")
+        + "---\n"
+        + template.format(api="apps.kruise.io/v1beta1", heap="3g")
+    )
+    done = run_oomguard("lint", "--format", "policyreport", str(manifest))
+    assert done.returncode == 1, done.stderr
+    (report,) = yaml.safe_load_all(done.stdout)
+    validate_report(report)
+    heaps = [
+        (r["resources"][0]["apiVersion"], r["message"].split(" ", 1)[0])
+        for r in report["results"]
+        if r["rule"] == "jvm-heap-exceeds-limit"
+    ]
+    assert heaps == [("apps/v1", "-Xmx2g"), ("apps.kruise.io/v1beta1", "-Xmx3g")], report
+    assert report["summary"]["fail"] == 2, report
 
 
 def test_two_kinds_of_one_name_keep_their_own_numbers(tmp_path):

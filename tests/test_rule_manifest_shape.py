@@ -138,6 +138,29 @@ def test_wrong_types_are_manifest_invalid(spec, message, path):
     assert finding.path == path
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DOTNET_GCHeapHardLimitPercent", "75"), ("DOTNET_GCHeapHardLimit", "0x20000000"),
+     ("GOMEMLIMIT", "100"), ("NODE_OPTIONS", "5"), ("JAVA_TOOL_OPTIONS", "1")],
+)  # fmt: skip
+def test_an_env_value_of_another_type_is_invalid_and_judged_by_no_runtime_rule(name, value):
+    """`value: 75` is no string: the API server rejects the object (core/v1 EnvVar.value is a
+    string; a JSON number fails to decode), so the runtime never reads it. manifest-invalid
+    says so; no rule judges it as an empty value (.NET said "'' is not hexadecimal"), and the
+    variable is unresolved (info) for the rules that need it."""
+    text = pod(
+        f"{{name: app, image: x, env: [{{name: {name}, value: {value}}}], "
+        "resources: {requests: {memory: 512Mi}, limits: {memory: 512Mi}}}"
+    )
+    errors = [(f.rule, f.message) for f in findings(text) if f.severity == "error"]
+    assert errors == [(INVALID, f"env {name} value must be a string, not number")], errors
+    unresolved = one(text, "runtime-flag-unresolved")
+    assert unresolved.message == (
+        f'env {name} in container "app" cannot be checked: the value is a number, not a string'
+    )
+    assert unresolved.severity == "info" and unresolved.container == "app"
+
+
 def test_containers_null_is_invalid_and_other_rules_still_run():
     text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: null\n"
     assert one(text, INVALID).message == "containers must be a list, not null"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from oomguard.rules.model import Path
 from oomguard.rules.quantity import QuantityError, parse_quantity
+from oomguard.rules.text import type_name
 
 if TYPE_CHECKING:
     from oomguard.rules.workload import Container
@@ -262,8 +263,12 @@ def _entry_value(
                 text = raw
             elif isinstance(raw, str):
                 text = expand_references(raw, defined, unexpanded=unexpanded, budget=budget)
-            else:
+            elif raw is None:  # no value: the variable is set, empty
                 text = ""
+            else:  # `value: 75`: the API server rejects the object (manifest-invalid says
+                # so); the runtime would never read it, so no rule judges it as "" either
+                why = f"the value is a {type_name(raw)}, not a string"
+                return EnvValue(name, None, f"env {name}", path, True, unresolved=why)
         except TooLong as exc:
             return EnvValue(
                 name, None, f"env {name}", path, True, unresolved=str(exc), overlong=exc.root
