@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 
 from oomguard import __version__
-from oomguard.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from oomguard.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE_CLOSED, EXIT_USAGE
 from oomguard.linter.formats import format_choices
 
 SEVERITY_CHOICES = ("error", "warning", "info")
@@ -293,9 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         return _runner(args.command, whole_process)(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader left; later flushes go nowhere, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return EXIT_PIPE_CLOSED
 
 
 # the function that runs each command, in the module that holds it

@@ -32,6 +32,7 @@ from oomguard.linter.fix import FileFix, read_for_fix
 from oomguard.linter.fix_splice import FixError, load_like_linter, patch_text
 from oomguard.linter.loader import load_text
 from oomguard.linter.render import Origin, Path, Rendered
+from oomguard.linter.render.helm import SET_FILE
 from oomguard.linter.render.value_source import inline_sources
 from oomguard.rules.config import Config
 from oomguard.rules.converge import check_document, converge
@@ -260,6 +261,12 @@ def _map(
         return None
     if not isinstance(origin, Origin):
         refuse(f"no single values key or patch sets {_dotted(ptr)} ({old_text!r})")
+        return None
+    if origin.file == SET_FILE:  # Helm's --set: a flag of this run, no file to rewrite
+        refuse(
+            f"no single values key or patch sets {_dotted(ptr)} ({old_text!r}): it comes "
+            "from --set; change the flag"
+        )
         return None
     if not origin.editable:
         where = f"{origin.file}:{origin.line + 1}"

@@ -291,3 +291,21 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
     assert b"jvm-heap-exceeds-limit" in flag and b"\x1b[" not in flag
     env = _on_a_terminal("lint", "pod.yaml", cwd=tmp_path, env={"NO_COLOR": "1"})
     assert b"jvm-heap-exceeds-limit" in env and b"\x1b[" not in env
+
+
+def test_a_reader_that_leaves_early_makes_the_run_fail_141_quietly():
+    """`oomguard lint k8s/ | head -1` under `set -o pipefail`: the report is cut, so the run
+    must not pass as clean (it returned 0 before). 141 = 128 + SIGPIPE, what a shell reports
+    for a tool killed by it; no traceback, nothing on stderr. Our read end is closed before
+    the child writes, so every write of it fails (EPIPE): no race."""
+    for args in (["lint", str(EXAMPLES / "bad")], ["lint", "--format", "json", str(EXAMPLES)]):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "oomguard", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        child.stdout.close()
+        stderr = child.stderr.read()
+        assert child.wait(timeout=120) == 141, (args, stderr)
+        assert stderr == b"", (args, stderr)

@@ -109,6 +109,25 @@ def test_set_and_values_apply_to_the_chart(run_oomguard, work):
     assert back.returncode == 0, back.stdout + back.stderr
 
 
+def test_fix_of_a_value_from_set_names_the_flag_and_writes_nothing(run_oomguard, work):
+    """`--set jvm.javaOpts=-Xmx4g` sets the heap: no file holds it, so --fix and --diff
+    write nothing and say the value comes from --set (not "written in template <--set>")."""
+    before = {p: p.read_bytes() for p in (work / "charts" / "clean").rglob("*") if p.is_file()}
+    for mode in ("--fix", "--diff"):
+        result = lint(run_oomguard, work, mode, "charts/clean", "--set", "jvm.javaOpts=-Xmx4g")
+        assert result.returncode == 1, result.stdout + result.stderr
+        notices = [line for line in lines(result.stderr) if "not fixed" in line]
+        assert len(notices) == 1, result.stderr
+        assert "jvm-heap-exceeds-limit" in notices[0]
+        assert notices[0].endswith(
+            "not fixed: no single values key or patch sets "
+            "spec.template.spec.containers.0.env.0.value ('-Xmx4g'): it comes from --set; "
+            "change the flag"
+        ), notices[0]
+        assert "written in template" not in result.stderr
+    assert {p: p.read_bytes() for p in before} == before
+
+
 def test_config_render_entries_apply_by_glob(run_oomguard, work):
     (work / ".oomguard.yaml").write_text(
         "render:\n  - path: charts/clean\n    set: [jvm.javaOpts=-Xmx2g]\n"
