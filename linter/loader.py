@@ -426,21 +426,28 @@ def _build_documents(
     root_mark: Any = _START
     plain = _PLAIN_SCALARS
     no_key = _NO_KEY
+    missing = _MISSING  # locals: read once per event or more
+    scalar_event = _SCALAR
+    max_nodes = MAX_NODES
+    mapping_start, sequence_start = _MAPPING_START, _SEQUENCE_START
+    mapping_end, sequence_end = _MAPPING_END, _SEQUENCE_END
     get_event = CParser(text).get_event
 
     try:
-        while (event := get_event()) is not None:
-            cls = event.__class__
+        # each branch fetches the event after its own: the pairs loop below reads ahead
+        event = get_event()
+        while event is not None:
+            cls = type(event)
             count += 1
-            if count > MAX_NODES:
+            if count > max_nodes:
                 raise LoadError(
                     f"document has more than {MAX_NODES:,} values", *_mark(event, line_offset)
                 )
-            if cls is _SCALAR:
+            if cls is scalar_event:
                 if event.tag is None and event.implicit[0]:
                     raw = event.value
-                    value = plain.get(raw, _MISSING)
-                    if value is _MISSING:
+                    value = plain.get(raw, missing)
+                    if value is missing:
                         value = _scalar(event)
                         if len(raw) <= _PLAIN_CACHE_TEXT and len(plain) < _PLAIN_CACHE_SIZE:
                             plain[raw] = value
@@ -448,14 +455,19 @@ def _build_documents(
                     value = _scalar(event)
                 if event.anchor:
                     anchors[event.anchor] = (value, 1)
-            elif cls is _MAPPING_START or cls is _SEQUENCE_START:
+            elif cls is mapping_start or cls is sequence_start:
                 if len(stack) >= MAX_DEPTH:
                     raise LoadError(
                         f"nested deeper than {MAX_DEPTH} levels", *_mark(event, line_offset)
                     )
                 new: Any
                 new_marks: Any
-                new, new_marks = ({}, {}) if cls is _MAPPING_START else ([], [])
+                if cls is mapping_start:
+                    new = {}
+                    new_marks = {}
+                else:
+                    new = []
+                    new_marks = []
                 positions[id(new)] = new_marks
                 if container is None:
                     root, root_mark = new, event.start_mark
@@ -476,13 +488,17 @@ def _build_documents(
                     )
                     key = no_key
                 stack.append((container, marks, key, merges, is_list, anchor, started))
-                container, marks, key, merges = new, new_marks, no_key, None
-                is_list = cls is _SEQUENCE_START
+                container = new  # one name at a time: no tuple built and unpacked
+                marks = new_marks
+                key = no_key
+                merges = None
+                is_list = cls is sequence_start
                 anchor, started = event.anchor, count
                 if anchor:
                     open_anchors.add(anchor)
+                event = get_event()
                 continue
-            elif cls is _MAPPING_END or cls is _SEQUENCE_END:
+            elif cls is mapping_end or cls is sequence_end:
                 if merges:
                     for merged in merges:
                         _merge(container, merged, positions)
@@ -490,6 +506,7 @@ def _build_documents(
                     open_anchors.discard(anchor)
                     anchors[anchor] = (container, count - started + 1)
                 container, marks, key, merges, is_list, anchor, started = stack.pop()
+                event = get_event()
                 continue
             elif cls is _ALIAS:
                 if event.anchor in open_anchors:
@@ -498,7 +515,7 @@ def _build_documents(
                     raise LoadError(f"unknown alias *{event.anchor}", *_mark(event, line_offset))
                 value, size = anchors[event.anchor]
                 count += size
-                if count > MAX_NODES:
+                if count > max_nodes:
                     raise LoadError(
                         f"aliases expand to more than {MAX_NODES:,} values (an alias bomb?)",
                         *_mark(event, line_offset),
@@ -516,8 +533,10 @@ def _build_documents(
                 )
                 root, positions, problems, anchors, count = None, {}, [], {}, 0
                 root_mark = _START
+                event = get_event()
                 continue
             else:
+                event = get_event()
                 continue
             # a scalar or an alias value: place it (the common cases inline)
             if is_list:
@@ -526,10 +545,69 @@ def _build_documents(
             elif key is no_key:
                 if container is None:
                     root, root_mark = value, event.start_mark
-                elif type(value) is str:
-                    key = value
                 else:
-                    key = _key(value, event.start_mark, line_offset)
+                    key = (
+                        value if type(value) is str else _key(value, event.start_mark, line_offset)
+                    )
+                    # Most of a manifest is ``key: value`` pairs of plain scalars: read them
+                    # here, each event checked as above, until another kind of event (or a
+                    # scalar with an anchor) comes, which is then dispatched above.
+                    while True:
+                        event = get_event()  # the value (never None inside a mapping)
+                        if (
+                            type(event) is not scalar_event
+                            or event.tag is not None
+                            or not event.implicit[0]
+                            or event.anchor
+                        ):
+                            break
+                        count += 1
+                        if count > max_nodes:
+                            raise LoadError(
+                                f"document has more than {MAX_NODES:,} values",
+                                *_mark(event, line_offset),
+                            )
+                        raw = event.value
+                        value = plain.get(raw, missing)
+                        if value is missing:
+                            value = _scalar(event)
+                            if len(raw) <= _PLAIN_CACHE_TEXT and len(plain) < _PLAIN_CACHE_SIZE:
+                                plain[raw] = value
+                        if key != "<<" and key not in container:
+                            container[key] = value
+                            marks[key] = event.start_mark
+                        else:
+                            merges = _place_value(
+                                container, marks, key, value, event.start_mark, problems,
+                                line_offset, merges,
+                            )  # fmt: skip
+                        key = no_key
+                        event = get_event()  # the next key, or the mapping's end
+                        if (
+                            type(event) is not scalar_event
+                            or event.tag is not None
+                            or not event.implicit[0]
+                            or event.anchor
+                        ):
+                            break
+                        count += 1
+                        if count > max_nodes:
+                            raise LoadError(
+                                f"document has more than {MAX_NODES:,} values",
+                                *_mark(event, line_offset),
+                            )
+                        raw = event.value
+                        value = plain.get(raw, missing)
+                        if value is missing:
+                            value = _scalar(event)
+                            if len(raw) <= _PLAIN_CACHE_TEXT and len(plain) < _PLAIN_CACHE_SIZE:
+                                plain[raw] = value
+                        key = (
+                            value
+                            if type(value) is str
+                            else _key(value, event.start_mark, line_offset)
+                        )
+                    continue
             elif key != "<<" and key not in container:  # a new key's value
                 container[key] = value
                 marks[key] = event.start_mark
@@ -539,6 +617,7 @@ def _build_documents(
                     container, marks, key, value, event.start_mark, problems, line_offset, merges
                 )
                 key = no_key
+            event = get_event()
     except yaml.MarkedYAMLError as exc:
         if exc.problem and "maximum nesting depth" in exc.problem and exc.problem_mark:
             raise _nesting_error(text, exc.problem_mark, line_offset) from None
