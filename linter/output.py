@@ -122,7 +122,15 @@ def write_text(
 
 def write_json(out: TextIO, result: LintResult, shown: Shown, config: Config, **_: object) -> None:
     out.write('{\n  "version": 1,\n  "findings": ')
-    write_json_list(out, (_json_finding(f, can_fix) for f, can_fix in shown), depth=1)
+    import json  # here, not at the top: a text report (the default) never loads json
+
+    # as write_json_list lays the list out, each finding written as it comes
+    string = json.encoder.encode_basestring  # the C function when available, as json uses
+    opened = False
+    for f, can_fix in shown:
+        out.write((",\n    " if opened else "[\n    ") + _json_finding_text(f, can_fix, string))
+        opened = True
+    out.write("\n  ]" if opened else "[]")
     summary = {
         **result.read_counts(),
         "objects": result.objects,
@@ -151,6 +159,45 @@ def _json_finding(f: Finding, can_fix: bool) -> dict[str, Any]:
         **({"rendered_from": f.rendered_from} if f.rendered_from else {}),
         **({"values_key": f.values_key} if f.values_key else {}),
     }
+
+
+def _json_finding_text(f: Finding, can_fix: bool, string: Callable[[str], str]) -> str:
+    """``json_nested(_json_finding(f, can_fix), 2)``, written field by field: no dict built,
+    each key's layout made once (tens of thousands of findings); ``string`` is json's
+    string encoder."""
+    parts = []
+    values: tuple[Any, ...] = (
+        f.rule, f.severity, f.message, f.file, f.line, f.column, f.kind, f.namespace, f.name,
+        f.container, f.template or None, can_fix, f.rendered_from or None, f.values_key or None,
+    )  # fmt: skip
+    for prefix, item, optional in zip(_FINDING_PREFIXES, values, _FINDING_OPTIONAL, strict=True):
+        kind = type(item)
+        if kind is str:
+            text = string(item)
+        elif item is None:
+            if optional:
+                continue
+            text = "null"
+        elif item is True:
+            text = "true"
+        elif item is False:
+            text = "false"
+        elif kind is int:
+            text = int.__repr__(item)
+        else:  # not flat (a float, …): json_nested lays it out
+            return json_nested(_json_finding(f, can_fix), 2)
+        parts.append(prefix + text)
+    return "{" + ",".join(parts) + "\n    }"
+
+
+_FINDING_KEYS = (
+    "rule", "severity", "message", "file", "line", "column", "kind", "namespace", "name",
+    "container", "template", "fixable", "rendered_from", "values_key",
+)  # fmt: skip
+_FINDING_OPTIONAL = tuple(
+    key in ("template", "rendered_from", "values_key") for key in _FINDING_KEYS
+)
+_FINDING_PREFIXES = tuple(f'\n      "{key}": ' for key in _FINDING_KEYS)
 
 
 def write_json_list(out: TextIO, items: Iterable[Any], depth: int) -> None:

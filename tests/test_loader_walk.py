@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 from oomguard.linter.loader import LoadError, build_documents
-from oomguard.linter.output import json_nested
+from oomguard.linter.output import _json_finding, _json_finding_text, json_nested
 from oomguard.rules.model import Finding
 
 TEXTS = [
@@ -115,6 +115,25 @@ def test_documents_before_an_error_are_kept():
 def test_json_layout_equals_json_dumps(value, depth):
     expected = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * depth)
     assert json_nested(value, depth) == expected
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {},
+        {"file": "a.yaml", "line": 3, "column": 0, "kind": "Pod", "name": "p", "container": "c"},
+        {"message": 'quote " newline \n unicode é \u2028', "namespace": "ns", "template": "t"},
+        {"template": "", "rendered_from": "chart/t.yaml", "values_key": "jvm.heap"},
+        {"name": 123, "namespace": True, "line": -1},  # non-string values from a manifest
+        {"name": 1.5},  # a float: json lays it out
+        {"template": ["x"]},
+    ],
+)
+@pytest.mark.parametrize("can_fix", [True, False])
+def test_json_finding_text_equals_json_nested(where, can_fix):
+    finding = Finding(**{"rule": "r", "severity": "error", "message": "m", **where})
+    expected = json_nested(_json_finding(finding, can_fix), 2)
+    assert _json_finding_text(finding, can_fix, json.encoder.encode_basestring) == expected
 
 
 def test_located_equals_dataclasses_replace():
