@@ -326,6 +326,19 @@ def _uninteresting_kind(chunk: str) -> bool:
     flow root, ``kind:`` written twice, e.g. once inside a multi-line quoted annotation,
     tags, escapes, odd line breaks) could make a YAML parser read another kind, so the
     document is parsed."""
+    # Most documents are workloads: a ``kind:`` line at column 0 that names an interesting
+    # kind (or cannot be read) makes the answer False wherever the walk below would stop, so
+    # it is looked for first, with str.find (the walk's regexes cost ~5 µs a document).
+    found = chunk.find("\nkind:")
+    at = 0 if chunk.startswith("kind:") else found + 1 if found != -1 else -1
+    if at != -1:
+        end = chunk.find("\n", at)
+        written = _KIND_LINE.match(chunk[at:] if end == -1 else chunk[at:end])
+        if written is None:
+            return False
+        name = written.group(1) or written.group(2) or written.group(3)
+        if name not in NOT_WORKLOADS or name.endswith("List"):
+            return False
     if _has_odd_break(chunk):
         return False
     kind = None
