@@ -567,9 +567,10 @@ def _build_documents(
                     )
                     # Most of a manifest is ``key: value`` pairs of plain scalars: read them
                     # here, each event checked as above, until another kind of event (or a
-                    # scalar with an anchor) comes, which is then dispatched above.
+                    # scalar with an anchor) comes, which is then dispatched above. Inline,
+                    # not a function: this loop runs for most scalars of every file.
                     while True:
-                        event = get_event()  # the value (never None inside a mapping)
+                        event = get_event()  # a value, or a key when key is no_key
                         if (
                             type(event) is not scalar_event
                             or event.tag is not None
@@ -589,40 +590,22 @@ def _build_documents(
                             value = _scalar(event)
                             if len(raw) <= _PLAIN_CACHE_TEXT and len(plain) < _PLAIN_CACHE_SIZE:
                                 plain[raw] = value
-                        if key != "<<" and key not in container:
+                        if key is no_key:
+                            key = (
+                                value
+                                if type(value) is str
+                                else _key(value, event.start_mark, line_offset)
+                            )
+                        elif key != "<<" and key not in container:
                             container[key] = value
                             marks[key] = event.start_mark
+                            key = no_key
                         else:
                             merges = _place_value(
                                 container, marks, key, value, event.start_mark, problems,
                                 line_offset, merges,
                             )  # fmt: skip
-                        key = no_key
-                        event = get_event()  # the next key, or the mapping's end
-                        if (
-                            type(event) is not scalar_event
-                            or event.tag is not None
-                            or not event.implicit[0]
-                            or event.anchor
-                        ):
-                            break
-                        count += 1
-                        if count > max_nodes:
-                            raise LoadError(
-                                f"document has more than {MAX_NODES:,} values",
-                                *_mark(event, line_offset),
-                            )
-                        raw = event.value
-                        value = plain.get(raw, missing)
-                        if value is missing:
-                            value = _scalar(event)
-                            if len(raw) <= _PLAIN_CACHE_TEXT and len(plain) < _PLAIN_CACHE_SIZE:
-                                plain[raw] = value
-                        key = (
-                            value
-                            if type(value) is str
-                            else _key(value, event.start_mark, line_offset)
-                        )
+                            key = no_key
                     continue
             elif key != "<<" and key not in container:  # a new key's value
                 container[key] = value
